@@ -1,0 +1,197 @@
+"""Turning text into terms: the one analyser shared by lexical search, the hashing embedder and
+the answer composer, so that all three agree on what a "word" is.
+
+Trade-offs: a Snowball (Porter 2) stemmer and Lucene's 33 English stop words for indexing, as
+BM25 baselines use, so lexical scores are comparable with published figures; a longer stop list
+(``QUESTION_STOPWORDS``) only when judging which words of a *question* carry its meaning.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+import Stemmer
+from bm25s.stopwords import STOPWORDS_EN
+
+INDEX_STOPWORDS = frozenset(STOPWORDS_EN)
+
+# Words that shape a question but say nothing about its topic. Kept short and generic: every
+# word here is one the composer will never require to find in the evidence.
+QUESTION_STOPWORDS = INDEX_STOPWORDS | frozenset(
+    [
+        "about",
+        "above",
+        "after",
+        "again",
+        "against",
+        "all",
+        "also",
+        "am",
+        "any",
+        "because",
+        "been",
+        "before",
+        "being",
+        "below",
+        "between",
+        "both",
+        "can",
+        "could",
+        "did",
+        "do",
+        "does",
+        "doing",
+        "down",
+        "during",
+        "each",
+        "few",
+        "from",
+        "further",
+        "had",
+        "has",
+        "have",
+        "having",
+        "he",
+        "her",
+        "here",
+        "hers",
+        "herself",
+        "him",
+        "himself",
+        "his",
+        "how",
+        "i",
+        "its",
+        "itself",
+        "just",
+        "me",
+        "more",
+        "most",
+        "my",
+        "myself",
+        "nor",
+        "now",
+        "off",
+        "once",
+        "only",
+        "other",
+        "our",
+        "ours",
+        "ourselves",
+        "out",
+        "over",
+        "own",
+        "same",
+        "she",
+        "should",
+        "so",
+        "some",
+        "than",
+        "those",
+        "through",
+        "too",
+        "under",
+        "until",
+        "up",
+        "very",
+        "was",
+        "we",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "while",
+        "who",
+        "whom",
+        "whose",
+        "why",
+        "will",
+        "with",
+        "would",
+        "you",
+        "your",
+        "yours",
+        "yourself",
+        "yourselves",
+        "many",
+        "much",
+        "according",
+        "tell",
+        "say",
+        "said",
+        "says",
+        "describe",
+        "described",
+        "mention",
+        "mentioned",
+        "named",
+        "name",
+        "kind",
+        "type",
+        "happen",
+        "happened",
+        "article",
+        "articles",
+        "document",
+        "documents",
+        "text",
+        "give",
+        "given",
+        "one",
+        "ones",
+        "someone",
+        "something",
+        "anything",
+        "thing",
+        "things",
+        "way",
+        "ways",
+        "make",
+        "made",
+        "get",
+        "got",
+        "like",
+        "well",
+    ]
+)
+
+_WORD_RE = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
+_APOSTROPHE_RE = re.compile(r"['’](s|d|ll|re|ve|m|t)$")
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Stemmer.Stemmer:
+    return Stemmer.Stemmer("english")
+
+
+def fold(text: str) -> str:
+    """Lower-case and strip accents, so "Milošević" matches "Milosevic"."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def words(text: str) -> list[str]:
+    """Folded words with possessive and contracted endings removed ("Russia’s" → "russia")."""
+    out = []
+    for match in _WORD_RE.finditer(fold(text)):
+        word = _APOSTROPHE_RE.sub("", match.group())
+        out.append(word.replace("’", "").replace("'", ""))
+    return out
+
+
+def stem_all(tokens: list[str]) -> list[str]:
+    return _stemmer().stemWords(tokens)
+
+
+def index_terms(text: str) -> list[str]:
+    """Stemmed terms of a passage, in order, without the index stop words."""
+    return stem_all([w for w in words(text) if w not in INDEX_STOPWORDS])
+
+
+def question_terms(text: str) -> list[str]:
+    """Distinct stemmed terms that carry a question's meaning, in order of first appearance."""
+    kept = [w for w in words(text) if w not in QUESTION_STOPWORDS and len(w) > 1 or w.isdigit()]
+    return list(dict.fromkeys(stem_all(kept)))

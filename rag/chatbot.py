@@ -1,0 +1,257 @@
+"""``Chatbot``: the one entry object. It wires the pipeline and keeps ``ask`` a short list of
+named steps: check the question, condense it with the history, retrieve, compose, cite.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .chunking import ChunkerSettings
+from .compose import ComposerSettings, abstain, compose_extractive
+from .conversation import Message, condense_question
+from .embedding import Embedder, load_embedder
+from .errors import DocumentsError, IndexCorruptError, InvalidQuestionError
+from .loading import load_folder
+from .records import Answer, Document, Hit
+from .retrieval import RetrievalSettings, Retriever
+from .store import Index, IndexSettings, UpdateReport, read_manifest, update_index
+from .tokens import load_token_counter
+
+logger = logging.getLogger(__name__)
+
+MAX_QUESTION_CHARS = 4000
+DEFAULT_TOP_K = 5
+
+
+@dataclass(frozen=True)
+class Models:
+    """What the user asked for: a Hugging Face id or local folder each, None for the default."""
+
+    embedding_model: str | None = None
+    reranker_model: str | None = None
+    llm_model: str | None = None
+
+
+class Chatbot:
+    """Answers questions about a set of documents, with citations.
+
+    Build one with ``from_folder``, ``from_documents`` or ``from_index``.
+    """
+
+    def __init__(
+        self,
+        index: Index,
+        embedder: Embedder,
+        *,
+        models: Models | None = None,
+        folder: Path | None = None,
+        top_k: int = DEFAULT_TOP_K,
+        retrieval: RetrievalSettings | None = None,
+        composer: ComposerSettings | None = None,
+    ) -> None:
+        self.index = index
+        self.embedder = embedder
+        self.models = models or Models()
+        self.folder = folder
+        self.top_k = top_k
+        self.composer_settings = composer or ComposerSettings()
+        self._retrieval_settings = retrieval or RetrievalSettings()
+        self.retriever = Retriever(index, embedder, self._retrieval_settings)
+
+    # -- construction -------------------------------------------------------------------
+
+    @classmethod
+    def from_folder(
+        cls,
+        folder: str | Path = "seeds",
+        index_dir: str | Path = "index",
+        *,
+        embedding_model: str | None = None,
+        reranker_model: str | None = None,
+        llm_model: str | None = None,
+        rebuild: bool = False,
+        progress: bool | None = None,
+        chunker: ChunkerSettings | None = None,
+        **options,
+    ) -> Chatbot:
+        """Index the text files in ``folder`` (only what changed since last time) and open it."""
+        folder = Path(folder)
+        documents = load_folder(folder)
+        models = Models(embedding_model, reranker_model, llm_model)
+        bot = cls._build(documents, index_dir, models, rebuild, progress, chunker, **options)
+        bot.folder = folder
+        return bot
+
+    @classmethod
+    def from_documents(
+        cls,
+        documents: Sequence[Document],
+        index_dir: str | Path,
+        *,
+        embedding_model: str | None = None,
+        reranker_model: str | None = None,
+        llm_model: str | None = None,
+        rebuild: bool = False,
+        progress: bool | None = None,
+        chunker: ChunkerSettings | None = None,
+        **options,
+    ) -> Chatbot:
+        """Index ``documents`` (ids must be unique) in ``index_dir`` and open it."""
+        models = Models(embedding_model, reranker_model, llm_model)
+        return cls._build(list(documents), index_dir, models, rebuild, progress, chunker, **options)
+
+    @classmethod
+    def from_index(
+        cls,
+        index_dir: str | Path = "index",
+        *,
+        embedding_model: str | None = None,
+        reranker_model: str | None = None,
+        llm_model: str | None = None,
+        **options,
+    ) -> Chatbot:
+        """Open an index that is already built, with the embedder it was built with."""
+        index = Index.open(index_dir)
+        models = Models(embedding_model, reranker_model, llm_model)
+        embedder = _embedder_for(index_dir, models.embedding_model)
+        return cls(index, embedder, models=models, **options)
+
+    @classmethod
+    def _build(cls, documents, index_dir, models: Models, rebuild, progress, chunker, **options) -> Chatbot:
+        embedder, _ = index_documents(
+            documents,
+            index_dir,
+            embedding_model=models.embedding_model,
+            rebuild=rebuild,
+            progress=progress,
+            chunker=chunker,
+        )
+        return cls(Index.open(index_dir), embedder, models=models, **options)
+
+    # -- questions ----------------------------------------------------------------------
+
+    def ask(self, question: str, history: Sequence[Message] | None = None) -> Answer:
+        """Answer ``question``; ``history`` is the conversation so far, as role/content messages."""
+        question = _checked(question)
+        hits = self.retrieve(condense_question(question, history), k=self.top_k)
+        return self._compose(question, hits)
+
+    def stream(self, question: str, history: Sequence[Message] | None = None) -> AnswerStream:
+        """Like ``ask``, but iterate over it for text as it is written; ``.answer`` at the end."""
+        question = _checked(question)
+        return AnswerStream(self._stream_pieces(question, history))
+
+    def retrieve(self, question: str, k: int = 10) -> list[Hit]:
+        """The ``k`` passages most relevant to ``question``, best first."""
+        return self.retriever.search(_checked(question), k=k)
+
+    def _compose(self, question: str, hits: list[Hit]) -> Answer:
+        if not hits:
+            return abstain(question, hits)
+        return compose_extractive(question, hits, self.index, self.composer_settings)
+
+    def _stream_pieces(self, question: str, history) -> Iterator[str | Answer]:
+        answer = self.ask(question, history)
+        words = answer.text.split(" ")
+        for position, word in enumerate(words):
+            yield word if position == 0 else " " + word
+        yield answer
+
+    # -- documents ----------------------------------------------------------------------
+
+    @property
+    def documents(self) -> dict[str, int]:
+        """Indexed document ids with their chunk counts."""
+        return self.index.document_chunk_counts()
+
+    def refresh(self, *, progress: bool | None = None) -> UpdateReport:
+        """Re-read the folder this bot was built from and index what changed."""
+        if self.folder is None:
+            raise DocumentsError("This chatbot was not built from a folder, so there is nothing to re-read.")
+        documents = load_folder(self.folder)
+        settings = IndexSettings(self.embedder, load_token_counter(), _chunker_of(self.index))
+        report = update_index(self.index.folder, documents, settings, progress=progress)
+        if report.touched:
+            self._reopen()
+        return report
+
+    def _reopen(self) -> None:
+        old = self.index
+        self.index = Index.open(old.folder)
+        self.retriever = Retriever(self.index, self.embedder, self._retrieval_settings, self.retriever.reranker)
+        old.close()
+
+
+class AnswerStream:
+    """Iterate for text pieces; after the last one, ``answer`` holds the final ``Answer``.
+
+    The final ``answer.text`` is what to show once the stream ends: checks that run after
+    generation may replace streamed text (markers removed, or a fallback answer).
+    """
+
+    def __init__(self, pieces: Iterator[str | Answer]) -> None:
+        self._pieces = pieces
+        self.answer: Answer | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        for piece in self._pieces:
+            if isinstance(piece, Answer):
+                self.answer = piece
+            else:
+                yield piece
+
+
+def index_documents(
+    documents: Sequence[Document],
+    index_dir: str | Path,
+    *,
+    embedding_model: str | None = None,
+    rebuild: bool = False,
+    progress: bool | None = None,
+    chunker: ChunkerSettings | None = None,
+) -> tuple[Embedder, UpdateReport]:
+    """Bring the index in ``index_dir`` up to date with ``documents``; a damaged index is rebuilt."""
+    if not documents:
+        raise DocumentsError("There are no documents to index.")
+    embedder = _embedder_for(index_dir, embedding_model, rebuild=rebuild)
+    settings = IndexSettings(embedder, load_token_counter(), chunker or ChunkerSettings())
+    try:
+        report = update_index(index_dir, documents, settings, rebuild=rebuild, progress=progress)
+    except IndexCorruptError as error:
+        logger.warning("%s Rebuilding it from the documents.", error)
+        report = update_index(index_dir, documents, settings, rebuild=True, progress=progress)
+    return embedder, report
+
+
+def _checked(question: str) -> str:
+    if not isinstance(question, str):
+        raise InvalidQuestionError(f"A question must be text, not {type(question).__name__}.")
+    question = question.strip()
+    if not question:
+        raise InvalidQuestionError("The question is empty. Type a question about the documents.")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise InvalidQuestionError(
+            f"The question is {len(question):,} characters long; the limit is {MAX_QUESTION_CHARS:,}. "
+            "Ask a shorter question."
+        )
+    return question
+
+
+def _embedder_for(index_dir: str | Path, requested: str | None, *, rebuild: bool = False) -> Embedder:
+    """The requested embedder, or, when none is requested, the one the index was built with."""
+    if requested is None and not rebuild:
+        try:
+            manifest = read_manifest(Path(index_dir))
+        except IndexCorruptError:
+            manifest = None
+        if manifest is not None:
+            return load_embedder(manifest.embedder.get("id"))
+    return load_embedder(requested)
+
+
+def _chunker_of(index: Index) -> ChunkerSettings:
+    entry = index.manifest.chunker
+    return ChunkerSettings(max_tokens=entry["max_tokens"], overlap_tokens=entry["overlap_tokens"])

@@ -1,0 +1,216 @@
+"""``rag``: the command line, a thin click layer over ``Chatbot``.
+
+Errors a user can cause (``RagError``) print one line on stderr and exit with status 2.
+Heavy modules are imported inside the commands, so ``rag --help`` is instant.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+
+import click
+
+from .errors import RagError
+
+DEFAULT_FOLDER = "seeds"
+DEFAULT_INDEX = "index"
+
+
+def _user_errors(command):
+    """Turn RagError into one line on stderr and exit status 2 (re-raised under test)."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except RagError as error:
+            click.echo(f"Error: {error}", err=True)
+            sys.exit(2)
+
+    return wrapper
+
+
+def _model_options(command):
+    command = click.option(
+        "--llm-model", default=None, envvar="RAG_LLM_MODEL", help="Causal LM (HF id or folder) that writes answers."
+    )(command)
+    command = click.option(
+        "--reranker-model",
+        default=None,
+        envvar="RAG_RERANKER_MODEL",
+        help="Cross-encoder (HF id or folder) that reranks passages.",
+    )(command)
+    command = click.option(
+        "--embedding-model",
+        default=None,
+        envvar="RAG_EMBEDDING_MODEL",
+        help="Sentence-transformers model (HF id or folder); default: the offline hashing embedder.",
+    )(command)
+    return command
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="Log what each step does.")
+def main(verbose: bool) -> None:
+    """Ask questions about a folder of articles; every answer cites its sources."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+
+
+def _open_bot(index_dir: str, folder: str | None, embedding_model, reranker_model, llm_model):
+    from .chatbot import Chatbot
+
+    models = {"embedding_model": embedding_model, "reranker_model": reranker_model, "llm_model": llm_model}
+    if folder is not None:
+        return Chatbot.from_folder(folder, index_dir=index_dir, **models)
+    return Chatbot.from_index(index_dir, **models)
+
+
+@main.command("index")
+@click.argument("folder", default=DEFAULT_FOLDER, type=click.Path())
+@click.option("--index-dir", default=DEFAULT_INDEX, show_default=True, type=click.Path())
+@click.option("--rebuild", is_flag=True, help="Start from nothing (needed after changing the embedder).")
+@click.option(
+    "--embedding-model",
+    default=None,
+    envvar="RAG_EMBEDDING_MODEL",
+    help="Sentence-transformers model (HF id or folder).",
+)
+@_user_errors
+def index_command(folder: str, index_dir: str, rebuild: bool, embedding_model: str | None) -> None:
+    """Index the text files in FOLDER (default: seeds); only changed files are re-read."""
+    from .chatbot import index_documents
+    from .loading import load_folder
+
+    _, report = index_documents(
+        load_folder(folder), index_dir, embedding_model=embedding_model, rebuild=rebuild, progress=True
+    )
+    click.echo(f"Indexed {folder} into {index_dir}: {report}.")
+
+
+@main.command("ask")
+@click.argument("question")
+@click.option("--index-dir", default=DEFAULT_INDEX, show_default=True, type=click.Path())
+@click.option("--folder", default=None, type=click.Path(), help="Index this folder first (only what changed).")
+@click.option("--json", "as_json", is_flag=True, help="Print the Answer as JSON.")
+@_model_options
+@_user_errors
+def ask_command(question, index_dir, folder, as_json, embedding_model, reranker_model, llm_model) -> None:
+    """Answer QUESTION from the index, with citations."""
+    bot = _open_bot(index_dir, folder, embedding_model, reranker_model, llm_model)
+    answer = bot.ask(question)
+    if as_json:
+        click.echo(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        click.echo(format_answer(answer))
+
+
+def format_answer(answer) -> str:
+    lines = [answer.text]
+    if answer.fallback_reason:
+        lines.append(f"(note: {answer.fallback_reason})")
+    for citation in answer.citations:
+        span = (
+            f"{citation.start_line}"
+            if citation.start_line == citation.end_line
+            else f"{citation.start_line}-{citation.end_line}"
+        )
+        lines.append(f"[{citation.marker}] {citation.source}:{span}  “{' '.join(citation.quote.split())}”")
+    return "\n".join(lines)
+
+
+@main.command("chat")
+@click.option("--index-dir", default=DEFAULT_INDEX, show_default=True, type=click.Path())
+@click.option("--folder", default=DEFAULT_FOLDER, show_default=True, type=click.Path(), help="Folder to index first.")
+@_model_options
+@_user_errors
+def chat_command(index_dir, folder, embedding_model, reranker_model, llm_model) -> None:
+    """Chat in the terminal; follow-up questions keep the conversation. Ctrl-D or 'exit' quits."""
+    bot = _open_bot(index_dir, folder, embedding_model, reranker_model, llm_model)
+    click.echo(f"Ask about the {len(bot.documents)} documents in {folder}. Ctrl-D or 'exit' to quit.")
+    history: list[dict] = []
+    while True:
+        try:
+            question = input("\nyou> ")
+        except (EOFError, KeyboardInterrupt):
+            click.echo()
+            return
+        if question.strip().lower() in {"exit", "quit", ":q"}:
+            return
+        if not question.strip():
+            continue
+        try:
+            stream = bot.stream(question, history=history)
+            click.echo("bot> ", nl=False)
+            for piece in stream:
+                click.echo(piece, nl=False)
+            answer = stream.answer
+            click.echo(
+                "\r\033[K" + "bot> " + format_answer(answer) if sys.stdout.isatty() else "\n" + format_answer(answer)
+            )
+        except RagError as error:
+            click.echo(f"Error: {error}", err=True)
+            continue
+        history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer.text}]
+
+
+@main.command("ui")
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Address to bind; 0.0.0.0 exposes it to the network."
+)
+@click.option("--port", default=7860, show_default=True, type=int)
+@click.option("--folder", default=DEFAULT_FOLDER, show_default=True, type=click.Path())
+@click.option("--index-dir", default=DEFAULT_INDEX, show_default=True, type=click.Path())
+@click.option("--auth", default=None, envvar="RAG_UI_AUTH", help="user:password for basic auth (or RAG_UI_AUTH).")
+@_model_options
+@_user_errors
+def ui_command(host, port, folder, index_dir, auth, embedding_model, reranker_model, llm_model) -> None:
+    """Start the chat page (Gradio) on the folder's index."""
+    from ui.app import launch
+
+    launch(
+        folder=folder,
+        index_dir=index_dir,
+        host=host,
+        port=port,
+        auth=auth,
+        embedding_model=embedding_model,
+        reranker_model=reranker_model,
+        llm_model=llm_model,
+    )
+
+
+@main.command("eval")
+@click.argument("prompts", type=click.Path())
+@click.option("--index-dir", default=DEFAULT_INDEX, show_default=True, type=click.Path())
+@click.option("--folder", default=DEFAULT_FOLDER, show_default=True, type=click.Path(), help="Folder to index first.")
+@click.option("--json", "json_out", default=None, type=click.Path(), help="Write the full results as JSON here.")
+@click.option("--report", default=None, type=click.Path(), help="Write a report (.html or .md) here.")
+@_model_options
+@_user_errors
+def eval_command(prompts, index_dir, folder, json_out, report, embedding_model, reranker_model, llm_model) -> None:
+    """Measure answers against a PROMPTS.jsonl file of test prompts."""
+    from .evaluation import run_eval_command
+
+    bot = _open_bot(index_dir, folder, embedding_model, reranker_model, llm_model)
+    run_eval_command(bot, prompts, json_out=json_out, report=report)
+
+
+@main.command("doctor")
+@click.option("--index-dir", default=DEFAULT_INDEX, show_default=True, type=click.Path())
+@_model_options
+def doctor_command(index_dir, embedding_model, reranker_model, llm_model) -> None:
+    """Show which backends are active, and why."""
+    from .doctor import diagnose
+
+    for check in diagnose(index_dir, embedding_model=embedding_model):
+        mark = "ok " if check.ok else "-- "
+        click.echo(f"{mark} {check.name:<14} {check.detail}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,122 @@
+"""Embedders: text → L2-normalised float32 vectors for the FAISS index.
+
+Two implementations share the ``Embedder`` protocol. ``HashingEmbedder`` needs no weights,
+so it is the offline default; ``rag.neural.SentenceTransformerEmbedder`` loads a real model
+when one is configured. ``load_embedder`` picks between them from a name.
+
+The hashing embedder is a signed feature-hashing vectoriser over three views of the text:
+stemmed words (what BM25 sees), stemmed word pairs (phrases) and character 4-grams of each
+word (spelling variants, names transliterated two ways, compounds). Term counts are damped
+with ``1 + log(tf)``. It is stateless: a text's vector never depends on the rest of the
+corpus, so an index can be updated one file at a time. Its strength is fuzzy lexical
+matching; it knows no synonyms, which is why retrieval fuses it with BM25 rather than
+trusting it alone.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from collections import Counter
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Protocol
+
+import numpy as np
+
+from .analysis import INDEX_STOPWORDS, stem_all, words
+
+HASHING = "hashing"
+
+
+class Embedder(Protocol):
+    """What the index needs from an embedder."""
+
+    @property
+    def id(self) -> str:
+        """Recorded in the index manifest; two embedders with the same id give the same vectors."""
+
+    @property
+    def dim(self) -> int: ...
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        """Shape ``(len(texts), dim)``, float32, rows of unit length."""
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """Shape ``(dim,)``, float32, unit length."""
+
+
+class HashingEmbedder:
+    """Weight-free embedder: signed feature hashing of words, word pairs and character 4-grams."""
+
+    WORD_WEIGHT = 1.0
+    PAIR_WEIGHT = 0.5
+    CHAR_GRAM_WEIGHT = 0.3
+    CHAR_GRAM = 4
+
+    def __init__(self, dim: int = 1024) -> None:
+        if dim < 16:
+            raise ValueError("dim must be at least 16")
+        self._dim = dim
+
+    @property
+    def id(self) -> str:
+        return f"{HASHING}-v1-{self._dim}"
+
+    @property
+    def dim(self) -> int:
+        return self._dim
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        matrix = np.zeros((len(texts), self._dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            self._fill(matrix[row], text)
+        return matrix
+
+    def embed_query(self, text: str) -> np.ndarray:
+        vector = np.zeros(self._dim, dtype=np.float32)
+        self._fill(vector, text)
+        return vector
+
+    def _fill(self, vector: np.ndarray, text: str) -> None:
+        tokens = [w for w in words(text) if w not in INDEX_STOPWORDS]
+        stems = stem_all(tokens)
+        features: Counter[str] = Counter()
+        for token, stem in zip(tokens, stems, strict=False):
+            features["w " + stem] += 1
+            for gram in _char_grams(token, self.CHAR_GRAM):
+                features[gram] += 1
+        for first, second in zip(stems, stems[1:], strict=False):
+            features[f"p {first} {second}"] += 1
+        for feature, count in features.items():
+            slot, sign, weight = self._slot(feature)
+            vector[slot] += sign * weight * (1.0 + math.log(count))
+        norm = float(np.linalg.norm(vector))
+        if norm > 0:
+            vector /= norm
+
+    @lru_cache(maxsize=1 << 18)  # noqa: B019 - the cache is per process and bounded on purpose
+    def _slot(self, feature: str) -> tuple[int, float, float]:
+        digest = zlib.crc32(feature.encode("utf-8"))
+        weight = {"w": self.WORD_WEIGHT, "p": self.PAIR_WEIGHT}.get(feature[0], self.CHAR_GRAM_WEIGHT)
+        return digest % self._dim, 1.0 if digest & (1 << 31) else -1.0, weight
+
+
+@lru_cache(maxsize=1 << 16)
+def _char_grams(word: str, n: int) -> tuple[str, ...]:
+    padded = f"<{word}>"
+    if len(padded) <= n:
+        return ("c " + padded,)
+    return tuple("c " + padded[i : i + n] for i in range(len(padded) - n + 1))
+
+
+def load_embedder(name: str | None = None, *, device: str | None = None) -> Embedder:
+    """The embedder called ``name``: None or ``"hashing"`` for the offline default, else a
+    sentence-transformers model (a Hugging Face id or a local folder)."""
+    if name is None or name == HASHING:
+        return HashingEmbedder()
+    if name.startswith(f"{HASHING}-v1-"):
+        return HashingEmbedder(dim=int(name.rsplit("-", 1)[1]))
+    from .neural import SentenceTransformerEmbedder
+
+    return SentenceTransformerEmbedder(name, device=device)

@@ -1,0 +1,35 @@
+"""Errors a user can cause. Every message says what to do next.
+
+The CLI prints ``str(error)`` on one line and exits with status 2, so messages are written
+for a person at a terminal, not for a developer reading a traceback.
+"""
+
+from __future__ import annotations
+
+
+class RagError(Exception):
+    """Base class for every error a user can cause or fix."""
+
+
+class InvalidQuestionError(RagError):
+    """The question is empty, blank or otherwise unusable."""
+
+
+class DocumentsError(RagError):
+    """The documents folder is missing, unreadable or holds nothing to index."""
+
+
+class IndexCorruptError(RagError):
+    """An index file is missing, truncated or unreadable."""
+
+
+class IndexMismatchError(RagError):
+    """The index was built with different settings (embedder, chunker) than requested."""
+
+
+class ModelLoadError(RagError):
+    """A configured model could not be loaded."""
+
+
+class PromptsFileError(RagError):
+    """A test-prompts file is missing or has a malformed line."""

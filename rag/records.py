@@ -1,0 +1,132 @@
+"""The records that flow through the pipeline: Document → Chunk → Hit → Citation → Answer.
+
+Plain dataclasses so they print, compare and serialise without ceremony. ``Answer.to_dict``
+gives the JSON shape the CLI prints with ``--json``: the same field names as the Python API.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field
+from functools import cached_property
+
+
+@dataclass(frozen=True)
+class Document:
+    """One source text. ``id`` is the file name relative to the folder it was loaded from."""
+
+    id: str
+    text: str
+    title: str | None = None
+
+    @cached_property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A span of a document: ``text == document.text[start_char:end_char]``.
+
+    Lines are 1-based and inclusive, counted in the document's own text.
+    """
+
+    id: int
+    source: str
+    text: str
+    start_char: int
+    end_char: int
+    start_line: int
+    end_line: int
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved chunk with its fused score and its rank in each retriever (None: not found)."""
+
+    chunk: Chunk
+    score: float
+    dense_rank: int | None = None
+    lexical_rank: int | None = None
+
+    @property
+    def source(self) -> str:
+        return self.chunk.source
+
+    @property
+    def text(self) -> str:
+        return self.chunk.text
+
+    @property
+    def start_line(self) -> int:
+        return self.chunk.start_line
+
+    @property
+    def end_line(self) -> int:
+        return self.chunk.end_line
+
+    def to_dict(self) -> dict:
+        return {
+            "source": self.source,
+            "text": self.text,
+            "score": self.score,
+            "start_line": self.start_line,
+            "end_line": self.end_line,
+            "dense_rank": self.dense_rank,
+            "lexical_rank": self.lexical_rank,
+        }
+
+
+@dataclass(frozen=True)
+class Citation:
+    """What marker ``[marker]`` points at: ``quote`` is verbatim in ``source`` at those lines."""
+
+    marker: int
+    source: str
+    start_line: int
+    end_line: int
+    quote: str
+    start_char: int = 0
+    end_char: int = 0
+
+
+@dataclass(frozen=True)
+class SentenceCheck:
+    """Whether one answer sentence is supported by the passages its markers cite."""
+
+    sentence: str
+    markers: tuple[int, ...]
+    supported: bool
+    score: float
+
+
+@dataclass
+class Answer:
+    """The reply to one question.
+
+    ``text`` carries inline markers that all resolve to ``citations``; ``raw_text`` keeps what
+    the composer or language model produced before markers were checked, for debugging.
+    """
+
+    question: str
+    text: str
+    citations: list[Citation] = field(default_factory=list)
+    hits: list[Hit] = field(default_factory=list)
+    abstained: bool = False
+    raw_text: str = ""
+    backend: str = "extractive"
+    fallback_reason: str | None = None
+    checks: list[SentenceCheck] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {
+            "question": self.question,
+            "text": self.text,
+            "citations": [asdict(c) for c in self.citations],
+            "hits": [h.to_dict() for h in self.hits],
+            "abstained": self.abstained,
+            "raw_text": self.raw_text,
+            "backend": self.backend,
+            "fallback_reason": self.fallback_reason,
+            "checks": [asdict(c) for c in self.checks],
+        }

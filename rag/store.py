@@ -1,0 +1,512 @@
+"""The index on disk: FAISS vectors, an SQLite chunk table with FTS5 lexical search, and the
+``manifest.json`` that describes them.
+
+Layout of an index folder::
+
+    manifest.json          format version, embedder, chunker, token counter, documents
+                           (sha256, chunk count), and the data files of the current generation
+    chunks-<gen>.sqlite    documents, chunks (text, character and line spans), FTS5 table
+    vectors-<gen>.faiss    IndexIDMap2(IndexFlatIP) keyed by chunk id
+
+Writes are atomic by generation: an update writes the next generation's files beside the
+current ones (temporary name, fsync, rename), then replaces ``manifest.json`` the same way;
+that rename is the commit. A process killed at any point leaves a manifest that names complete
+files, so the previous index stays usable. Files of older generations are removed after the
+commit, and leftovers of an interrupted update are removed by the next one. One writer at a
+time holds ``.lock``.
+
+Lexical search is SQLite FTS5's built-in BM25 (k1=1.2, b=0.75) over pre-analysed terms (see
+``rag.analysis``), so indexing and querying share one analyser and updates are transactional.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import shutil
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .analysis import index_terms
+from .chunking import ChunkerSettings, chunk_document
+from .embedding import Embedder
+from .errors import IndexCorruptError, IndexMismatchError, RagError
+from .records import Chunk, Document
+from .tokens import TokenCounter
+
+logger = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+_EMBED_BATCH = 256
+
+_SCHEMA = """
+CREATE TABLE documents (
+    id TEXT PRIMARY KEY, title TEXT, sha256 TEXT NOT NULL, text TEXT NOT NULL
+);
+CREATE TABLE chunks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    doc_id TEXT NOT NULL REFERENCES documents(id),
+    ordinal INTEGER NOT NULL,
+    start_char INTEGER NOT NULL, end_char INTEGER NOT NULL,
+    start_line INTEGER NOT NULL, end_line INTEGER NOT NULL,
+    text TEXT NOT NULL
+);
+CREATE INDEX chunks_by_doc ON chunks(doc_id, ordinal);
+CREATE VIRTUAL TABLE chunks_fts USING fts5(terms, tokenize = 'unicode61 remove_diacritics 0');
+CREATE VIRTUAL TABLE chunks_vocab USING fts5vocab(chunks_fts, 'row');
+"""
+
+
+@dataclass
+class Manifest:
+    embedder: dict
+    chunker: dict
+    format_version: int = FORMAT_VERSION
+    generation: int = 0
+    documents: dict[str, dict] = field(default_factory=dict)
+    files: dict[str, dict] = field(default_factory=dict)
+
+    @property
+    def chunk_count(self) -> int:
+        return sum(d["chunks"] for d in self.documents.values())
+
+
+@dataclass(frozen=True)
+class UpdateReport:
+    added: list[str]
+    changed: list[str]
+    removed: list[str]
+    unchanged: int
+
+    @property
+    def touched(self) -> bool:
+        return bool(self.added or self.changed or self.removed)
+
+    def __str__(self) -> str:
+        return (
+            f"{len(self.added)} added, {len(self.changed)} changed, {len(self.removed)} removed, "
+            f"{self.unchanged} unchanged"
+        )
+
+
+# ----------------------------------------------------------------------------------------
+# Reading
+
+
+class Index:
+    """An open, read-only index. Safe to query from several threads."""
+
+    def __init__(self, folder: Path, manifest: Manifest, db: sqlite3.Connection, vectors) -> None:
+        self.folder = folder
+        self.manifest = manifest
+        self._db = db
+        self._vectors = vectors
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(cls, folder: str | Path) -> Index:
+        folder = Path(folder)
+        manifest = read_manifest(folder)
+        if manifest is None:
+            raise RagError(f"No index in {folder}. Build one with `rag index FOLDER --index-dir {folder}`.")
+        db_path, vectors_path = (_data_file(folder, manifest, role) for role in ("chunks", "vectors"))
+        vectors = _read_vectors(vectors_path)
+        db = _connect(db_path, read_only=True)
+        index = cls(folder, manifest, db, vectors)
+        index._check_consistent()
+        return index
+
+    def close(self) -> None:
+        self._db.close()
+
+    @property
+    def chunk_count(self) -> int:
+        return int(self._vectors.ntotal)
+
+    def dense_search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+        k = min(k, self.chunk_count)
+        if k <= 0:
+            return []
+        scores, ids = self._vectors.search(query.reshape(1, -1).astype(np.float32), k)
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=False) if i >= 0]
+
+    def lexical_search(self, terms: Sequence[str], k: int) -> list[tuple[int, float]]:
+        """Chunk ids by BM25 for any of ``terms``; scores are positive, higher is better."""
+        unique = list(dict.fromkeys(t for t in terms if t))
+        if not unique or k <= 0:
+            return []
+        query = " OR ".join(f'"{t}"' for t in unique)
+        rows = self._query(
+            "SELECT rowid, bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY rank LIMIT ?",
+            (query, k),
+        )
+        return [(int(rowid), -float(score)) for rowid, score in rows]
+
+    def document_frequencies(self, terms: Sequence[str]) -> dict[str, int]:
+        """How many chunks contain each term (0 for terms the index has never seen)."""
+        unique = list(dict.fromkeys(terms))
+        found: dict[str, int] = {}
+        for start in range(0, len(unique), 500):
+            batch = unique[start : start + 500]
+            marks = ",".join("?" * len(batch))
+            found.update(self._query(f"SELECT term, doc FROM chunks_vocab WHERE term IN ({marks})", batch))
+        return {t: int(found.get(t, 0)) for t in unique}
+
+    def chunks(self, ids: Sequence[int]) -> dict[int, Chunk]:
+        found: dict[int, Chunk] = {}
+        ids = list(dict.fromkeys(int(i) for i in ids))
+        for start in range(0, len(ids), 500):
+            batch = ids[start : start + 500]
+            marks = ",".join("?" * len(batch))
+            rows = self._query(
+                "SELECT id, doc_id, text, start_char, end_char, start_line, end_line "
+                f"FROM chunks WHERE id IN ({marks})",
+                batch,
+            )
+            found.update({row[0]: Chunk(*row) for row in rows})
+        return found
+
+    def document_text(self, doc_id: str) -> str | None:
+        rows = self._query("SELECT text FROM documents WHERE id = ?", (doc_id,))
+        return rows[0][0] if rows else None
+
+    def document_chunk_counts(self) -> dict[str, int]:
+        return {doc_id: entry["chunks"] for doc_id, entry in sorted(self.manifest.documents.items())}
+
+    def _query(self, sql: str, params: Sequence) -> list[tuple]:
+        with self._lock:
+            try:
+                return self._db.execute(sql, tuple(params)).fetchall()
+            except sqlite3.DatabaseError as error:
+                if isinstance(error, sqlite3.OperationalError) and "fts5: syntax error" in str(error):
+                    raise
+                raise IndexCorruptError(_corrupt_message(self.folder, error)) from error
+
+    def _check_consistent(self) -> None:
+        rows = self._query("SELECT count(*) FROM chunks", ())
+        if rows[0][0] != self.chunk_count or self.chunk_count != self.manifest.chunk_count:
+            raise IndexCorruptError(
+                _corrupt_message(
+                    self.folder,
+                    f"{rows[0][0]} chunks in the table, {self.chunk_count} vectors, "
+                    f"{self.manifest.chunk_count} in the manifest",
+                )
+            )
+
+
+def read_manifest(folder: Path) -> Manifest | None:
+    """The folder's manifest, None when there is none, IndexCorruptError when it is unreadable."""
+    path = folder / MANIFEST
+    if not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        manifest = Manifest(**data)
+    except (OSError, ValueError, TypeError) as error:
+        raise IndexCorruptError(_corrupt_message(folder, f"{MANIFEST}: {error}")) from error
+    if manifest.format_version != FORMAT_VERSION:
+        raise IndexMismatchError(
+            f"The index in {folder} has format {manifest.format_version}; this version reads "
+            f"format {FORMAT_VERSION}. Rebuild it with `rag index FOLDER --index-dir {folder} --rebuild`."
+        )
+    return manifest
+
+
+def _data_file(folder: Path, manifest: Manifest, role: str) -> Path:
+    entry = manifest.files.get(role)
+    if not isinstance(entry, dict) or "name" not in entry:
+        raise IndexCorruptError(_corrupt_message(folder, f"the manifest names no {role} file"))
+    path = folder / entry["name"]
+    if not path.exists():
+        raise IndexCorruptError(_corrupt_message(folder, f"{entry['name']} is missing"))
+    size = path.stat().st_size
+    if size != entry.get("bytes"):
+        raise IndexCorruptError(
+            _corrupt_message(folder, f"{entry['name']} has {size} bytes, the manifest says {entry.get('bytes')}")
+        )
+    return path
+
+
+def _corrupt_message(folder: Path, detail: object) -> str:
+    return (
+        f"The index in {folder} is damaged ({detail}). Rebuild it with "
+        f"`rag index FOLDER --index-dir {folder} --rebuild`."
+    )
+
+
+def _read_vectors(path: Path):
+    import faiss
+
+    try:
+        return faiss.read_index(str(path))
+    except RuntimeError as error:
+        raise IndexCorruptError(_corrupt_message(path.parent, f"{path.name}: {str(error).splitlines()[0]}")) from error
+
+
+def _connect(path: Path, *, read_only: bool) -> sqlite3.Connection:
+    try:
+        if read_only:
+            db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+        else:
+            db = sqlite3.connect(path)
+        db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return db
+    except sqlite3.DatabaseError as error:
+        raise IndexCorruptError(_corrupt_message(path.parent, f"{path.name}: {error}")) from error
+
+
+# ----------------------------------------------------------------------------------------
+# Writing
+
+
+@dataclass(frozen=True)
+class IndexSettings:
+    """What an index is built with; all of it is recorded in the manifest."""
+
+    embedder: Embedder
+    counter: TokenCounter
+    chunker: ChunkerSettings
+
+    def manifest_entries(self) -> tuple[dict, dict]:
+        chunker = asdict(self.chunker) | {"tokenizer": self.counter.name}
+        return {"id": self.embedder.id, "dim": self.embedder.dim}, chunker
+
+
+def update_index(
+    folder: str | Path,
+    documents: Sequence[Document],
+    settings: IndexSettings,
+    *,
+    rebuild: bool = False,
+    progress: bool | None = None,
+) -> UpdateReport:
+    """Make the index in ``folder`` hold exactly ``documents``, re-embedding only what changed.
+
+    ``rebuild`` starts from nothing; without it, an index built with another embedder or
+    chunker is an ``IndexMismatchError`` and a damaged one an ``IndexCorruptError``.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    _check_unique_ids(documents)
+    with _writer_lock(folder):
+        current = None if rebuild else read_manifest(folder)
+        embedder_entry, chunker_entry = settings.manifest_entries()
+        if current is not None:
+            _check_compatible(folder, current, embedder_entry, chunker_entry)
+            _data_file(folder, current, "chunks")
+            _data_file(folder, current, "vectors")
+        report = _diff(current, documents)
+        if current is not None and not report.touched:
+            _remove_stale_files(folder, current)
+            return report
+        manifest = Manifest(embedder=embedder_entry, chunker=chunker_entry)
+        manifest.generation = (current.generation if current else _highest_generation(folder)) + 1
+        if current is not None:
+            manifest.documents = dict(current.documents)
+        _write_generation(folder, current, manifest, documents, report, settings, progress)
+        _write_json_atomic(folder / MANIFEST, asdict(manifest))
+        _remove_stale_files(folder, manifest)
+        logger.info("index %s: %s", folder, report)
+        return report
+
+
+def _check_unique_ids(documents: Sequence[Document]) -> None:
+    seen: set[str] = set()
+    for document in documents:
+        if document.id in seen:
+            raise RagError(f"Two documents share the id {document.id!r}; give each a unique id.")
+        seen.add(document.id)
+
+
+def _check_compatible(folder: Path, manifest: Manifest, embedder: dict, chunker: dict) -> None:
+    if manifest.embedder != embedder:
+        raise IndexMismatchError(
+            f"The index in {folder} was built with the embedder {manifest.embedder.get('id')} "
+            f"(dim {manifest.embedder.get('dim')}), not {embedder['id']} (dim {embedder['dim']}). "
+            f"Use the same embedding model, or rebuild with `rag index FOLDER --index-dir {folder} --rebuild` "
+            "(rebuild=True in Python)."
+        )
+    if manifest.chunker != chunker:
+        raise IndexMismatchError(
+            f"The index in {folder} was chunked with {manifest.chunker}, not {chunker}. "
+            f"Rebuild it with `rag index FOLDER --index-dir {folder} --rebuild` (rebuild=True in Python)."
+        )
+
+
+def _diff(current: Manifest | None, documents: Sequence[Document]) -> UpdateReport:
+    known = current.documents if current else {}
+    wanted = {d.id: d for d in documents}
+    added = [i for i in wanted if i not in known]
+    changed = [i for i in wanted if i in known and known[i]["sha256"] != wanted[i].sha256]
+    removed = [i for i in known if i not in wanted]
+    return UpdateReport(added, changed, removed, len(wanted) - len(added) - len(changed))
+
+
+def _write_generation(
+    folder: Path,
+    current: Manifest | None,
+    manifest: Manifest,
+    documents: Sequence[Document],
+    report: UpdateReport,
+    settings: IndexSettings,
+    progress: bool | None,
+) -> None:
+    import faiss
+
+    gen = manifest.generation
+    db_name, vectors_name = f"chunks-{gen}.sqlite", f"vectors-{gen}.faiss"
+    db_tmp, vectors_tmp = folder / f"{db_name}.tmp", folder / f"{vectors_name}.tmp"
+    for stale in (db_tmp, vectors_tmp):
+        stale.unlink(missing_ok=True)
+
+    if current is None:
+        db = sqlite3.connect(db_tmp)
+        db.executescript(_SCHEMA)
+        vectors = faiss.IndexIDMap2(faiss.IndexFlatIP(settings.embedder.dim))
+    else:
+        shutil.copyfile(folder / current.files["chunks"]["name"], db_tmp)
+        db = sqlite3.connect(db_tmp)
+        vectors = _read_vectors(folder / current.files["vectors"]["name"])
+
+    try:
+        with db:
+            gone = _delete_documents(db, report.removed + report.changed)
+            if gone:
+                vectors.remove_ids(np.asarray(gone, dtype=np.int64))
+            for doc_id in report.removed + report.changed:
+                manifest.documents.pop(doc_id, None)
+            wanted = {d.id: d for d in documents}
+            fresh = [wanted[i] for i in report.added + report.changed]
+            _add_documents(db, vectors, fresh, manifest, settings, progress)
+    finally:
+        db.close()
+    _fsync(db_tmp)
+    faiss.write_index(vectors, str(vectors_tmp))
+    _fsync(vectors_tmp)
+    os.replace(db_tmp, folder / db_name)
+    os.replace(vectors_tmp, folder / vectors_name)
+    manifest.files = {
+        "chunks": {"name": db_name, "bytes": (folder / db_name).stat().st_size},
+        "vectors": {"name": vectors_name, "bytes": (folder / vectors_name).stat().st_size},
+    }
+
+
+def _delete_documents(db: sqlite3.Connection, doc_ids: list[str]) -> list[int]:
+    gone: list[int] = []
+    for doc_id in doc_ids:
+        ids = [row[0] for row in db.execute("SELECT id FROM chunks WHERE doc_id = ?", (doc_id,))]
+        db.executemany("DELETE FROM chunks_fts WHERE rowid = ?", [(i,) for i in ids])
+        db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
+        db.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
+        gone.extend(ids)
+    return gone
+
+
+def _add_documents(db, vectors, documents, manifest, settings: IndexSettings, progress) -> None:
+    from tqdm.auto import tqdm
+
+    pending: list[tuple[int, str]] = []  # (chunk id, text to embed)
+    bar = tqdm(total=len(documents), desc="Indexing", unit="doc", disable=_quiet(progress, len(documents)))
+    for document in documents:
+        db.execute(
+            "INSERT INTO documents (id, title, sha256, text) VALUES (?, ?, ?, ?)",
+            (document.id, document.title, document.sha256, document.text),
+        )
+        chunks = chunk_document(document, settings.counter, settings.chunker)
+        for chunk in chunks:
+            cursor = db.execute(
+                "INSERT INTO chunks (doc_id, ordinal, start_char, end_char, start_line, end_line, text) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (document.id, chunk.id, chunk.start_char, chunk.end_char, chunk.start_line, chunk.end_line, chunk.text),
+            )
+            searchable = f"{document.title}\n{chunk.text}" if document.title else chunk.text
+            db.execute(
+                "INSERT INTO chunks_fts (rowid, terms) VALUES (?, ?)",
+                (cursor.lastrowid, " ".join(index_terms(searchable))),
+            )
+            pending.append((cursor.lastrowid, searchable))
+        manifest.documents[document.id] = {"sha256": document.sha256, "chunks": len(chunks), "title": document.title}
+        if len(pending) >= _EMBED_BATCH:
+            _embed_into(vectors, pending, settings.embedder)
+            pending = []
+        bar.update(1)
+    _embed_into(vectors, pending, settings.embedder)
+    bar.close()
+
+
+def _embed_into(vectors, pending: list[tuple[int, str]], embedder: Embedder) -> None:
+    if not pending:
+        return
+    ids = np.asarray([i for i, _ in pending], dtype=np.int64)
+    matrix = np.ascontiguousarray(embedder.embed_documents([t for _, t in pending]), dtype=np.float32)
+    vectors.add_with_ids(matrix, ids)
+
+
+def _quiet(progress: bool | None, count: int) -> bool | None:
+    if progress is None:
+        return None if count >= 50 else True  # tqdm: None = only on a terminal
+    return not progress
+
+
+def _write_json_atomic(path: Path, data: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, indent=2, ensure_ascii=False)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def _fsync(path: Path) -> None:
+    with open(path, "rb") as handle:
+        os.fsync(handle.fileno())
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _highest_generation(folder: Path) -> int:
+    generations = [_generation_of(p.name) for p in folder.iterdir()]
+    return max([g for g in generations if g is not None], default=0)
+
+
+def _generation_of(name: str) -> int | None:
+    for prefix, suffix in (("chunks-", ".sqlite"), ("vectors-", ".faiss")):
+        if name.startswith(prefix):
+            number = name[len(prefix) :].removesuffix(".tmp").removesuffix(suffix)
+            if number.isdigit():
+                return int(number)
+    return None
+
+
+def _remove_stale_files(folder: Path, manifest: Manifest) -> None:
+    keep = {entry["name"] for entry in manifest.files.values()}
+    for path in folder.iterdir():
+        if path.name not in keep and _generation_of(path.name) is not None:
+            path.unlink(missing_ok=True)
+    (folder / f"{MANIFEST}.tmp").unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _writer_lock(folder: Path) -> Iterator[None]:
+    with open(folder / ".lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
