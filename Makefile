@@ -1,0 +1,41 @@
+# Two commands do all the set-up on a fresh machine:
+#   make run    install, index seeds/ and open the chat page on http://127.0.0.1:7860
+#   make test   install and run the whole test suite
+VENV ?= .venv
+PYTHON ?= python3
+BIN = $(VENV)/bin
+
+.PHONY: install run test lint chromium bench clean
+
+install: $(VENV)/.installed
+
+# torch first and pinned: 2.13.0 is the CPU build this environment installs without pulling
+# several GB of CUDA packages (a looser range would fetch the newest CUDA build).
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -e ".[neural,ui,eval,dev]"
+	touch $@
+
+run: install
+	$(BIN)/rag ui --folder seeds --index-dir index
+
+# The browser tests drive Debian's chromium (Playwright's own browser download fails offline).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium is not installed and this is not root: browser tests will be skipped"; fi; }
+
+test: install chromium
+	$(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+bench: install
+	$(BIN)/python benchmarks/seeds_latency.py
+	$(BIN)/python benchmarks/scifact.py
+
+clean:
+	rm -rf $(VENV) index/*.sqlite index/*.faiss index/manifest.json

@@ -1,0 +1,47 @@
+"""Shared fixtures. Every test runs offline: nothing may try the network."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+PROMPTS = Path(__file__).resolve().parent / "prompts"
+
+
+@pytest.fixture(scope="session")
+def seeds_index(tmp_path_factory) -> Path:
+    """An index of seeds/ built once per session; tests must not write to it."""
+    from rag import Chatbot
+
+    index_dir = tmp_path_factory.mktemp("seeds-index")
+    Chatbot.from_folder(SEEDS, index_dir=index_dir)
+    return index_dir
+
+
+@pytest.fixture(scope="session")
+def seeds_bot(seeds_index):
+    from rag import Chatbot
+
+    return Chatbot.from_index(seeds_index)
+
+
+@pytest.fixture
+def seeds_copy(tmp_path) -> Path:
+    """A private copy of seeds/ that a test may change."""
+    folder = tmp_path / "docs"
+    shutil.copytree(SEEDS, folder)
+    return folder
+
+
+def load_prompts(name: str = "seeds.jsonl") -> list[dict]:
+    with open(PROMPTS / name, encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
