@@ -121,7 +121,7 @@ class Chatbot:
 
     @classmethod
     def _build(cls, documents, index_dir, models: Models, rebuild, progress, chunker, **options) -> Chatbot:
-        embedder, _ = index_documents(
+        index, embedder, _ = index_documents(
             documents,
             index_dir,
             embedding_model=models.embedding_model,
@@ -129,7 +129,7 @@ class Chatbot:
             progress=progress,
             chunker=chunker,
         )
-        return cls(Index.open(index_dir), embedder, models=models, **options)
+        return cls(index, embedder, models=models, **options)
 
     # -- questions ----------------------------------------------------------------------
 
@@ -212,18 +212,22 @@ def index_documents(
     rebuild: bool = False,
     progress: bool | None = None,
     chunker: ChunkerSettings | None = None,
-) -> tuple[Embedder, UpdateReport]:
-    """Bring the index in ``index_dir`` up to date with ``documents``; a damaged index is rebuilt."""
+) -> tuple[Index, Embedder, UpdateReport]:
+    """Bring the index in ``index_dir`` up to date with ``documents`` and open it.
+
+    A damaged index is rebuilt from the documents (with a warning): they are all at hand.
+    """
     if not documents:
         raise DocumentsError("There are no documents to index.")
     embedder = _embedder_for(index_dir, embedding_model, rebuild=rebuild)
     settings = IndexSettings(embedder, load_token_counter(), chunker or ChunkerSettings())
     try:
         report = update_index(index_dir, documents, settings, rebuild=rebuild, progress=progress)
+        return Index.open(index_dir), embedder, report
     except IndexCorruptError as error:
         logger.warning("%s Rebuilding it from the documents.", error)
         report = update_index(index_dir, documents, settings, rebuild=True, progress=progress)
-    return embedder, report
+        return Index.open(index_dir), embedder, report
 
 
 def _checked(question: str) -> str:

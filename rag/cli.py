@@ -86,7 +86,7 @@ def index_command(folder: str, index_dir: str, rebuild: bool, embedding_model: s
     from .chatbot import index_documents
     from .loading import load_folder
 
-    _, report = index_documents(
+    _, _, report = index_documents(
         load_folder(folder), index_dir, embedding_model=embedding_model, rebuild=rebuild, progress=True
     )
     click.echo(f"Indexed {folder} into {index_dir}: {report}.")

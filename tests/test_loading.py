@@ -1,0 +1,74 @@
+import logging
+
+import pytest
+
+from rag.errors import DocumentsError
+from rag.loading import decode, load_folder
+
+
+def test_loads_text_formats_with_ids_relative_to_the_folder(tmp_path):
+    (tmp_path / "a.txt").write_text("Alpha text.\n", encoding="utf-8")
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "b.md").write_text("# Beta\n\nBeta text.\n", encoding="utf-8")
+    (tmp_path / "image.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
+    (tmp_path / ".hidden.txt").write_text("secret", encoding="utf-8")
+
+    documents = load_folder(tmp_path)
+
+    assert [d.id for d in documents] == ["a.txt", "notes/b.md"]
+    assert documents[1].text == "# Beta\n\nBeta text.\n"
+
+
+def test_binary_and_empty_files_are_skipped_with_one_warning_each(tmp_path, caplog):
+    (tmp_path / "good.txt").write_text("Readable.", encoding="utf-8")
+    (tmp_path / "binary.txt").write_bytes(bytes(range(256)) * 4)
+    (tmp_path / "empty.txt").write_bytes(b"")
+    (tmp_path / "blank.md").write_text("  \n\n ", encoding="utf-8")
+
+    with caplog.at_level(logging.WARNING, logger="rag.loading"):
+        documents = load_folder(tmp_path)
+
+    assert [d.id for d in documents] == ["good.txt"]
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 3
+    assert any("binary.txt" in m and "binary" in m for m in messages)
+    assert any("empty.txt" in m and "empty" in m for m in messages)
+    assert any("blank.md" in m for m in messages)
+
+
+def test_latin1_and_windows_1252_files_decode(tmp_path):
+    (tmp_path / "latin1.txt").write_bytes("Café au lait à Genève.".encode("latin-1"))
+    (tmp_path / "cp1252.txt").write_bytes("“Quoted” – dash".encode("cp1252"))
+    texts = {d.id: d.text for d in load_folder(tmp_path)}
+    assert texts["latin1.txt"] == "Café au lait à Genève."
+    assert texts["cp1252.txt"] == "“Quoted” – dash"
+
+
+def test_utf8_bom_utf16_and_crlf_are_normalised():
+    assert decode("\ufeffLine one\r\nLine two\r".encode()) == "Line one\nLine two\n"
+    assert decode("Hello\r\nworld".encode("utf-16")) == "Hello\nworld"
+    assert decode(b"\x00\x01\x02binary") is None
+
+
+def test_missing_folder_is_a_rag_error(tmp_path):
+    with pytest.raises(DocumentsError, match="Folder not found"):
+        load_folder(tmp_path / "nope")
+
+
+def test_a_file_instead_of_a_folder_is_a_rag_error(tmp_path):
+    path = tmp_path / "a.txt"
+    path.write_text("x", encoding="utf-8")
+    with pytest.raises(DocumentsError, match="is a file"):
+        load_folder(path)
+
+
+def test_a_folder_without_text_is_a_rag_error(tmp_path):
+    (tmp_path / "x.bin").write_bytes(b"\x00\x01")
+    with pytest.raises(DocumentsError, match="No text files"):
+        load_folder(tmp_path)
+
+
+def test_document_sha256_is_of_the_utf8_text():
+    from rag import Document
+
+    assert Document(id="a", text="abc").sha256 == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"

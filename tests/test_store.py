@@ -1,0 +1,197 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from rag import Chatbot, Document
+from rag.chunking import ChunkerSettings
+from rag.embedding import HashingEmbedder
+from rag.errors import IndexMismatchError, RagError
+from rag.store import MANIFEST, Index, IndexSettings, update_index
+from rag.tokens import APPROXIMATION, TokenCounter
+from tests.conftest import ROOT
+
+
+class CountingEmbedder(HashingEmbedder):
+    """The hashing embedder, counting the texts it embeds."""
+
+    def __init__(self, dim=64):
+        super().__init__(dim)
+        self.embedded = []
+
+    def embed_documents(self, texts):
+        self.embedded.extend(texts)
+        return super().embed_documents(texts)
+
+
+def settings(embedder=None):
+    return IndexSettings(embedder or CountingEmbedder(), TokenCounter(APPROXIMATION), ChunkerSettings())
+
+
+DOCS = [
+    Document(id="a.txt", text="Apples grow on trees in orchards. They are red or green."),
+    Document(id="b.txt", text="Bananas grow in tropical climates. They are yellow when ripe."),
+    Document(id="c.txt", text="Cherries are small stone fruits. Birds love them."),
+]
+
+
+def test_manifest_describes_the_index(tmp_path):
+    update_index(tmp_path, DOCS, settings())
+    manifest = json.loads((tmp_path / MANIFEST).read_text())
+    assert manifest["format_version"] == 1
+    assert manifest["embedder"] == {"id": "hashing-v1-64", "dim": 64}
+    assert manifest["chunker"] == {"max_tokens": 160, "overlap_tokens": 40, "tokenizer": APPROXIMATION}
+    assert manifest["documents"]["a.txt"]["sha256"] == DOCS[0].sha256
+    assert manifest["documents"]["a.txt"]["chunks"] == 1
+    assert sorted(manifest["files"]) == ["chunks", "vectors"]
+    index = Index.open(tmp_path)
+    assert index.chunk_count == 3
+    assert index.document_chunk_counts() == {"a.txt": 1, "b.txt": 1, "c.txt": 1}
+
+
+def test_reindexing_touches_only_added_changed_and_removed_files(tmp_path):
+    update_index(tmp_path, DOCS, settings())
+    embedder = CountingEmbedder()
+    changed = Document(id="b.txt", text="Bananas are now blue, say the growers.")
+    added = Document(id="d.txt", text="Dates are sweet fruits of the date palm.")
+    report = update_index(tmp_path, [DOCS[0], changed, added], settings(embedder))
+
+    assert (report.added, report.changed, report.removed, report.unchanged) == (["d.txt"], ["b.txt"], ["c.txt"], 1)
+    assert sorted(embedder.embedded) == sorted([changed.text, added.text])
+    index = Index.open(tmp_path)
+    assert index.document_chunk_counts() == {"a.txt": 1, "b.txt": 1, "d.txt": 1}
+    texts = {c.source: c.text for c in index.chunks(range(1, 100)).values()}
+    assert texts == {"a.txt": DOCS[0].text, "b.txt": changed.text, "d.txt": added.text}
+    assert index.lexical_search(["cherri"], 5) == []
+    assert index.lexical_search(["blue"], 5)[0][0] in index.chunks(range(1, 100))
+
+
+def test_an_unchanged_folder_writes_nothing(tmp_path):
+    update_index(tmp_path, DOCS, settings())
+    before = {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()}
+    embedder = CountingEmbedder()
+    report = update_index(tmp_path, DOCS, settings(embedder))
+    assert not report.touched and embedder.embedded == []
+    after = {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir() if p.name != ".lock"}
+    assert after == {k: v for k, v in before.items() if k != ".lock"}
+
+
+def test_old_generation_files_are_removed_after_an_update(tmp_path):
+    update_index(tmp_path, DOCS, settings())
+    update_index(tmp_path, DOCS[:2], settings())
+    names = sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("."))
+    assert names == ["chunks-2.sqlite", MANIFEST, "vectors-2.faiss"]
+
+
+def test_another_embedder_is_a_clear_error_unless_rebuilding(tmp_path):
+    update_index(tmp_path, DOCS, settings(HashingEmbedder(64)))
+    with pytest.raises(IndexMismatchError, match=r"hashing-v1-64.*--rebuild"):
+        update_index(tmp_path, DOCS, settings(HashingEmbedder(128)))
+    update_index(tmp_path, DOCS, settings(HashingEmbedder(128)), rebuild=True)
+    assert json.loads((tmp_path / MANIFEST).read_text())["embedder"]["dim"] == 128
+
+
+def test_opening_without_an_embedder_uses_the_one_the_index_was_built_with(tmp_path):
+    Chatbot.from_documents(DOCS, tmp_path, embedding_model="hashing-v1-128")
+    bot = Chatbot.from_index(tmp_path)
+    assert bot.embedder.id == "hashing-v1-128"
+    with pytest.raises(IndexMismatchError):
+        Chatbot.from_documents(DOCS, tmp_path, embedding_model="hashing-v1-64")
+
+
+def test_duplicate_document_ids_are_an_error(tmp_path):
+    with pytest.raises(RagError, match="share the id"):
+        update_index(tmp_path, [DOCS[0], DOCS[0]], settings())
+
+
+def test_no_index_is_a_rag_error(tmp_path):
+    with pytest.raises(RagError, match="No index"):
+        Index.open(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "truncate-manifest",
+        "garbage-manifest",
+        "truncate-vectors",
+        "truncate-chunks",
+        "delete-vectors",
+        "garbage-chunks",
+    ],
+)
+def test_a_damaged_index_is_a_rag_error_and_from_folder_rebuilds_it(tmp_path, damage):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for document in DOCS:
+        (folder / document.id).write_text(document.text, encoding="utf-8")
+    index_dir = tmp_path / "index"
+    Chatbot.from_folder(folder, index_dir=index_dir)
+    manifest = json.loads((index_dir / MANIFEST).read_text())
+    target = {
+        "manifest": index_dir / MANIFEST,
+        "vectors": index_dir / manifest["files"]["vectors"]["name"],
+        "chunks": index_dir / manifest["files"]["chunks"]["name"],
+    }[damage.split("-")[1]]
+    if damage.startswith("truncate"):
+        target.write_bytes(target.read_bytes()[: target.stat().st_size // 2])
+    elif damage.startswith("garbage"):
+        target.write_bytes(b"\x00garbage" * (target.stat().st_size // 8 + 1))
+        if damage == "garbage-chunks":  # same size, so only SQLite itself can notice
+            target.write_bytes(target.read_bytes()[: manifest["files"]["chunks"]["bytes"]])
+    else:
+        target.unlink()
+
+    with pytest.raises(RagError, match="damaged|--rebuild"):
+        Index.open(index_dir)
+    bot = Chatbot.from_folder(folder, index_dir=index_dir)
+    assert bot.retrieve("ripe bananas", k=1)[0].source == "b.txt"
+
+
+def test_kill_9_during_indexing_leaves_the_previous_index_usable(tmp_path):
+    """A real `rag index` process killed while it writes the next generation."""
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "a.txt").write_text(DOCS[0].text, encoding="utf-8")
+    index_dir = tmp_path / "index"
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    rag = [sys.executable, "-m", "rag.cli"]
+    subprocess.run([*rag, "index", str(folder), "--index-dir", str(index_dir)], check=True, env=env, cwd=ROOT)
+
+    rng = np.random.default_rng(0)
+    vocabulary = [f"w{i}" for i in range(3000)]
+    for n in range(3000):  # enough work that the process is caught mid-write
+        words = rng.choice(vocabulary, size=120)
+        (folder / f"bulk{n:04d}.txt").write_text(" ".join(words) + ".", encoding="utf-8")
+    process = subprocess.Popen(
+        [*rag, "index", str(folder), "--index-dir", str(index_dir)], env=env, cwd=ROOT, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 60
+    while not list(index_dir.glob("*.tmp")) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert process.poll() is None, "indexing finished before it could be interrupted"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+
+    assert json.loads((index_dir / MANIFEST).read_text())["generation"] == 1
+    result = subprocess.run(
+        [*rag, "ask", "What colour are apples?", "--index-dir", str(index_dir), "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert answer["hits"][0]["source"] == "a.txt"
+    # The next run cleans up the interrupted generation and completes.
+    subprocess.run(
+        [*rag, "index", str(folder), "--index-dir", str(index_dir)], check=True, env=env, cwd=ROOT, capture_output=True
+    )
+    assert not list(index_dir.glob("*.tmp"))
+    assert Index.open(index_dir).chunk_count > 3000
