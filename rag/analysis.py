@@ -15,6 +15,9 @@ from functools import lru_cache
 import Stemmer
 from bm25s.stopwords import STOPWORDS_EN
 
+# Recorded in each index's manifest: an index searched with a different analyser would miss.
+ANALYZER_ID = "snowball-en+irregular-v1"
+
 INDEX_STOPWORDS = frozenset(STOPWORDS_EN)
 
 # Words that shape a question but say nothing about its topic. Kept short and generic: every
@@ -158,6 +161,104 @@ QUESTION_STOPWORDS = INDEX_STOPWORDS | frozenset(
     ]
 )
 
+# Irregular English verb forms, mapped to the base form so "froze" finds "freeze" and "took"
+# finds "take": a stemmer only strips suffixes. Generic grammar, not tuned to any corpus.
+_IRREGULAR = {
+    form: base
+    for base, forms in (
+        line.split(":")
+        for line in [
+            "arise:arose,arisen",
+            "be:was,were,been",
+            "become:became",
+            "begin:began,begun",
+            "bite:bit,bitten",
+            "blow:blew,blown",
+            "break:broke,broken",
+            "bring:brought",
+            "build:built",
+            "buy:bought",
+            "catch:caught",
+            "choose:chose,chosen",
+            "come:came",
+            "dig:dug",
+            "do:did,done",
+            "draw:drew,drawn",
+            "drink:drank,drunk",
+            "drive:drove,driven",
+            "eat:ate,eaten",
+            "fall:fell,fallen",
+            "feel:felt",
+            "fight:fought",
+            "find:found",
+            "flee:fled",
+            "fly:flew,flown",
+            "forbid:forbade,forbidden",
+            "forget:forgot,forgotten",
+            "forgive:forgave,forgiven",
+            "freeze:froze,frozen",
+            "get:got,gotten",
+            "give:gave,given",
+            "go:went,gone",
+            "grow:grew,grown",
+            "hang:hung",
+            "have:had",
+            "hear:heard",
+            "hide:hid,hidden",
+            "hold:held",
+            "keep:kept",
+            "know:knew,known",
+            "lay:laid",
+            "lead:led",
+            "leave:left",
+            "lend:lent",
+            "lose:lost",
+            "make:made",
+            "mean:meant",
+            "meet:met",
+            "pay:paid",
+            "ride:rode,ridden",
+            "ring:rang,rung",
+            "rise:rose,risen",
+            "run:ran",
+            "say:said",
+            "see:saw,seen",
+            "seek:sought",
+            "sell:sold",
+            "send:sent",
+            "shake:shook,shaken",
+            "shoot:shot",
+            "show:shown",
+            "shrink:shrank,shrunk",
+            "sing:sang,sung",
+            "sink:sank,sunk",
+            "sit:sat",
+            "sleep:slept",
+            "speak:spoke,spoken",
+            "spend:spent",
+            "stand:stood",
+            "steal:stole,stolen",
+            "stick:stuck",
+            "strike:struck",
+            "swear:swore,sworn",
+            "swim:swam,swum",
+            "take:took,taken",
+            "teach:taught",
+            "tear:tore,torn",
+            "tell:told",
+            "think:thought",
+            "throw:threw,thrown",
+            "understand:understood",
+            "wake:woke,woken",
+            "wear:wore,worn",
+            "win:won",
+            "write:wrote,written",
+            "withdraw:withdrew,withdrawn",
+        ]
+    )
+    for form in forms.split(",")
+}
+
 _WORD_RE = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
 _APOSTROPHE_RE = re.compile(r"['’](s|d|ll|re|ve|m|t)$")
 
@@ -178,7 +279,8 @@ def words(text: str) -> list[str]:
     out = []
     for match in _WORD_RE.finditer(fold(text)):
         word = _APOSTROPHE_RE.sub("", match.group())
-        out.append(word.replace("’", "").replace("'", ""))
+        word = word.replace("’", "").replace("'", "")
+        out.append(_IRREGULAR.get(word, word))
     return out
 
 

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .analysis import index_terms
+from .analysis import ANALYZER_ID, index_terms
 from .chunking import ChunkerSettings, chunk_document
 from .embedding import Embedder
 from .errors import IndexCorruptError, IndexMismatchError, RagError
@@ -277,7 +277,7 @@ class IndexSettings:
     chunker: ChunkerSettings
 
     def manifest_entries(self) -> tuple[dict, dict]:
-        chunker = asdict(self.chunker) | {"tokenizer": self.counter.name}
+        chunker = asdict(self.chunker) | {"tokenizer": self.counter.name, "analyzer": ANALYZER_ID}
         return {"id": self.embedder.id, "dim": self.embedder.dim}, chunker
 
 

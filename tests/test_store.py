@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from rag import Chatbot, Document
+from rag.analysis import ANALYZER_ID
 from rag.chunking import ChunkerSettings
 from rag.embedding import HashingEmbedder
 from rag.errors import IndexMismatchError, RagError
@@ -45,7 +46,12 @@ def test_manifest_describes_the_index(tmp_path):
     manifest = json.loads((tmp_path / MANIFEST).read_text())
     assert manifest["format_version"] == 1
     assert manifest["embedder"] == {"id": "hashing-v1-64", "dim": 64}
-    assert manifest["chunker"] == {"max_tokens": 160, "overlap_tokens": 40, "tokenizer": APPROXIMATION}
+    assert manifest["chunker"] == {
+        "max_tokens": 160,
+        "overlap_tokens": 40,
+        "tokenizer": APPROXIMATION,
+        "analyzer": ANALYZER_ID,
+    }
     assert manifest["documents"]["a.txt"]["sha256"] == DOCS[0].sha256
     assert manifest["documents"]["a.txt"]["chunks"] == 1
     assert sorted(manifest["files"]) == ["chunks", "vectors"]

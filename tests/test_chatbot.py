@@ -1,0 +1,120 @@
+import pytest
+
+from rag import Answer, Chatbot, Citation, Document, RagError
+from rag.errors import InvalidQuestionError
+from tests.conftest import SEEDS
+
+QUESTION = "How many prisoners were exchanged on February 5?"
+
+
+def quote_is_verbatim_at_its_lines(citation: Citation, folder=SEEDS) -> bool:
+    lines = (folder / citation.source).read_text(encoding="utf-8").split("\n")
+    return citation.quote in "\n".join(lines[citation.start_line - 1 : citation.end_line])
+
+
+def test_ask_answers_with_markers_that_resolve_to_verbatim_quotes(seeds_bot):
+    answer = seeds_bot.ask(QUESTION)
+    assert isinstance(answer, Answer) and not answer.abstained
+    assert "314" in answer.text
+    assert "[1]" in answer.text
+    markers = {c.marker for c in answer.citations}
+    assert markers == {int(m) for m in __import__("re").findall(r"\[(\d+)\]", answer.text)}
+    assert any(c.source == "003_58ec4efac89fea89.txt" and c.start_line == 21 for c in answer.citations)
+    assert all(quote_is_verbatim_at_its_lines(c) for c in answer.citations)
+    assert answer.hits and answer.hits[0].source == "003_58ec4efac89fea89.txt"
+
+
+def test_a_question_the_articles_do_not_answer_abstains(seeds_bot):
+    answer = seeds_bot.ask("What is the capital of Australia?")
+    assert answer.abstained
+    assert answer.text == "The documents do not say."
+    assert answer.citations == []
+
+
+def test_stream_yields_the_answer_text_then_the_answer(seeds_bot):
+    stream = seeds_bot.stream(QUESTION)
+    pieces = list(stream)
+    assert len(pieces) > 3
+    assert "".join(pieces) == stream.answer.text == seeds_bot.ask(QUESTION).text
+
+
+def test_retrieve_returns_hits_best_first(seeds_bot):
+    hits = seeds_bot.retrieve("prison sentence for discrediting the Russian army", k=3)
+    assert len(hits) == 3
+    assert hits[0].source == "002_16c963fab6cf1b6f.txt"
+    assert hits[0].start_line <= 35 <= hits[0].end_line
+
+
+def test_follow_up_questions_use_the_history(seeds_bot):
+    first = "Who is Harold Chambers?"
+    history = [{"role": "user", "content": first}, {"role": "assistant", "content": seeds_bot.ask(first).text}]
+    answer = seeds_bot.ask("Which magazine did he write in?", history=history)
+    assert "UnHerd" in answer.text
+    assert answer.citations[0].source == "000_f2df93452cb9e121.txt"
+
+
+@pytest.mark.parametrize("question", ["", "   ", "\n\t"])
+def test_empty_or_blank_questions_are_rag_errors(seeds_bot, question):
+    with pytest.raises(InvalidQuestionError, match="empty"):
+        seeds_bot.ask(question)
+    with pytest.raises(RagError):
+        seeds_bot.stream(question)
+    with pytest.raises(RagError):
+        seeds_bot.retrieve(question)
+
+
+def test_a_question_that_is_not_text_is_a_rag_error(seeds_bot):
+    with pytest.raises(InvalidQuestionError, match="must be text"):
+        seeds_bot.ask(None)
+
+
+def test_a_200000_character_question_is_refused_with_a_clear_message(seeds_bot):
+    with pytest.raises(InvalidQuestionError, match="200,000 characters"):
+        seeds_bot.ask("prisoners " * 19_999 + "exchanged.")
+
+
+def test_a_long_but_allowed_question_is_answered(seeds_bot):
+    question = "How many prisoners were exchanged? " + "Please be precise about the numbers involved. " * 80
+    assert len(question) < 4000
+    answer = seeds_bot.ask(question)
+    assert answer.hits
+
+
+def test_from_documents_cites_document_ids_and_lines(tmp_path):
+    documents = [
+        Document(id="notes/a", text="Title line\n\nThe vault code is 4417. It opens the north door."),
+        Document(id="b", text="Nothing about codes here, only gardens and roses."),
+    ]
+    bot = Chatbot.from_documents(documents, tmp_path)
+    answer = bot.ask("What is the vault code?")
+    assert "4417" in answer.text
+    assert answer.citations[0].source == "notes/a"
+    assert answer.citations[0].start_line == answer.citations[0].end_line == 3
+    assert answer.citations[0].quote == "The vault code is 4417."
+
+
+def test_a_folder_with_binary_empty_and_latin1_files_indexes_the_rest(tmp_path):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "binary.txt").write_bytes(bytes(range(256)) * 8)
+    (folder / "empty.md").write_bytes(b"")
+    (folder / "cafe.txt").write_bytes("Le café de Genève ouvre à 7 heures.".encode("latin-1"))
+    (folder / "plain.txt").write_text("The lighthouse keeper is named Morwenna.", encoding="utf-8")
+    bot = Chatbot.from_folder(folder, index_dir=tmp_path / "index")
+    assert sorted(bot.documents) == ["cafe.txt", "plain.txt"]
+    assert bot.ask("Who is the lighthouse keeper?").citations[0].quote == "The lighthouse keeper is named Morwenna."
+    assert bot.retrieve("café Genève", k=1)[0].text == "Le café de Genève ouvre à 7 heures."
+
+
+def test_a_missing_folder_is_a_rag_error(tmp_path):
+    with pytest.raises(RagError, match="not found"):
+        Chatbot.from_folder(tmp_path / "missing", index_dir=tmp_path / "index")
+
+
+def test_refresh_indexes_files_added_to_the_folder(seeds_copy, tmp_path):
+    bot = Chatbot.from_folder(seeds_copy, index_dir=tmp_path / "index")
+    (seeds_copy / "new.md").write_text("# Weather\n\nThe harbour froze solid in January 1963.\n", encoding="utf-8")
+    report = bot.refresh()
+    assert report.added == ["new.md"] and report.unchanged == 5
+    assert "new.md" in bot.documents
+    assert "1963" in bot.ask("When did the harbour freeze?").text
