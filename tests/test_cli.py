@@ -1,0 +1,78 @@
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from rag.cli import main
+from tests.conftest import SEEDS
+
+
+@pytest.fixture
+def runner():
+    return CliRunner()
+
+
+@pytest.fixture
+def built(tmp_path, runner):
+    index_dir = tmp_path / "index"
+    result = runner.invoke(main, ["index", str(SEEDS), "--index-dir", str(index_dir)])
+    assert result.exit_code == 0, result.output
+    assert "5 added, 0 changed, 0 removed, 0 unchanged" in result.output
+    return index_dir
+
+
+def test_index_then_ask_prints_the_answer_and_its_sources(runner, built):
+    result = runner.invoke(main, ["ask", "How many prisoners were exchanged on February 5?", "--index-dir", str(built)])
+    assert result.exit_code == 0
+    assert "314" in result.output
+    assert "003_58ec4efac89fea89.txt:21" in result.output
+
+
+def test_reindexing_an_unchanged_folder_reports_nothing_to_do(runner, built):
+    result = runner.invoke(main, ["index", str(SEEDS), "--index-dir", str(built)])
+    assert "0 added, 0 changed, 0 removed, 5 unchanged" in result.output
+
+
+def test_ask_json_has_the_api_field_names(runner, built):
+    result = runner.invoke(main, ["ask", "Who is Harold Chambers?", "--index-dir", str(built), "--json"])
+    data = json.loads(result.output)
+    assert {"text", "citations", "hits", "abstained"} <= set(data)
+    assert set(data["citations"][0]) >= {"marker", "source", "start_line", "end_line", "quote"}
+    assert set(data["hits"][0]) >= {"source", "text", "score", "start_line", "end_line"}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["ask", "   "], "The question is empty"),
+        (["ask", "anything", "--index-dir", "{tmp}/nowhere"], "No index in"),
+        (["index", "{tmp}/missing-folder", "--index-dir", "{tmp}/i"], "Folder not found"),
+        (["eval", "{tmp}/missing.jsonl", "--folder", str(SEEDS), "--index-dir", "{tmp}/i"], ""),
+    ],
+)
+def test_user_errors_are_one_line_on_stderr_and_exit_2(runner, built, tmp_path, args, message):
+    args = [a.format(tmp=tmp_path) for a in args]
+    if args[0] == "ask" and "--index-dir" not in args:
+        args += ["--index-dir", str(built)]
+    result = runner.invoke(main, args)
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Error: ")
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.output
+
+
+def test_chat_answers_follow_up_questions(runner, built):
+    questions = "Who is Harold Chambers?\nWhich magazine did he write in?\nexit\n"
+    result = runner.invoke(main, ["chat", "--index-dir", str(built), "--folder", str(SEEDS)], input=questions)
+    assert result.exit_code == 0
+    assert "UnHerd" in result.output
+    assert result.output.count("bot> ") == 2
+
+
+def test_doctor_reports_each_backend(runner, built):
+    result = runner.invoke(main, ["doctor", "--index-dir", str(built)])
+    assert result.exit_code == 0
+    assert "hashing-v1-1024" in result.output
+    assert "5 documents" in result.output
+    assert "token counter" in result.output
