@@ -1,0 +1,47 @@
+"""Shared by the benchmark scripts: where the data is, summary statistics, and writing a
+section of docs/BENCHMARKS.md between ``<!-- name:start -->`` and ``<!-- name:end -->``."""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(os.environ.get("RAG_BENCH_DATA", ROOT.parent / "shared" / "data"))
+REPORT = ROOT / "docs" / "BENCHMARKS.md"
+
+
+def require(path: Path) -> Path:
+    if not path.exists():
+        sys.exit(f"Benchmark data not found at {path}. Set RAG_BENCH_DATA to the folder holding it.")
+    return path
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+
+def machine() -> str:
+    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def write_section(name: str, markdown: str) -> None:
+    """Replace (or append) the named section of docs/BENCHMARKS.md."""
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    text = REPORT.read_text(encoding="utf-8") if REPORT.exists() else "# Benchmarks\n"
+    block = f"{start}\n{markdown.strip()}\n{end}"
+    if start in text and end in text:
+        text = text[: text.index(start)] + block + text[text.index(end) + len(end) :]
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
+    REPORT.parent.mkdir(parents=True, exist_ok=True)
+    REPORT.write_text(text, encoding="utf-8")
+    print(f"wrote the {name} section of {REPORT.relative_to(ROOT)}")
