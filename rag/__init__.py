@@ -7,7 +7,8 @@ print(bot.ask("How many prisoners were exchanged on February 5?").text)
 
 from .chatbot import AnswerStream, Chatbot
 from .errors import RagError
+from .evaluation import evaluate
 from .records import Answer, Citation, Document, Hit
 
-__all__ = ["Answer", "AnswerStream", "Chatbot", "Citation", "Document", "Hit", "RagError"]
+__all__ = ["Answer", "AnswerStream", "Chatbot", "Citation", "Document", "Hit", "RagError", "evaluate"]
 __version__ = "0.1.0"

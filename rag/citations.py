@@ -41,6 +41,7 @@ class SupportJudge(Protocol):
 class LexicalJudge:
     """Share of the claim's content terms found in the passage; no weights needed."""
 
+    name = "lexical"
     threshold = 0.6
 
     def support(self, claim: str, passage: str) -> float:

@@ -31,5 +31,13 @@ class ModelLoadError(RagError):
     """A configured model could not be loaded."""
 
 
+class GenerationError(RagError):
+    """The language model could not write an answer (out of memory, too short a context)."""
+
+
 class PromptsFileError(RagError):
     """A test-prompts file is missing or has a malformed line."""
+
+
+class ReportError(RagError):
+    """An evaluation report or results file cannot be written where asked."""

@@ -1,0 +1,446 @@
+"""``rag eval`` and ``rag.evaluate``: each metric formula on hand-built cases with known answers,
+the prompts file, the report, the NLI judge's plumbing, and the acceptance figures on seeds/."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from rag import Answer, Citation, Document, RagError, evaluate
+from rag.chatbot import Chatbot
+from rag.citations import LexicalJudge, split_cited_sentences
+from rag.cli import main
+from rag.errors import ModelLoadError, PromptsFileError, ReportError
+from rag.evaluation import Prompt, load_prompts, score_answer, summarize
+from rag.metrics import (
+    balanced_accuracy,
+    citation_precision,
+    citation_recall,
+    contains_answer,
+    judge_sentences,
+    percentile,
+    retrieval_rank,
+    rouge_l,
+    token_f1,
+)
+from rag.records import Chunk, Hit
+from rag.report import write_report
+
+PARIS = "Paris is the capital of France."
+BANANAS = "Bananas are yellow and rich in potassium."
+JUDGE = LexicalJudge()
+
+
+def verdicts_for(text: str, passages: dict[int, str]):
+    return judge_sentences(split_cited_sentences(text), passages, JUDGE)
+
+
+# ----------------------------------------------------------------------------------------
+# Metric formulas on hand-built cases
+
+
+def test_a_sentence_with_two_citations_of_which_one_is_irrelevant():
+    verdicts = verdicts_for("Paris is the capital of France [1][2].", {1: PARIS, 2: BANANAS})
+    assert [v.supported for v in verdicts] == [True]
+    # [1] alone supports the sentence; [2] alone does not and [1] supports it without [2].
+    assert verdicts[0].relevant == (True, False)
+    assert citation_recall(verdicts) == 1.0
+    assert citation_precision(verdicts) == 0.5
+
+
+def test_two_citations_each_needed_are_both_relevant():
+    verdicts = verdicts_for("Bananas are yellow and Paris is a capital [1][2].", {1: PARIS, 2: BANANAS})
+    assert verdicts[0].supported
+    assert verdicts[0].relevant == (True, True)  # neither alone suffices, neither is redundant
+    assert citation_precision(verdicts) == 1.0
+
+
+def test_an_unsupported_sentence_counts_against_recall_and_its_citation_against_precision():
+    text = "Paris is the capital of France [1]. The Eiffel Tower is 330 metres tall [1]."
+    verdicts = verdicts_for(text, {1: PARIS})
+    assert [v.supported for v in verdicts] == [True, False]
+    assert citation_recall(verdicts) == 0.5
+    assert citation_precision(verdicts) == 0.5
+
+
+def test_a_sentence_without_citations_is_unsupported_and_cites_nothing():
+    verdicts = verdicts_for("Paris is the capital of France.", {1: PARIS})
+    assert verdicts[0].markers == () and not verdicts[0].supported
+    assert citation_recall(verdicts) == 0.0
+    assert citation_precision(verdicts) == 0.0
+
+
+def test_a_marker_that_points_at_nothing_supports_nothing():
+    verdicts = verdicts_for("Paris is the capital of France [1][7].", {1: PARIS})
+    assert verdicts[0].supported and verdicts[0].relevant == (True, False)
+
+
+def test_an_answer_with_no_sentences_has_no_citation_figures():
+    assert citation_recall([]) is None and citation_precision([]) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "found"),
+    [
+        ("He was sentenced to 15 years [1].", ["15 years"], True),
+        ("It was Milošević.", ["Milosevic"], True),
+        ("the U.N. said so", ["U.N"], True),
+        ("He met them often.", ["ten"], False),  # whole words only
+        ("Nothing here.", ["Turkey", "Ankara"], False),
+        ("In TURKEY, talks began.", ["Turkey", "Ankara"], True),
+    ],
+)
+def test_answer_matching_ignores_case_punctuation_and_accents(text, expected, found):
+    assert contains_answer(text, expected) is found
+
+
+def test_retrieval_rank_is_the_first_expected_source():
+    assert retrieval_rank(["a", "b", "c", "b"], ["b"]) == 2
+    assert retrieval_rank(["a", "b"], ["z"]) is None
+
+
+def test_percentile_matches_numpy():
+    values = [3.0, 1.0, 10.0, 7.0, 2.5, 8.0]
+    for q in (50, 95, 0, 100):
+        assert percentile(values, q) == pytest.approx(float(np.percentile(values, q)))
+    assert percentile([], 50) is None
+
+
+def test_token_f1_and_rouge_l_on_known_cases():
+    assert token_f1("The cat sat on the mat", "a cat sat on a mat") == 1.0
+    # prediction: cat sat (2 tokens); reference: cat sat on mat (4): P=1, R=.5, F1=2/3
+    assert token_f1("cat sat", "cat sat on mat") == pytest.approx(2 / 3)
+    assert token_f1("dog", "cat") == 0.0
+    # LCS of [cat sat mat] and [mat cat sat] is [cat sat]: P = R = 2/3
+    assert rouge_l("cat sat mat", "mat cat sat") == pytest.approx(2 / 3)
+
+
+def test_balanced_accuracy_averages_the_recall_of_both_classes():
+    predicted = [True, True, False, False, True]
+    actual = [True, True, True, False, False]
+    assert balanced_accuracy(predicted, actual) == pytest.approx((2 / 3 + 1 / 2) / 2)
+    assert balanced_accuracy([True], [True]) is None
+
+
+# ----------------------------------------------------------------------------------------
+# Per-prompt scores and the summary
+
+
+def hit(source: str) -> Hit:
+    return Hit(Chunk(0, source, "text", 0, 4, 1, 1), 1.0)
+
+
+def cited_answer(question: str, text: str, quotes: dict[int, tuple[str, str]], hits: list[str]) -> Answer:
+    citations = [Citation(n, source, 1, 1, quote) for n, (source, quote) in quotes.items()]
+    return Answer(question=question, text=text, citations=citations, hits=[hit(s) for s in hits])
+
+
+def abstention(question: str, hits: list[str]) -> Answer:
+    return Answer(question=question, text="The documents do not say.", hits=[hit(s) for s in hits], abstained=True)
+
+
+def test_score_answer_on_a_correct_answer_with_one_irrelevant_citation():
+    prompt = Prompt("What is the capital of France?", ("paris.txt",), ("Paris",), True)
+    answer = cited_answer(
+        prompt.question,
+        "Paris is the capital of France [1][2].",
+        {1: ("paris.txt", PARIS), 2: ("fruit.txt", BANANAS)},
+        ["fruit.txt", "paris.txt"],
+    )
+    result = score_answer(prompt, answer, 12.0, JUDGE)
+    assert result.retrieval_rank == 2
+    assert result.metrics == {
+        "retrieval_hit_rate": 1.0,
+        "answer_accuracy": 1.0,
+        "citation_recall": 1.0,
+        "citation_precision": 0.5,
+        "faithfulness": 1.0,
+        "abstention_accuracy": None,
+        "false_abstention_rate": 0.0,
+    }
+
+
+def test_score_answer_on_abstentions():
+    unanswerable = Prompt("Who won the 2018 World Cup?", answerable=False)
+    right = score_answer(unanswerable, abstention(unanswerable.question, ["a.txt"]), 1.0, JUDGE)
+    assert right.metrics["abstention_accuracy"] == 1.0
+    assert right.metrics["false_abstention_rate"] is None and right.metrics["answer_accuracy"] is None
+    assert right.metrics["citation_recall"] is None and right.verdicts == []
+
+    answerable = Prompt("What is the capital of France?", ("paris.txt",), ("Paris",), True)
+    wrong = score_answer(answerable, abstention(answerable.question, ["paris.txt"]), 1.0, JUDGE)
+    assert wrong.metrics["false_abstention_rate"] == 1.0
+    assert wrong.metrics["answer_accuracy"] == 0.0
+    assert wrong.metrics["retrieval_hit_rate"] == 1.0  # retrieval found it; the composer declined
+
+
+def test_summary_averages_prompts_but_pools_faithfulness_over_sentences():
+    france = Prompt("What is the capital of France?", ("paris.txt",), ("Paris",), True)
+    tower = Prompt("How tall is the Eiffel Tower?", ("paris.txt",), ("330",), True)
+    cup = Prompt("Who won the 2018 World Cup?", answerable=False)
+    results = [
+        score_answer(
+            france, cited_answer(france.question, f"{PARIS} [1]", {1: ("paris.txt", PARIS)}, ["paris.txt"]), 10, JUDGE
+        ),
+        score_answer(
+            tower,
+            cited_answer(
+                tower.question,
+                "Paris is the capital of France [1]. The Eiffel Tower is 330 metres tall [1]. It is iron [1].",
+                {1: ("paris.txt", PARIS)},
+                ["other.txt"],
+            ),
+            20,
+            JUDGE,
+        ),
+        score_answer(
+            cup, cited_answer(cup.question, f"{BANANAS} [1]", {1: ("fruit.txt", BANANAS)}, ["fruit.txt"]), 40, JUDGE
+        ),
+    ]
+    summary = summarize(results)
+    assert summary["retrieval_hit_rate"] == 0.5
+    assert summary["answer_accuracy"] == 1.0
+    assert summary["abstention_accuracy"] == 0.0
+    assert summary["false_abstention_rate"] == 0.0
+    # Per answer (ALCE): recall 1, 1/3, 1 -> mean 7/9. Pooled: 3 of 5 sentences supported.
+    assert summary["citation_recall"] == pytest.approx(7 / 9)
+    assert summary["faithfulness"] == pytest.approx(3 / 5)
+    assert summary["latency_median_ms"] == 20 and summary["latency_p95_ms"] == pytest.approx(38.0)
+    assert (summary["prompts"], summary["answerable"], summary["unanswerable"]) == (3, 2, 1)
+
+
+class ScriptedBot:
+    """Answers from a dict, so evaluate() can be checked without an index."""
+
+    top_k = 2
+
+    def __init__(self, answers: dict[str, Answer]) -> None:
+        self.answers = answers
+
+    def ask(self, question: str) -> Answer:
+        return self.answers[question]
+
+
+def scripted() -> tuple[ScriptedBot, list[dict]]:
+    prompts = [
+        {"question": "What is the capital of France?", "expected_sources": ["paris.txt"], "expected_answer": ["Paris"]},
+        {"question": "Who won the 2018 World Cup?", "answerable": False, "note": "unknown keys are ignored"},
+    ]
+    bot = ScriptedBot(
+        {
+            prompts[0]["question"]: cited_answer(
+                prompts[0]["question"], f"{PARIS} [1]", {1: ("paris.txt", PARIS)}, ["paris.txt", "x.txt"]
+            ),
+            prompts[1]["question"]: abstention(prompts[1]["question"], ["x.txt"]),
+        }
+    )
+    return bot, prompts
+
+
+def test_evaluate_takes_prompt_dicts_and_gives_every_metric():
+    bot, prompts = scripted()
+    result = evaluate(bot, prompts, progress=False)
+    assert result.judge == "lexical"
+    for name in ("retrieval_hit_rate", "answer_accuracy", "citation_recall", "citation_precision", "faithfulness"):
+        assert result.summary[name] == 1.0, name
+    assert result.summary["abstention_accuracy"] == 1.0 and result.summary["false_abstention_rate"] == 0.0
+    data = json.loads(json.dumps(result.to_dict()))
+    assert data["prompts"][0]["sentences"][0]["supported"] is True
+    assert data["prompts"][0]["citations"][0]["source"] == "paris.txt"
+
+
+# ----------------------------------------------------------------------------------------
+# The prompts file
+
+
+def write_lines(path, lines: list[str]):
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_load_prompts_reads_the_design_format_and_skips_blank_lines(tmp_path):
+    path = write_lines(
+        tmp_path / "p.jsonl",
+        [
+            json.dumps(
+                {"question": "Q1?", "expected_sources": ["a.txt"], "expected_answer": ["x"], "answerable": True}
+            ),
+            "",
+            json.dumps({"question": "Q2?", "answerable": False, "extra": 1}),
+        ],
+    )
+    prompts = load_prompts(path)
+    assert prompts[0] == Prompt("Q1?", ("a.txt",), ("x",), True, line=1)
+    assert prompts[1].answerable is False and prompts[1].line == 3
+
+
+@pytest.mark.parametrize(
+    "bad",
+    ['{"question": "Q?"', '["a list"]', '{"answerable": true}', '{"question": "Q?", "answerable": "yes"}'],
+)
+def test_a_malformed_line_is_an_error_naming_the_line(tmp_path, bad):
+    path = write_lines(tmp_path / "p.jsonl", [json.dumps({"question": "Fine?"}), bad])
+    with pytest.raises(PromptsFileError, match="line 2"):
+        load_prompts(path)
+
+
+def test_a_missing_prompts_file_is_a_rag_error(tmp_path):
+    with pytest.raises(RagError, match="No prompts file"):
+        load_prompts(tmp_path / "nope.jsonl")
+
+
+@pytest.fixture(scope="module")
+def small_index(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("small")
+    (folder / "paris.txt").write_text(
+        "Paris is the capital of France. The city has about two million inhabitants.\n", encoding="utf-8"
+    )
+    (folder / "fruit.txt").write_text(
+        "Bananas are yellow and rich in potassium. They grow in the tropics.\n", encoding="utf-8"
+    )
+    index_dir = folder.parent / f"{folder.name}-index"
+    Chatbot.from_folder(folder, index_dir=index_dir)
+    return folder, index_dir
+
+
+def test_cli_exits_2_naming_the_malformed_line(tmp_path, small_index):
+    folder, index_dir = small_index
+    path = write_lines(tmp_path / "p.jsonl", [json.dumps({"question": "Fine?"}), "{not json"])
+    result = CliRunner().invoke(main, ["eval", str(path), "--folder", str(folder), "--index-dir", str(index_dir)])
+    assert result.exit_code == 2
+    assert "line 2" in result.output and "Traceback" not in result.output
+
+
+def test_cli_writes_json_and_both_report_formats(tmp_path, small_index):
+    folder, index_dir = small_index
+    path = write_lines(
+        tmp_path / "p.jsonl",
+        [
+            json.dumps(
+                {
+                    "question": "What is the capital of France?",
+                    "expected_sources": ["paris.txt"],
+                    "expected_answer": ["Paris"],
+                }
+            ),
+            json.dumps({"question": "Who painted the Mona Lisa?", "answerable": False}),
+        ],
+    )
+    runner = CliRunner()
+    for report in ("report.md", "report.html"):
+        args = ["eval", str(path), "--folder", str(folder), "--index-dir", str(index_dir)]
+        result = runner.invoke(main, [*args, "--json", str(tmp_path / "out.json"), "--report", str(tmp_path / report)])
+        assert result.exit_code == 0, result.output
+        assert "answer_accuracy" in result.output and "latency p95" in result.output
+    summary = json.loads((tmp_path / "out.json").read_text())["summary"]
+    assert summary["answer_accuracy"] == 1.0 and summary["abstention_accuracy"] == 1.0
+    markdown = (tmp_path / "report.md").read_text()
+    assert "| answer_accuracy | 1.000 |" in markdown and "paris.txt:1" in markdown
+    assert {p.name for p in (tmp_path / "report_files").iterdir()} == {
+        "metrics.png",
+        "latency.png",
+        "retrieval_rank.png",
+    }
+    page = (tmp_path / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == 3 and "✓" in page
+
+
+def test_a_report_with_an_unknown_suffix_is_refused_before_asking(tmp_path):
+    bot, prompts = scripted()
+    with pytest.raises(ReportError, match=r"\.html or \.md"):
+        write_report(evaluate(bot, prompts, progress=False), tmp_path / "report.pdf")
+
+
+# ----------------------------------------------------------------------------------------
+# The NLI judge, with a tiny random model (plumbing only: its verdicts mean nothing)
+
+
+def build_tiny_nli(folder, labels: dict[int, str]):
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
+    from transformers import BertConfig, BertForSequenceClassification, PreTrainedTokenizerFast
+
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tokenizer.train_from_iterator([PARIS, BANANAS], trainers.WordPieceTrainer(vocab_size=120, special_tokens=specials))
+    cls_id, sep_id = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)],
+    )
+    wrapped = PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]", sep_token="[SEP]"
+    )
+    wrapped.save_pretrained(folder)
+    import torch
+
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=wrapped.vocab_size,
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=128,
+        num_labels=len(labels),
+        id2label=labels,
+        label2id={v: k for k, v in labels.items()},
+    )
+    BertForSequenceClassification(config).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def tiny_nli(tmp_path_factory):
+    pytest.importorskip("sentence_transformers")
+    folder = tmp_path_factory.mktemp("tiny-nli")
+    return build_tiny_nli(folder, {0: "contradiction", 1: "entailment", 2: "neutral"})
+
+
+def test_the_nli_judge_scores_entailment_probability_and_plugs_into_evaluate(tiny_nli):
+    from rag.nli import CrossEncoderJudge
+
+    judge = CrossEncoderJudge(str(tiny_nli), max_length=64)
+    assert judge._entailment == 1
+    score = judge.support(PARIS, PARIS)
+    assert 0.0 <= score <= 1.0
+    assert judge.support_many([(PARIS, PARIS), (BANANAS, PARIS)])[0] == pytest.approx(score, abs=1e-6)
+    bot, prompts = scripted()
+    result = evaluate(bot, prompts, judge=judge, progress=False)
+    assert result.judge == f"nli:{tiny_nli}"
+    sentence = result.results[0].verdicts[0]
+    assert sentence.score == pytest.approx(score, abs=1e-6)
+    assert sentence.supported == (score >= 0.5)
+
+
+def test_an_nli_judge_without_an_entailment_label_is_refused(tmp_path):
+    pytest.importorskip("sentence_transformers")
+    from rag.nli import CrossEncoderJudge
+
+    folder = build_tiny_nli(tmp_path / "m", {0: "positive", 1: "negative"})
+    with pytest.raises(ModelLoadError, match="entailment"):
+        CrossEncoderJudge(str(folder))
+
+
+def test_a_missing_nli_model_is_a_model_load_error(tmp_path):
+    pytest.importorskip("sentence_transformers")
+    from rag.nli import CrossEncoderJudge
+
+    with pytest.raises(ModelLoadError, match="Cannot load"):
+        CrossEncoderJudge(str(tmp_path / "no-such-model"))
+
+
+# ----------------------------------------------------------------------------------------
+# Acceptance on the seeds question set (issue 5)
+
+
+def test_documents_path_gives_the_same_figures_as_a_folder(tmp_path):
+    docs = [Document("paris.txt", PARIS), Document("fruit.txt", BANANAS)]
+    bot = Chatbot.from_documents(docs, index_dir=tmp_path / "i")
+    result = evaluate(bot, [Prompt("What is the capital of France?", ("paris.txt",), ("Paris",))], progress=False)
+    assert result.summary["retrieval_hit_rate"] == 1.0
