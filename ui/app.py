@@ -1,0 +1,468 @@
+"""The chat page: a Gradio app over one ``Chatbot``.
+
+A thin layer: questions go to ``Chatbot.stream`` with the conversation so far, uploads are
+stored by ``rag.uploads`` and indexed by ``Chatbot.refresh``, and ``ui.render`` turns the
+records into escaped HTML. No retrieval or answer logic lives here.
+
+Trade-offs made:
+- One ``Chatbot`` serves every visitor. Questions share it freely; re-indexing swaps the
+  index underneath, so it waits for the questions in flight and holds new ones back until it
+  is done (a read/write lock), rather than closing the index under a running question.
+- Each browser tab keeps its own conversation in ``gr.State`` (what is shown, and the plain
+  role/content history the chatbot needs for follow-ups), so concurrent visitors never see
+  each other's answers.
+- Safe by default: binds 127.0.0.1, optional login, the queue on, no external fonts (the
+  page works offline), errors reach the page as a sentence and the server log as a traceback.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import gradio as gr
+
+from rag import Chatbot, RagError
+from rag.doctor import diagnose
+from rag.uploads import DEFAULT_MAX_UPLOAD_BYTES, UPLOAD_SUFFIXES, save_upload
+
+from . import render
+
+logger = logging.getLogger(__name__)
+
+MAX_PASSAGES = 20
+QUEUE_CONCURRENCY = 8
+QUEUE_MAX_SIZE = 256
+
+# Questions the offline default answers from the seed articles, offered when those are indexed;
+# the last one shows what an abstention looks like.
+SEED_EXAMPLES = [
+    ("How many prisoners were exchanged on February 5?", "003_58ec4efac89fea89.txt"),
+    (
+        "Which political and security analyst called Kadyrov's support for the invasion a gamble?",
+        "000_f2df93452cb9e121.txt",
+    ),
+    ("Which ousted Serbian leader did security expert Chris Costa compare Putin to?", "002_16c963fab6cf1b6f.txt"),
+    (
+        "Who is the Chief of General Staff in Putin's shrinking circle of hard-line advisers?",
+        "004_7efb122e67c28a6b.txt",
+    ),
+    ("What is the capital of Australia?", "003_58ec4efac89fea89.txt"),
+]
+
+UNEXPECTED_ERROR = "Something went wrong while answering; the details are in the server log. Please try again."
+
+
+class ReadWriteLock:
+    """Many readers at once, or one writer; a waiting writer holds back new readers."""
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._readers = 0
+        self._writing = False
+        self._writers_waiting = 0
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        with self._condition:
+            self._condition.wait_for(lambda: not self._writing and not self._writers_waiting)
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._readers -= 1
+                self._condition.notify_all()
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        with self._condition:
+            self._writers_waiting += 1
+            self._condition.wait_for(lambda: not self._writing and not self._readers)
+            self._writers_waiting -= 1
+            self._writing = True
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._writing = False
+                self._condition.notify_all()
+
+
+@dataclass
+class Conversation:
+    """One browser tab's chat: the messages shown, and the history passed to the chatbot."""
+
+    shown: list[dict] = field(default_factory=list)
+    history: list[dict] = field(default_factory=list)
+
+
+class ChatApp:
+    """The handlers behind the page, bound to one ``Chatbot``."""
+
+    def __init__(
+        self,
+        bot: Chatbot,
+        *,
+        index_dir: str | Path | None = None,
+        max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+    ) -> None:
+        self.bot = bot
+        self.index_dir = Path(index_dir) if index_dir is not None else bot.index.folder
+        self.max_upload_bytes = max_upload_bytes
+        self.lock = ReadWriteLock()
+
+    # -- chat -------------------------------------------------------------------------------
+
+    def ask(self, question: str, passages: int, conversation: Conversation | None):
+        """Stream an answer into the chat; yields (question box, chat, sources, conversation)."""
+        conversation = copy.deepcopy(conversation) if conversation else Conversation()
+        question = (question or "").strip()
+        if not question:
+            yield "", conversation.shown, gr.skip(), conversation
+            return
+        shown = [*conversation.shown, _message("user", render.user_message(question))]
+        shown.append(_message("assistant", render.pending_message()))
+        yield "", shown, render.sources_placeholder("Searching the documents…"), conversation
+        try:
+            with self.lock.reading():
+                bot = self._bot_with_passages(int(passages or self.bot.top_k))
+                stream = bot.stream(question, history=conversation.history)
+                written = ""
+                for piece in stream:
+                    written += piece
+                    shown = [*shown[:-1], _message("assistant", render.pending_message(written))]
+                    yield gr.skip(), shown, gr.skip(), conversation
+                answer = stream.answer
+                sources = render.sources_panel(answer, bot.index.document_text)
+        except RagError as error:
+            shown = [*shown[:-1], _message("assistant", render.error_message(str(error)))]
+            yield (
+                gr.skip(),
+                shown,
+                render.sources_placeholder("No sources: the question was not answered."),
+                conversation,
+            )
+            return
+        except Exception:
+            logger.exception("answering %r failed", question)
+            shown = [*shown[:-1], _message("assistant", render.error_message(UNEXPECTED_ERROR))]
+            yield (
+                gr.skip(),
+                shown,
+                render.sources_placeholder("No sources: the question was not answered."),
+                conversation,
+            )
+            return
+        shown = [*shown[:-1], _message("assistant", render.answer_message(answer))]
+        conversation = Conversation(
+            shown=shown,
+            history=[
+                *conversation.history,
+                {"role": "user", "content": question},
+                {"role": "assistant", "content": answer.text},
+            ],
+        )
+        yield gr.skip(), shown, sources, conversation
+
+    def _bot_with_passages(self, passages: int) -> Chatbot:
+        """The shared bot, or a shallow copy that retrieves a different number of passages.
+
+        ``Chatbot.ask`` reads ``top_k`` from the bot, and the bot is shared by every visitor,
+        so one visitor's setting must not change it for the others.
+        """
+        passages = max(1, min(MAX_PASSAGES, passages))
+        if passages == self.bot.top_k:
+            return self.bot
+        view = copy.copy(self.bot)
+        view.top_k = passages
+        return view
+
+    @staticmethod
+    def clear() -> tuple:
+        return "", [], render.sources_placeholder(), Conversation()
+
+    # -- documents ----------------------------------------------------------------------------
+
+    def documents(self) -> str:
+        return render.documents_table(self.bot.documents)
+
+    def status(self) -> str:
+        counts = self.bot.documents
+        models = self.bot.models
+        writer = f"answers by {models.llm_model}" if models.llm_model else "answers: offline extractive (quotes)"
+        parts = [
+            f"{len(counts)} documents, {sum(counts.values())} chunks",
+            writer,
+            f"embedder {self.bot.embedder.id}",
+        ]
+        if models.reranker_model:
+            parts.append(f"reranker {models.reranker_model}")
+        return render.status_line(parts)
+
+    def checks(self) -> str:
+        try:
+            found = diagnose(self.index_dir, embedding_model=self.bot.models.embedding_model)
+        except Exception:
+            logger.exception("backend status failed")
+            return render.notice("Could not read the backend status; see the server log.", ok=False)
+        return render.checks_table(found)
+
+    def upload(self, paths: list[str] | None, progress=gr.Progress(track_tqdm=True)):  # noqa: B008
+        """Store the uploaded files in the documents folder and index them; yields (notice, table, status)."""
+        if not paths:
+            return (
+                render.notice("Choose one or more .txt or .md files first.", ok=False),
+                self.documents(),
+                self.status(),
+            )
+        if self.bot.folder is None:
+            refusal = render.notice("This page was not started on a folder, so it cannot add files.", ok=False)
+            return refusal, self.documents(), self.status()
+        saved, refused = [], []
+        progress(0, desc="Saving files")
+        for path in paths:
+            name = Path(path).name
+            try:
+                data = Path(path).read_bytes()
+                saved.append(save_upload(self.bot.folder, name, data, max_bytes=self.max_upload_bytes).name)
+            except RagError as error:
+                refused.append(str(error))
+            except OSError as error:
+                logger.warning("reading upload %s failed: %s", name, error)
+                refused.append(f"{name} could not be read; try again.")
+        lines = []
+        ok = not refused
+        if saved:
+            progress(0.3, desc="Indexing")
+            try:
+                report = self._reindex()
+            except RagError as error:
+                return render.notice(str(error), ok=False), self.documents(), self.status()
+            counts = self.bot.documents
+            lines.append(
+                "Added " + ", ".join(f"{name} ({counts.get(name, 0)} chunks)" for name in saved) + f". Index: {report}."
+            )
+        lines.extend(refused)
+        progress(1, desc="Done")
+        return render.notice("\n".join(lines), ok=ok), self.documents(), self.status()
+
+    def reindex(self, progress=gr.Progress(track_tqdm=True)):  # noqa: B008
+        """Re-read the documents folder and index what changed; returns (notice, table, status)."""
+        if self.bot.folder is None:
+            return render.notice("This page was not started on a folder.", ok=False), self.documents(), self.status()
+        progress(0, desc="Indexing")
+        try:
+            report = self._reindex()
+        except RagError as error:
+            return render.notice(str(error), ok=False), self.documents(), self.status()
+        return render.notice(f"Re-read {self.bot.folder}: {report}."), self.documents(), self.status()
+
+    def _reindex(self):
+        with self.lock.writing():
+            return self.bot.refresh(progress=True)
+
+    def examples(self) -> list[str]:
+        indexed = self.bot.documents
+        return [question for question, source in SEED_EXAMPLES if source in indexed]
+
+
+def _message(role: str, content: str) -> dict:
+    return {"role": role, "content": content}
+
+
+CSS = """
+.status-line { font-size: 0.9em; opacity: 0.8; }
+.msg a.cite { text-decoration: none; font-weight: 600; font-size: 0.85em; vertical-align: super;
+  padding: 0 0.15em; border-radius: 4px; background: var(--color-accent-soft); cursor: help; }
+.msg.abstained .tag, .msg.error .tag { display: inline-block; font-size: 0.8em; font-weight: 600;
+  padding: 0.05em 0.5em; margin-right: 0.5em; border-radius: 4px; }
+.msg.abstained .tag { background: #fde68a; color: #78350f; }
+.msg.error .tag { background: #fecaca; color: #7f1d1d; }
+.msg .note { font-size: 0.85em; opacity: 0.8; margin-top: 0.4em; }
+.msg .searching { opacity: 0.7; font-style: italic; }
+.msg .cursor { opacity: 0.6; }
+.sources { font-size: 0.92em; }
+.sources-title { font-weight: 700; font-size: 1.05em; margin-bottom: 0.4em; }
+.sources-empty { opacity: 0.75; padding: 0.5em 0; }
+.source-file { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 0.6em 0.8em;
+  margin-bottom: 0.7em; }
+.source-name { font-weight: 600; font-family: var(--font-mono); word-break: break-all; }
+.source-lines, .passage-lines { font-size: 0.85em; opacity: 0.75; }
+.passage { margin-top: 0.5em; scroll-margin-top: 1em; }
+.passage .badge { font-weight: 700; margin-right: 0.4em; }
+.passage-text { line-height: 1.45; margin-top: 0.2em; }
+.passage-text mark { background: #fde047; color: #1c1917; padding: 0 0.1em; border-radius: 2px; }
+.passage.closest { opacity: 0.8; }
+.backend { font-size: 0.8em; opacity: 0.7; margin-top: 0.3em; }
+.documents table, .checks table { width: 100%; border-collapse: collapse; }
+.documents td, .documents th, .checks td { padding: 0.3em 0.6em; border-bottom: 1px solid var(--border-color-primary);
+  text-align: left; }
+.documents .num { text-align: right; font-variant-numeric: tabular-nums; }
+.documents tfoot td { font-weight: 600; }
+.checks tr.bad td { color: #b91c1c; }
+.notice { padding: 0.5em 0.8em; border-radius: 6px; }
+.notice.ok { background: #dcfce7; color: #14532d; }
+.notice.bad { background: #fee2e2; color: #7f1d1d; }
+"""
+
+# System fonts only: the default theme fetches Google Fonts, which an offline machine cannot.
+THEME_FONTS = {
+    "font": ["ui-sans-serif", "system-ui", "sans-serif"],
+    "font_mono": ["ui-monospace", "monospace"],
+}
+
+
+def build(app: ChatApp) -> gr.Blocks:
+    """The page, with its handlers wired to ``app``."""
+    max_kb = app.max_upload_bytes // 1024
+    with gr.Blocks(title="Ask the documents", analytics_enabled=False) as demo:
+        gr.Markdown(
+            "## Ask the documents\nEvery answer cites the passages it comes from; hover a marker to see its source."
+        )
+        status = gr.HTML(app.status(), elem_id="status")
+        conversation = gr.State(Conversation())
+        with gr.Tabs():
+            with gr.Tab("Chat", id="chat"), gr.Row(equal_height=False):
+                with gr.Column(scale=3):
+                    chat = gr.Chatbot(
+                        elem_id="chat",
+                        label="Conversation",
+                        height=520,
+                        latex_delimiters=[],
+                        allow_tags=False,
+                        feedback_options=None,
+                        placeholder="Ask a question about the documents. Follow-up questions keep the conversation.",
+                    )
+                    with gr.Row():
+                        question = gr.Textbox(
+                            elem_id="question",
+                            show_label=False,
+                            placeholder="Ask a question, then press Enter",
+                            max_lines=4,
+                            scale=5,
+                            autofocus=True,
+                        )
+                        send = gr.Button("Ask", variant="primary", elem_id="ask", scale=1, min_width=80)
+                    with gr.Row():
+                        clear = gr.Button("New conversation", size="sm", elem_id="clear")
+                    examples = app.examples()
+                    if examples:
+                        gr.Examples(examples=examples, inputs=question, label="Example questions on the seeds")
+                with gr.Column(scale=2):
+                    sources = gr.HTML(render.sources_placeholder(), elem_id="sources")
+            with gr.Tab("Documents", id="documents"):
+                documents = gr.HTML(app.documents(), elem_id="documents")
+                files = gr.File(
+                    label=f"Add .txt or .md files (up to {max_kb:,} KB each)",
+                    file_count="multiple",
+                    file_types=sorted(UPLOAD_SUFFIXES),
+                    elem_id="upload",
+                )
+                with gr.Row():
+                    add = gr.Button("Add to index", variant="primary", elem_id="add")
+                    refresh = gr.Button("Re-index folder", elem_id="reindex")
+                upload_notice = gr.HTML("", elem_id="upload-notice")
+            with gr.Tab("Settings", id="settings"):
+                passages = gr.Slider(
+                    1,
+                    MAX_PASSAGES,
+                    value=app.bot.top_k,
+                    step=1,
+                    label="Passages to retrieve per question",
+                    info="More passages give the answer more to choose from; fewer keep it focused.",
+                    elem_id="passages",
+                )
+                gr.Markdown("### Backends (read-only)")
+                checks = gr.HTML(app.checks(), elem_id="checks")
+                recheck = gr.Button("Check again", size="sm")
+
+        ask_inputs = [question, passages, conversation]
+        ask_outputs = [question, chat, sources, conversation]
+        question.submit(app.ask, ask_inputs, ask_outputs, api_name="ask", show_progress="hidden")
+        send.click(app.ask, ask_inputs, ask_outputs, api_visibility="private", show_progress="hidden")
+        clear.click(app.clear, None, ask_outputs, api_visibility="private")
+        chat.clear(app.clear, None, ask_outputs, api_visibility="private")
+        add.click(
+            app.upload, files, [upload_notice, documents, status], api_name="upload", concurrency_id="index"
+        ).then(lambda: None, None, files, api_visibility="private")
+        refresh.click(app.reindex, None, [upload_notice, documents, status], api_name="reindex", concurrency_id="index")
+        recheck.click(app.checks, None, checks, api_visibility="private")
+        demo.load(lambda: (app.documents(), app.status()), None, [documents, status], api_visibility="private")
+    return demo
+
+
+def parse_auth(auth: str | None) -> tuple[str, str] | None:
+    """``"user:password"`` as a pair; None when no login is wanted."""
+    if not auth:
+        return None
+    user, colon, password = auth.partition(":")
+    if not colon or not user or not password:
+        raise RagError("--auth (or RAG_UI_AUTH) must look like user:password, with both parts non-empty.")
+    return user, password
+
+
+def theme() -> gr.themes.Base:
+    return gr.themes.Default(**THEME_FONTS)
+
+
+def serve(
+    demo: gr.Blocks,
+    *,
+    host: str = "127.0.0.1",
+    port: int | None = 7860,
+    auth: tuple[str, str] | None = None,
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+    block: bool = True,
+):
+    """Start the server with the queue on; returns the app's URL when ``block`` is False."""
+    demo.queue(default_concurrency_limit=QUEUE_CONCURRENCY, max_size=QUEUE_MAX_SIZE)
+    _, url, _ = demo.launch(
+        server_name=host,
+        server_port=port,
+        auth=auth,
+        auth_message="Sign in to ask questions about the documents." if auth else None,
+        max_file_size=max_upload_bytes,
+        prevent_thread_lock=not block,
+        ssr_mode=False,
+        share=False,
+        quiet=not block,
+        footer_links=["api"],
+        theme=theme(),
+        css=CSS,
+    )
+    return url
+
+
+def launch(
+    folder: str | Path = "seeds",
+    index_dir: str | Path = "index",
+    *,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    auth: str | None = None,
+    embedding_model: str | None = None,
+    reranker_model: str | None = None,
+    llm_model: str | None = None,
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+) -> None:
+    """Index ``folder`` (only what changed) and serve the chat page until interrupted."""
+    credentials = parse_auth(auth)
+    logging.getLogger("ui").setLevel(logging.INFO)
+    bot = Chatbot.from_folder(
+        folder,
+        index_dir=index_dir,
+        embedding_model=embedding_model,
+        reranker_model=reranker_model,
+        llm_model=llm_model,
+        progress=True,
+    )
+    app = ChatApp(bot, index_dir=index_dir, max_upload_bytes=max_upload_bytes)
+    if host not in ("127.0.0.1", "localhost", "::1") and credentials is None:
+        logger.warning("serving on %s without --auth: anyone who can reach this address can use the page", host)
+    serve(build(app), host=host, port=port, auth=credentials, max_upload_bytes=max_upload_bytes)

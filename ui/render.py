@@ -1,0 +1,225 @@
+"""HTML for the chat page, built from ``Answer`` records and document text.
+
+Everything that comes from a document, an answer or a person is escaped here with
+``text()``, before any markup is added around it: an article holding ``<script>`` or
+``<img onerror>`` must show as text, never run. ``text()`` also encodes ``$``, ``{``, ``}`` and
+backticks, so text can never be read as a template expression by the page, and the callers
+keep each message on one line, so the chat's markdown renderer passes the markup through as
+one HTML block instead of re-interpreting the text inside it.
+
+Pure functions of their inputs, so they are tested without starting a server.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable, Mapping, Sequence
+
+from rag.records import Answer, Citation, Hit
+
+CONTEXT_CHARS = 220
+_BLANK_LINES_RE = re.compile(r"[ \t\xa0]*\n\s*")
+_MARKER_RE = re.compile(r"\[(\d+)\]")
+_TEMPLATE_CHARS = str.maketrans({"$": "&#36;", "{": "&#123;", "}": "&#125;", "`": "&#96;"})
+
+
+def text(value: str) -> str:
+    """``value`` as inert HTML text."""
+    return html.escape(value, quote=True).translate(_TEMPLATE_CHARS)
+
+
+def lines_label(start_line: int, end_line: int) -> str:
+    return f"line {start_line}" if start_line == end_line else f"lines {start_line}–{end_line}"
+
+
+def ranges_label(spans: Sequence[tuple[int, int]]) -> str:
+    """``[(11, 11), (21, 23)]`` as ``lines 11, 21–23``."""
+    unique = list(dict.fromkeys(spans))
+    if len(unique) == 1:
+        return lines_label(*unique[0])
+    return "lines " + ", ".join(str(a) if a == b else f"{a}–{b}" for a, b in unique)
+
+
+def _one_line(value: str) -> str:
+    return " ".join(value.split())
+
+
+def _inline(value: str) -> str:
+    """Escaped text with its line breaks kept as ``<br>``, on one source line."""
+    return "<br>".join(text(line) for line in value.split("\n"))
+
+
+# -- chat messages --------------------------------------------------------------------------
+
+
+def user_message(question: str) -> str:
+    return f'<div class="msg user-msg">{_inline(question)}</div>'
+
+
+def pending_message(partial: str = "") -> str:
+    """An answer while it is being written."""
+    body = _inline(partial) if partial else '<span class="searching">Searching the documents…</span>'
+    return f'<div class="msg answer streaming">{body}<span class="cursor">▍</span></div>'
+
+
+def answer_message(answer: Answer) -> str:
+    """The final answer: markers become labelled links to their source, abstentions say so."""
+    if answer.abstained:
+        return (
+            '<div class="msg answer abstained"><span class="tag">No answer in the documents</span>'
+            f"{_inline(answer.text)}</div>"
+        )
+    by_marker = {c.marker: c for c in answer.citations}
+    pieces = []
+    position = 0
+    for match in _MARKER_RE.finditer(answer.text):
+        pieces.append(_inline(answer.text[position : match.start()]))
+        citation = by_marker.get(int(match.group(1)))
+        pieces.append(_marker(citation) if citation else text(match.group(0)))
+        position = match.end()
+    pieces.append(_inline(answer.text[position:]))
+    note = ""
+    if answer.fallback_reason:
+        note = f'<div class="note">{text(answer.fallback_reason)}</div>'
+    return f'<div class="msg answer">{"".join(pieces)}{note}</div>'
+
+
+def _marker(citation: Citation) -> str:
+    where = f"{citation.source}, {lines_label(citation.start_line, citation.end_line)}"
+    title = f"[{citation.marker}] {where}: “{_one_line(citation.quote)}”"
+    return f'<a class="cite" href="#source-{citation.marker}" title="{text(title)}">[{citation.marker}]</a>'
+
+
+def error_message(message: str) -> str:
+    return f'<div class="msg error"><span class="tag">Could not answer</span>{_inline(message)}</div>'
+
+
+# -- sources panel ----------------------------------------------------------------------------
+
+
+def sources_placeholder(message: str = "Ask a question; the passages its answer cites appear here.") -> str:
+    return f'<div class="sources"><div class="sources-empty">{text(message)}</div></div>'
+
+
+def sources_panel(answer: Answer, document_text: Callable[[str], str | None]) -> str:
+    """Each cited file with its line ranges, and each quote highlighted in its surroundings."""
+    if answer.abstained or not answer.citations:
+        return _closest_passages(answer.hits[:3])
+    by_source: dict[str, list[Citation]] = {}
+    for citation in answer.citations:
+        by_source.setdefault(citation.source, []).append(citation)
+    blocks = []
+    for source, citations in by_source.items():
+        document = document_text(source)
+        ranges = ranges_label([(c.start_line, c.end_line) for c in citations])
+        passages = "".join(_cited_passage(c, document) for c in citations)
+        blocks.append(
+            f'<section class="source-file"><div class="source-name">{text(source)}</div>'
+            f'<div class="source-lines">{text(ranges)}</div>{passages}</section>'
+        )
+    backend = f'<div class="backend">Answer written by: {text(answer.backend)}</div>'
+    return f'<div class="sources"><div class="sources-title">Sources</div>{"".join(blocks)}{backend}</div>'
+
+
+def _cited_passage(citation: Citation, document: str | None) -> str:
+    before, quote, after = passage_in_context(citation, document)
+    return (
+        f'<div class="passage" id="source-{citation.marker}"><span class="badge">[{citation.marker}]</span>'
+        f'<span class="passage-lines">{text(lines_label(citation.start_line, citation.end_line))}</span>'
+        f'<div class="passage-text">{_inline(_tidy(before))}<mark>{_inline(quote)}</mark>{_inline(_tidy(after))}</div></div>'
+    )
+
+
+def passage_in_context(citation: Citation, document: str | None, context: int = CONTEXT_CHARS) -> tuple[str, str, str]:
+    """(text before, the quote as the document has it, text after), trimmed at word boundaries.
+
+    Falls back to finding the quote in the document, and then to the quote alone, when the
+    character offsets do not match the document (it changed since the answer was written).
+    """
+    if not document:
+        return "", citation.quote, ""
+    start, end = citation.start_char, citation.end_char
+    if not (0 <= start < end <= len(document)) or _one_line(document[start:end]) != _one_line(citation.quote):
+        start = document.find(citation.quote)
+        if start < 0:
+            return "", citation.quote, ""
+        end = start + len(citation.quote)
+    before = document[max(0, start - context) : start]
+    after = document[end : end + context]
+    if start - context > 0:
+        before = "…" + before[_first_break(before) :]
+    if end + context < len(document):
+        after = after[: _last_break(after)] + "…"
+    return before, document[start:end], after
+
+
+def _tidy(context: str) -> str:
+    """Surrounding text with blank lines folded into one break, to keep the panel compact."""
+    return _BLANK_LINES_RE.sub("\n", context)
+
+
+def _first_break(value: str) -> int:
+    found = re.search(r"\s", value)
+    return found.end() if found else 0
+
+
+def _last_break(value: str) -> int:
+    spaces = [m.start() for m in re.finditer(r"\s", value)]
+    return spaces[-1] if spaces else len(value)
+
+
+def _closest_passages(hits: Sequence[Hit]) -> str:
+    intro = "No passage supports an answer, so nothing is cited."
+    if not hits:
+        return sources_placeholder(intro)
+    items = "".join(
+        f'<div class="passage closest"><span class="source-name">{text(hit.source)}</span> '
+        f'<span class="passage-lines">{text(lines_label(hit.start_line, hit.end_line))}</span>'
+        f'<div class="passage-text">{_inline(_excerpt(hit.text))}</div></div>'
+        for hit in hits
+    )
+    return (
+        f'<div class="sources"><div class="sources-title">Sources</div><div class="sources-empty">{text(intro)} '
+        f"The closest passages searched were:</div>{items}</div>"
+    )
+
+
+def _excerpt(value: str, limit: int = 300) -> str:
+    value = value.strip()
+    return value if len(value) <= limit else value[: _last_break(value[:limit])] + "…"
+
+
+# -- documents and status -------------------------------------------------------------------
+
+
+def documents_table(counts: Mapping[str, int]) -> str:
+    if not counts:
+        return '<div class="documents"><div class="sources-empty">No documents are indexed.</div></div>'
+    rows = "".join(
+        f'<tr><td class="doc-name">{text(name)}</td><td class="num">{count}</td></tr>' for name, count in counts.items()
+    )
+    total = sum(counts.values())
+    return (
+        '<div class="documents"><table><thead><tr><th>Document</th><th class="num">Chunks</th></tr></thead>'
+        f"<tbody>{rows}</tbody><tfoot><tr><td>{len(counts)} documents</td>"
+        f'<td class="num">{total}</td></tr></tfoot></table></div>'
+    )
+
+
+def checks_table(checks: Sequence) -> str:
+    """``rag.doctor`` checks (name, ok, detail) as a table."""
+    rows = "".join(
+        f'<tr class="{"ok" if c.ok else "bad"}"><td>{"✓" if c.ok else "✗"}</td>'
+        f"<td>{text(c.name)}</td><td>{text(c.detail)}</td></tr>"
+        for c in checks
+    )
+    return f'<div class="checks"><table><tbody>{rows}</tbody></table></div>'
+
+
+def status_line(parts: Sequence[str]) -> str:
+    return f'<div class="status-line">{" · ".join(text(p) for p in parts)}</div>'
+
+
+def notice(message: str, *, ok: bool = True) -> str:
+    return f'<div class="notice {"ok" if ok else "bad"}">{_inline(message)}</div>'
