@@ -2,7 +2,7 @@
 
 An uploaded file's name comes from the person's browser, so it is untrusted: it may hold
 ``../``, a Windows path, control characters, or a name that hides itself (``.bashrc``). The
-name is reduced to a plain file name of letters, digits, ``-``, ``_``, ``.`` and spaces, kept
+name is reduced to a plain file name of letters, digits, spaces and ``-_.()``, kept
 inside the folder, and must end in one of ``UPLOAD_SUFFIXES``. The content must decode as
 text (the same test ``rag.loading`` applies when indexing) and stay under a size limit, so a
 bad upload is refused with a message instead of being skipped silently at indexing time.
@@ -26,7 +26,7 @@ UPLOAD_SUFFIXES = frozenset({".txt", ".md"})
 DEFAULT_MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 MAX_NAME_CHARS = 100
 
-_UNSAFE_RE = re.compile(r"[^\w.\- ]+")
+_UNSAFE_RE = re.compile(r"[^\w.\-() ]+")
 _RUNS_RE = re.compile(r"([ ._-])\1+")
 
 

@@ -28,7 +28,7 @@ from pathlib import Path
 import gradio as gr
 
 from rag import Chatbot, RagError
-from rag.doctor import diagnose
+from rag.doctor import Check, diagnose
 from rag.uploads import DEFAULT_MAX_UPLOAD_BYTES, UPLOAD_SUFFIXES, save_upload
 
 from . import render
@@ -54,6 +54,8 @@ SEED_EXAMPLES = [
     ),
     ("What is the capital of Australia?", "003_58ec4efac89fea89.txt"),
 ]
+
+_MODEL_CHECKS = frozenset({"embedder", "reranker", "llm"})
 
 UNEXPECTED_ERROR = "Something went wrong while answering; the details are in the server log. Please try again."
 
@@ -192,26 +194,38 @@ class ChatApp:
     def documents(self) -> str:
         return render.documents_table(self.bot.documents)
 
+    def backends(self) -> dict[str, str]:
+        """What does each step in the running bot: embedder, reranker, answer writer."""
+        live = getattr(self.bot, "backends", None)
+        if isinstance(live, dict):
+            return live
+        models = self.bot.models
+        return {
+            "embedder": self.bot.embedder.id,
+            "reranker": models.reranker_model or "none (fused order)",
+            "answers": models.llm_model or "extractive",
+        }
+
     def status(self) -> str:
         counts = self.bot.documents
-        models = self.bot.models
-        writer = f"answers by {models.llm_model}" if models.llm_model else "answers: offline extractive (quotes)"
-        parts = [
-            f"{len(counts)} documents, {sum(counts.values())} chunks",
-            writer,
-            f"embedder {self.bot.embedder.id}",
-        ]
-        if models.reranker_model:
-            parts.append(f"reranker {models.reranker_model}")
+        backends = self.backends()
+        parts = [f"{len(counts)} documents, {sum(counts.values())} chunks"]
+        parts += [f"{step}: {what}" for step, what in sorted(backends.items())]
         return render.status_line(parts)
 
     def checks(self) -> str:
+        """``rag doctor``'s checks of the environment and index, with the models the bot has loaded.
+
+        The doctor proves a model loads by loading it; the bot already holds its models, so
+        their rows come from the bot instead of loading each model a second time.
+        """
         try:
-            found = diagnose(self.index_dir, embedding_model=self.bot.models.embedding_model)
+            found = [c for c in diagnose(self.index_dir) if c.name not in _MODEL_CHECKS]
         except Exception:
             logger.exception("backend status failed")
             return render.notice("Could not read the backend status; see the server log.", ok=False)
-        return render.checks_table(found)
+        loaded = [Check(step, True, what) for step, what in self.backends().items()]
+        return render.checks_table(loaded + found)
 
     def upload(self, paths: list[str] | None, progress=gr.Progress(track_tqdm=True)):  # noqa: B008
         """Store the uploaded files in the documents folder and index them; yields (notice, table, status)."""
