@@ -1,0 +1,140 @@
+"""The chat page in a real headless Chromium: ask about the seeds, upload a file and ask about
+it, and show a document full of markup as text without running any of it.
+
+Drives Debian's ``chromium`` (``make test`` installs it); skipped, saying why, without it.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("gradio")
+pytest.importorskip("playwright")
+
+from ui.browser import ask, chromium, find_chromium, open_page, serving  # noqa: E402
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        find_chromium() is None, reason="chromium is not installed (apt-get install chromium; `make test` does)"
+    ),
+]
+
+SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+SEED_FILE = "003_58ec4efac89fea89.txt"
+
+# Records whether an answer was ever shown while still being written, before it is asked.
+WATCH_STREAMING = """() => {
+  window.__streamed = [];
+  new MutationObserver(() => {
+    for (const el of document.querySelectorAll('#chat .msg.streaming')) window.__streamed.push(el.textContent);
+  }).observe(document.body, {subtree: true, childList: true, characterData: true});
+}"""
+
+
+@pytest.fixture(scope="module")
+def url(tmp_path_factory):
+    work = tmp_path_factory.mktemp("ui-browser")
+    shutil.copytree(SEEDS, work / "docs")
+    with serving(work / "docs", work / "index") as address:
+        yield address
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright, chromium(playwright, find_chromium()) as context:
+        yield context
+
+
+@pytest.fixture
+def page(browser, url):
+    page = open_page(browser, url)
+    page.dialogs = []
+    page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.dismiss()))
+    yield page
+    page.close()
+
+
+def upload(page, name: str, content: str) -> str:
+    """Add one file on the Documents tab; returns the notice shown once it is indexed."""
+    page.get_by_role("tab", name="Documents").click()
+    page.locator("#upload input[type=file]").set_input_files(
+        files=[{"name": name, "mimeType": "text/plain", "buffer": content.encode("utf-8")}]
+    )
+    page.wait_for_selector(f"#upload :text('{name}')", timeout=15_000)
+    page.click("#add")
+    page.wait_for_selector("#upload-notice .notice", timeout=30_000)
+    notice = page.inner_text("#upload-notice")
+    page.get_by_role("tab", name="Chat").click()
+    return notice
+
+
+def test_a_seed_question_gets_a_streamed_cited_answer_and_its_sources(page, tmp_path):
+    page.evaluate(WATCH_STREAMING)
+    answer = ask(page, "How many prisoners were exchanged on February 5?")
+    assert "314" in answer.inner_text()
+    assert page.evaluate("window.__streamed.length") > 0, "the answer was never shown while being written"
+
+    marker = answer.locator("a.cite").first
+    assert marker.inner_text().startswith("[")
+    assert SEED_FILE in marker.get_attribute("title")
+
+    sources = page.locator("#sources")
+    assert SEED_FILE in sources.inner_text()
+    highlighted = sources.locator("mark").all_inner_texts()
+    assert any("314 prisoners" in quote for quote in highlighted)
+    assert "line" in sources.locator(".source-lines").first.inner_text()
+
+    follow_up = ask(page, "How many of them were civilians?")
+    assert "seven civilians" in follow_up.inner_text()
+    assert page.locator("#chat .msg.user-msg").count() == 2
+    page.screenshot(path=str(tmp_path / "seed-question.png"))
+    assert page.dialogs == []
+
+
+def test_an_uploaded_file_is_indexed_and_answers_questions(page):
+    notice = upload(
+        page,
+        "Harbour report (2024).md",
+        "# Harbour report\n\nThe lighthouse at Port Quillan is painted green and white.\n"
+        "It was rebuilt in 1911 after a storm.\n",
+    )
+    assert "Added Harbour report (2024).md" in notice
+    page.get_by_role("tab", name="Documents").click()
+    assert "Harbour report (2024).md" in page.inner_text("#documents")
+    page.get_by_role("tab", name="Chat").click()
+
+    answer = ask(page, "What colour is the lighthouse at Port Quillan?")
+    assert "green" in answer.inner_text()
+    assert "Harbour report (2024).md" in page.inner_text("#sources")
+
+
+def test_markup_in_a_document_shows_as_text_and_never_runs(page):
+    payload_doc = (
+        "Project Nightjar\n\n"
+        "The launch code of Project Nightjar is <script>alert(1)</script> according to the quartermaster.\n"
+        "The backup banner of Project Nightjar is <img src=x onerror=alert(1)> and was never printed.\n"
+    )
+    assert "Added nightjar.md" in upload(page, "nightjar.md", payload_doc)
+
+    answer = ask(page, "What is the launch code of Project Nightjar?")
+    assert "<script>alert(1)</script>" in answer.inner_text()
+    answer = ask(page, "What is the backup banner of Project Nightjar?")
+    assert "<img src=x onerror=alert(1)>" in answer.inner_text()
+    assert "<img src=x onerror=alert(1)>" in page.inner_text("#sources")
+
+    page.wait_for_timeout(500)  # give a broken image's onerror time to fire, were there one
+    assert page.dialogs == []
+    assert page.locator("#chat script, #sources script, #chat img[src=x], #sources img").count() == 0
+
+
+def test_an_error_is_a_message_in_the_chat(page):
+    answer = ask(page, "Why? " * 1000)
+    text = answer.inner_text()
+    assert "Could not answer" in text and "shorter question" in text
+    assert "Traceback" not in page.inner_text("body")
