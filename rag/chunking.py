@@ -23,8 +23,8 @@ _WORD_END_RE = re.compile(r"\S+")
 
 @dataclass(frozen=True)
 class ChunkerSettings:
-    max_tokens: int = 160
-    overlap_tokens: int = 40
+    max_tokens: int = 256
+    overlap_tokens: int = 48
 
     def __post_init__(self) -> None:
         if self.max_tokens < 8 or not 0 <= self.overlap_tokens < self.max_tokens:

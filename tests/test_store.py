@@ -47,8 +47,8 @@ def test_manifest_describes_the_index(tmp_path):
     assert manifest["format_version"] == 1
     assert manifest["embedder"] == {"id": "hashing-v1-64", "dim": 64}
     assert manifest["chunker"] == {
-        "max_tokens": 160,
-        "overlap_tokens": 40,
+        "max_tokens": 256,
+        "overlap_tokens": 48,
         "tokenizer": APPROXIMATION,
         "analyzer": ANALYZER_ID,
     }
