@@ -112,11 +112,15 @@ def _char_grams(word: str, n: int) -> tuple[str, ...]:
 
 def load_embedder(name: str | None = None, *, device: str | None = None) -> Embedder:
     """The embedder called ``name``: None or ``"hashing"`` for the offline default, else a
-    sentence-transformers model (a Hugging Face id or a local folder)."""
+    sentence-transformers model (a Hugging Face id or a local folder).
+
+    An embedder's ``id``, as recorded in an index manifest, is also a name: ``"hashing-v1-1024"``
+    or ``"sentence-transformers:<id or absolute folder>"``.
+    """
     if name is None or name == HASHING:
         return HashingEmbedder()
     if name.startswith(f"{HASHING}-v1-"):
         return HashingEmbedder(dim=int(name.rsplit("-", 1)[1]))
-    from .neural import SentenceTransformerEmbedder
+    from .neural import EMBEDDER_PREFIX, SentenceTransformerEmbedder
 
-    return SentenceTransformerEmbedder(name, device=device)
+    return SentenceTransformerEmbedder(name.removeprefix(EMBEDDER_PREFIX), device=device)
