@@ -1,5 +1,11 @@
 """``Chatbot``: the one entry object. It wires the pipeline and keeps ``ask`` a short list of
-named steps: check the question, condense it with the history, retrieve, compose, cite.
+named steps: check the question, condense it with the history, retrieve (and rerank), compose,
+cite.
+
+Composing is extractive unless a language model is configured; then the model writes the
+answer and ``rag.llm`` checks its citations, falling back to the extractive answer (and saying
+so in ``Answer.fallback_reason``) when they do not hold. Configured models are loaded when the
+bot is built, so a model that cannot be loaded is an error up front, not on the first question.
 """
 
 from __future__ import annotations
@@ -10,11 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .chunking import ChunkerSettings
+from .citations import SupportJudge
 from .compose import ComposerSettings, abstain, compose_extractive
 from .conversation import Message, condense_question
 from .embedding import Embedder, load_embedder
 from .errors import DocumentsError, IndexCorruptError, InvalidQuestionError
+from .llm import GenerationSettings, LLMAnswerer, Prompt, answer_from_output, load_llm
 from .loading import load_folder
+from .neural import load_reranker
 from .records import Answer, Document, Hit
 from .retrieval import RetrievalSettings, Retriever
 from .store import Index, IndexSettings, UpdateReport, read_manifest, update_index
@@ -51,6 +60,8 @@ class Chatbot:
         top_k: int = DEFAULT_TOP_K,
         retrieval: RetrievalSettings | None = None,
         composer: ComposerSettings | None = None,
+        generation: GenerationSettings | None = None,
+        judge: SupportJudge | None = None,
     ) -> None:
         self.index = index
         self.embedder = embedder
@@ -58,8 +69,13 @@ class Chatbot:
         self.folder = folder
         self.top_k = top_k
         self.composer_settings = composer or ComposerSettings()
+        self.generation_settings = generation or GenerationSettings()
+        self.judge = judge  # for the language model's sentences; None: the lexical judge
         self._retrieval_settings = retrieval or RetrievalSettings()
-        self.retriever = Retriever(index, embedder, self._retrieval_settings)
+        reranker = load_reranker(self.models.reranker_model)
+        self.llm: LLMAnswerer | None = load_llm(self.models.llm_model, settings=self.generation_settings)
+        self.retriever = Retriever(index, embedder, self._retrieval_settings, reranker)
+        logger.info("backends: %s", self.backends)
 
     # -- construction -------------------------------------------------------------------
 
@@ -137,7 +153,7 @@ class Chatbot:
         """Answer ``question``; ``history`` is the conversation so far, as role/content messages."""
         question = _checked(question)
         hits = self.retrieve(condense_question(question, history), k=self.top_k)
-        return self._compose(question, hits)
+        return self._compose(question, hits, history)
 
     def stream(self, question: str, history: Sequence[Message] | None = None) -> AnswerStream:
         """Like ``ask``, but iterate over it for text as it is written; ``.answer`` at the end."""
@@ -148,17 +164,59 @@ class Chatbot:
         """The ``k`` passages most relevant to ``question``, best first."""
         return self.retriever.search(_checked(question), k=k)
 
-    def _compose(self, question: str, hits: list[Hit]) -> Answer:
+    @property
+    def backends(self) -> dict[str, str]:
+        """What does each step, for status lines: embedder, reranker and answer writer."""
+        reranker = self.retriever.reranker
+        return {
+            "embedder": self.embedder.id,
+            "reranker": getattr(reranker, "id", type(reranker).__name__) if reranker else "none (fused order)",
+            "answers": f"{self.llm.id} (checked, extractive fallback)" if self.llm else "extractive",
+        }
+
+    def _compose(self, question: str, hits: list[Hit], history: Sequence[Message] | None = None) -> Answer:
         if not hits:
             return abstain(question, hits)
+        if self.llm is None:
+            return self._extractive(question, hits)
+        prompt = self.llm.prompt(question, hits, history)
+        return self._llm_answer(question, hits, prompt, self.llm.generate(prompt))
+
+    def _extractive(self, question: str, hits: list[Hit]) -> Answer:
         return compose_extractive(question, hits, self.index, self.composer_settings)
 
+    def _llm_answer(self, question: str, hits: list[Hit], prompt: Prompt, raw_text: str) -> Answer:
+        """The model's answer if its citations hold, else the extractive answer saying why."""
+        return answer_from_output(
+            question,
+            hits,
+            prompt,
+            raw_text,
+            lambda: self._extractive(question, hits),
+            judge=self.judge,
+            settings=self.generation_settings,
+        )
+
     def _stream_pieces(self, question: str, history) -> Iterator[str | Answer]:
-        answer = self.ask(question, history)
-        words = answer.text.split(" ")
-        for position, word in enumerate(words):
-            yield word if position == 0 else " " + word
-        yield answer
+        if self.llm is None:
+            answer = self.ask(question, history)
+            words = answer.text.split(" ")
+            for position, word in enumerate(words):
+                yield word if position == 0 else " " + word
+            yield answer
+            return
+        hits = self.retrieve(condense_question(question, history), k=self.top_k)
+        if not hits:
+            answer = abstain(question, hits)
+            yield answer.text
+            yield answer
+            return
+        prompt = self.llm.prompt(question, hits, history)
+        written: list[str] = []
+        for piece in self.llm.stream(prompt):
+            written.append(piece)
+            yield piece
+        yield self._llm_answer(question, hits, prompt, "".join(written))
 
     # -- documents ----------------------------------------------------------------------
 
