@@ -207,7 +207,8 @@ def doctor_command(index_dir, embedding_model, reranker_model, llm_model) -> Non
     """Show which backends are active, and why."""
     from .doctor import diagnose
 
-    for check in diagnose(index_dir, embedding_model=embedding_model):
+    checks = diagnose(index_dir, embedding_model=embedding_model, reranker_model=reranker_model, llm_model=llm_model)
+    for check in checks:
         mark = "ok " if check.ok else "-- "
         click.echo(f"{mark} {check.name:<14} {check.detail}")
 

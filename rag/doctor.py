@@ -19,12 +19,19 @@ class Check:
     detail: str
 
 
-def diagnose(index_dir: str | Path = "index", embedding_model: str | None = None) -> list[Check]:
-    """One line per component: libraries, token counter, embedder, index."""
+def diagnose(
+    index_dir: str | Path = "index",
+    embedding_model: str | None = None,
+    reranker_model: str | None = None,
+    llm_model: str | None = None,
+) -> list[Check]:
+    """One line per component: libraries, token counter, each model (loaded to prove it loads), index."""
     checks = [_library(name) for name in ("faiss-cpu", "numpy", "tiktoken", "bm25s", "PyStemmer")]
     checks.append(_fts5())
     checks.append(_token_counter())
     checks.append(_embedder(embedding_model))
+    checks.append(_reranker(reranker_model))
+    checks.append(_llm(llm_model))
     checks.append(_index(Path(index_dir)))
     return checks
 
@@ -60,9 +67,64 @@ def _embedder(name: str | None) -> Check:
         embedder = load_embedder(name)
     except RagError as error:
         return Check("embedder", False, str(error))
-    kind = "offline hashing embedder (no weights)" if name in (None, "hashing") else "sentence-transformers"
+    if name in (None, "hashing"):
+        kind = "offline hashing embedder (no weights)"
+    else:
+        prompts = [f"{role} prompt {p!r}" for role, p in _prompts(embedder) if p]
+        kind = ", ".join(["sentence-transformers, loads", *prompts])
     device = getattr(embedder, "device", "cpu")
     return Check("embedder", True, f"{embedder.id}, dim {embedder.dim}, {kind}, device {device}")
+
+
+def _prompts(embedder) -> list[tuple[str, str]]:
+    return [("query", getattr(embedder, "query_prompt", "")), ("document", getattr(embedder, "document_prompt", ""))]
+
+
+def _reranker(name: str | None) -> Check:
+    if not name:
+        return Check(
+            "reranker", True, "none configured: the fused order is final (--reranker-model, RAG_RERANKER_MODEL)"
+        )
+    from .neural import load_reranker
+
+    try:
+        reranker = load_reranker(name)
+    except RagError as error:
+        return Check("reranker", False, str(error))
+    config = reranker.model.config
+    return Check(
+        "reranker",
+        True,
+        f"{reranker.id}, loads, device {reranker.device}, dim {getattr(config, 'hidden_size', '?')}, "
+        f"max length {reranker.max_length}",
+    )
+
+
+def _llm(name: str | None) -> Check:
+    if not name:
+        return Check("llm", True, "none configured: extractive answers (--llm-model, RAG_LLM_MODEL)")
+    from .llm import load_llm
+
+    try:
+        llm = load_llm(name)
+    except RagError as error:
+        return Check("llm", False, str(error))
+    config = llm.model.config
+    parameters = sum(p.numel() for p in llm.model.parameters())
+    template = "chat template" if llm.has_chat_template else "no chat template (plain prompt)"
+    return Check(
+        "llm",
+        True,
+        f"{llm.id}, loads, device {llm.device}, dim {getattr(config, 'hidden_size', '?')}, "
+        f"{_count(parameters)} parameters, window {llm.window} tokens, {template}",
+    )
+
+
+def _count(number: int) -> str:
+    for unit, size in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
+        if number >= size:
+            return f"{number / size:.1f}{unit}"
+    return str(number)
 
 
 def _index(index_dir: Path) -> Check:
