@@ -176,7 +176,7 @@ def _closest_passages(hits: Sequence[Hit]) -> str:
     items = "".join(
         f'<div class="passage closest"><span class="source-name">{text(hit.source)}</span> '
         f'<span class="passage-lines">{text(lines_label(hit.start_line, hit.end_line))}</span>'
-        f'<div class="passage-text">{_inline(_excerpt(hit.text))}</div></div>'
+        f'<div class="passage-text">{_inline(_tidy(_excerpt(hit.text)))}</div></div>'
         for hit in hits
     )
     return (
