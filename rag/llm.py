@@ -212,12 +212,14 @@ def _causal_lm(path: str, device: str):
     """Tokenizer and model, loaded once per process for each (model, device)."""
     try:
         import torch
+        import transformers
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         tokenizer = AutoTokenizer.from_pretrained(path)
         # Half precision only where it is fast; on CPU float32 is both faster and safer.
         dtype = "auto" if device.startswith("cuda") else torch.float32
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+        dtype_argument = "dtype" if int(transformers.__version__.split(".")[0]) >= 5 else "torch_dtype"
+        model = AutoModelForCausalLM.from_pretrained(path, **{dtype_argument: dtype})
         model.to(device)
         model.eval()
     except Exception as error:  # any failure to load is the user's to fix, so it becomes a RagError
@@ -335,7 +337,6 @@ class LLMAnswerer:
             if hasattr(config, name):
                 setattr(config, name, None)
         config.max_new_tokens = self.settings.max_new_tokens
-        config.max_length = None
         if config.pad_token_id is None:
             config.pad_token_id = self.tokenizer.pad_token_id or self.tokenizer.eos_token_id
         return config
@@ -369,6 +370,14 @@ def _normal(text: str) -> str:
     return " ".join(MARKER_RE.sub(" ", text).split()).strip(" \"'“”‘’.!").casefold()
 
 
+_MARKER_LIST_RE = re.compile(r"\[(\d{1,3}(?:\s*[,;]\s*\d{1,3})+)\]")
+
+
+def split_marker_lists(text: str) -> str:
+    """``[1, 3]`` (a common way models cite two sources) written as ``[1][3]``."""
+    return _MARKER_LIST_RE.sub(lambda m: "".join(f"[{n}]" for n in re.split(r"\s*[,;]\s*", m.group(1))), text)
+
+
 def is_refusal(text: str) -> bool:
     """Whether ``text`` is the refusal phrase and nothing else (markers and quotes aside)."""
     return _normal(text) == _normal(REFUSAL)
@@ -391,7 +400,7 @@ def check_output(
     if not text:
         return CheckedOutput("", failure="the language model wrote nothing")
     valid = set(range(1, len(passages) + 1))
-    cleaned = remove_invalid_markers(text, valid)
+    cleaned = remove_invalid_markers(split_marker_lists(text), valid)
     if is_refusal(cleaned):
         return CheckedOutput(REFUSAL, abstained=True)
     checks = check_sentences(cleaned, {n: passages[n - 1].text for n in valid}, judge)

@@ -206,6 +206,16 @@ def test_out_of_range_markers_are_removed(passages):
     assert [c.marker for c in checked.citations] == [1]
 
 
+def test_a_list_in_one_marker_cites_each_source(passages):
+    raw = "Kadyrov said 20 Chechen soldiers were among the 314 prisoners exchanged on February 5 [2, 1]."
+    checked = check_output(raw, passages)
+    assert checked.failure is None
+    assert checked.text == (
+        "Kadyrov said 20 Chechen soldiers were among the 314 prisoners exchanged on February 5. [1][2]"
+    )
+    assert [(c.marker, c.quote) for c in checked.citations] == [(1, CHECHENS), (2, EXCHANGE)]
+
+
 def test_only_out_of_range_markers_fail(passages):
     checked = check_output("Russia and Ukraine exchanged 314 prisoners [3]. They met in Istanbul [12].", passages)
     assert checked.failure == "its citation markers point at no retrieved passage"
@@ -292,6 +302,21 @@ def test_a_failing_output_falls_back_and_says_why(passages):
     assert answer.fallback_reason == (
         "The language model's answer was not used: it cites no passage. This is the extractive answer."
     )
+
+
+def test_the_configured_judge_decides_support(passages):
+    class RejectAll:
+        threshold = 0.5
+
+        def support(self, claim: str, passage: str) -> float:
+            return 0.0
+
+    prompt = Prompt("the prompt", passages, 3)
+    extractive = Answer(question="How many?", text="extractive")
+    raw = "Russia and Ukraine exchanged 314 prisoners [1]."
+    answer = answer_from_output("How many?", passages, prompt, raw, lambda: extractive, judge=RejectAll())
+    assert answer.text == "extractive"
+    assert "only 0 of its 1 sentences are supported" in answer.fallback_reason
 
 
 # ----------------------------------------------------------------------------------------
