@@ -38,7 +38,10 @@ logger = logging.getLogger(__name__)
 
 EMBEDDER_PREFIX = "sentence-transformers:"
 RERANKER_PREFIX = "cross-encoder:"
-PROGRESS_FROM = 256  # texts: show a progress bar when embedding at least this many at once
+# Show a progress bar when embedding at least this many texts in one call. The index already
+# shows one per document and hands over about 256 chunks at a time, so only bigger calls
+# (a benchmark corpus embedded at once) get a second bar.
+PROGRESS_FROM = 1000
 INSTALL_HINT = "Install the neural extras: pip install 'rag-seeds[neural]' (torch first: pip install torch)."
 
 # Model families whose published configuration lacks the prompts their authors recommend.
