@@ -295,6 +295,7 @@ _IRREGULAR = {
     for form in forms.split(",")
 }
 
+_COMBINING_RE = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 _WORD_RE = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
 _APOSTROPHE_RE = re.compile(r"['’](s|d|ll|re|ve|m|t)$")
 
@@ -306,8 +307,10 @@ def _stemmer() -> Stemmer.Stemmer:
 
 def fold(text: str) -> str:
     """Lower-case and strip accents, so "Milošević" matches "Milosevic"."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    text = text.casefold()
+    if text.isascii():
+        return text
+    return _COMBINING_RE.sub("", unicodedata.normalize("NFKD", text))
 
 
 def words(text: str) -> list[str]:

@@ -7,7 +7,7 @@ when one is configured. ``load_embedder`` picks between them from a name.
 The hashing embedder is a signed feature-hashing vectoriser over three views of the text:
 stemmed words (what BM25 sees), stemmed word pairs (phrases) and character 4-grams of each
 word (spelling variants, names transliterated two ways, compounds). Term counts are damped
-with ``1 + log(tf)``. It is stateless: a text's vector never depends on the rest of the
+with ``1 + log(tf)`` per word. It is stateless: a text's vector never depends on the rest of the
 corpus, so an index can be updated one file at a time. Its strength is fuzzy lexical
 matching; it knows no synonyms, which is why retrieval fuses it with BM25 rather than
 trusting it alone.
@@ -61,7 +61,7 @@ class HashingEmbedder:
 
     @property
     def id(self) -> str:
-        return f"{HASHING}-v1-{self._dim}"
+        return f"{HASHING}-v2-{self._dim}"
 
     @property
     def dim(self) -> int:
@@ -80,46 +80,61 @@ class HashingEmbedder:
 
     def _fill(self, vector: np.ndarray, text: str) -> None:
         tokens = [w for w in words(text) if w not in INDEX_STOPWORDS]
+        if not tokens:
+            return
+        # Damping applies per word: a word said three times counts 1 + log 3 for its stem and
+        # for each of its character grams alike.
+        counts = Counter(tokens)
+        features = [self._word_features(token) for token in counts]
+        scales = np.repeat([1.0 + math.log(c) for c in counts.values()], [len(f[0]) for f in features])
         stems = stem_all(tokens)
-        features: Counter[str] = Counter()
-        for token, stem in zip(tokens, stems, strict=False):
-            features["w " + stem] += 1
-            for gram in _char_grams(token, self.CHAR_GRAM):
-                features[gram] += 1
-        for first, second in zip(stems, stems[1:], strict=False):
-            features[f"p {first} {second}"] += 1
-        for feature, count in features.items():
-            slot, sign, weight = self._slot(feature)
-            vector[slot] += sign * weight * (1.0 + math.log(count))
+        pairs = Counter(zip(stems, stems[1:]))
+        pair_slots, pair_values = [], []
+        for (first, second), count in pairs.items():
+            slot, sign = self._slot(f"p {first} {second}")
+            pair_slots.append(slot)
+            pair_values.append(sign * self.PAIR_WEIGHT * (1.0 + math.log(count)))
+        slots = np.concatenate([f[0] for f in features] + [np.asarray(pair_slots, dtype=np.int64)])
+        values = np.concatenate([np.concatenate([f[1] for f in features]) * scales, pair_values])
+        np.add.at(vector, slots, values.astype(np.float32))
         norm = float(np.linalg.norm(vector))
         if norm > 0:
             vector /= norm
 
-    @lru_cache(maxsize=1 << 18)  # noqa: B019 - the cache is per process and bounded on purpose
-    def _slot(self, feature: str) -> tuple[int, float, float]:
+    @lru_cache(maxsize=1 << 18)  # noqa: B019 - bounded, and an embedder lives as long as its index
+    def _word_features(self, token: str) -> tuple[np.ndarray, np.ndarray]:
+        """Slots and signed weights of one word: its stem and its character grams."""
+        features = [(f"w {stem_all([token])[0]}", self.WORD_WEIGHT)]
+        features += [(gram, self.CHAR_GRAM_WEIGHT) for gram in _char_grams(token, self.CHAR_GRAM)]
+        slots = np.empty(len(features), dtype=np.int64)
+        values = np.empty(len(features), dtype=np.float32)
+        for position, (feature, weight) in enumerate(features):
+            slots[position], sign = self._slot(feature)
+            values[position] = sign * weight
+        return slots, values
+
+    def _slot(self, feature: str) -> tuple[int, float]:
         digest = zlib.crc32(feature.encode("utf-8"))
-        weight = {"w": self.WORD_WEIGHT, "p": self.PAIR_WEIGHT}.get(feature[0], self.CHAR_GRAM_WEIGHT)
-        return digest % self._dim, 1.0 if digest & (1 << 31) else -1.0, weight
+        return digest % self._dim, 1.0 if digest & (1 << 31) else -1.0
 
 
-@lru_cache(maxsize=1 << 16)
-def _char_grams(word: str, n: int) -> tuple[str, ...]:
+def _char_grams(word: str, n: int) -> list[str]:
     padded = f"<{word}>"
     if len(padded) <= n:
-        return ("c " + padded,)
-    return tuple("c " + padded[i : i + n] for i in range(len(padded) - n + 1))
+        return ["c " + padded]
+    return ["c " + padded[i : i + n] for i in range(len(padded) - n + 1)]
 
 
 def load_embedder(name: str | None = None, *, device: str | None = None) -> Embedder:
     """The embedder called ``name``: None or ``"hashing"`` for the offline default, else a
     sentence-transformers model (a Hugging Face id or a local folder).
 
-    An embedder's ``id``, as recorded in an index manifest, is also a name: ``"hashing-v1-1024"``
+    An embedder's ``id``, as recorded in an index manifest, is also a name: ``"hashing-v2-1024"``
     or ``"sentence-transformers:<id or absolute folder>"``.
     """
     if name is None or name == HASHING:
         return HashingEmbedder()
-    if name.startswith(f"{HASHING}-v1-"):
+    if name.startswith(f"{HASHING}-v2-"):
         return HashingEmbedder(dim=int(name.rsplit("-", 1)[1]))
     from .neural import EMBEDDER_PREFIX, SentenceTransformerEmbedder
 

@@ -73,6 +73,6 @@ def test_chat_answers_follow_up_questions(runner, built):
 def test_doctor_reports_each_backend(runner, built):
     result = runner.invoke(main, ["doctor", "--index-dir", str(built)])
     assert result.exit_code == 0
-    assert "hashing-v1-1024" in result.output
+    assert "hashing-v2-1024" in result.output
     assert "5 documents" in result.output
     assert "token counter" in result.output

@@ -198,8 +198,8 @@ def test_switching_embedders_on_an_existing_index(tiny_models, neural_index, tmp
     assert Chatbot.from_index(index_dir).embedder.id == tiny_id
     # rebuild=True re-embeds everything with the new one.
     bot = Chatbot.from_folder(SEEDS, index_dir=index_dir, embedding_model="hashing", rebuild=True)
-    assert bot.embedder.id == "hashing-v1-1024"
-    assert manifest_embedder(index_dir) == {"id": "hashing-v1-1024", "dim": 1024}
+    assert bot.embedder.id == "hashing-v2-1024"
+    assert manifest_embedder(index_dir) == {"id": "hashing-v2-1024", "dim": 1024}
 
 
 def test_dense_and_lexical_results_stay_fused(neural_bot):

@@ -45,7 +45,7 @@ def test_manifest_describes_the_index(tmp_path):
     update_index(tmp_path, DOCS, settings())
     manifest = json.loads((tmp_path / MANIFEST).read_text())
     assert manifest["format_version"] == 1
-    assert manifest["embedder"] == {"id": "hashing-v1-64", "dim": 64}
+    assert manifest["embedder"] == {"id": "hashing-v2-64", "dim": 64}
     assert manifest["chunker"] == {
         "max_tokens": 256,
         "overlap_tokens": 48,
@@ -96,18 +96,18 @@ def test_old_generation_files_are_removed_after_an_update(tmp_path):
 
 def test_another_embedder_is_a_clear_error_unless_rebuilding(tmp_path):
     update_index(tmp_path, DOCS, settings(HashingEmbedder(64)))
-    with pytest.raises(IndexMismatchError, match=r"hashing-v1-64.*--rebuild"):
+    with pytest.raises(IndexMismatchError, match=r"hashing-v2-64.*--rebuild"):
         update_index(tmp_path, DOCS, settings(HashingEmbedder(128)))
     update_index(tmp_path, DOCS, settings(HashingEmbedder(128)), rebuild=True)
     assert json.loads((tmp_path / MANIFEST).read_text())["embedder"]["dim"] == 128
 
 
 def test_opening_without_an_embedder_uses_the_one_the_index_was_built_with(tmp_path):
-    Chatbot.from_documents(DOCS, tmp_path, embedding_model="hashing-v1-128")
+    Chatbot.from_documents(DOCS, tmp_path, embedding_model="hashing-v2-128")
     bot = Chatbot.from_index(tmp_path)
-    assert bot.embedder.id == "hashing-v1-128"
+    assert bot.embedder.id == "hashing-v2-128"
     with pytest.raises(IndexMismatchError):
-        Chatbot.from_documents(DOCS, tmp_path, embedding_model="hashing-v1-64")
+        Chatbot.from_documents(DOCS, tmp_path, embedding_model="hashing-v2-64")
 
 
 def test_duplicate_document_ids_are_an_error(tmp_path):
