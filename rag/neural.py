@@ -178,7 +178,9 @@ class SentenceTransformerEmbedder:
         self.batch_size = batch_size
         self.model = _sentence_transformer(self.name, self.device)
         self.device = str(self.model.device)
-        dim = self.model.get_embedding_dimension()
+        # sentence-transformers 6 renamed get_sentence_embedding_dimension; the project allows >= 3.
+        dimension = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        dim = dimension()
         if not dim:
             raise ModelLoadError(f"The embedding model {name!r} does not say its output dimension.")
         self._dim = int(dim)
