@@ -1,20 +1,34 @@
 """The offline answer: the retrieved sentences that best answer the question, quoted verbatim
 with ``[n]`` markers, or a plain refusal when the evidence does not answer it.
 
-How a sentence is scored (``score_sentences``):
+Every sentence of the retrieved passages is a candidate. What the composer measures on each
+(``Evidence``, all in [0, 1]):
 
 * **coverage**: the share of the question's meaningful terms (stems, weighted by inverse
-  document frequency in the index) that the sentence contains. A term found only in the
-  sentence's neighbours or the document's title counts half: "He said ..." sentences take
-  their subject from the sentence before. Terms the index has never seen weigh the most, so
-  a question about something the articles never mention has low coverage everywhere.
-* **answer type**: "how many" wants a number, "when" a date or day, "who" a name, "where"
-  a place. A sentence that holds such a thing *beyond what the question already says* gains.
-* **retrieval rank**: a small prior for sentences from better-ranked passages.
+  document frequency in the index) that the sentence contains; a term found only in the
+  sentence next to it counts half ("He said ..." takes its subject from the sentence before).
+  A spelling or word-form variant ("defence"/"defense", "Russia"/"Russian") counts as found.
+* **passage coverage**: the same over the whole retrieved passage.
+* **missing share**: the share of the question's terms, *unweighted*, that neither the
+  sentence nor its neighbours hold. Weighting by rarity makes coverage about the topic (the
+  rare names that retrieval matched anyway); unweighted, the common words that say *what* is
+  asked about the topic ("died", "first", "population") count as much, and they are what an
+  on-topic passage that does not answer lacks.
+* **rare coverage**: whether the question's two rarest terms that the index knows are in the
+  sentence or beside it.
+* **unseen share**: the weight of question terms the index has never seen (nor a variant of
+  them). High for questions about things the documents never mention.
+* **answer type**: "how many" wants a number, "when" a date, "who" a name, "where" a place,
+  "which newspaper" a name. 1 when the sentence holds such a thing *beyond what the question
+  already says*, 0 when it does not, 0.5 when the question asks for no particular type.
+* **top passage**: whether the sentence is from the best-ranked passage.
 
-The answer is the best sentence, plus the runner-up when it is nearly as good and adds
-something new. Whether to answer at all is ``should_abstain``'s call, on the best sentence's
-features; its parameters live in ``AbstentionModel`` so they can be calibrated on data.
+Sentences are ranked by ``SentenceScorer`` (coverage first, then passage coverage, answer type,
+retrieval rank, less for headings and fragments). The answer is the best sentence, plus the
+runner-up when it is nearly as good and adds something new. Whether to answer at all is
+``AbstentionModel``'s call: a logistic model of P(the best sentence answers the question) on
+the best sentence's evidence, fitted on ClapNQ by ``benchmarks/calibrate_abstention.py``; see
+docs/EVALUATION.md for the data, the held-out figures and the trade-off curve.
 """
 
 from __future__ import annotations
@@ -22,7 +36,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Protocol
 
 from .analysis import fold, index_terms, question_terms
@@ -41,30 +55,64 @@ class TermStatistics(Protocol):
 
 
 @dataclass(frozen=True)
-class AbstentionModel:
-    """Logistic model of P(the best sentence answers the question) from its features.
+class Evidence:
+    """What the best sentence offers towards answering the question; see the module docstring."""
 
-    Answer when the probability reaches ``threshold``. See docs/EVALUATION.md for how the
-    numbers were chosen.
+    coverage: float
+    passage_coverage: float
+    missing_share: float
+    rare_coverage: float
+    unseen_share: float
+    answer_type: float
+    top_passage: float
+
+    def as_dict(self) -> dict[str, float]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True)
+class AbstentionModel:
+    """Logistic model of P(the best sentence answers the question) from its ``Evidence``.
+
+    Answer when the probability reaches ``threshold``. The numbers are fitted by
+    ``benchmarks/calibrate_abstention.py`` (ClapNQ dev, train half, plus out-of-scope
+    negatives); docs/EVALUATION.md records the data, the operating point and the curve.
     """
 
-    bias: float = -1.9
-    coverage: float = 1.6
-    passage_coverage: float = 1.8
-    type_match: float = 0.36
-    unseen_share: float = -3.0
-    threshold: float = 0.35
+    bias: float = -3.17
+    coverage: float = 1.65
+    passage_coverage: float = 1.57
+    missing_share: float = -0.64
+    rare_coverage: float = 0.67
+    unseen_share: float = -3.32
+    answer_type: float = 0.55
+    top_passage: float = 0.53
+    threshold: float = 0.47
 
-    def probability(self, features: dict[str, float]) -> float:
-        z = self.bias + sum(getattr(self, name) * value for name, value in features.items())
+    def probability(self, evidence: Evidence) -> float:
+        z = self.bias + sum(getattr(self, name) * value for name, value in evidence.as_dict().items())
         return 1.0 / (1.0 + math.exp(-z))
+
+
+@dataclass(frozen=True)
+class SentenceScorer:
+    """How candidate sentences are ranked: a weighted sum of their evidence."""
+
+    coverage: float = 1.0
+    passage_coverage: float = 0.5
+    answer_type: float = 0.25
+    rank_prior: float = 0.2
+    heading_penalty: float = 0.6
+    fragment_penalty: float = 0.3
+    long_penalty: float = 0.15
 
 
 @dataclass(frozen=True)
 class ComposerSettings:
     evidence_hits: int = 6
-    max_sentences: int = 2
+    max_sentences: int = 3
     second_sentence_ratio: float = 0.8
+    scorer: SentenceScorer = SentenceScorer()
     abstention: AbstentionModel = AbstentionModel()
 
 
@@ -88,139 +136,136 @@ class Candidate:
 class Scored:
     candidate: Candidate
     score: float
-    features: dict[str, float]
+    evidence: Evidence
+
+    @property
+    def features(self) -> dict[str, float]:
+        return self.evidence.as_dict()
 
 
 # ----------------------------------------------------------------------------------------
 # Question analysis
 
-_NUMBER_WORDS = [
-    "one",
-    "two",
-    "three",
-    "four",
-    "five",
-    "six",
-    "seven",
-    "eight",
-    "nine",
-    "ten",
-    "eleven",
-    "twelve",
-    "thirteen",
-    "fourteen",
-    "fifteen",
-    "sixteen",
-    "seventeen",
-    "eighteen",
-    "nineteen",
-    "twenty",
-    "thirty",
-    "forty",
-    "fifty",
-    "sixty",
-    "seventy",
-    "eighty",
-    "ninety",
-    "hundred",
-    "hundreds",
-    "thousand",
-    "thousands",
-    "million",
-    "millions",
-    "billion",
-    "billions",
-    "dozen",
-    "dozens",
-    "half",
-    "quarter",
-    "several",
-]
-_MONTHS = [
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-    "jan",
-    "feb",
-    "mar",
-    "apr",
-    "jun",
-    "jul",
-    "aug",
-    "sep",
-    "sept",
-    "oct",
-    "nov",
-    "dec",
-]
-_DAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "yesterday", "today", "tomorrow"]
+# Alternations for the regular expressions below.
+_NUMBER_WORDS = (
+    "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|"
+    "seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundreds?|"
+    "thousands?|millions?|billions?|dozens?|half|quarter|several"
+)
+_MONTHS = (
+    "january|february|march|april|may|june|july|august|september|october|november|december|"
+    "jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec"
+)
+_DAYS = "monday|tuesday|wednesday|thursday|friday|saturday|sunday|yesterday|today|tomorrow"
+_SEASONS = "spring|summer|autumn|fall|winter|century|decade"
 
-_NUMBER_RE = re.compile(r"\b\d[\d,.]*%?|\b(?:" + "|".join(_NUMBER_WORDS) + r")\b", re.IGNORECASE)
+_NUMBER_RE = re.compile(rf"\b\d[\d,.]*%?|\b(?:{_NUMBER_WORDS})\b", re.IGNORECASE)
 _DATE_RE = re.compile(
-    r"\b(?:1[89]\d\d|20\d\d|" + "|".join(_MONTHS + _DAYS) + r")\b|\b\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}\b",
+    rf"\b(?:1[0-9]\d\d|20\d\d|\d{{2,4}}s|{_MONTHS}|{_DAYS}|{_SEASONS})\b|\b\d{{1,2}}[/.-]\d{{1,2}}[/.-]\d{{2,4}}\b",
     re.IGNORECASE,
 )
 _NAME_RE = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w’'-]+(?:\s+(?:bin\s+|al\s+|de\s+|von\s+)?[A-Z][\w’'-]+)*")
+_ACRONYM_RE = re.compile(r"\b[A-Z]{2,}[A-Za-z]*\b")
 _PLACE_RE = re.compile(r"\b(?:in|at|from|to|near|into|across|outside|inside)\s+(?:the\s+)?([A-Z][\w’'-]+)")
+
+# Nouns whose "which ..." or "what ..." question asks for a proper name.
+_NAMED_THINGS = (
+    "agency|newspaper|paper|magazine|journal|broadcaster|channel|network|station|outlet|publication|"
+    "company|firm|corporation|organi[sz]ation|group|party|team|club|band|label|brand|unit|regiment|"
+    "university|college|school|ship|warship|vessel|holiday|festival|operation|programme|program|"
+    "law|treaty|album|song|film|movie|book|novel|show|series|award|prize"
+)
+
+_PERSON_NOUNS = (
+    "person|people|man|woman|official|officials|leader|minister|analyst|expert|president|commander|general|"
+    "king|queen|actor|actress|singer|player|author|writer|director|diplomat|envoy|ambassador|negotiator|"
+    "politician|journalist|reporter|spokesman|spokeswoman|founder|inventor|scientist|chief|head"
+)
+_PLACE_NOUNS = (
+    "country|countries|city|cities|region|place|town|village|republic|state|province|continent|island|river|capital"
+)
+_TIME_NOUNS = "year|day|date|month|time|century|decade"
+_MODIFIERS = r"(?:[\w-]+\s+){0,2}"  # "which top American diplomat", "in which Russian region"
+
+# The wh-word that opens the question decides what it asks for; a "who" later on is usually a
+# relative pronoun ("How did the insiders who spoke ... describe it?").
+_OPENING_RE = re.compile(r"\b(how|when|where|who|whom|whose|which|what)\b", re.I)
 
 _TYPE_PATTERNS = [
     (
         "number",
         re.compile(
-            r"\bhow\s+(?:many|much|long|old|often|far|big|large)\b|\bnumber of\b|\bwhat (?:percentage|proportion|share)\b",
+            r"^how\s+(?:many|much|long|old|often|far|big|large|tall|high)\b|\bnumber of\b"
+            r"|^what (?:percentage|proportion|share|amount)\b",
             re.I,
         ),
     ),
-    (
-        "date",
-        re.compile(
-            r"\bwhen\b|\bwhat (?:year|day|date|month|time)\b|\bwhich (?:year|day|date|month)\b|\bsince when\b", re.I
-        ),
-    ),
-    (
-        "person",
-        re.compile(
-            r"\bwho(?:m|se)?\b|\bwhich (?:person|official|leader|minister|analyst|expert|president|commander)\b", re.I
-        ),
-    ),
-    (
-        "place",
-        re.compile(
-            r"\bwhere\b|\bwhich (?:country|city|region|place|town|republic)\b|\bwhat (?:country|city|region|place)\b",
-            re.I,
-        ),
-    ),
+    ("date", re.compile(rf"^when\b|^since when\b|^(?:what|which)\s+{_MODIFIERS}(?:{_TIME_NOUNS})s?\b", re.I)),
+    ("person", re.compile(rf"^who(?:m|se)?\b|^(?:which|what)\s+{_MODIFIERS}(?:{_PERSON_NOUNS})s?\b", re.I)),
+    ("place", re.compile(rf"^where\b|^(?:which|what)\s+{_MODIFIERS}(?:{_PLACE_NOUNS})\b", re.I)),
+    ("name", re.compile(rf"^(?:which|what)\s+{_MODIFIERS}(?:{_NAMED_THINGS})s?\b", re.I)),
 ]
 
 
 def question_type(question: str) -> str | None:
+    """What kind of thing the question asks for: number, date, person, place, name or None."""
+    opening = _OPENING_RE.search(question)
+    asked = question[opening.start() :] if opening else question
     for name, pattern in _TYPE_PATTERNS:
-        if pattern.search(question):
+        if pattern.search(asked):
             return name
     return None
+
+
+def _things_of(kind: str, text: str) -> list[str]:
+    if kind == "number":
+        return _NUMBER_RE.findall(text)
+    if kind == "date":
+        return _DATE_RE.findall(text)
+    if kind == "place":
+        return _PLACE_RE.findall(text) + _NAME_RE.findall(text)
+    return _NAME_RE.findall(text) + _ACRONYM_RE.findall(text)  # person, name
 
 
 def has_answer_type(kind: str | None, sentence: str, question: str) -> bool:
     """Whether ``sentence`` holds a thing of the wanted kind that the question does not."""
     if kind is None:
         return False
-    found = {
-        "number": lambda text: _NUMBER_RE.findall(text),
-        "date": lambda text: _DATE_RE.findall(text),
-        "person": lambda text: _NAME_RE.findall(text),
-        "place": lambda text: _PLACE_RE.findall(text),
-    }[kind]
-    asked = {fold(x) for x in found(question)}
-    return any(fold(x) not in asked for x in found(sentence))
+    asked = set(index_terms(question))
+    for thing in _things_of(kind, sentence):
+        terms = index_terms(thing)
+        if kind == "number" and not terms:
+            terms = [fold(thing)]
+        if terms and not set(terms) <= asked:
+            return True
+    return False
+
+
+# ----------------------------------------------------------------------------------------
+# Term matching
+
+
+def variant_of(term: str, terms: frozenset[str]) -> str | None:
+    """A term of ``terms`` that is ``term`` or a variant of it, or None.
+
+    Variants share a prefix of at least five letters that covers all but at most one letter
+    of the shorter one: "defenc"/"defens", "russia"/"russian", "ukrain"/"ukrainian", but not
+    "general"/"generous".
+    """
+    if term in terms:
+        return term
+    if len(term) < 5:
+        return None
+    head = term[:5]
+    for other in terms:
+        if len(other) < 5 or other[:5] != head:
+            continue
+        shared = 5
+        while shared < min(len(term), len(other)) and term[shared] == other[shared]:
+            shared += 1
+        if shared >= min(len(term), len(other)) - 1:
+            return other
+    return None
 
 
 # ----------------------------------------------------------------------------------------
@@ -266,40 +311,86 @@ def term_weights(frequencies: dict[str, int], chunk_count: int) -> dict[str, flo
     return {t: math.log(1.0 + (total - df + 0.5) / (df + 0.5)) for t, df in frequencies.items()}
 
 
-def score_sentences(question: str, candidates: Sequence[Candidate], stats: TermStatistics) -> list[Scored]:
-    """Candidates with scores, best first."""
+@dataclass(frozen=True)
+class _Question:
+    terms: list[str]  # the question's terms that the index knows (or knows a variant of)
+    weights: dict[str, float]
+    total: float
+    unseen_share: float
+    rare: list[str]
+    kind: str | None
+
+
+def _analyse(question: str, candidates: Sequence[Candidate], stats: TermStatistics) -> _Question:
     terms = question_terms(question)
     frequencies = stats.document_frequencies(terms)
-    weights = term_weights(frequencies, stats.chunk_count)
+    # A term the index lacks in this form may be there as a variant ("defence" / "defense").
+    retrieved = frozenset().union(*(c.passage_terms for c in candidates)) if candidates else frozenset()
+    variants = {t: variant_of(t, retrieved) for t in terms if frequencies.get(t, 0) == 0}
+    found = {v for v in variants.values() if v}
+    if found:
+        variant_frequencies = stats.document_frequencies(sorted(found))
+        for term, variant in variants.items():
+            if variant:
+                frequencies[term] = variant_frequencies.get(variant, 0)
+    weights = term_weights({t: frequencies.get(t, 0) for t in terms}, stats.chunk_count)
     total = sum(weights.values()) or 1.0
-    unseen_share = sum(weights[t] for t in terms if frequencies[t] == 0) / total
-    kind = question_type(question)
+    unseen = sum(weights[t] for t in terms if frequencies.get(t, 0) == 0) / total
+    # Coverage is measured on the terms the index knows; the ones it does not are the separate
+    # unseen share, so a paraphrase's unfamiliar words are not counted twice against it.
+    known = [t for t in terms if frequencies.get(t, 0) > 0]
+    known_total = sum(weights[t] for t in known) or 1.0
+    rare = sorted(known, key=lambda t: -weights[t])[:2]
+    return _Question(known, weights, known_total, unseen, rare, question_type(question))
+
+
+def _evidence(q: _Question, candidate: Candidate, question: str) -> Evidence:
+    if not q.terms:
+        return Evidence(
+            0.0, 0.0, 1.0, 0.0, q.unseen_share, 0.5 if q.kind is None else 0.0, float(candidate.hit_rank == 0)
+        )
+    in_sentence = {t for t in q.terms if variant_of(t, candidate.terms)}
+    nearby = {t for t in q.terms if t not in in_sentence and variant_of(t, candidate.context_terms)}
+    in_passage = {t for t in q.terms if variant_of(t, candidate.passage_terms)}
+    coverage = (sum(q.weights[t] for t in in_sentence) + 0.5 * sum(q.weights[t] for t in nearby)) / q.total
+    passage = sum(q.weights[t] for t in in_passage) / q.total
+    missing = sum(1 for t in q.terms if t not in in_sentence and t not in nearby) / len(q.terms)
+    rare = sum(t in in_sentence or t in nearby for t in q.rare) / len(q.rare) if q.rare else 0.0
+    answer_type = 0.5 if q.kind is None else float(has_answer_type(q.kind, candidate.text, question))
+    return Evidence(coverage, passage, missing, rare, q.unseen_share, answer_type, float(candidate.hit_rank == 0))
+
+
+def score_sentences(
+    question: str, candidates: Sequence[Candidate], stats: TermStatistics, scorer: SentenceScorer | None = None
+) -> list[Scored]:
+    """Candidates with scores, best first."""
+    scorer = scorer or SentenceScorer()
+    q = _analyse(question, candidates, stats)
     scored = []
     for candidate in candidates:
-        found = sum(weights[t] for t in terms if t in candidate.terms)
-        nearby = sum(weights[t] for t in terms if t not in candidate.terms and t in candidate.context_terms)
-        coverage = (found + 0.5 * nearby) / total if terms else 0.0
-        passage = sum(weights[t] for t in terms if t in candidate.passage_terms) / total if terms else 0.0
-        type_match = 1.0 if has_answer_type(kind, candidate.text, question) else 0.0
-        features = {
-            "coverage": coverage,
-            "passage_coverage": passage,
-            "type_match": type_match if kind else 0.5,
-            "unseen_share": unseen_share,
-        }
-        score = coverage + 0.25 * type_match + 0.05 / (1 + candidate.hit_rank) - _shape_penalty(candidate.text)
-        scored.append(Scored(candidate, score, features))
+        evidence = _evidence(q, candidate, question)
+        score = (
+            scorer.coverage * evidence.coverage
+            + scorer.passage_coverage * evidence.passage_coverage
+            + scorer.answer_type * (evidence.answer_type == 1.0)
+            + scorer.rank_prior / (1 + candidate.hit_rank)
+            - _shape_penalty(candidate.text, scorer)
+        )
+        scored.append(Scored(candidate, score, evidence))
     scored.sort(key=lambda s: (-s.score, s.candidate.hit_rank, s.candidate.start_char))
     return scored
 
 
-def _shape_penalty(text: str) -> float:
-    """Headings, bylines and fragments rarely answer anything."""
+def _shape_penalty(text: str, scorer: SentenceScorer) -> float:
+    """Headings, bylines, fragments and run-on tables rarely answer anything."""
     word_count = len(text.split())
+    finished = text.rstrip("”\"’') ").endswith((".", "!", "?", "…"))
     if word_count < 5:
-        return 0.3
-    if not text.rstrip("”\"’') ").endswith((".", "!", "?", "…")) and word_count < 15:
-        return 0.15
+        return scorer.heading_penalty
+    if not finished and word_count < 15:
+        return scorer.fragment_penalty
+    if word_count > 80:
+        return scorer.long_penalty
     return 0.0
 
 
@@ -311,18 +402,18 @@ def compose_extractive(
     question: str, hits: Sequence[Hit], stats: TermStatistics, settings: ComposerSettings | None = None
 ) -> Answer:
     settings = settings or ComposerSettings()
-    scored = score_sentences(question, candidates_from_hits(hits, settings.evidence_hits), stats)
+    scored = score_sentences(question, candidates_from_hits(hits, settings.evidence_hits), stats, settings.scorer)
     if not scored or should_abstain(scored[0], settings.abstention):
         return abstain(question, hits)
     chosen = _choose(scored, settings)
     citations = [_citation(n, s.candidate) for n, s in enumerate(chosen, 1)]
-    text = " ".join(f"{_one_line(s.candidate.text)} [{n}]" for n, s in enumerate(chosen, 1))
+    text = " ".join(_cited(s.candidate.text, n) for n, s in enumerate(chosen, 1))
     checks = check_sentences(text, passages_of(citations))
     return Answer(question=question, text=text, citations=citations, hits=list(hits), raw_text=text, checks=checks)
 
 
 def should_abstain(best: Scored, model: AbstentionModel) -> bool:
-    return model.probability(best.features) < model.threshold
+    return model.probability(best.evidence) < model.threshold
 
 
 def abstain(question: str, hits: Sequence[Hit]) -> Answer:
@@ -362,5 +453,9 @@ def _citation(marker: int, candidate: Candidate) -> Citation:
     )
 
 
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
+def _cited(text: str, marker: int) -> str:
+    """The quote on one line with its marker; a quote that does not end a sentence (a heading,
+    a table row) gets a full stop after the marker, so the answer's sentences stay apart."""
+    line = " ".join(text.split())
+    finished = line.rstrip("”\"’') ").endswith((".", "!", "?", "…"))
+    return f"{line} [{marker}]" if finished else f"{line} [{marker}]."
