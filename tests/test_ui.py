@@ -18,7 +18,7 @@ from rag.errors import DocumentsError, InvalidQuestionError  # noqa: E402
 from rag.records import Answer, Chunk, Citation, Hit  # noqa: E402
 from rag.uploads import safe_name, save_upload  # noqa: E402
 from ui import render  # noqa: E402
-from ui.app import UNEXPECTED_ERROR, ChatApp, Conversation, ReadWriteLock, parse_auth  # noqa: E402
+from ui.app import INDEX_FAILED, UNEXPECTED_ERROR, ChatApp, Conversation, ReadWriteLock, parse_auth  # noqa: E402
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 SEED_QUESTION = "How many prisoners were exchanged on February 5?"
@@ -269,6 +269,22 @@ def test_reindex_picks_up_files_changed_on_disk(app):
     assert "1 added" in notice and "extra.txt" in documents
 
 
+def test_a_failed_reindex_is_a_notice_and_the_old_index_stays(tmp_path, caplog):
+    bot = RecordingBot()
+    bot.folder = tmp_path
+    bot.documents = {"a.txt": 1}
+    bot.models = None
+    bot.backends = {"answers": "extractive"}
+
+    def refresh(progress=None):
+        raise RuntimeError("disk on fire")
+
+    bot.refresh = refresh
+    notice, documents, _ = ChatApp(bot, index_dir=".").reindex(progress=lambda *a, **k: None)
+    assert INDEX_FAILED in notice and "disk on fire" not in notice
+    assert "a.txt" in documents and "disk on fire" in caplog.text
+
+
 def test_examples_are_offered_only_for_indexed_seed_files():
     bot = RecordingBot()
     bot.documents = {SEED_FILE: 3}
@@ -315,25 +331,14 @@ def test_read_write_lock_holds_questions_back_while_reindexing():
 
 # -- served app -----------------------------------------------------------------------------
 
-# Questions the offline default answers from the seeds, each with a word its answer must hold.
+# Distinct questions for the concurrent clients; each client's answer must be the one the
+# library gives to that question, so a mix-up between sessions cannot pass.
 CONCURRENT_QUESTIONS = [
-    ("How many prisoners were exchanged on February 5?", "314", SEED_FILE),
-    (
-        "Which ousted Serbian leader did security expert Chris Costa compare Putin to?",
-        "Milo",
-        "002_16c963fab6cf1b6f.txt",
-    ),
-    (
-        "Who is the Ukrainian foreign minister who met Sergei Lavrov in early March?",
-        "Kuleba",
-        "004_7efb122e67c28a6b.txt",
-    ),
-    (
-        "In which magazine did Harold Chambers publish his view that Kadyrov may not be standing where he thinks he is?",
-        "UnHerd",
-        "000_f2df93452cb9e121.txt",
-    ),
-    ("What is the capital of Australia?", "do not say", None),
+    SEED_QUESTION,
+    "Which ousted Serbian leader did security expert Chris Costa compare Putin to?",
+    "Who is the Ukrainian foreign minister who met Sergei Lavrov in early March?",
+    "In which magazine did Harold Chambers publish his view that Kadyrov may not be standing where he thinks he is?",
+    "What is the capital of Australia?",
 ]
 
 
@@ -344,38 +349,44 @@ def served(tmp_path_factory):
     work = tmp_path_factory.mktemp("ui-served")
     shutil.copytree(SEEDS, work / "docs")
     with serving(work / "docs", work / "index") as url:
-        yield url
+        yield url, work / "index"
 
 
 def test_the_server_listens_on_loopback_only(served):
-    assert served.startswith("http://127.0.0.1:")
+    url, _ = served
+    assert url.startswith("http://127.0.0.1:")
 
 
 def test_twenty_clients_at_once_get_their_own_correct_answers(served):
     from gradio_client import Client
 
-    jobs = [CONCURRENT_QUESTIONS[i % len(CONCURRENT_QUESTIONS)] for i in range(20)]
-    start = threading.Barrier(len(jobs), timeout=60)
+    from rag import Chatbot
 
-    def one(job):
-        question, expected, source = job
-        client = Client(served, verbose=False)
+    url, index_dir = served
+    library = Chatbot.from_index(index_dir)
+    expected = {question: library.ask(question) for question in CONCURRENT_QUESTIONS}
+    library.index.close()
+    assert "314" in expected[SEED_QUESTION].text
+
+    questions = [CONCURRENT_QUESTIONS[i % len(CONCURRENT_QUESTIONS)] for i in range(20)]
+    start = threading.Barrier(len(questions), timeout=60)
+
+    def one(question):
+        client = Client(url, verbose=False)
         start.wait()
         _, shown, sources = client.submit(question, 5, api_name="/ask").result(timeout=60)
-        return job, shown, sources
+        return question, shown, sources
 
-    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
-        results = list(pool.map(one, jobs, timeout=120))
+    with ThreadPoolExecutor(max_workers=len(questions)) as pool:
+        results = list(pool.map(one, questions, timeout=120))
     assert len(results) == 20
-    for (question, expected, source), shown, sources in results:
+    for question, shown, sources in results:
         texts = [part["text"] for message in shown for part in message["content"]]
-        assert len(texts) == 2, "each client must see only its own question and answer"
-        assert render.text(question) in texts[0]
-        assert expected in texts[1], (question, texts[1])
-        if source:
-            assert source in sources
-        else:
-            assert "No answer in the documents" in texts[1]
+        assert texts == [render.user_message(question), render.answer_message(expected[question])], (
+            "each client must see only its own question and the library's answer to it"
+        )
+        for citation in expected[question].citations:
+            assert citation.source in sources
 
 
 def test_login_is_required_when_auth_is_set(seeds_copy, tmp_path):

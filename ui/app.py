@@ -29,6 +29,7 @@ import gradio as gr
 
 from rag import Chatbot, RagError
 from rag.doctor import Check, diagnose
+from rag.store import UpdateReport
 from rag.uploads import DEFAULT_MAX_UPLOAD_BYTES, UPLOAD_SUFFIXES, save_upload
 
 from . import render
@@ -58,6 +59,7 @@ SEED_EXAMPLES = [
 _MODEL_CHECKS = frozenset({"embedder", "reranker", "llm"})
 
 UNEXPECTED_ERROR = "Something went wrong while answering; the details are in the server log. Please try again."
+INDEX_FAILED = "Indexing failed; the details are in the server log. Questions still use the previous index."
 
 
 class ReadWriteLock:
@@ -228,58 +230,64 @@ class ChatApp:
         return render.checks_table(loaded + found)
 
     def upload(self, paths: list[str] | None, progress=gr.Progress(track_tqdm=True)):  # noqa: B008
-        """Store the uploaded files in the documents folder and index them; yields (notice, table, status)."""
+        """Store the uploaded files in the documents folder and index them; returns (notice, table, status)."""
         if not paths:
-            return (
-                render.notice("Choose one or more .txt or .md files first.", ok=False),
-                self.documents(),
-                self.status(),
-            )
+            return self._after("Choose one or more .txt or .md files first.", ok=False)
         if self.bot.folder is None:
-            refusal = render.notice("This page was not started on a folder, so it cannot add files.", ok=False)
-            return refusal, self.documents(), self.status()
-        saved, refused = [], []
+            return self._after("This page was not started on a folder, so it cannot add files.", ok=False)
         progress(0, desc="Saving files")
+        saved, refused = self._save(paths)
+        lines = list(refused)
+        if saved:
+            progress(0.3, desc="Indexing")
+            report, failure = self._reindex()
+            if failure:
+                return self._after(failure, ok=False)
+            counts = self.bot.documents
+            added = ", ".join(f"{name} ({counts.get(name, 0)} chunks)" for name in saved)
+            lines.insert(0, f"Added {added}. Index: {report}.")
+        progress(1, desc="Done")
+        return self._after("\n".join(lines), ok=not refused)
+
+    def reindex(self, progress=gr.Progress(track_tqdm=True)):  # noqa: B008
+        """Re-read the documents folder and index what changed; returns (notice, table, status)."""
+        if self.bot.folder is None:
+            return self._after("This page was not started on a folder, so there is nothing to re-read.", ok=False)
+        progress(0, desc="Indexing")
+        report, failure = self._reindex()
+        if failure:
+            return self._after(failure, ok=False)
+        return self._after(f"Re-read {self.bot.folder}: {report}.")
+
+    def _save(self, paths: list[str]) -> tuple[list[str], list[str]]:
+        """(names stored, reasons for the files refused)."""
+        saved, refused = [], []
         for path in paths:
             name = Path(path).name
             try:
-                data = Path(path).read_bytes()
-                saved.append(save_upload(self.bot.folder, name, data, max_bytes=self.max_upload_bytes).name)
+                saved.append(
+                    save_upload(self.bot.folder, name, Path(path).read_bytes(), max_bytes=self.max_upload_bytes).name
+                )
             except RagError as error:
                 refused.append(str(error))
             except OSError as error:
                 logger.warning("reading upload %s failed: %s", name, error)
                 refused.append(f"{name} could not be read; try again.")
-        lines = []
-        ok = not refused
-        if saved:
-            progress(0.3, desc="Indexing")
-            try:
-                report = self._reindex()
-            except RagError as error:
-                return render.notice(str(error), ok=False), self.documents(), self.status()
-            counts = self.bot.documents
-            lines.append(
-                "Added " + ", ".join(f"{name} ({counts.get(name, 0)} chunks)" for name in saved) + f". Index: {report}."
-            )
-        lines.extend(refused)
-        progress(1, desc="Done")
-        return render.notice("\n".join(lines), ok=ok), self.documents(), self.status()
+        return saved, refused
 
-    def reindex(self, progress=gr.Progress(track_tqdm=True)):  # noqa: B008
-        """Re-read the documents folder and index what changed; returns (notice, table, status)."""
-        if self.bot.folder is None:
-            return render.notice("This page was not started on a folder.", ok=False), self.documents(), self.status()
-        progress(0, desc="Indexing")
+    def _reindex(self) -> tuple[UpdateReport | None, str | None]:
+        """(what changed, None), or (None, a message saying why it failed)."""
         try:
-            report = self._reindex()
+            with self.lock.writing():
+                return self.bot.refresh(progress=True), None
         except RagError as error:
-            return render.notice(str(error), ok=False), self.documents(), self.status()
-        return render.notice(f"Re-read {self.bot.folder}: {report}."), self.documents(), self.status()
+            return None, str(error)
+        except Exception:
+            logger.exception("re-indexing %s failed", self.bot.folder)
+            return None, INDEX_FAILED
 
-    def _reindex(self):
-        with self.lock.writing():
-            return self.bot.refresh(progress=True)
+    def _after(self, message: str, *, ok: bool = True) -> tuple[str, str, str]:
+        return render.notice(message, ok=ok), self.documents(), self.status()
 
     def examples(self) -> list[str]:
         indexed = self.bot.documents
