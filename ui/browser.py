@@ -89,11 +89,11 @@ def open_page(context, url: str):
     """A new tab on ``url``, once the question box is ready."""
     page = context.new_page()
     page.goto(url)
-    page.wait_for_selector("#question textarea", timeout=30_000)
+    page.wait_for_selector("#question textarea", timeout=60_000)
     return page
 
 
-def ask(page, question: str, timeout_ms: int = 30_000):
+def ask(page, question: str, timeout_ms: int = 60_000):
     """Type ``question``, send it, and wait for the answer to finish; returns its element."""
     done = "#chat .msg.answer:not(.streaming), #chat .msg.error"
     before = page.locator(done).count()
