@@ -237,7 +237,7 @@ def test_a_user_error_is_shown_in_the_chat():
     *_, (_, shown, sources, conversation) = app.ask("x" * 10, 5, Conversation())
     assert "Could not answer" in shown[-1]["content"]
     assert "ask a shorter one" in shown[-1]["content"]
-    assert conversation.history == []
+    assert conversation.history == [] and len(conversation.shown) == 2
 
 
 def test_an_unexpected_error_is_a_sentence_not_a_traceback(caplog):

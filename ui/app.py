@@ -143,25 +143,21 @@ class ChatApp:
                     shown = [*shown[:-1], _message("assistant", render.pending_message(written))]
                     yield gr.skip(), shown, gr.skip(), conversation
                 answer = stream.answer
+                if answer is None:
+                    raise RuntimeError("the answer stream ended without an Answer")
                 sources = render.sources_panel(answer, bot.index.document_text)
         except RagError as error:
-            shown = [*shown[:-1], _message("assistant", render.error_message(str(error)))]
-            yield (
-                gr.skip(),
-                shown,
-                render.sources_placeholder("No sources: the question was not answered."),
-                conversation,
-            )
-            return
+            failure = str(error)
         except Exception:
             logger.exception("answering %r failed", question)
-            shown = [*shown[:-1], _message("assistant", render.error_message(UNEXPECTED_ERROR))]
-            yield (
-                gr.skip(),
-                shown,
-                render.sources_placeholder("No sources: the question was not answered."),
-                conversation,
-            )
+            failure = UNEXPECTED_ERROR
+        else:
+            failure = None
+        if failure is not None:
+            # The failed exchange stays on screen but out of the history the bot is given.
+            shown = [*shown[:-1], _message("assistant", render.error_message(failure))]
+            unanswered = render.sources_placeholder("No sources: the question was not answered.")
+            yield gr.skip(), shown, unanswered, Conversation(shown=shown, history=conversation.history)
             return
         shown = [*shown[:-1], _message("assistant", render.answer_message(answer))]
         conversation = Conversation(
