@@ -389,6 +389,19 @@ def test_twenty_clients_at_once_get_their_own_correct_answers(served):
             assert citation.source in sources
 
 
+def test_a_taken_port_is_a_user_error(app):
+    import socket
+
+    from ui.app import build, serve
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(RagError, match=f"127.0.0.1:{port}.*free --port"):
+            serve(build(app), port=port, block=False)
+
+
 def test_login_is_required_when_auth_is_set(seeds_copy, tmp_path):
     import httpx
     from gradio_client import Client

@@ -440,20 +440,26 @@ def serve(
 ):
     """Start the server with the queue on; returns the app's URL when ``block`` is False."""
     demo.queue(default_concurrency_limit=QUEUE_CONCURRENCY, max_size=QUEUE_MAX_SIZE)
-    _, url, _ = demo.launch(
-        server_name=host,
-        server_port=port,
-        auth=auth,
-        auth_message="Sign in to ask questions about the documents." if auth else None,
-        max_file_size=max_upload_bytes,
-        prevent_thread_lock=not block,
-        ssr_mode=False,
-        share=False,
-        quiet=not block,
-        footer_links=["api"],
-        theme=theme(),
-        css=CSS,
-    )
+    try:
+        _, url, _ = demo.launch(
+            server_name=host,
+            server_port=port,
+            auth=auth,
+            auth_message="Sign in to ask questions about the documents." if auth else None,
+            max_file_size=max_upload_bytes,
+            prevent_thread_lock=not block,
+            ssr_mode=False,
+            share=False,
+            quiet=not block,
+            footer_links=["api"],
+            theme=theme(),
+            css=CSS,
+        )
+    except OSError as error:
+        raise RagError(
+            f"Cannot serve the page on {host}:{port}: the port is taken or the address is not this machine's. "
+            "Pass a free --port (or another --host)."
+        ) from error
     return url
 
 
@@ -471,7 +477,6 @@ def launch(
 ) -> None:
     """Index ``folder`` (only what changed) and serve the chat page until interrupted."""
     credentials = parse_auth(auth)
-    logging.getLogger("ui").setLevel(logging.INFO)
     bot = Chatbot.from_folder(
         folder,
         index_dir=index_dir,
