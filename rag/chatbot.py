@@ -149,20 +149,28 @@ class Chatbot:
 
     # -- questions ----------------------------------------------------------------------
 
-    def ask(self, question: str, history: Sequence[Message] | None = None) -> Answer:
-        """Answer ``question``; ``history`` is the conversation so far, as role/content messages."""
+    def ask(self, question: str, history: Sequence[Message] | None = None, *, top_k: int | None = None) -> Answer:
+        """Answer ``question``; ``history`` is the conversation so far, as role/content messages.
+
+        ``top_k`` passages are retrieved (default: ``self.top_k``).
+        """
         question = _checked(question)
-        hits = self.retrieve(condense_question(question, history), k=self.top_k)
+        hits = self._passages_for(question, history, top_k)
         return self._compose(question, hits, history)
 
-    def stream(self, question: str, history: Sequence[Message] | None = None) -> AnswerStream:
+    def stream(
+        self, question: str, history: Sequence[Message] | None = None, *, top_k: int | None = None
+    ) -> AnswerStream:
         """Like ``ask``, but iterate over it for text as it is written; ``.answer`` at the end."""
         question = _checked(question)
-        return AnswerStream(self._stream_pieces(question, history))
+        return AnswerStream(self._stream_pieces(question, history, top_k))
 
     def retrieve(self, question: str, k: int = 10) -> list[Hit]:
         """The ``k`` passages most relevant to ``question``, best first."""
         return self.retriever.search(_checked(question), k=k)
+
+    def _passages_for(self, question: str, history: Sequence[Message] | None, top_k: int | None) -> list[Hit]:
+        return self.retrieve(condense_question(question, history), k=top_k or self.top_k)
 
     @property
     def backends(self) -> dict[str, str]:
@@ -197,15 +205,15 @@ class Chatbot:
             settings=self.generation_settings,
         )
 
-    def _stream_pieces(self, question: str, history) -> Iterator[str | Answer]:
+    def _stream_pieces(self, question: str, history, top_k: int | None) -> Iterator[str | Answer]:
         if self.llm is None:
-            answer = self.ask(question, history)
+            answer = self.ask(question, history, top_k=top_k)
             words = answer.text.split(" ")
             for position, word in enumerate(words):
                 yield word if position == 0 else " " + word
             yield answer
             return
-        hits = self.retrieve(condense_question(question, history), k=self.top_k)
+        hits = self._passages_for(question, history, top_k)
         if not hits:
             answer = abstain(question, hits)
             yield answer.text
@@ -237,10 +245,11 @@ class Chatbot:
         return report
 
     def _reopen(self) -> None:
-        old = self.index
-        self.index = Index.open(old.folder)
-        self.retriever = Retriever(self.index, self.embedder, self._retrieval_settings, self.retriever.reranker)
-        old.close()
+        # The old index is not closed here: a question answered on another thread may still be
+        # reading it. It closes when the last reference to it goes.
+        index = Index.open(self.index.folder)
+        self.retriever = Retriever(index, self.embedder, self._retrieval_settings, self.retriever.reranker)
+        self.index = index
 
 
 class AnswerStream:

@@ -118,3 +118,11 @@ def test_refresh_indexes_files_added_to_the_folder(seeds_copy, tmp_path):
     assert report.added == ["new.md"] and report.unchanged == 5
     assert "new.md" in bot.documents
     assert "1963" in bot.ask("When did the harbour freeze?").text
+
+
+def test_top_k_per_question_leaves_the_bot_default_alone(seeds_bot):
+    assert len(seeds_bot.ask(QUESTION, top_k=2).hits) == 2
+    assert len(seeds_bot.ask(QUESTION).hits) == seeds_bot.top_k == 5
+    stream = seeds_bot.stream(QUESTION, top_k=3)
+    list(stream)
+    assert len(stream.answer.hits) == 3
