@@ -183,7 +183,9 @@ def choose_threshold(model: AbstentionModel, train: list[Sample]) -> float:
 def fitted_model(train: list[Sample]) -> AbstentionModel:
     usable = [s for s in train if s.evidence is not None]
     beta = fit_logistic(matrix(usable), np.array([s.label for s in usable], float), sample_weights(usable))
-    numbers = {"bias": round(float(beta[0]), 2)} | {f: round(float(b), 2) for f, b in zip(FEATURES, beta[1:], strict=True)}
+    numbers = {"bias": round(float(beta[0]), 2)} | {
+        f: round(float(b), 2) for f, b in zip(FEATURES, beta[1:], strict=True)
+    }
     model = AbstentionModel(**numbers, threshold=0.5)
     return AbstentionModel(**numbers, threshold=choose_threshold(model, usable))
 
@@ -221,7 +223,12 @@ def plot_curve(model: AbstentionModel, train: list[Sample], held_out: list[Sampl
         ax.plot([1 - r["answerable"] for r in points], [r["on_topic"] for r in points], style, label=name)
     chosen = rates(model, held_out, model.threshold)
     ax.plot([1 - chosen["answerable"]], [chosen["on_topic"]], "o", color="black")
-    ax.annotate(f"threshold {model.threshold:.2f}", (1 - chosen["answerable"], chosen["on_topic"]), xytext=(8, -12), textcoords="offset points")
+    ax.annotate(
+        f"threshold {model.threshold:.2f}",
+        (1 - chosen["answerable"], chosen["on_topic"]),
+        xytext=(8, -12),
+        textcoords="offset points",
+    )
     ax.set_xlabel("false abstention (answerable questions refused)")
     ax.set_ylabel("abstained on on-topic unanswerable")
     ax.set_title("ClapNQ dev: abstention trade-off")

@@ -79,14 +79,14 @@ class AbstentionModel:
     negatives); docs/EVALUATION.md records the data, the operating point and the curve.
     """
 
-    bias: float = -3.17
-    coverage: float = 1.65
-    passage_coverage: float = 1.57
-    missing_share: float = -0.64
-    rare_coverage: float = 0.67
-    unseen_share: float = -3.32
+    bias: float = -3.09
+    coverage: float = 1.7
+    passage_coverage: float = 1.61
+    missing_share: float = -0.65
+    rare_coverage: float = 0.57
+    unseen_share: float = -3.35
     answer_type: float = 0.55
-    top_passage: float = 0.53
+    top_passage: float = 0.47
     threshold: float = 0.47
 
     def probability(self, evidence: Evidence) -> float:
@@ -250,22 +250,24 @@ def variant_of(term: str, terms: frozenset[str]) -> str | None:
 
     Variants share a prefix of at least five letters that covers all but at most one letter
     of the shorter one: "defenc"/"defens", "russia"/"russian", "ukrain"/"ukrainian", but not
-    "general"/"generous".
+    "general"/"generous". Of several variants, the one sharing the longest prefix (then the
+    first in alphabetical order) is returned, so the answer does not depend on set order.
     """
     if term in terms:
         return term
     if len(term) < 5:
         return None
     head = term[:5]
+    best: tuple[int, str] | None = None
     for other in terms:
         if len(other) < 5 or other[:5] != head:
             continue
         shared = 5
         while shared < min(len(term), len(other)) and term[shared] == other[shared]:
             shared += 1
-        if shared >= min(len(term), len(other)) - 1:
-            return other
-    return None
+        if shared >= min(len(term), len(other)) - 1 and (best is None or (-shared, other) < best):
+            best = (-shared, other)
+    return best[1] if best else None
 
 
 # ----------------------------------------------------------------------------------------
@@ -340,7 +342,10 @@ def _analyse(question: str, candidates: Sequence[Candidate], stats: TermStatisti
     # unseen share, so a paraphrase's unfamiliar words are not counted twice against it.
     known = [t for t in terms if frequencies.get(t, 0) > 0]
     known_total = sum(weights[t] for t in known) or 1.0
-    rare = sorted(known, key=lambda t: -weights[t])[:2]
+    # The rarest terms the index knows: the two highest weights, with every term tied with them
+    # (in a small index many terms occur in a single chunk, and a fixed two would be arbitrary).
+    cut = sorted((weights[t] for t in known), reverse=True)[1] if len(known) > 1 else 0.0
+    rare = [t for t in known if weights[t] >= cut - 1e-9]
     return _Question(known, weights, known_total, unseen, rare, question_type(question))
 
 
@@ -349,9 +354,10 @@ def _evidence(q: _Question, candidate: Candidate, question: str) -> Evidence:
         return Evidence(
             0.0, 0.0, 1.0, 0.0, q.unseen_share, 0.5 if q.kind is None else 0.0, float(candidate.hit_rank == 0)
         )
-    in_sentence = {t for t in q.terms if variant_of(t, candidate.terms)}
-    nearby = {t for t in q.terms if t not in in_sentence and variant_of(t, candidate.context_terms)}
-    in_passage = {t for t in q.terms if variant_of(t, candidate.passage_terms)}
+    # Lists in question order, not sets: float sums must not depend on set order.
+    in_sentence = [t for t in q.terms if variant_of(t, candidate.terms)]
+    nearby = [t for t in q.terms if t not in in_sentence and variant_of(t, candidate.context_terms)]
+    in_passage = [t for t in q.terms if variant_of(t, candidate.passage_terms)]
     coverage = (sum(q.weights[t] for t in in_sentence) + 0.5 * sum(q.weights[t] for t in nearby)) / q.total
     passage = sum(q.weights[t] for t in in_passage) / q.total
     missing = sum(1 for t in q.terms if t not in in_sentence and t not in nearby) / len(q.terms)
