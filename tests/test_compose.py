@@ -1,0 +1,232 @@
+"""The offline composer: question types, word-form variants, the evidence it measures, the
+abstention model, and the answers it writes. Calibration helpers are checked on synthetic data
+with known answers; ClapNQ itself is only read when it is there."""
+
+from __future__ import annotations
+
+import importlib
+import math
+import re
+import sys
+from dataclasses import fields
+
+import numpy as np
+import pytest
+
+from rag import Chatbot, Document
+from rag.citations import split_cited_sentences
+from rag.compose import (
+    REFUSAL,
+    AbstentionModel,
+    ComposerSettings,
+    Evidence,
+    candidates_from_hits,
+    has_answer_type,
+    question_type,
+    score_sentences,
+    variant_of,
+)
+from tests.conftest import ROOT
+
+BENCHMARKS = ROOT / "benchmarks"
+CLAPNQ = ROOT.parent / "shared" / "data" / "clapnq_dev"
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("How many prisoners were exchanged on February 5?", "number"),
+        ("how long can someone be jailed for it", "number"),
+        ("number of players in the nfl", "number"),
+        ("When did the first chucky movie come out?", "date"),
+        ("On what day of the week did he record the message?", "date"),
+        ("Which top American diplomat said that?", "person"),
+        ("who has played chad dimera", "person"),
+        ("In which Russian region were they seized?", "place"),
+        ("Where did Zelensky hold the briefing?", "place"),
+        ("Which news agency interviewed him?", "name"),
+        ("The loss of which Russian warship enraged Putin?", "name"),
+        ("How did the insiders who spoke to Bloomberg describe the war?", None),  # "who" is relative
+        ("what is the role of the prime minister in canada", None),
+    ],
+)
+def test_the_opening_wh_word_decides_the_question_type(question, kind):
+    assert question_type(question) == kind
+
+
+@pytest.mark.parametrize(
+    ("term", "others", "found"),
+    [
+        ("defenc", {"defens", "minist"}, "defens"),
+        ("russian", {"russia"}, "russia"),
+        ("ukrain", {"ukrainian"}, "ukrainian"),
+        ("general", {"generous"}, None),
+        ("arm", {"armi"}, None),  # too short to trust a shared prefix
+        ("kyiv", {"kyiv"}, "kyiv"),
+    ],
+)
+def test_word_form_variants_match_but_different_words_do_not(term, others, found):
+    assert variant_of(term, frozenset(others)) == found
+
+
+def test_answer_type_wants_something_the_question_does_not_already_say():
+    question = "How many prisoners did Russia release on February 5?"
+    assert has_answer_type("number", "Russia released 150 prisoners.", question)
+    assert not has_answer_type("number", "Prisoners were released on February 5.", question)
+    assert has_answer_type("person", "The talks were led by Vladimir Medinsky.", "Who led the talks?")
+    assert has_answer_type("name", "He spoke to AFP about it.", "Which agency did Kasyanov speak to?")
+    assert not has_answer_type(None, "Anything at all, 1999.", "Why?")
+
+
+DOCS = [
+    Document(
+        "swap.txt",
+        "Prisoner swap\n\nRussia and Ukraine exchanged prisoners on February 5. "
+        "In total 314 captives changed hands, officials said. "
+        "The exchange was brokered by the United Arab Emirates.\n",
+    ),
+    Document(
+        "weather.txt",
+        "Weather\n\nThe winter in Moscow was mild this year. Snow fell late in December and melted quickly.\n",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def small_bot(tmp_path_factory):
+    return Chatbot.from_documents(DOCS, index_dir=tmp_path_factory.mktemp("compose-index"))
+
+
+def best(bot, question: str):
+    hits = bot.retrieve(question, k=bot.top_k)
+    return score_sentences(question, candidates_from_hits(hits, 6), bot.index)
+
+
+def test_the_sentence_holding_the_answer_ranks_first_with_full_evidence(small_bot):
+    scored = best(small_bot, "How many captives changed hands in the swap?")
+    top = scored[0]
+    assert "314 captives" in top.candidate.text
+    assert top.evidence.answer_type == 1.0
+    assert top.evidence.coverage > 0.7 and top.evidence.missing_share < 0.3
+    assert top.evidence.unseen_share == 0.0 and top.evidence.top_passage == 1.0
+    assert all(0.0 <= v <= 1.0 for v in top.evidence.as_dict().values())
+
+
+def test_unseen_terms_are_counted_apart_from_coverage(small_bot):
+    top = best(small_bot, "What is the capital of Australia?")[0]
+    assert top.evidence.unseen_share == pytest.approx(1.0)
+    assert top.evidence.coverage == 0.0
+
+
+def test_the_abstention_model_is_a_logistic_function_of_the_evidence():
+    model = AbstentionModel(
+        bias=-1.0,
+        coverage=2.0,
+        passage_coverage=0.0,
+        missing_share=0.0,
+        rare_coverage=0.0,
+        unseen_share=-1.0,
+        answer_type=0.0,
+        top_passage=0.0,
+        threshold=0.5,
+    )
+    evidence = Evidence(0.75, 0.0, 0.0, 0.0, 0.5, 0.0, 0.0)
+    assert model.probability(evidence) == pytest.approx(1 / (1 + math.exp(-(-1.0 + 1.5 - 0.5))))
+
+
+def test_out_of_scope_questions_get_the_refusal_and_no_citations(small_bot):
+    for question in ("What is the capital of Australia?", "Can you give me a recipe for banana bread?"):
+        answer = small_bot.ask(question)
+        assert answer.abstained and answer.text == REFUSAL and answer.citations == []
+
+
+def test_answers_quote_verbatim_and_every_sentence_carries_its_marker(small_bot):
+    answer = small_bot.ask("How many captives changed hands in the prisoner swap?")
+    assert not answer.abstained and "314" in answer.text
+    texts = {d.id: d.text for d in DOCS}
+    for citation in answer.citations:
+        assert texts[citation.source][citation.start_char : citation.end_char] == citation.quote
+    sentences = split_cited_sentences(answer.text)
+    assert [s.markers for s in sentences] == [(c.marker,) for c in answer.citations]
+    assert all(check.supported for check in answer.checks)
+
+
+def test_a_quote_that_ends_without_a_full_stop_stays_its_own_sentence():
+    from rag.compose import _cited
+
+    text = " ".join([_cited("Regional Autonomy Increased independence from Moscow", 1), _cited("It ended.", 2)])
+    assert text == "Regional Autonomy Increased independence from Moscow [1]. It ended. [2]"
+    assert [s.markers for s in split_cited_sentences(text)] == [(1,), (2,)]
+
+
+def test_composer_settings_can_turn_abstention_off(small_bot):
+    never = ComposerSettings(abstention=AbstentionModel(threshold=0.0))
+    bot = Chatbot(small_bot.index, small_bot.embedder, composer=never)
+    assert not bot.ask("Who won the 2018 FIFA World Cup?").abstained
+
+
+# ----------------------------------------------------------------------------------------
+# Calibration: the fitting code on synthetic data, and the shipped numbers against the docs
+
+
+def benchmark(name: str):
+    """A script from benchmarks/ as a module (they import each other by bare name)."""
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+
+
+@pytest.fixture(scope="module")
+def calibration():
+    return benchmark("calibrate_abstention")
+
+
+def test_the_logistic_fit_recovers_known_coefficients(calibration):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(20000, 2))
+    truth = np.array([-0.5, 2.0, -1.0])
+    p = 1 / (1 + np.exp(-(truth[0] + x @ truth[1:])))
+    y = (rng.random(len(p)) < p).astype(float)
+    beta = calibration.fit_logistic(x, y, np.ones(len(y)), l2=0.0)
+    assert beta == pytest.approx(truth, abs=0.08)
+
+
+def test_sample_weights_give_each_kind_of_negative_its_share(calibration):
+    Sample = calibration.Sample
+
+    class Q:
+        def __init__(self, answerable):
+            self.prompt = type("P", (), {"answerable": answerable})()
+
+    samples = [Sample(Q(True), "clapnq", None)] * 4 + [Sample(Q(False), "clapnq", None)] * 2
+    samples += [Sample(Q(True), "seeds", None)] * 8
+    weights = calibration.sample_weights(samples)
+    assert weights[:4].sum() == pytest.approx(4)
+    assert weights[4:6].sum() == pytest.approx(4 * calibration.NEGATIVE_WEIGHTS["on_topic"])
+    assert weights[6:].sum() == pytest.approx(4 * calibration.NEGATIVE_WEIGHTS["out_of_scope"])
+
+
+def test_the_shipped_numbers_are_the_ones_docs_evaluation_records():
+    page = (ROOT / "docs" / "EVALUATION.md").read_text(encoding="utf-8")
+    line = next(line for line in page.splitlines() if line.startswith("- weights:"))
+    recorded = {name: float(value) for name, value in re.findall(r"(\w+)=([+-]?\d+\.\d+)", line)}
+    shipped = AbstentionModel()
+    assert recorded == {f.name: getattr(shipped, f.name) for f in fields(shipped) if f.name != "threshold"}
+    threshold = re.search(r"P\(answerable\) >= \*\*(\d\.\d+)\*\*", page)
+    assert threshold and float(threshold.group(1)) == shipped.threshold
+
+
+@pytest.mark.skipif(not CLAPNQ.exists(), reason="ClapNQ dev is not in ../shared/data")
+def test_the_clapnq_converter_keeps_every_question_and_its_passage():
+    clapnq = benchmark("clapnq")
+    documents, questions = clapnq.load(CLAPNQ)
+    ids = {d.id for d in documents}
+    assert len(questions) == 600 and sum(q.prompt.answerable for q in questions) == 300
+    assert all(q.prompt.expected_sources[0] in ids for q in questions)
+    assert all(q.references for q in questions if q.prompt.answerable)
+    assert not any(q.references for q in questions if not q.prompt.answerable)
+    held_out = sum(q.held_out for q in questions)
+    assert 250 < held_out < 350
+    assert [q.held_out for q in questions] == [clapnq.split(q.id) == "test" for q in questions]
