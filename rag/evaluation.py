@@ -257,10 +257,11 @@ def evaluate(
 
     ``prompts`` is a JSON-lines file or an iterable of ``Prompt`` (or dicts in the same
     format). ``judge`` decides whether a cited passage supports a sentence (default: the
-    lexical judge). ``progress`` shows a progress bar (default: when stderr is a terminal).
+    bot's own judge, if it has one, else the lexical judge). ``progress`` shows a progress bar
+    (default: when stderr is a terminal).
     """
     items = _as_prompts(prompts)
-    judge = judge or LexicalJudge()
+    judge = judge or getattr(bot, "judge", None) or LexicalJudge()
     show = sys.stderr.isatty() if progress is None else progress
     results = []
     for prompt in _progress(items, show):
@@ -359,14 +360,15 @@ def run_eval_command(
     """What ``rag eval`` does: evaluate with a progress bar, print the summary, write files.
 
     The judge is the NLI cross-encoder named by ``$RAG_JUDGE_MODEL`` when that is set, else
-    the lexical judge.
+    the bot's judge, else the lexical judge.
     """
     prompts = load_prompts(prompts_path)
     if report is not None:
         from .report import check_report_path
 
         check_report_path(report)
-    judge = judge or load_judge(os.environ.get(JUDGE_MODEL_ENV))
+    if judge is None and os.environ.get(JUDGE_MODEL_ENV):
+        judge = load_judge(os.environ[JUDGE_MODEL_ENV])
     result = evaluate(bot, prompts, judge=judge, progress=True)
     echo(f"Judge: {result.judge}")
     echo(summary_table(result.summary))

@@ -419,6 +419,31 @@ def test_the_nli_judge_scores_entailment_probability_and_plugs_into_evaluate(tin
     assert sentence.supported == (score >= 0.5)
 
 
+def test_rag_judge_model_picks_the_nli_judge_for_the_command(tiny_nli, tmp_path, monkeypatch):
+    from rag.evaluation import run_eval_command
+
+    bot, prompts = scripted()
+    path = write_lines(tmp_path / "p.jsonl", [json.dumps(p) for p in prompts])
+    monkeypatch.setenv("RAG_JUDGE_MODEL", str(tiny_nli))
+    printed = []
+    result = run_eval_command(bot, path, echo=printed.append)
+    assert result.judge == f"nli:{tiny_nli}" and printed[0] == f"Judge: nli:{tiny_nli}"
+
+
+def test_evaluate_uses_the_bots_own_judge_when_none_is_given():
+    class Strict:
+        name = "strict"
+        threshold = 2.0  # nothing reaches it
+
+        def support(self, claim, passage):
+            return 1.0
+
+    bot, prompts = scripted()
+    bot.judge = Strict()
+    result = evaluate(bot, prompts, progress=False)
+    assert result.judge == "strict" and result.summary["faithfulness"] == 0.0
+
+
 def test_an_nli_judge_without_an_entailment_label_is_refused(tmp_path):
     pytest.importorskip("sentence_transformers")
     from rag.nli import CrossEncoderJudge
