@@ -190,10 +190,10 @@ class RecordingBot:
     def document_text(self, source):
         return None
 
-    def stream(self, question, history=None):
+    def stream(self, question, history=None, *, top_k=None):
         from rag import AnswerStream
 
-        self.calls.append((question, list(history or []), self.top_k))
+        self.calls.append((question, list(history or []), top_k or self.top_k))
         if self.error is not None:
             raise self.error
         answer = Answer(question, f"Answer to {question}")

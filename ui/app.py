@@ -135,8 +135,9 @@ class ChatApp:
         yield "", shown, render.sources_placeholder("Searching the documents…"), conversation
         try:
             with self.lock.reading():
-                bot = self._bot_with_passages(int(passages or self.bot.top_k))
-                stream = bot.stream(question, history=conversation.history)
+                bot = self.bot
+                top_k = max(1, min(MAX_PASSAGES, int(passages or bot.top_k)))
+                stream = bot.stream(question, history=conversation.history, top_k=top_k)
                 written = ""
                 for piece in stream:
                     written += piece
@@ -170,19 +171,6 @@ class ChatApp:
         )
         yield gr.skip(), shown, sources, conversation
 
-    def _bot_with_passages(self, passages: int) -> Chatbot:
-        """The shared bot, or a shallow copy that retrieves a different number of passages.
-
-        ``Chatbot.ask`` reads ``top_k`` from the bot, and the bot is shared by every visitor,
-        so one visitor's setting must not change it for the others.
-        """
-        passages = max(1, min(MAX_PASSAGES, passages))
-        if passages == self.bot.top_k:
-            return self.bot
-        view = copy.copy(self.bot)
-        view.top_k = passages
-        return view
-
     @staticmethod
     def clear() -> tuple:
         return "", [], render.sources_placeholder(), Conversation()
@@ -194,15 +182,7 @@ class ChatApp:
 
     def backends(self) -> dict[str, str]:
         """What does each step in the running bot: embedder, reranker, answer writer."""
-        live = getattr(self.bot, "backends", None)
-        if isinstance(live, dict):
-            return live
-        models = self.bot.models
-        return {
-            "embedder": self.bot.embedder.id,
-            "reranker": models.reranker_model or "none (fused order)",
-            "answers": models.llm_model or "extractive",
-        }
+        return self.bot.backends
 
     def status(self) -> str:
         counts = self.bot.documents
