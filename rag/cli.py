@@ -110,16 +110,18 @@ def ask_command(question, index_dir, folder, as_json, embedding_model, reranker_
 
 
 def format_answer(answer) -> str:
+    """The answer, then each citation: its file and lines, and the quote indented below."""
     lines = [answer.text]
     if answer.fallback_reason:
         lines.append(f"(note: {answer.fallback_reason})")
     for citation in answer.citations:
         span = (
-            f"{citation.start_line}"
+            f"line {citation.start_line}"
             if citation.start_line == citation.end_line
-            else f"{citation.start_line}-{citation.end_line}"
+            else f"lines {citation.start_line}-{citation.end_line}"
         )
-        lines.append(f"[{citation.marker}] {citation.source}:{span}  “{' '.join(citation.quote.split())}”")
+        lines.append(f"[{citation.marker}] {citation.source}, {span}")
+        lines.append(f"    {' '.join(citation.quote.split())}")
     return "\n".join(lines)
 
 

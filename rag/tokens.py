@@ -69,7 +69,8 @@ def load_token_counter(encoding_name: str = DEFAULT_ENCODING) -> TokenCounter:
 
             return TokenCounter(encoding_name, tiktoken.get_encoding(encoding_name))
         except Exception as error:  # tiktoken raises requests/HTTP/value errors alike
-            reason = f"{type(error).__name__}: {str(error)[:120]}"
+            reason = f"loading it failed: {type(error).__name__}"
+            logger.debug("tiktoken.get_encoding(%r) failed", encoding_name, exc_info=True)
     logger.warning(
         "tiktoken encoding %s is not available (%s); counting tokens with the approximation %s. "
         "Put the encoding file in TIKTOKEN_CACHE_DIR to use tiktoken.",

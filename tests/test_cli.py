@@ -25,7 +25,7 @@ def test_index_then_ask_prints_the_answer_and_its_sources(runner, built):
     result = runner.invoke(main, ["ask", "How many prisoners were exchanged on February 5?", "--index-dir", str(built)])
     assert result.exit_code == 0
     assert "314" in result.output
-    assert "003_58ec4efac89fea89.txt:21" in result.output
+    assert "[2] 003_58ec4efac89fea89.txt, line 21\n    The February 5 exchange included 314 prisoners" in result.output
 
 
 def test_reindexing_an_unchanged_folder_reports_nothing_to_do(runner, built):
