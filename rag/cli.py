@@ -192,14 +192,23 @@ def ui_command(host, port, folder, index_dir, auth, embedding_model, reranker_mo
 @click.option("--folder", default=DEFAULT_FOLDER, show_default=True, type=click.Path(), help="Folder to index first.")
 @click.option("--json", "json_out", default=None, type=click.Path(), help="Write the full results as JSON here.")
 @click.option("--report", default=None, type=click.Path(), help="Write a report (.html or .md) here.")
+@click.option(
+    "--judge-model",
+    default=None,
+    envvar="RAG_JUDGE_MODEL",
+    help="NLI cross-encoder (HF id or folder) that judges support; default: the lexical judge.",
+)
 @_model_options
 @_user_errors
-def eval_command(prompts, index_dir, folder, json_out, report, embedding_model, reranker_model, llm_model) -> None:
+def eval_command(
+    prompts, index_dir, folder, json_out, report, judge_model, embedding_model, reranker_model, llm_model
+) -> None:
     """Measure answers against a PROMPTS.jsonl file of test prompts."""
-    from .evaluation import run_eval_command
+    from .evaluation import load_judge, run_eval_command
 
+    judge = load_judge(judge_model) if judge_model else None
     bot = _open_bot(index_dir, folder, embedding_model, reranker_model, llm_model)
-    run_eval_command(bot, prompts, json_out=json_out, report=report)
+    run_eval_command(bot, prompts, json_out=json_out, report=report, judge=judge)
 
 
 @main.command("doctor")

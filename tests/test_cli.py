@@ -4,7 +4,7 @@ import pytest
 from click.testing import CliRunner
 
 from rag.cli import main
-from tests.conftest import SEEDS
+from tests.conftest import PROMPTS, SEEDS
 
 
 @pytest.fixture
@@ -48,6 +48,10 @@ def test_ask_json_has_the_api_field_names(runner, built):
         (["ask", "anything", "--index-dir", "{tmp}/nowhere"], "No index in"),
         (["index", "{tmp}/missing-folder", "--index-dir", "{tmp}/i"], "Folder not found"),
         (["eval", "{tmp}/missing.jsonl", "--folder", str(SEEDS), "--index-dir", "{tmp}/i"], ""),
+        (
+            ["eval", str(PROMPTS / "seeds.jsonl"), "--judge-model", "{tmp}/no-such-model", "--index-dir", "{tmp}/i"],
+            "Cannot load the NLI model",
+        ),
     ],
 )
 def test_user_errors_are_one_line_on_stderr_and_exit_2(runner, built, tmp_path, args, message):
