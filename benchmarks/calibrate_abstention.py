@@ -38,8 +38,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
-from clapnq import ROOT, Question, load, write_section
-from common import DATA
+from clapnq import EVALUATION, ROOT, Question, load
+from common import DATA, write_section
 
 from rag import Chatbot, Document
 from rag.compose import AbstentionModel, ComposerSettings, Evidence, candidates_from_hits, score_sentences
@@ -301,7 +301,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(0 if same else 1)
     if not args.no_write:
         plot_curve(model, train, held_out)
-        write_section("abstention", text)
+        write_section("abstention", text, EVALUATION)
 
 
 if __name__ == "__main__":

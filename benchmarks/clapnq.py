@@ -27,7 +27,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from common import DATA, ROOT, require
+from common import DATA, ROOT, require, write_section
 
 from rag import Chatbot, Document, evaluate
 from rag.evaluation import EvalResult, Prompt
@@ -171,20 +171,6 @@ def _fmt(value) -> str:
     return str(value) if isinstance(value, int) else f"{value:.3f}"
 
 
-def write_section(name: str, text: str) -> None:
-    """Replace (or append) the named section of docs/EVALUATION.md."""
-    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
-    page = EVALUATION.read_text(encoding="utf-8") if EVALUATION.exists() else "# Evaluation\n"
-    block = f"{start}\n{text.strip()}\n{end}"
-    if start in page and end in page:
-        page = page[: page.index(start)] + block + page[page.index(end) + len(end) :]
-    else:
-        page = page.rstrip() + "\n\n" + block + "\n"
-    EVALUATION.parent.mkdir(parents=True, exist_ok=True)
-    EVALUATION.write_text(page, encoding="utf-8")
-    print(f"wrote the {name} section of {EVALUATION.relative_to(ROOT)}")
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=None, help="folder holding the two ClapNQ dev files")
@@ -211,7 +197,7 @@ def main(argv: list[str] | None = None) -> None:
 
         write_report(result, args.report)
     if not args.no_write:
-        write_section("clapnq", text)
+        write_section("clapnq", text, EVALUATION)
 
 
 if __name__ == "__main__":

@@ -33,15 +33,15 @@ def machine() -> str:
     return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
-def write_section(name: str, markdown: str) -> None:
-    """Replace (or append) the named section of docs/BENCHMARKS.md."""
+def write_section(name: str, markdown: str, page: Path = REPORT) -> None:
+    """Replace (or append) the named section of ``page`` (default: docs/BENCHMARKS.md)."""
     start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
-    text = REPORT.read_text(encoding="utf-8") if REPORT.exists() else "# Benchmarks\n"
+    text = page.read_text(encoding="utf-8") if page.exists() else f"# {page.stem.title()}\n"
     block = f"{start}\n{markdown.strip()}\n{end}"
     if start in text and end in text:
         text = text[: text.index(start)] + block + text[text.index(end) + len(end) :]
     else:
         text = text.rstrip() + "\n\n" + block + "\n"
-    REPORT.parent.mkdir(parents=True, exist_ok=True)
-    REPORT.write_text(text, encoding="utf-8")
-    print(f"wrote the {name} section of {REPORT.relative_to(ROOT)}")
+    page.parent.mkdir(parents=True, exist_ok=True)
+    page.write_text(text, encoding="utf-8")
+    print(f"wrote the {name} section of {page.relative_to(ROOT)}")

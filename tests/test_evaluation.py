@@ -360,24 +360,11 @@ def test_a_report_with_an_unknown_suffix_is_refused_before_asking(tmp_path):
 
 
 def build_tiny_nli(folder, labels: dict[int, str]):
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
-    from transformers import BertConfig, BertForSequenceClassification, PreTrainedTokenizerFast
+    from transformers import BertConfig, BertForSequenceClassification
 
-    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
-    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tokenizer.train_from_iterator([PARIS, BANANAS], trainers.WordPieceTrainer(vocab_size=120, special_tokens=specials))
-    cls_id, sep_id = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
-    tokenizer.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]",
-        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
-        special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)],
-    )
-    wrapped = PreTrainedTokenizerFast(
-        tokenizer_object=tokenizer, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]", sep_token="[SEP]"
-    )
-    wrapped.save_pretrained(folder)
+    from tests.tiny_models import build_wordpiece_tokenizer
+
+    wrapped = build_wordpiece_tokenizer(folder, vocab_size=120, texts=[PARIS, BANANAS], model_max_length=128)
     import torch
 
     torch.manual_seed(0)

@@ -51,8 +51,11 @@ def seed_texts() -> list[str]:
     return [path.read_text(encoding="utf-8") for path in sorted(SEEDS.glob("*.txt"))]
 
 
-def build_wordpiece_tokenizer(folder: Path, vocab_size: int = 2000):
-    """A BERT-style (lower-cased WordPiece, [CLS] … [SEP]) tokenizer trained on the seeds."""
+def build_wordpiece_tokenizer(
+    folder: Path, vocab_size: int = 2000, texts: list[str] | None = None, model_max_length: int = 512
+):
+    """A BERT-style (lower-cased WordPiece, [CLS] … [SEP]) tokenizer trained on ``texts``
+    (default: the seeds)."""
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -62,7 +65,7 @@ def build_wordpiece_tokenizer(folder: Path, vocab_size: int = 2000):
     tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     tokenizer.decoder = decoders.WordPiece()
     trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=specials)
-    tokenizer.train_from_iterator(seed_texts(), trainer)
+    tokenizer.train_from_iterator(texts or seed_texts(), trainer)
     cls_id, sep_id = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
     tokenizer.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]",
@@ -76,7 +79,7 @@ def build_wordpiece_tokenizer(folder: Path, vocab_size: int = 2000):
         cls_token="[CLS]",
         sep_token="[SEP]",
         mask_token="[MASK]",
-        model_max_length=512,
+        model_max_length=model_max_length,
     )
     wrapped.save_pretrained(folder)
     return wrapped
