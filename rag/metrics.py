@@ -148,11 +148,7 @@ def token_f1(prediction: str, reference: str) -> float:
     predicted, wanted = answer_tokens(prediction), answer_tokens(reference)
     if not predicted or not wanted:
         return float(predicted == wanted)
-    common = _bag_overlap(predicted, wanted)
-    if common == 0:
-        return 0.0
-    precision, recall = common / len(predicted), common / len(wanted)
-    return 2 * precision * recall / (precision + recall)
+    return _f1(_bag_overlap(predicted, wanted), len(predicted), len(wanted))
 
 
 def rouge_l(prediction: str, reference: str) -> float:
@@ -160,10 +156,14 @@ def rouge_l(prediction: str, reference: str) -> float:
     predicted, wanted = answer_tokens(prediction), answer_tokens(reference)
     if not predicted or not wanted:
         return float(predicted == wanted)
-    lcs = _lcs_length(predicted, wanted)
-    if lcs == 0:
+    return _f1(_lcs_length(predicted, wanted), len(predicted), len(wanted))
+
+
+def _f1(matched: int, predicted: int, wanted: int) -> float:
+    """F-measure of ``matched`` units out of ``predicted`` given and ``wanted`` expected."""
+    if matched == 0:
         return 0.0
-    precision, recall = lcs / len(predicted), lcs / len(wanted)
+    precision, recall = matched / predicted, matched / wanted
     return 2 * precision * recall / (precision + recall)
 
 
