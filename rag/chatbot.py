@@ -26,7 +26,7 @@ from .loading import load_folder
 from .neural import load_reranker
 from .records import Answer, Document, Hit
 from .retrieval import RetrievalSettings, Retriever
-from .store import Index, IndexSettings, UpdateReport, read_manifest, update_index
+from .store import Index, IndexSettings, UpdateReport, check_embedder, embedder_entry, read_manifest, update_index
 from .tokens import load_token_counter
 
 logger = logging.getLogger(__name__)
@@ -132,7 +132,8 @@ class Chatbot:
         """Open an index that is already built, with the embedder it was built with."""
         index = Index.open(index_dir)
         models = Models(embedding_model, reranker_model, llm_model)
-        embedder = _embedder_for(index_dir, models.embedding_model)
+        embedder = load_embedder(models.embedding_model or index.manifest.embedder.get("id"))
+        check_embedder(index.folder, index.manifest, embedder_entry(embedder))
         return cls(index, embedder, models=models, **options)
 
     @classmethod

@@ -282,7 +282,7 @@ class IndexSettings:
 
     def manifest_entries(self) -> tuple[dict, dict]:
         chunker = asdict(self.chunker) | {"tokenizer": self.counter.name, "analyzer": ANALYZER_ID}
-        return {"id": self.embedder.id, "dim": self.embedder.dim}, chunker
+        return embedder_entry(self.embedder), chunker
 
 
 def update_index(
@@ -331,7 +331,13 @@ def _check_unique_ids(documents: Sequence[Document]) -> None:
         seen.add(document.id)
 
 
-def _check_compatible(folder: Path, manifest: Manifest, embedder: dict, chunker: dict) -> None:
+def embedder_entry(embedder: Embedder) -> dict:
+    """How the manifest records an embedder."""
+    return {"id": embedder.id, "dim": embedder.dim}
+
+
+def check_embedder(folder: Path, manifest: Manifest, embedder: dict) -> None:
+    """IndexMismatchError unless the index was built with ``embedder`` (its manifest entry)."""
     if manifest.embedder != embedder:
         raise IndexMismatchError(
             f"The index in {folder} was built with the embedder {manifest.embedder.get('id')} "
@@ -339,6 +345,10 @@ def _check_compatible(folder: Path, manifest: Manifest, embedder: dict, chunker:
             f"Use the same embedding model, or rebuild with `rag index FOLDER --index-dir {folder} --rebuild` "
             "(rebuild=True in Python)."
         )
+
+
+def _check_compatible(folder: Path, manifest: Manifest, embedder: dict, chunker: dict) -> None:
+    check_embedder(folder, manifest, embedder)
     if manifest.chunker != chunker:
         raise IndexMismatchError(
             f"The index in {folder} was chunked with {manifest.chunker}, not {chunker}. "

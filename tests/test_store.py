@@ -108,6 +108,8 @@ def test_opening_without_an_embedder_uses_the_one_the_index_was_built_with(tmp_p
     assert bot.embedder.id == "hashing-v2-128"
     with pytest.raises(IndexMismatchError):
         Chatbot.from_documents(DOCS, tmp_path, embedding_model="hashing-v2-64")
+    with pytest.raises(IndexMismatchError, match="hashing-v2-128"):
+        Chatbot.from_index(tmp_path, embedding_model="hashing-v2-64")
 
 
 def test_duplicate_document_ids_are_an_error(tmp_path):
