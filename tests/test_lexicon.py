@@ -9,7 +9,7 @@ import pytest
 
 from rag import Chatbot, Document
 from rag.compose import ComposerSettings
-from rag.lexicon import Lexicon, load_lexicon
+from rag.lexicon import Lexicon, load_lexicon, wordnet_folder
 
 LICENCE = "  1 This database is provided under a licence.\n  2 Second line of the licence.\n"
 
@@ -72,6 +72,23 @@ def test_without_wordnet_a_word_is_related_to_itself_only():
     assert empty.id == "none"
     assert empty.related("freed") == {"freed"}
     assert empty.base_forms("died", "v") == []
+
+
+def test_rag_wordnet_dir_chooses_the_database(miniature: Lexicon, tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("RAG_WORDNET_DIR", str(miniature.folder))
+    assert wordnet_folder() == miniature.folder
+    monkeypatch.setenv("RAG_WORDNET_DIR", str(tmp_path / "nowhere"))
+    assert wordnet_folder() is None
+
+
+def test_doctor_says_when_rag_wordnet_dir_holds_no_wordnet(tmp_path: Path, monkeypatch):
+    from rag import doctor
+
+    monkeypatch.setenv("RAG_WORDNET_DIR", str(tmp_path))
+    monkeypatch.setattr("rag.lexicon.load_lexicon", lambda: Lexicon(None))
+    check = doctor._lexicon()
+    assert not check.ok
+    assert check.detail == f"RAG_WORDNET_DIR={tmp_path} holds no WordNet (index.noun, data.noun)"
 
 
 # -- the installed WordNet 3.0 -------------------------------------------------------------
