@@ -41,6 +41,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
+from functools import lru_cache
 from typing import Protocol
 
 from .analysis import fold, index_terms, question_words, stem_all
@@ -366,17 +367,27 @@ def related_terms(question: str, lexicon: Lexicon | None) -> tuple[list[str], Re
     multi-word relative such as "prisoner of war" is a tuple of stems, all of which must be
     present)."""
     question_word_list = question_words(question)
-    terms = list(dict.fromkeys(stem_all(question_word_list)))
+    stems = stem_all(question_word_list)
+    terms = list(dict.fromkeys(stems))
     related: dict[str, set[tuple[str, ...]]] = {t: set() for t in terms}
     if lexicon is not None and lexicon.available:
-        for word, term in zip(question_word_list, stem_all(question_word_list), strict=True):
-            for relative in lexicon.related(word):
-                stems = tuple(index_terms(relative))
-                # "go for" is not "go": a phrase reduced to one word by its stop words would
-                # match that word's every use.
-                if stems and stems != (term,) and (len(stems) > 1 or " " not in relative):
-                    related[term].add(stems)
+        for word, term in zip(question_word_list, stems, strict=True):
+            related[term].update(_relative_stems(lexicon, word, term))
     return terms, {t: tuple(sorted(phrases)) for t, phrases in related.items()}
+
+
+@lru_cache(maxsize=4096)
+def _relative_stems(lexicon: Lexicon, word: str, term: str) -> frozenset[tuple[str, ...]]:
+    """The stemmed relatives of one question word (stemming them is most of an ask's lexicon
+    cost, and question words repeat)."""
+    out = set()
+    for relative in lexicon.related(word):
+        stems = tuple(index_terms(relative))
+        # "go for" is not "go": a phrase reduced to one word by its stop words would match
+        # that word's every use.
+        if stems and stems != (term,) and (len(stems) > 1 or " " not in relative):
+            out.add(stems)
+    return frozenset(out)
 
 
 def _related_in(phrases: tuple[tuple[str, ...], ...], terms: frozenset[str]) -> tuple[str, ...] | None:
