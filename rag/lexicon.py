@@ -180,7 +180,9 @@ class Lexicon:
 
     def _synset(self, part: str, offset: int) -> tuple[list[str], list[tuple[str, str, int, int, int]]]:
         """The words of the synset at ``offset`` and its pointers (symbol, part, offset, source, target)."""
-        line = self._file(f"data.{_PARTS[part]}").line(f"{offset:08d}") or ""
+        line = self._file(f"data.{_PARTS[part]}").line(f"{offset:08d}")
+        if line is None:
+            return [], []  # a damaged file: a missing synset relates nothing, rather than failing the answer
         fields = line.split(" | ", 1)[0].split()
         count = int(fields[3], 16)
         words = [_lemma_text(fields[4 + 2 * i]) for i in range(count)]
@@ -247,7 +249,7 @@ def _neighbours(lexicon: Lexicon, part: str, offset: int, base: str) -> tuple[li
         if source and source != position:
             continue  # a lexical pointer from another word of the synset
         target_words, _ = lexicon._synset(target_part, target_offset)
-        out.update([target_words[target - 1]] if target else target_words)
+        out.update(target_words[target - 1 : target] if target else target_words)
     return words, out
 
 

@@ -66,6 +66,13 @@ def test_lexical_pointers_belong_to_their_own_word(miniature: Lexicon):
     assert "capture" not in miniature.related("prisoner")
 
 
+def test_a_pointer_to_a_missing_synset_relates_nothing(miniature: Lexicon):
+    data = miniature.folder / "data.verb"
+    data.write_bytes(data.read_bytes().replace(b"+ 00000100 n 0101", b"+ 00000999 n 0101"))
+    damaged = Lexicon(miniature.folder)
+    assert damaged.related("capture") == {"capture"}
+
+
 def test_without_wordnet_a_word_is_related_to_itself_only():
     empty = Lexicon(None)
     assert not empty.available
