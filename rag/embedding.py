@@ -16,6 +16,7 @@ trusting it alone.
 from __future__ import annotations
 
 import math
+import re
 import zlib
 from collections import Counter
 from collections.abc import Sequence
@@ -25,8 +26,11 @@ from typing import Protocol
 import numpy as np
 
 from .analysis import INDEX_STOPWORDS, stem_all, words
+from .errors import IndexMismatchError
 
 HASHING = "hashing"
+HASHING_VERSION = "v2"
+_HASHING_ID_RE = re.compile(rf"{HASHING}-(v\d+)-(\d+)")
 
 
 class Embedder(Protocol):
@@ -61,7 +65,7 @@ class HashingEmbedder:
 
     @property
     def id(self) -> str:
-        return f"{HASHING}-v2-{self._dim}"
+        return f"{HASHING}-{HASHING_VERSION}-{self._dim}"
 
     @property
     def dim(self) -> int:
@@ -134,8 +138,17 @@ def load_embedder(name: str | None = None, *, device: str | None = None) -> Embe
     """
     if name is None or name == HASHING:
         return HashingEmbedder()
-    if name.startswith(f"{HASHING}-v2-"):
-        return HashingEmbedder(dim=int(name.rsplit("-", 1)[1]))
+    version = _HASHING_ID_RE.fullmatch(name)
+    if version and version[1] == HASHING_VERSION:
+        return HashingEmbedder(dim=int(version[2]))
+    if version:
+        # Not a model name: an index built by an earlier offline embedder, whose vectors this
+        # version cannot reproduce.
+        raise IndexMismatchError(
+            f"The index was built by the offline embedder {name}, from an earlier version of rag; this "
+            f"version has {HASHING}-{HASHING_VERSION}. Rebuild the index: `rag index FOLDER --index-dir DIR "
+            "--rebuild` (rebuild=True in Python)."
+        )
     from .neural import EMBEDDER_PREFIX, SentenceTransformerEmbedder
 
     return SentenceTransformerEmbedder(name.removeprefix(EMBEDDER_PREFIX), device=device)

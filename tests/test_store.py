@@ -112,6 +112,18 @@ def test_opening_without_an_embedder_uses_the_one_the_index_was_built_with(tmp_p
         Chatbot.from_index(tmp_path, embedding_model="hashing-v2-64")
 
 
+def test_an_index_from_an_earlier_offline_embedder_asks_for_a_rebuild_not_a_model_download(tmp_path):
+    Chatbot.from_documents(DOCS, tmp_path)
+    manifest = json.loads((tmp_path / MANIFEST).read_text())
+    manifest["embedder"]["id"] = "hashing-v1-1024"
+    (tmp_path / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(IndexMismatchError, match=r"hashing-v1-1024.*earlier version.*--rebuild"):
+        Chatbot.from_index(tmp_path)
+    rebuilt = Chatbot.from_documents(DOCS, tmp_path, rebuild=True)
+    assert rebuilt.embedder.id == "hashing-v2-1024"
+    assert rebuilt.retrieve(DOCS[0].text.split()[0], k=1)
+
+
 def test_duplicate_document_ids_are_an_error(tmp_path):
     with pytest.raises(RagError, match="share the id"):
         update_index(tmp_path, [DOCS[0], DOCS[0]], settings())
