@@ -22,9 +22,12 @@ Every sentence of the retrieved passages is a candidate. What the composer measu
   a relative of them). High for questions about things the documents never mention.
 * **answer type**: "how many" wants a number, "when" a date, "who" a name, "where" a place,
   "which newspaper" a name. 1 when the sentence holds such a thing *beyond what the question
-  already says*, 0 when it does not, 0.5 when the question asks for no particular type. A
-  year is not a count, and a place is a name after a preposition of place or one WordNet files
-  under location, so "Vladimir Putin" does not answer "which country".
+  already says*, else 0. A year is not a count, and a place is a name after a preposition of
+  place that WordNet does not know as something else ("in April", "in Russian politics"), or
+  one it files under location, so "Vladimir Putin" does not answer "which country".
+* **type missing**: 1 when the question asks for a count or a date and the sentence holds
+  none. A missing name or place says less: "who" and "where" are often answered by a
+  description ("the man who founded it", "where the river meets the sea").
 * **top passage**: whether the sentence is from the best-ranked passage.
 
 Sentences are ranked by ``SentenceScorer`` (coverage first, then passage coverage, answer type,
@@ -70,6 +73,7 @@ class Evidence:
     rare_coverage: float
     unseen_share: float
     answer_type: float
+    type_missing: float
     top_passage: float
 
     def as_dict(self) -> dict[str, float]:
@@ -85,14 +89,15 @@ class AbstentionModel:
     negatives); docs/EVALUATION.md records the data, the operating point and the curve.
     """
 
-    bias: float = -3.68
-    coverage: float = 2.22
-    passage_coverage: float = 1.52
-    missing_share: float = -0.42
-    rare_coverage: float = 0.41
-    unseen_share: float = -3.19
-    answer_type: float = 0.19
-    top_passage: float = 0.8
+    bias: float = -3.61
+    coverage: float = 2.24
+    passage_coverage: float = 1.5
+    missing_share: float = -0.46
+    rare_coverage: float = 0.36
+    unseen_share: float = -3.16
+    answer_type: float = 0.13
+    type_missing: float = -0.54
+    top_passage: float = 0.89
     threshold: float = 0.48
 
     def probability(self, evidence: Evidence) -> float:
@@ -202,6 +207,9 @@ _PLACE_NOUNS = (
     "country|countries|city|cities|region|place|town|village|republic|state|province|continent|island|river|capital"
 )
 _TIME_NOUNS = "year|day|date|month|time|century|decade"
+# Kinds whose absence from a sentence is telling: a count or a date is written as one, while
+# "who" and "where" are often answered by a description.
+_MEASURED = frozenset(["number", "date"])
 _MODIFIERS = r"(?:[\w-]+\s+){0,3}"  # "which top American diplomat", "which specific Middle Eastern country"
 
 # The wh-word that opens the question decides what it asks for; a "who" later on is usually a
@@ -247,36 +255,50 @@ def _type_at(asked: str) -> str | None:
     return None
 
 
-def _things_of(kind: str, text: str) -> list[str]:
+def _things_of(kind: str, text: str, lexicon: Lexicon | None) -> list[str]:
     if kind == "number":
         return _NUMBER_RE.findall(text)
     if kind == "date":
         return _DATE_RE.findall(text)
     if kind == "place":
-        # A place follows a preposition of place ("near Kyiv and Chernihiv"), or is a name
-        # WordNet files under location ("Ukraine"); "Vladimir Putin" is not one.
-        listed = [name for group in _PLACE_RE.findall(text) for name in re.split(_LIST_SEPARATOR, group)]
-        lexicon = load_lexicon()
-        known = [name for name in _NAME_RE.findall(text) if lexicon.is_a(name.lower(), _LOCATIONS)]
-        return listed + known
+        return _places(text, lexicon)
     return _NAME_RE.findall(text) + _ACRONYM_RE.findall(text)  # person, name
+
+
+def _places(text: str, lexicon: Lexicon | None) -> list[str]:
+    """Names that are places: after a preposition of place ("near Kyiv and Chernihiv") unless
+    WordNet knows the word as something else ("in April", "in Russian foreign policy"), or
+    filed under location by WordNet ("Ukraine"); "Vladimir Putin" is not one."""
+    listed = [name for group in _PLACE_RE.findall(text) for name in re.split(_LIST_SEPARATOR, group)]
+    if lexicon is None or not lexicon.available:
+        return listed
+    located = [name for name in listed if lexicon.is_a(name, _LOCATIONS) or not lexicon.knows(name)]
+    known = [name for name in _NAME_RE.findall(text) if lexicon.is_a(name, _LOCATIONS)]
+    return located + known
 
 
 _YEAR_RE = re.compile(r"^(?:1[5-9]|20)\d\d$")
 _ASKS_FOR_YEARS_RE = re.compile(r"\b(?:how\s+(?:long|old)|years?)\b", re.I)
 
 
-def has_answer_type(kind: str | None, sentence: str, question: str, asked: set[str] | None = None) -> bool:
+def has_answer_type(
+    kind: str | None,
+    sentence: str,
+    question: str,
+    asked: set[str] | None = None,
+    lexicon: Lexicon | None = None,
+) -> bool:
     """Whether ``sentence`` holds a thing of the wanted kind that the question does not.
 
     ``asked`` is the question's index terms, when the caller has them already. A year is not
-    a count: "How many soldiers died?" is not answered by "in 2024".
+    a count: "How many soldiers died?" is not answered by "in 2024". ``lexicon`` tells places
+    from other names; without one, any name after a preposition of place counts.
     """
     if kind is None:
         return False
     asked = set(index_terms(question)) if asked is None else asked
     counting = kind == "number" and not _ASKS_FOR_YEARS_RE.search(question)
-    for thing in _things_of(kind, sentence):
+    for thing in _things_of(kind, sentence, lexicon):
         if counting and _YEAR_RE.match(thing.rstrip(".,")):
             continue
         terms = index_terms(thing)
@@ -408,6 +430,7 @@ class _Question:
     related: Relatives
     related_credit: float
     asked: set[str]  # every index term of the question, for telling its own names from new ones
+    lexicon: Lexicon | None
 
     def match(self, term: str, terms: frozenset[str]) -> float:
         """1 when ``terms`` hold ``term`` or a spelling variant, ``related_credit`` when they
@@ -456,14 +479,14 @@ def _analyse(
     rare = [t for t in known if weights[t] >= cut - 1e-9]
     kind = question_type(question)
     return _Question(
-        known, weights, known_total, unseen, rare, kind, related, related_credit, set(index_terms(question))
+        known, weights, known_total, unseen, rare, kind, related, related_credit, set(index_terms(question)), lexicon
     )
 
 
 def _evidence(q: _Question, candidate: Candidate, question: str) -> Evidence:
     if not q.terms:
         return Evidence(
-            0.0, 0.0, 1.0, 0.0, q.unseen_share, 0.5 if q.kind is None else 0.0, float(candidate.hit_rank == 0)
+            0.0, 0.0, 1.0, 0.0, q.unseen_share, 0.0, float(q.kind in _MEASURED), float(candidate.hit_rank == 0)
         )
     # In question order, not sets: float sums must not depend on set order.
     here = {t: max(q.match(t, candidate.terms), 0.5 * q.match(t, candidate.context_terms)) for t in q.terms}
@@ -471,8 +494,17 @@ def _evidence(q: _Question, candidate: Candidate, question: str) -> Evidence:
     passage = sum(q.weights[t] * q.match(t, candidate.passage_terms) for t in q.terms) / q.total
     missing = sum(1 for t in q.terms if here[t] == 0.0) / len(q.terms)
     rare = sum(here[t] > 0.0 for t in q.rare) / len(q.rare) if q.rare else 0.0
-    answer_type = 0.5 if q.kind is None else float(has_answer_type(q.kind, candidate.text, question, q.asked))
-    return Evidence(coverage, passage, missing, rare, q.unseen_share, answer_type, float(candidate.hit_rank == 0))
+    typed = has_answer_type(q.kind, candidate.text, question, q.asked, q.lexicon)
+    return Evidence(
+        coverage,
+        passage,
+        missing,
+        rare,
+        q.unseen_share,
+        float(typed),
+        float(q.kind in _MEASURED and not typed),
+        float(candidate.hit_rank == 0),
+    )
 
 
 def score_sentences(
@@ -492,7 +524,7 @@ def score_sentences(
         score = (
             scorer.coverage * evidence.coverage
             + scorer.passage_coverage * evidence.passage_coverage
-            + scorer.answer_type * (evidence.answer_type == 1.0)
+            + scorer.answer_type * evidence.answer_type
             + scorer.rank_prior / (1 + candidate.hit_rank)
             - _shape_penalty(candidate.text, scorer)
         )

@@ -145,6 +145,12 @@ class Lexicon:
         holding one of ``kinds`` ("paris" is a "location": capital, seat, ..., region, location)."""
         return self.available and _is_a(self, word, kinds)
 
+    def knows(self, word: str) -> bool:
+        """Whether WordNet has ``word`` (any form, any part of speech): "April" and "Russian"
+        it knows, "Kursk" it does not."""
+        lemma = word.lower().replace(" ", "_")
+        return self.available and any(self.base_forms(lemma, part) for part in _PARTS)
+
     def _climbs_to(self, word: str, kinds: frozenset[str], depth: int = 12) -> bool:
         lemma = word.lower().replace(" ", "_")
         frontier = [

@@ -26,6 +26,7 @@ from rag.compose import (
     score_sentences,
     variant_of,
 )
+from rag.lexicon import load_lexicon
 from tests.conftest import ROOT
 
 BENCHMARKS = ROOT / "benchmarks"
@@ -83,11 +84,47 @@ def test_answer_type_wants_something_the_question_does_not_already_say():
 
 
 def test_a_year_is_not_a_count_and_a_person_is_not_a_place():
+    lexicon = load_lexicon()
     assert not has_answer_type("number", "The soldiers were captured in 2024.", "How many soldiers died?")
     assert has_answer_type("number", "He was jailed in 2006.", "In what year was he jailed?")
-    assert has_answer_type("place", "Talks were held near Kyiv and Chernihiv.", "Near which city besides Kyiv?")
-    assert not has_answer_type("place", "The talks of Vladimir Putin and Ramzan Kadyrov.", "Which country hosted them?")
-    assert has_answer_type("place", "The envoy said Ukraine was ready.", "Which country was ready?")
+    assert has_answer_type(
+        "place", "Talks were held near Kyiv and Chernihiv.", "Near which city besides Kyiv?", lexicon=lexicon
+    )
+    assert not has_answer_type(
+        "place", "The talks of Vladimir Putin and Ramzan Kadyrov.", "Which country hosted them?", lexicon=lexicon
+    )
+    assert has_answer_type("place", "The envoy said Ukraine was ready.", "Which country was ready?", lexicon=lexicon)
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "The talks resumed in April.",  # a month
+        "He grew in influence in Russian foreign policy.",  # a nationality
+        "Kadyrov spoke about it on Telegram in a voice message.",  # neither is a place
+    ],
+)
+def test_a_name_after_a_preposition_is_a_place_only_if_wordnet_does_not_know_it_as_something_else(sentence):
+    assert has_answer_type("place", sentence, "Where did it happen?", lexicon=load_lexicon()) is False
+
+
+def test_without_the_lexicon_any_name_after_a_preposition_of_place_is_a_place():
+    assert has_answer_type("place", "The talks resumed in April.", "Where did it happen?")
+    assert not has_answer_type("place", "The envoy said Ukraine was ready.", "Which country was ready?")
+
+
+def test_a_count_or_date_the_sentence_lacks_is_evidence_against_answering_but_a_name_is_not(small_bot):
+    counted = {s.candidate.text: s.evidence for s in best(small_bot, "How many soldiers guarded the swap?")}
+    with_count = counted["In total 314 captives changed hands, officials said."]
+    assert (with_count.answer_type, with_count.type_missing) == (1.0, 0.0)
+    without = counted["The exchange was brokered by the United Arab Emirates."]
+    assert (without.answer_type, without.type_missing) == (0.0, 1.0)
+    named = {s.candidate.text: s.evidence for s in best(small_bot, "Who brokered the swap?")}
+    for evidence in named.values():
+        assert evidence.type_missing == 0.0
+    assert named["The exchange was brokered by the United Arab Emirates."].answer_type == 1.0
+    untyped = best(small_bot, "Why did it snow late in Moscow?")[0]
+    assert untyped.evidence.answer_type == 0.0 and untyped.evidence.type_missing == 0.0
 
 
 DOCS = [
@@ -139,11 +176,12 @@ def test_the_abstention_model_is_a_logistic_function_of_the_evidence():
         rare_coverage=0.0,
         unseen_share=-1.0,
         answer_type=0.0,
+        type_missing=-2.0,
         top_passage=0.0,
         threshold=0.5,
     )
-    evidence = Evidence(0.75, 0.0, 0.0, 0.0, 0.5, 0.0, 0.0)
-    assert model.probability(evidence) == pytest.approx(1 / (1 + math.exp(-(-1.0 + 1.5 - 0.5))))
+    evidence = Evidence(0.75, 0.0, 0.0, 0.0, 0.5, 0.0, 1.0, 0.0)
+    assert model.probability(evidence) == pytest.approx(1 / (1 + math.exp(-(-1.0 + 1.5 - 0.5 - 2.0))))
 
 
 def test_out_of_scope_questions_get_the_refusal_and_no_citations(small_bot):
