@@ -558,7 +558,7 @@ def compose_extractive(
     if not scored or should_abstain(scored[0], settings.abstention):
         return abstain(question, hits)
     chosen = _choose(scored, settings)
-    citations = [_citation(n, s.candidate) for n, s in enumerate(chosen, 1)]
+    citations = [Citation.of(n, s.candidate) for n, s in enumerate(chosen, 1)]
     text = " ".join(_cited(s.candidate.text, n) for n, s in enumerate(chosen, 1))
     checks = check_sentences(text, passages_of(citations))
     return Answer(question=question, text=text, citations=citations, hits=list(hits), raw_text=text, checks=checks)
@@ -591,18 +591,6 @@ def _distinct(a: Candidate, b: Candidate) -> bool:
         return False
     union = a.terms | b.terms
     return not union or len(a.terms & b.terms) / len(union) < 0.7
-
-
-def _citation(marker: int, candidate: Candidate) -> Citation:
-    return Citation(
-        marker=marker,
-        source=candidate.source,
-        start_line=candidate.start_line,
-        end_line=candidate.end_line,
-        quote=candidate.text,
-        start_char=candidate.start_char,
-        end_char=candidate.end_char,
-    )
 
 
 def _cited(text: str, marker: int) -> str:

@@ -421,20 +421,8 @@ def check_output(
         for marker in check.markers:
             numbers.setdefault(marker, len(numbers) + 1)
     final = " ".join(f"{c.sentence} " + "".join(f"[{numbers[m]}]" for m in c.markers) for c in supported)
-    citations = [_citation(new, passages[old - 1]) for old, new in numbers.items()]
+    citations = [Citation.of(new, passages[old - 1]) for old, new in numbers.items()]
     return CheckedOutput(final, citations, check_sentences(final, passages_of(citations), judge))
-
-
-def _citation(marker: int, hit: Hit) -> Citation:
-    return Citation(
-        marker=marker,
-        source=hit.source,
-        start_line=hit.start_line,
-        end_line=hit.end_line,
-        quote=hit.text,
-        start_char=hit.chunk.start_char,
-        end_char=hit.chunk.end_char,
-    )
 
 
 def answer_from_output(

@@ -9,6 +9,18 @@ from __future__ import annotations
 import hashlib
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
+from typing import Protocol
+
+
+class LocatedText(Protocol):
+    """Text with the place in its source it was taken from."""
+
+    source: str
+    text: str
+    start_line: int
+    end_line: int
+    start_char: int
+    end_char: int
 
 
 @dataclass(frozen=True)
@@ -65,6 +77,14 @@ class Hit:
     def end_line(self) -> int:
         return self.chunk.end_line
 
+    @property
+    def start_char(self) -> int:
+        return self.chunk.start_char
+
+    @property
+    def end_char(self) -> int:
+        return self.chunk.end_char
+
     def to_dict(self) -> dict:
         return {
             "source": self.source,
@@ -88,6 +108,11 @@ class Citation:
     quote: str
     start_char: int = 0
     end_char: int = 0
+
+    @classmethod
+    def of(cls, marker: int, span: LocatedText) -> Citation:
+        """A citation quoting all of ``span`` (a retrieved ``Hit``, a composer's sentence)."""
+        return cls(marker, span.source, span.start_line, span.end_line, span.text, span.start_char, span.end_char)
 
 
 @dataclass(frozen=True)
