@@ -421,7 +421,7 @@ def check_output(
         for marker in check.markers:
             numbers.setdefault(marker, len(numbers) + 1)
     final = " ".join(f"{c.sentence} " + "".join(f"[{numbers[m]}]" for m in c.markers) for c in supported)
-    citations = [Citation.of(new, passages[old - 1]) for old, new in numbers.items()]
+    citations = [Citation.of(new, passages[old - 1].chunk) for old, new in numbers.items()]
     return CheckedOutput(final, citations, check_sentences(final, passages_of(citations), judge))
 
 

@@ -77,14 +77,6 @@ class Hit:
     def end_line(self) -> int:
         return self.chunk.end_line
 
-    @property
-    def start_char(self) -> int:
-        return self.chunk.start_char
-
-    @property
-    def end_char(self) -> int:
-        return self.chunk.end_char
-
     def to_dict(self) -> dict:
         return {
             "source": self.source,
@@ -111,7 +103,7 @@ class Citation:
 
     @classmethod
     def of(cls, marker: int, span: LocatedText) -> Citation:
-        """A citation quoting all of ``span`` (a retrieved ``Hit``, a composer's sentence)."""
+        """A citation quoting all of ``span`` (a retrieved ``Chunk``, a composer's sentence)."""
         return cls(marker, span.source, span.start_line, span.end_line, span.text, span.start_char, span.end_char)
 
 
