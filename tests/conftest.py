@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -45,3 +47,13 @@ def seeds_copy(tmp_path) -> Path:
 def load_prompts(name: str = "seeds.jsonl") -> list[dict]:
     with open(PROMPTS / name, encoding="utf-8") as handle:
         return [json.loads(line) for line in handle if line.strip()]
+
+
+def benchmark(name: str):
+    """A script from benchmarks/ as a module (they import each other by bare name)."""
+    folder = str(ROOT / "benchmarks")
+    sys.path.insert(0, folder)
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(folder)

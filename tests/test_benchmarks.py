@@ -3,23 +3,14 @@ that agree with the index they built. Skipped where the SciFact data is absent."
 
 from __future__ import annotations
 
-import importlib
-import sys
-
 import pytest
 
-from tests.conftest import ROOT
-
-BENCHMARKS = ROOT / "benchmarks"
+from tests.conftest import benchmark
 
 
 @pytest.fixture(scope="module")
 def scale():
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        module = importlib.import_module("scale")
-    finally:
-        sys.path.remove(str(BENCHMARKS))
+    module = benchmark("scale")
     if not (module.DATA / "scifact" / "corpus.jsonl").exists():
         pytest.skip("SciFact data not found")
     return module

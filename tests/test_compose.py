@@ -4,10 +4,8 @@ with known answers; ClapNQ itself is only read when it is there."""
 
 from __future__ import annotations
 
-import importlib
 import math
 import re
-import sys
 from dataclasses import fields
 
 import numpy as np
@@ -27,9 +25,8 @@ from rag.compose import (
     variant_of,
 )
 from rag.lexicon import load_lexicon
-from tests.conftest import ROOT
+from tests.conftest import ROOT, benchmark
 
-BENCHMARKS = ROOT / "benchmarks"
 CLAPNQ = ROOT.parent / "shared" / "data" / "clapnq_dev"
 
 
@@ -217,15 +214,6 @@ def test_composer_settings_can_turn_abstention_off(small_bot):
 
 # ----------------------------------------------------------------------------------------
 # Calibration: the fitting code on synthetic data, and the shipped numbers against the docs
-
-
-def benchmark(name: str):
-    """A script from benchmarks/ as a module (they import each other by bare name)."""
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        return importlib.import_module(name)
-    finally:
-        sys.path.remove(str(BENCHMARKS))
 
 
 @pytest.fixture(scope="module")
