@@ -56,6 +56,35 @@ INDEX_STOPWORDS = frozenset(
     ]
 )
 
+# Words that make a sentence a question, left out of search queries: "what" or "did" that an
+# article happens to repeat would otherwise outweigh the question's subject ("Putin" is in
+# every article, "what" in few). Only question-forming words, so claims and keyword queries
+# search exactly as before.
+QUERY_STOPWORDS = INDEX_STOPWORDS | frozenset(
+    [
+        "what",
+        "which",
+        "who",
+        "whom",
+        "whose",
+        "when",
+        "where",
+        "why",
+        "how",
+        "do",
+        "does",
+        "did",
+        "were",
+        "has",
+        "have",
+        "had",
+        "can",
+        "could",
+        "would",
+        "should",
+    ]
+)
+
 # Words that shape a question but say nothing about its topic. Kept short and generic: every
 # word here is one the composer will never require to find in the evidence.
 QUESTION_STOPWORDS = INDEX_STOPWORDS | frozenset(
@@ -330,6 +359,13 @@ def stem_all(tokens: list[str]) -> list[str]:
 def index_terms(text: str) -> list[str]:
     """Stemmed terms of a passage, in order, without the index stop words."""
     return stem_all([w for w in words(text) if w not in INDEX_STOPWORDS])
+
+
+def query_terms(text: str) -> list[str]:
+    """Stemmed terms of a search query, without the words that only make it a question (all
+    of its index terms if that leaves nothing: "Who was The Who?")."""
+    kept = [w for w in words(text) if w not in QUERY_STOPWORDS]
+    return stem_all(kept) if kept else index_terms(text)
 
 
 def question_words(text: str) -> list[str]:

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from .analysis import index_terms
+from .analysis import query_terms
 from .embedding import Embedder
 from .records import Hit
 from .store import Index
@@ -58,7 +58,7 @@ class Retriever:
             return []
         depth = max(k, self.settings.candidates)
         dense = self.index.dense_search(self.embedder.embed_query(query), depth)
-        lexical = self.index.lexical_search(index_terms(query), depth)
+        lexical = self.index.lexical_search(query_terms(query), depth)
         fused = self._fuse(dense, lexical)
         keep = max(k, self.settings.rerank_candidates) if self.reranker else k
         hits = self._hits(fused[:keep], dense, lexical)

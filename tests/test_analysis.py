@@ -1,4 +1,4 @@
-from rag.analysis import INDEX_STOPWORDS, fold, index_terms, question_terms, words
+from rag.analysis import INDEX_STOPWORDS, fold, index_terms, query_terms, question_terms, words
 
 
 def test_index_stop_words_are_the_ones_bm25_baselines_use():
@@ -24,3 +24,8 @@ def test_question_terms_keep_only_meaningful_distinct_words():
         "februari",
         "5",
     ]
+
+
+def test_query_terms_leave_out_the_words_that_only_make_a_question():
+    assert query_terms("What did Putin tell the generals?") == ["putin", "tell", "general"]
+    assert query_terms("Who was The Who?") == ["who", "who"]  # nothing else to search for

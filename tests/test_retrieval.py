@@ -55,3 +55,18 @@ def test_convex_fusion_weights_each_side(bot):
 def test_rrf_fusion_is_available(bot):
     retriever = Retriever(bot.index, bot.embedder, RetrievalSettings(fusion="rrf"))
     assert retriever.search("prisoners exchanged", k=1)[0].source == "swap.txt"
+
+
+def test_question_words_do_not_outweigh_the_subject(tmp_path):
+    # "what" is in one document, "Putin" in all four: searched as a term, the rare question word
+    # would bring the rhetoric first.
+    docs = [
+        Document(id="rhetoric.txt", text="What Putin says and what Putin does: what matters is what he does."),
+        Document(id="height.txt", text="Putin's height is rarely reported by the Kremlin."),
+        Document(id="army.txt", text="Putin gave a speech to the army."),
+        Document(id="visit.txt", text="Putin visited the troops in Crimea."),
+    ]
+    bot = Chatbot.from_documents(docs, tmp_path / "idx")
+    assert bot.retrieve("What is Putin's height?", k=1)[0].source == "height.txt"
+    # A query made only of question words still searches for them.
+    assert bot.retrieve("what", k=1)[0].source == "rhetoric.txt"
