@@ -227,6 +227,14 @@ _TYPE_PATTERNS = [
     ),
     ("date", re.compile(rf"^when\b|^since when\b|^(?:what|which)\s+{_MODIFIERS}(?:{_TIME_NOUNS})s?\b", re.I)),
     ("person", re.compile(rf"^who(?:m|se)?\b|^(?:which|what)\s+{_MODIFIERS}(?:{_PERSON_NOUNS})s?\b", re.I)),
+    # "Where does the term come from?" asks for an origin, which a place or a story may answer.
+    (
+        None,
+        re.compile(
+            r"^where\b[^?]*\b(?:come|comes|came|get|gets|got|derive[sd]?)\s+(?:\w+\s+){0,2}from\b|^where\b[^?]*\boriginat",
+            re.I,
+        ),
+    ),
     ("place", re.compile(rf"^where\b|^(?:which|what)\s+{_MODIFIERS}(?:{_PLACE_NOUNS})\b", re.I)),
     ("name", re.compile(rf"^(?:which|what)\s+{_MODIFIERS}(?:{_NAMED_THINGS})s?\b", re.I)),
 ]
@@ -249,10 +257,7 @@ def question_type(question: str) -> str | None:
 
 
 def _type_at(asked: str) -> str | None:
-    for name, pattern in _TYPE_PATTERNS:
-        if pattern.search(asked):
-            return name
-    return None
+    return next((name for name, pattern in _TYPE_PATTERNS if pattern.search(asked)), None)
 
 
 def _things_of(kind: str, text: str, lexicon: Lexicon | None) -> list[str]:

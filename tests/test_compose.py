@@ -42,6 +42,11 @@ CLAPNQ = ROOT.parent / "shared" / "data" / "clapnq_dev"
         ("who has played chad dimera", "person"),
         ("In which Russian region were they seized?", "place"),
         ("Where did Zelensky hold the briefing?", "place"),
+        # an origin, which a story may answer as well as a place
+        ("where does the term cherry picker come from", None),
+        ("where does the bronx get its name from", None),
+        ("where did harvey originate", None),
+        ("where does the cedar river begin and end", "place"),
         ("Which news agency interviewed him?", "name"),
         ("The loss of which Russian warship enraged Putin?", "name"),
         ("How did the insiders who spoke to Bloomberg describe the war?", None),  # "who" is relative
