@@ -17,10 +17,15 @@ from .errors import RagError
 
 DEFAULT_FOLDER = "seeds"
 DEFAULT_INDEX = "index"
+CLOSEST = 3  # passages named under a refusal
+FOLDER_HELP = (
+    "Index this folder first (only what changed). Default: the existing index as it is, "
+    f"or {DEFAULT_FOLDER}/ when there is no index yet."
+)
 
 
 def _user_errors(command):
-    """Turn RagError into one line on stderr and exit status 2 (re-raised under test)."""
+    """Turn RagError into one line on stderr and exit status 2."""
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
@@ -70,6 +75,23 @@ def _open_bot(index_dir: str, folder: str | None, embedding_model, reranker_mode
     return Chatbot.from_index(index_dir, **models)
 
 
+def _folder_to_index(index_dir: str, folder: str | None) -> str | None:
+    """The folder to index before a session: the one asked for; else none when the index
+    exists (it is opened as it is, never refilled from another folder); else the seeds."""
+    from pathlib import Path
+
+    from .store import MANIFEST
+
+    if folder is not None or (Path(index_dir) / MANIFEST).exists():
+        return folder
+    if not Path(DEFAULT_FOLDER).is_dir():
+        raise RagError(
+            f"No index at {index_dir}. Build one with `rag index FOLDER --index-dir {index_dir}`, "
+            "or pass --folder FOLDER."
+        )
+    return DEFAULT_FOLDER
+
+
 @main.command("index")
 @click.argument("folder", default=DEFAULT_FOLDER, type=click.Path())
 @click.option("--index-dir", default=DEFAULT_INDEX, show_default=True, type=click.Path())
@@ -110,30 +132,35 @@ def ask_command(question, index_dir, folder, as_json, embedding_model, reranker_
 
 
 def format_answer(answer) -> str:
-    """The answer, then each citation: its file and lines, and the quote indented below."""
+    """The answer, then each citation: its file and lines, and the quote indented below. A
+    refusal names the closest passages searched, so a person can read them for themselves."""
     lines = [answer.text]
     if answer.fallback_reason:
         lines.append(f"(note: {answer.fallback_reason})")
     for citation in answer.citations:
-        span = (
-            f"line {citation.start_line}"
-            if citation.start_line == citation.end_line
-            else f"lines {citation.start_line}-{citation.end_line}"
-        )
-        lines.append(f"[{citation.marker}] {citation.source}, {span}")
+        lines.append(f"[{citation.marker}] {citation.source}, {_lines(citation.start_line, citation.end_line)}")
         lines.append(f"    {' '.join(citation.quote.split())}")
+    if answer.abstained and answer.hits:
+        lines.append("Closest passages searched (none of them answers it):")
+        places = dict.fromkeys((hit.source, hit.start_line, hit.end_line) for hit in answer.hits[:CLOSEST])
+        lines.extend(f"    {source}, {_lines(start, end)}" for source, start, end in places)
     return "\n".join(lines)
+
+
+def _lines(start: int, end: int) -> str:
+    return f"line {start}" if start == end else f"lines {start}-{end}"
 
 
 @main.command("chat")
 @click.option("--index-dir", default=DEFAULT_INDEX, show_default=True, type=click.Path())
-@click.option("--folder", default=DEFAULT_FOLDER, show_default=True, type=click.Path(), help="Folder to index first.")
+@click.option("--folder", default=None, type=click.Path(), help=FOLDER_HELP)
 @_model_options
 @_user_errors
 def chat_command(index_dir, folder, embedding_model, reranker_model, llm_model) -> None:
     """Chat in the terminal; follow-up questions keep the conversation. Ctrl-D or 'exit' quits."""
+    folder = _folder_to_index(index_dir, folder)
     bot = _open_bot(index_dir, folder, embedding_model, reranker_model, llm_model)
-    click.echo(f"Ask about the {len(bot.documents)} documents in {folder}. Ctrl-D or 'exit' to quit.")
+    click.echo(f"Ask about the {len(bot.documents)} documents in {folder or index_dir}. Ctrl-D or 'exit' to quit.")
     history: list[dict] = []
     while True:
         try:
@@ -164,8 +191,8 @@ def chat_command(index_dir, folder, embedding_model, reranker_model, llm_model) 
 @click.option(
     "--host", default="127.0.0.1", show_default=True, help="Address to bind; 0.0.0.0 exposes it to the network."
 )
-@click.option("--port", default=7860, show_default=True, type=int)
-@click.option("--folder", default=DEFAULT_FOLDER, show_default=True, type=click.Path())
+@click.option("--port", default=7860, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--folder", default=None, type=click.Path(), help=FOLDER_HELP)
 @click.option("--index-dir", default=DEFAULT_INDEX, show_default=True, type=click.Path())
 @click.option("--auth", default=None, envvar="RAG_UI_AUTH", help="user:password for basic auth (or RAG_UI_AUTH).")
 @_model_options
@@ -175,7 +202,7 @@ def ui_command(host, port, folder, index_dir, auth, embedding_model, reranker_mo
     from ui.app import launch
 
     launch(
-        folder=folder,
+        folder=_folder_to_index(index_dir, folder),
         index_dir=index_dir,
         host=host,
         port=port,
@@ -189,7 +216,7 @@ def ui_command(host, port, folder, index_dir, auth, embedding_model, reranker_mo
 @main.command("eval")
 @click.argument("prompts", type=click.Path())
 @click.option("--index-dir", default=DEFAULT_INDEX, show_default=True, type=click.Path())
-@click.option("--folder", default=DEFAULT_FOLDER, show_default=True, type=click.Path(), help="Folder to index first.")
+@click.option("--folder", default=None, type=click.Path(), help=FOLDER_HELP)
 @click.option("--json", "json_out", default=None, type=click.Path(), help="Write the full results as JSON here.")
 @click.option("--report", default=None, type=click.Path(), help="Write a report (.html or .md) here.")
 @click.option(
@@ -207,7 +234,7 @@ def eval_command(
     from .evaluation import load_judge, run_eval_command
 
     judge = load_judge(judge_model) if judge_model else None
-    bot = _open_bot(index_dir, folder, embedding_model, reranker_model, llm_model)
+    bot = _open_bot(index_dir, _folder_to_index(index_dir, folder), embedding_model, reranker_model, llm_model)
     run_eval_command(bot, prompts, json_out=json_out, report=report, judge=judge)
 
 

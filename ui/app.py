@@ -444,7 +444,7 @@ def serve(
 
 
 def launch(
-    folder: str | Path = "seeds",
+    folder: str | Path | None = "seeds",
     index_dir: str | Path = "index",
     *,
     host: str = "127.0.0.1",
@@ -455,16 +455,14 @@ def launch(
     llm_model: str | None = None,
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
 ) -> None:
-    """Index ``folder`` (only what changed) and serve the chat page until interrupted."""
+    """Index ``folder`` (only what changed) and serve the chat page until interrupted; with no
+    folder, serve the index at ``index_dir`` as it is (the page cannot add files to it then)."""
     credentials = parse_auth(auth)
-    bot = Chatbot.from_folder(
-        folder,
-        index_dir=index_dir,
-        embedding_model=embedding_model,
-        reranker_model=reranker_model,
-        llm_model=llm_model,
-        progress=True,
-    )
+    models = {"embedding_model": embedding_model, "reranker_model": reranker_model, "llm_model": llm_model}
+    if folder is None:
+        bot = Chatbot.from_index(index_dir, **models)
+    else:
+        bot = Chatbot.from_folder(folder, index_dir=index_dir, progress=True, **models)
     app = ChatApp(bot, index_dir=index_dir, max_upload_bytes=max_upload_bytes)
     if host not in ("127.0.0.1", "localhost", "::1") and credentials is None:
         logger.warning("serving on %s without --auth: anyone who can reach this address can use the page", host)
