@@ -323,7 +323,7 @@ def variant_of(term: str, terms: frozenset[str]) -> str | None:
 
     Variants share a prefix of at least five letters that covers all but at most one letter
     of the shorter one: "defenc"/"defens", "russia"/"russian", "ukrain"/"ukrainian", but not
-    "general"/"generous". Of several variants, the one sharing the longest prefix (then the
+    "general"/"generous", nor a verb made with -en ("height"/"heighten"). Of several variants, the one sharing the longest prefix (then the
     first in alphabetical order) is returned, so the answer does not depend on set order.
     """
     if term in terms:
@@ -335,12 +335,20 @@ def variant_of(term: str, terms: frozenset[str]) -> str | None:
     for other in terms:
         if len(other) < 5 or other[:5] != head:
             continue
+        if _verb_made_with_en(term, other):
+            continue
         shared = 5
         while shared < min(len(term), len(other)) and term[shared] == other[shared]:
             shared += 1
         if shared >= min(len(term), len(other)) - 1 and (best is None or (-shared, other) < best):
             best = (-shared, other)
     return best[1] if best else None
+
+
+def _verb_made_with_en(a: str, b: str) -> bool:
+    """"heighten" from "height", "threaten" from "threat": a new word, not a form of the old."""
+    shorter, longer = sorted((a, b), key=len)
+    return longer == shorter + "en"
 
 
 # ----------------------------------------------------------------------------------------

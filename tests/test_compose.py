@@ -68,6 +68,8 @@ def test_the_opening_wh_word_decides_the_question_type(question, kind):
         ("russian", {"russia"}, "russia"),
         ("ukrain", {"ukrainian"}, "ukrainian"),
         ("general", {"generous"}, None),
+        ("height", {"heighten"}, None),  # a verb made from the noun, not a form of it
+        ("threaten", {"threat"}, None),
         ("arm", {"armi"}, None),  # too short to trust a shared prefix
         ("kyiv", {"kyiv"}, "kyiv"),
     ],
