@@ -19,6 +19,10 @@ class DocumentsError(RagError):
     """The documents folder is missing, unreadable or holds nothing to index."""
 
 
+class IndexLocationError(RagError):
+    """The index folder is a file, or cannot be created or written."""
+
+
 class IndexCorruptError(RagError):
     """An index file is missing, truncated or unreadable."""
 

@@ -38,7 +38,7 @@ import numpy as np
 from .analysis import ANALYZER_ID, index_terms
 from .chunking import ChunkerSettings, chunk_document
 from .embedding import Embedder
-from .errors import IndexCorruptError, IndexMismatchError, RagError
+from .errors import IndexCorruptError, IndexLocationError, IndexMismatchError, RagError
 from .records import Chunk, Document
 from .tokens import TokenCounter
 
@@ -115,6 +115,8 @@ class Index:
     @classmethod
     def open(cls, folder: str | Path) -> Index:
         folder = Path(folder)
+        if folder.exists() and not folder.is_dir():
+            raise IndexLocationError(_not_a_folder(folder))
         manifest = read_manifest(folder)
         if manifest is None:
             raise RagError(f"No index in {folder}. Build one with `rag index FOLDER --index-dir {folder}`.")
@@ -298,8 +300,7 @@ def update_index(
     ``rebuild`` starts from nothing; without it, an index built with another embedder or
     chunker is an ``IndexMismatchError`` and a damaged one an ``IndexCorruptError``.
     """
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = _writable_folder(Path(folder))
     _check_unique_ids(documents)
     with _writer_lock(folder):
         current = None if rebuild else read_manifest(folder)
@@ -516,9 +517,34 @@ def _remove_stale_files(folder: Path, manifest: Manifest) -> None:
     (folder / f"{MANIFEST}.tmp").unlink(missing_ok=True)
 
 
+def _writable_folder(folder: Path) -> Path:
+    """The index folder, created if missing; or a plain error saying why it cannot be."""
+    if folder.exists() and not folder.is_dir():
+        raise IndexLocationError(_not_a_folder(folder))
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise IndexLocationError(_cannot_write(folder, error)) from error
+    return folder
+
+
+def _not_a_folder(folder: Path) -> str:
+    return f"{folder} is a file, not a folder. Give --index-dir a folder (it is created if missing)."
+
+
+def _cannot_write(folder: Path, error: OSError) -> str:
+    return (
+        f"Cannot write the index in {folder} ({error.strerror or error}). Give --index-dir a folder you can write to."
+    )
+
+
 @contextlib.contextmanager
 def _writer_lock(folder: Path) -> Iterator[None]:
-    with open(folder / ".lock", "w") as handle:
+    try:
+        handle = open(folder / ".lock", "w")  # noqa: SIM115 - closed below, after the lock is released
+    except OSError as error:
+        raise IndexLocationError(_cannot_write(folder, error)) from error
+    with handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield

@@ -215,3 +215,18 @@ def test_kill_9_during_indexing_leaves_the_previous_index_usable(tmp_path):
     )
     assert not list(index_dir.glob("*.tmp"))
     assert Index.open(index_dir).chunk_count > 3000
+
+
+def test_an_index_dir_that_cannot_be_a_folder_is_a_plain_error(tmp_path):
+    from rag.errors import IndexLocationError
+
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("not an index", encoding="utf-8")
+    docs = [Document(id="a.txt", text="Kettles boil water.")]
+    with pytest.raises(IndexLocationError, match=r"notes.txt is a file, not a folder"):
+        Chatbot.from_documents(docs, index_dir=a_file)
+    with pytest.raises(IndexLocationError, match=r"notes.txt is a file, not a folder"):
+        Chatbot.from_index(a_file)
+    with pytest.raises(IndexLocationError, match=r"Cannot write the index in .*notes.txt/sub \(Not a directory\)"):
+        Chatbot.from_documents(docs, index_dir=a_file / "sub")
+    assert a_file.read_text(encoding="utf-8") == "not an index"
