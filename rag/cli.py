@@ -134,7 +134,11 @@ def ask_command(question, index_dir, folder, as_json, embedding_model, reranker_
 def format_answer(answer) -> str:
     """The answer, then each citation: its file and lines, and the quote indented below. A
     refusal names the closest passages searched, so a person can read them for themselves."""
-    lines = [answer.text]
+    return "\n".join([answer.text, *_source_lines(answer)])
+
+
+def _source_lines(answer) -> list[str]:
+    lines = []
     if answer.fallback_reason:
         lines.append(f"(note: {answer.fallback_reason})")
     for citation in answer.citations:
@@ -144,7 +148,7 @@ def format_answer(answer) -> str:
         lines.append("Closest passages searched (none of them answers it):")
         places = dict.fromkeys((hit.source, hit.start_line, hit.end_line) for hit in answer.hits[:CLOSEST])
         lines.extend(f"    {source}, {_lines(start, end)}" for source, start, end in places)
-    return "\n".join(lines)
+    return lines
 
 
 def _lines(start: int, end: int) -> str:
@@ -175,12 +179,15 @@ def chat_command(index_dir, folder, embedding_model, reranker_model, llm_model) 
         try:
             stream = bot.stream(question, history=history)
             click.echo("bot> ", nl=False)
+            streamed = []
             for piece in stream:
+                streamed.append(piece)
                 click.echo(piece, nl=False)
             answer = stream.answer
-            click.echo(
-                "\r\033[K" + "bot> " + format_answer(answer) if sys.stdout.isatty() else "\n" + format_answer(answer)
-            )
+            # The sources follow the streamed text; the whole answer is printed again only when
+            # it is not what was streamed (a model's answer that failed its citation check).
+            same = "".join(streamed).strip() == answer.text.strip()
+            click.echo("\n" + "\n".join(_source_lines(answer) if same else [format_answer(answer)]))
         except RagError as error:
             click.echo(f"Error: {error}", err=True)
             continue

@@ -74,6 +74,14 @@ def test_chat_answers_follow_up_questions(runner, built):
     assert result.output.count("bot> ") == 2
 
 
+def test_chat_prints_each_answer_once_then_its_sources(runner, built):
+    questions = "How many prisoners were exchanged on February 5?\nexit\n"
+    result = runner.invoke(main, ["chat", "--index-dir", str(built)], input=questions)
+    assert result.exit_code == 0
+    assert result.output.count("(157 from each side). [2]") == 1  # the answer, streamed
+    assert "\n[2] 003_58ec4efac89fea89.txt, line 21\n    The February 5 exchange included 314" in result.output
+
+
 def test_doctor_reports_each_backend(runner, built):
     result = runner.invoke(main, ["doctor", "--index-dir", str(built)])
     assert result.exit_code == 0
