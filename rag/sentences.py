@@ -4,7 +4,8 @@ A rule-based splitter (no model to download): a sentence ends at ``.``, ``!``, `
 (with any closing quotes or brackets) followed by white space, unless the word before the
 full stop is a known abbreviation or an initial. A blank line always ends a sentence; a single
 line break ends one when the line looks finished (terminal punctuation), is short like a
-heading, or the next line starts a list item. Hard-wrapped prose therefore stays whole.
+heading (and the next line does not carry on in lower case), or the next line starts a list
+item. Hard-wrapped prose therefore stays whole, even when wrapped narrow.
 """
 
 from __future__ import annotations
@@ -69,7 +70,8 @@ _ABBREVIATIONS = frozenset(
     ]
 )
 
-_END_RE = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s)")
+# Citation markers written straight after the stop ("in 1894.[1] It ...") stay with the sentence.
+_END_RE = re.compile(r"[.!?…]+[\"'”’)\]]*(?:\[\d+\])*(?=\s)")
 _LIST_ITEM_RE = re.compile(r"\s*(?:[-*•‣◦▪]|\d{1,3}[.)])\s")
 _TERMINAL = tuple('.!?…:;"”’)')
 _HEADING_MAX_CHARS = 60
@@ -121,9 +123,22 @@ def _line_break_ends_sentence(line: str, next_line: str) -> bool:
         not line
         or not next_line.strip()
         or line.endswith(_TERMINAL)
-        or len(line) <= _HEADING_MAX_CHARS
+        or (len(line) <= _HEADING_MAX_CHARS and not _continues(line, next_line))
         or bool(_LIST_ITEM_RE.match(next_line))
     )
+
+
+def _continues(line: str, next_line: str) -> bool:
+    """Whether a short line is prose wrapped early rather than a heading: the next line goes on
+    in lower case ("The lighthouse keeper / was named ..."), or the line stops on a word that
+    cannot end a sentence ("the ferry to the / Isle of Wight")."""
+    following = next_line.lstrip()
+    return following[:1].islower() or line.rsplit(None, 1)[-1].lower() in _UNFINISHED
+
+
+_UNFINISHED = frozenset(
+    ["a", "an", "the", "of", "to", "in", "on", "at", "for", "from", "with", "by", "and", "or", "but", "as"]
+)
 
 
 def _is_abbreviation(text: str, block_start: int, stop: int, punctuation: str) -> bool:

@@ -35,6 +35,26 @@ def test_hard_wrapped_prose_stays_one_sentence():
     assert len(sentences(text)) == 1
 
 
+def test_narrow_wrapped_prose_is_not_taken_for_headings():
+    assert sentences("The lighthouse keeper\nwas named Bartholomew Quince.") == [
+        "The lighthouse keeper\nwas named Bartholomew Quince."
+    ]
+    wrapped = "The ferry to the\nIsle of Wight leaves at 7:15\nfrom the south pier. It is slow."
+    assert sentences(wrapped) == ["The ferry to the\nIsle of Wight leaves at 7:15\nfrom the south pier.", "It is slow."]
+    assert sentences("Background\nThe war began in 2022.") == ["Background", "The war began in 2022."]
+
+
+def test_markers_written_against_the_stop_stay_with_their_sentence():
+    from rag.citations import split_cited_sentences
+
+    text = "It was built in 1894.[1] It carried 4000 carts.[2]"
+    assert sentences(text) == ["It was built in 1894.[1]", "It carried 4000 carts.[2]"]
+    assert [(c.text, c.markers) for c in split_cited_sentences(text)] == [
+        ("It was built in 1894.", (1,)),
+        ("It carried 4000 carts.", (2,)),
+    ]
+
+
 def test_spans_are_trimmed_and_verbatim():
     text = "  First one.   Second one.  "
     spans = split_sentences(text)
