@@ -69,7 +69,8 @@ def judge_sentences(
 ) -> list[SentenceVerdict]:
     """ALCE verdicts for each sentence: joint support, then each citation's relevance.
 
-    A marker that points at no passage cites nothing: it supports nothing and is irrelevant.
+    A marker that points at no passage cites nothing: it is irrelevant, and as in ALCE's code a
+    sentence carrying one is unsupported, whatever its other markers cite.
     """
 
     def supports(markers: Sequence[int], claim: str) -> tuple[bool, float]:
@@ -82,6 +83,7 @@ def judge_sentences(
     verdicts = []
     for sentence in sentences:
         supported, score = supports(sentence.markers, sentence.text)
+        supported = supported and all(m in passages for m in sentence.markers)
         if not supported:
             relevant = tuple(False for _ in sentence.markers)
         elif len(sentence.markers) == 1:

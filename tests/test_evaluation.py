@@ -74,9 +74,11 @@ def test_a_sentence_without_citations_is_unsupported_and_cites_nothing():
     assert citation_precision(verdicts) == 0.0
 
 
-def test_a_marker_that_points_at_nothing_supports_nothing():
+def test_a_marker_that_points_at_nothing_makes_its_sentence_unsupported():
+    # As ALCE's code scores it: a citation out of range voids the sentence's support.
     verdicts = verdicts_for("Paris is the capital of France [1][7].", {1: PARIS})
-    assert verdicts[0].supported and verdicts[0].relevant == (True, False)
+    assert not verdicts[0].supported and verdicts[0].relevant == (False, False)
+    assert citation_recall(verdicts) == 0.0 and citation_precision(verdicts) == 0.0
 
 
 def test_an_answer_with_no_sentences_has_no_citation_figures():
@@ -468,9 +470,9 @@ def test_seeds_answers_are_faithful_and_cite_precisely(seeds_summary):
 
 
 @pytest.mark.xfail(
-    reason="not reached by the offline lexical composer: answer_accuracy 0.48, abstention_accuracy 0.83, "
-    "false_abstention_rate 0.46 (docs/EVALUATION.md)",
-    strict=False,
+    reason="not reached by the offline lexical composer: answer_accuracy 0.5, abstention_accuracy 0.92, "
+    "false_abstention_rate 0.44 (docs/EVALUATION.md)",
+    strict=True,
 )
 def test_seeds_question_set_meets_every_issue_5_target(seeds_summary):
     assert seeds_summary["answer_accuracy"] >= 0.9
