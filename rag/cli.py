@@ -206,6 +206,10 @@ def chat_command(index_dir, folder, embedding_model, reranker_model, llm_model) 
 @_user_errors
 def ui_command(host, port, folder, index_dir, auth, embedding_model, reranker_model, llm_model) -> None:
     """Start the chat page (Gradio) on the folder's index."""
+    import importlib.util
+
+    if importlib.util.find_spec("gradio") is None:
+        raise RagError("The chat page needs gradio: pip install 'rag-seeds[ui]'.")
     from ui.app import launch
 
     launch(

@@ -346,7 +346,7 @@ def variant_of(term: str, terms: frozenset[str]) -> str | None:
 
 
 def _verb_made_with_en(a: str, b: str) -> bool:
-    """"heighten" from "height", "threaten" from "threat": a new word, not a form of the old."""
+    """ "heighten" from "height", "threaten" from "threat": a new word, not a form of the old."""
     shorter, longer = sorted((a, b), key=len)
     return longer == shorter + "en"
 

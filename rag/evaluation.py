@@ -367,6 +367,8 @@ def run_eval_command(
         from .report import check_report_path
 
         check_report_path(report)
+    if json_out is not None and Path(json_out).is_dir():
+        raise ReportError(f"Cannot write the results to {json_out}: it is a folder. Give a file name.")
     if judge is None and os.environ.get(JUDGE_MODEL_ENV):
         judge = load_judge(os.environ[JUDGE_MODEL_ENV])
     result = evaluate(bot, prompts, judge=judge, progress=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import html
+import importlib.util
 import io
 from collections import Counter
 from pathlib import Path
@@ -25,6 +26,10 @@ def check_report_path(path: str | Path) -> Path:
     path = Path(path)
     if path.suffix.lower() not in SUFFIXES:
         raise ReportError(f"Cannot write a report as {path.name}: name it .html or .md.")
+    if path.is_dir():
+        raise ReportError(f"Cannot write a report as {path}: it is a folder. Give a file name.")
+    if importlib.util.find_spec("matplotlib") is None:
+        raise ReportError("A report's plots need matplotlib: pip install 'rag-seeds[eval]'.")
     return path
 
 

@@ -126,3 +126,15 @@ def test_a_session_with_no_index_and_no_seeds_says_how_to_build_one(runner, tmp_
         result.stderr
         == "Error: No index at idx. Build one with `rag index FOLDER --index-dir idx`, or pass --folder FOLDER.\n"
     )
+
+
+def test_the_chat_page_without_gradio_says_what_to_install(runner, monkeypatch):
+    import importlib.util
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "gradio" else real_find_spec(name, *a)
+    )
+    result = runner.invoke(main, ["ui"])
+    assert result.exit_code == 2
+    assert result.stderr == "Error: The chat page needs gradio: pip install 'rag-seeds[ui]'.\n"

@@ -357,6 +357,37 @@ def test_a_report_with_an_unknown_suffix_is_refused_before_asking(tmp_path):
         write_report(evaluate(bot, prompts, progress=False), tmp_path / "report.pdf")
 
 
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"report": "{tmp}/folder.md"}, "folder.md: it is a folder"),
+        ({"json_out": "{tmp}/folder.md"}, "folder.md: it is a folder"),
+        ({"report": "{tmp}/r.md", "missing": "matplotlib"}, "A report's plots need matplotlib"),
+    ],
+)
+def test_output_paths_and_the_plotting_library_are_checked_before_asking(tmp_path, monkeypatch, options, message):
+    import importlib.util
+
+    from rag.evaluation import run_eval_command
+
+    (tmp_path / "folder.md").mkdir()
+    missing = options.pop("missing", None)
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == missing else real_find_spec(name, *a)
+    )
+    prompts_file = tmp_path / "p.jsonl"
+    prompts_file.write_text('{"question": "q?", "answerable": false}\n', encoding="utf-8")
+
+    class NeverAsked:
+        def ask(self, question):
+            raise AssertionError("asked before the output paths were checked")
+
+    paths = {key: value.format(tmp=tmp_path) for key, value in options.items()}
+    with pytest.raises(ReportError, match=message):
+        run_eval_command(NeverAsked(), prompts_file, echo=lambda *_: None, **paths)
+
+
 # ----------------------------------------------------------------------------------------
 # The NLI judge, with a tiny random model (plumbing only: its verdicts mean nothing)
 
