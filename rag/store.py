@@ -361,9 +361,14 @@ def _diff(current: Manifest | None, documents: Sequence[Document]) -> UpdateRepo
     known = current.documents if current else {}
     wanted = {d.id: d for d in documents}
     added = [i for i in wanted if i not in known]
-    changed = [i for i in wanted if i in known and known[i]["sha256"] != wanted[i].sha256]
+    # The title is searched with the text, so a new title is a change too.
+    changed = [i for i in wanted if i in known and _entry(wanted[i]) != (known[i]["sha256"], known[i].get("title"))]
     removed = [i for i in known if i not in wanted]
     return UpdateReport(added, changed, removed, len(wanted) - len(added) - len(changed))
+
+
+def _entry(document: Document) -> tuple[str, str | None]:
+    return document.sha256, document.title
 
 
 def _write_generation(

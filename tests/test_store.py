@@ -87,6 +87,14 @@ def test_an_unchanged_folder_writes_nothing(tmp_path):
     assert after == {k: v for k, v in before.items() if k != ".lock"}
 
 
+def test_a_new_title_is_a_change(tmp_path):
+    update_index(tmp_path, DOCS, settings())
+    retitled = Document(id="a.txt", text=DOCS[0].text, title="Orchard notes")
+    report = update_index(tmp_path, [retitled, *DOCS[1:]], settings())
+    assert (report.added, report.changed, report.removed, report.unchanged) == ([], ["a.txt"], [], 2)
+    assert Index.open(tmp_path).manifest.documents["a.txt"]["title"] == "Orchard notes"
+
+
 def test_old_generation_files_are_removed_after_an_update(tmp_path):
     update_index(tmp_path, DOCS, settings())
     update_index(tmp_path, DOCS[:2], settings())
