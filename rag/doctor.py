@@ -46,11 +46,14 @@ def _library(name: str) -> Check:
 
 
 def _fts5() -> Check:
+    db = sqlite3.connect(":memory:")
     try:
-        sqlite3.connect(":memory:").execute("CREATE VIRTUAL TABLE t USING fts5(x)")
+        db.execute("CREATE VIRTUAL TABLE t USING fts5(x)")
         return Check("sqlite fts5", True, f"SQLite {sqlite3.sqlite_version}")
     except sqlite3.OperationalError as error:
         return Check("sqlite fts5", False, f"SQLite {sqlite3.sqlite_version} lacks FTS5 ({error})")
+    finally:
+        db.close()
 
 
 def _token_counter() -> Check:

@@ -124,7 +124,11 @@ class Index:
         vectors = _read_vectors(vectors_path)
         db = _connect(db_path, read_only=True)
         index = cls(folder, manifest, db, vectors)
-        index._check_consistent()
+        try:
+            index._check_consistent()
+        except RagError:
+            index.close()
+            raise
         return index
 
     def close(self) -> None:
