@@ -245,6 +245,16 @@ class Chatbot:
             self._reopen()
         return report
 
+    def close(self) -> None:
+        """Release the index's files; ``with Chatbot.from_index(...) as bot:`` does it for you."""
+        self.index.close()
+
+    def __enter__(self) -> Chatbot:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
     def _reopen(self) -> None:
         # The old index is not closed here: a question answered on another thread may still be
         # reading it. It closes when the last reference to it goes.

@@ -195,6 +195,8 @@ class Index:
             except sqlite3.DatabaseError as error:
                 if isinstance(error, sqlite3.OperationalError) and "fts5: syntax error" in str(error):
                     raise
+                if isinstance(error, sqlite3.ProgrammingError) and "closed" in str(error):
+                    raise RagError(f"The index in {self.folder} was closed. Open it again to ask more.") from error
                 raise IndexCorruptError(_corrupt_message(self.folder, error)) from error
 
     def _check_consistent(self) -> None:

@@ -126,3 +126,10 @@ def test_top_k_per_question_leaves_the_bot_default_alone(seeds_bot):
     stream = seeds_bot.stream(QUESTION, top_k=3)
     list(stream)
     assert len(stream.answer.hits) == 3
+
+
+def test_a_chatbot_used_as_a_context_manager_closes_its_index(tmp_path):
+    with Chatbot.from_documents([Document(id="a.txt", text="Kettles boil water.")], tmp_path / "idx") as bot:
+        assert bot.ask("What do kettles boil?").citations
+    with pytest.raises(RagError, match=r"idx was closed. Open it again to ask more."):
+        bot.retrieve("kettles")
