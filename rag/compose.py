@@ -89,16 +89,16 @@ class AbstentionModel:
     negatives); docs/EVALUATION.md records the data, the operating point and the curve.
     """
 
-    bias: float = -3.61
-    coverage: float = 2.24
-    passage_coverage: float = 1.5
-    missing_share: float = -0.46
-    rare_coverage: float = 0.36
-    unseen_share: float = -3.16
-    answer_type: float = 0.13
-    type_missing: float = -0.54
-    top_passage: float = 0.89
-    threshold: float = 0.48
+    bias: float = -3.73
+    coverage: float = 2.25
+    passage_coverage: float = 1.59
+    missing_share: float = -0.36
+    rare_coverage: float = 0.33
+    unseen_share: float = -3.27
+    answer_type: float = 0.11
+    type_missing: float = -0.6
+    top_passage: float = 0.91
+    threshold: float = 0.49
 
     def probability(self, evidence: Evidence) -> float:
         z = self.bias + sum(getattr(self, name) * value for name, value in evidence.as_dict().items())
