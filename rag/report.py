@@ -168,7 +168,7 @@ _NOTE = (
 
 def markdown_report(result: EvalResult, images: dict[str, str]) -> str:
     def cell(text: str) -> str:
-        return html.escape(" ".join(text.split())).replace("|", "\\|")
+        return html.escape(" ".join(text.split()), quote=False).replace("|", "\\|")
 
     lines = ["# Evaluation report", "", _NOTE.format(judge=result.judge), "", "| metric | value |", "|---|---|"]
     lines += [f"| {name} | {value} |" for name, value in _summary_rows(result)]

@@ -351,6 +351,16 @@ def test_cli_writes_json_and_both_report_formats(tmp_path, small_index):
     assert page.count("data:image/png;base64,") == 3 and "✓" in page
 
 
+def test_markdown_cells_keep_apostrophes_but_not_markup_or_column_breaks():
+    from rag.report import markdown_report
+
+    question = "Was it Kadyrov's <b>choice</b> | or not?"
+    bot = ScriptedBot({question: abstention(question, ["x.txt"])})
+    images = dict.fromkeys(["metrics", "latency", "retrieval_rank"], "x.png")
+    page = markdown_report(evaluate(bot, [{"question": question, "answerable": False}], progress=False), images)
+    assert "Was it Kadyrov's &lt;b&gt;choice&lt;/b&gt; \\| or not?" in page
+
+
 def test_a_report_with_an_unknown_suffix_is_refused_before_asking(tmp_path):
     bot, prompts = scripted()
     with pytest.raises(ReportError, match=r"\.html or \.md"):
