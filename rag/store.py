@@ -46,6 +46,7 @@ logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
+_OPEN_ATTEMPTS = 3  # reading an index while a writer replaces it
 _EMBED_BATCH = 256
 
 _SCHEMA = """
@@ -117,12 +118,21 @@ class Index:
         folder = Path(folder)
         if folder.exists() and not folder.is_dir():
             raise IndexLocationError(_not_a_folder(folder))
-        manifest = read_manifest(folder)
-        if manifest is None:
-            raise RagError(f"No index in {folder}. Build one with `rag index FOLDER --index-dir {folder}`.")
-        db_path, vectors_path = (_data_file(folder, manifest, role) for role in ("chunks", "vectors"))
-        vectors = _read_vectors(vectors_path)
-        db = _connect(db_path, read_only=True)
+        for attempt in range(_OPEN_ATTEMPTS):
+            manifest = read_manifest(folder)
+            if manifest is None:
+                raise RagError(f"No index in {folder}. Build one with `rag index FOLDER --index-dir {folder}`.")
+            try:
+                db_path, vectors_path = (_data_file(folder, manifest, role) for role in ("chunks", "vectors"))
+                vectors = _read_vectors(vectors_path)
+                db = _connect(db_path, read_only=True)
+                break
+            except IndexCorruptError:
+                # A writer may have committed a new generation and removed this one's files
+                # between reading the manifest and opening them: then read the new manifest.
+                latest = read_manifest(folder)
+                if attempt == _OPEN_ATTEMPTS - 1 or latest is None or latest.generation == manifest.generation:
+                    raise
         index = cls(folder, manifest, db, vectors)
         try:
             index._check_consistent()

@@ -238,3 +238,22 @@ def test_an_index_dir_that_cannot_be_a_folder_is_a_plain_error(tmp_path):
     with pytest.raises(IndexLocationError, match=r"Cannot write the index in .*notes.txt/sub \(Not a directory\)"):
         Chatbot.from_documents(docs, index_dir=a_file / "sub")
     assert a_file.read_text(encoding="utf-8") == "not an index"
+
+
+def test_opening_while_a_writer_replaces_the_index_reads_the_new_generation(tmp_path, monkeypatch):
+    import rag.store as store
+
+    update_index(tmp_path, DOCS, settings())
+    stale = store.read_manifest(tmp_path)
+    update_index(tmp_path, DOCS[:2], settings())  # commits generation 2, removes generation 1's files
+    calls = []
+    real_read_manifest = store.read_manifest
+
+    def read_stale_first(folder):
+        calls.append(folder)
+        return stale if len(calls) == 1 else real_read_manifest(folder)
+
+    monkeypatch.setattr(store, "read_manifest", read_stale_first)
+    index = Index.open(tmp_path)
+    assert index.manifest.generation == 2 and sorted(index.manifest.documents) == ["a.txt", "b.txt"]
+    index.close()
