@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 
 from .errors import ModelLoadError
+from .neural import load_error
 
 logger = logging.getLogger(__name__)
 
@@ -47,10 +48,7 @@ class CrossEncoderJudge:
                 'pip install -e ".[neural]", or leave RAG_JUDGE_MODEL unset for the lexical judge.'
             ) from None
         except Exception as error:  # noqa: BLE001 - loading can fail in many library-specific ways
-            raise ModelLoadError(
-                f"Cannot load the NLI model {model!r}: {error}. Give a local folder or a Hugging Face id "
-                "that is in the cache (no network here), or leave RAG_JUDGE_MODEL unset."
-            ) from None
+            raise load_error("NLI", model, error) from None
         self._entailment = _entailment_index(self._model)
         logger.info("NLI judge %s (entailment output %s)", model, self._entailment)
 
