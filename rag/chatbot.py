@@ -282,6 +282,16 @@ class AnswerStream:
                 yield piece
 
 
+def open_chatbot(
+    index_dir: str | Path, folder: str | Path | None = None, *, progress: bool | None = None, **models
+) -> Chatbot:
+    """The chatbot on ``index_dir``: with ``folder``, that folder indexed into it first (only
+    what changed); without, the index as it is. ``models``: ``from_index``'s model names."""
+    if folder is not None:
+        return Chatbot.from_folder(folder, index_dir=index_dir, progress=progress, **models)
+    return Chatbot.from_index(index_dir, **models)
+
+
 def index_documents(
     documents: Sequence[Document],
     index_dir: str | Path,

@@ -67,12 +67,11 @@ def main(verbose: bool) -> None:
 
 
 def _open_bot(index_dir: str, folder: str | None, embedding_model, reranker_model, llm_model):
-    from .chatbot import Chatbot
+    from .chatbot import open_chatbot
 
-    models = {"embedding_model": embedding_model, "reranker_model": reranker_model, "llm_model": llm_model}
-    if folder is not None:
-        return Chatbot.from_folder(folder, index_dir=index_dir, **models)
-    return Chatbot.from_index(index_dir, **models)
+    return open_chatbot(
+        index_dir, folder, embedding_model=embedding_model, reranker_model=reranker_model, llm_model=llm_model
+    )
 
 
 def _folder_to_index(index_dir: str, folder: str | None) -> str | None:

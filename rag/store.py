@@ -115,9 +115,7 @@ class Index:
 
     @classmethod
     def open(cls, folder: str | Path) -> Index:
-        folder = Path(folder)
-        if folder.exists() and not folder.is_dir():
-            raise IndexLocationError(_not_a_folder(folder))
+        folder = _not_a_file(Path(folder))
         for attempt in range(_OPEN_ATTEMPTS):
             manifest = read_manifest(folder)
             if manifest is None:
@@ -378,13 +376,13 @@ def _diff(current: Manifest | None, documents: Sequence[Document]) -> UpdateRepo
     wanted = {d.id: d for d in documents}
     added = [i for i in wanted if i not in known]
     # The title is searched with the text, so a new title is a change too.
-    changed = [i for i in wanted if i in known and _entry(wanted[i]) != (known[i]["sha256"], known[i].get("title"))]
+    changed = [
+        i
+        for i in wanted
+        if i in known and (known[i]["sha256"], known[i].get("title")) != (wanted[i].sha256, wanted[i].title)
+    ]
     removed = [i for i in known if i not in wanted]
     return UpdateReport(added, changed, removed, len(wanted) - len(added) - len(changed))
-
-
-def _entry(document: Document) -> tuple[str, str | None]:
-    return document.sha256, document.title
 
 
 def _write_generation(
@@ -540,8 +538,7 @@ def _remove_stale_files(folder: Path, manifest: Manifest) -> None:
 
 def _writable_folder(folder: Path) -> Path:
     """The index folder, created if missing; or a plain error saying why it cannot be."""
-    if folder.exists() and not folder.is_dir():
-        raise IndexLocationError(_not_a_folder(folder))
+    _not_a_file(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -549,8 +546,12 @@ def _writable_folder(folder: Path) -> Path:
     return folder
 
 
-def _not_a_folder(folder: Path) -> str:
-    return f"{folder} is a file, not a folder. Give --index-dir a folder (it is created if missing)."
+def _not_a_file(folder: Path) -> Path:
+    if folder.exists() and not folder.is_dir():
+        raise IndexLocationError(
+            f"{folder} is a file, not a folder. Give --index-dir a folder (it is created if missing)."
+        )
+    return folder
 
 
 def _cannot_write(folder: Path, error: OSError) -> str:

@@ -28,6 +28,7 @@ from pathlib import Path
 import gradio as gr
 
 from rag import Chatbot, RagError
+from rag.chatbot import open_chatbot
 from rag.doctor import Check, diagnose
 from rag.store import UpdateReport
 from rag.uploads import DEFAULT_MAX_UPLOAD_BYTES, UPLOAD_SUFFIXES, save_upload
@@ -458,11 +459,14 @@ def launch(
     """Index ``folder`` (only what changed) and serve the chat page until interrupted; with no
     folder, serve the index at ``index_dir`` as it is (the page cannot add files to it then)."""
     credentials = parse_auth(auth)
-    models = {"embedding_model": embedding_model, "reranker_model": reranker_model, "llm_model": llm_model}
-    if folder is None:
-        bot = Chatbot.from_index(index_dir, **models)
-    else:
-        bot = Chatbot.from_folder(folder, index_dir=index_dir, progress=True, **models)
+    bot = open_chatbot(
+        index_dir,
+        folder,
+        progress=True,
+        embedding_model=embedding_model,
+        reranker_model=reranker_model,
+        llm_model=llm_model,
+    )
     app = ChatApp(bot, index_dir=index_dir, max_upload_bytes=max_upload_bytes)
     if host not in ("127.0.0.1", "localhost", "::1") and credentials is None:
         logger.warning("serving on %s without --auth: anyone who can reach this address can use the page", host)
