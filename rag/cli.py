@@ -252,13 +252,16 @@ def eval_command(
 @click.option("--index-dir", default=DEFAULT_INDEX, show_default=True, type=click.Path())
 @_model_options
 def doctor_command(index_dir, embedding_model, reranker_model, llm_model) -> None:
-    """Show which backends are active, and why."""
-    from .doctor import diagnose
+    """Show which backends are active, and why. Exits 1 when a model asked for does not load or
+    the index cannot be opened, so a script can tell."""
+    from .doctor import diagnose, failed
 
     checks = diagnose(index_dir, embedding_model=embedding_model, reranker_model=reranker_model, llm_model=llm_model)
     for check in checks:
         mark = "ok " if check.ok else "-- "
         click.echo(f"{mark} {check.name:<14} {check.detail}")
+    if failed(checks):
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":

@@ -15,9 +15,17 @@ from .tokens import APPROXIMATION, load_token_counter
 
 @dataclass(frozen=True)
 class Check:
+    """``broken``: not a degraded mode but something that stops the product working as asked
+    (a model that was named and does not load, a damaged index, a missing required library)."""
+
     name: str
     ok: bool
     detail: str
+    broken: bool = False
+
+
+def failed(checks: list[Check]) -> bool:
+    return any(check.broken for check in checks)
 
 
 def diagnose(
@@ -27,7 +35,8 @@ def diagnose(
     llm_model: str | None = None,
 ) -> list[Check]:
     """One line per component: libraries, token counter, each model (loaded to prove it loads), index."""
-    checks = [_library(name) for name in ("faiss-cpu", "numpy", "tiktoken", "bm25s", "PyStemmer")]
+    checks = [_library(name, required=True) for name in ("faiss-cpu", "numpy", "PyStemmer")]
+    checks += [_library(name, required=False) for name in ("tiktoken", "bm25s")]
     checks.append(_fts5())
     checks.append(_token_counter())
     checks.append(_lexicon())
@@ -38,11 +47,11 @@ def diagnose(
     return checks
 
 
-def _library(name: str) -> Check:
+def _library(name: str, required: bool) -> Check:
     try:
         return Check(name, True, importlib.metadata.version(name))
     except importlib.metadata.PackageNotFoundError:
-        return Check(name, False, f"not installed: pip install {name}")
+        return Check(name, False, f"not installed: pip install {name}", broken=required)
 
 
 def _fts5() -> Check:
@@ -51,7 +60,7 @@ def _fts5() -> Check:
         db.execute("CREATE VIRTUAL TABLE t USING fts5(x)")
         return Check("sqlite fts5", True, f"SQLite {sqlite3.sqlite_version}")
     except sqlite3.OperationalError as error:
-        return Check("sqlite fts5", False, f"SQLite {sqlite3.sqlite_version} lacks FTS5 ({error})")
+        return Check("sqlite fts5", False, f"SQLite {sqlite3.sqlite_version} lacks FTS5 ({error})", broken=True)
     finally:
         db.close()
 
@@ -88,7 +97,7 @@ def _embedder(name: str | None) -> Check:
     try:
         embedder = load_embedder(name)
     except RagError as error:
-        return Check("embedder", False, str(error))
+        return Check("embedder", False, str(error), broken=True)
     if name in (None, "hashing"):
         kind = "offline hashing embedder (no weights)"
     else:
@@ -112,7 +121,7 @@ def _reranker(name: str | None) -> Check:
     try:
         reranker = load_reranker(name)
     except RagError as error:
-        return Check("reranker", False, str(error))
+        return Check("reranker", False, str(error), broken=True)
     config = reranker.model.config
     return Check(
         "reranker",
@@ -130,7 +139,7 @@ def _llm(name: str | None) -> Check:
     try:
         llm = load_llm(name)
     except RagError as error:
-        return Check("llm", False, str(error))
+        return Check("llm", False, str(error), broken=True)
     config = llm.model.config
     parameters = sum(p.numel() for p in llm.model.parameters())
     template = "chat template" if llm.has_chat_template else "no chat template (plain prompt)"
@@ -150,12 +159,17 @@ def _count(number: int) -> str:
 
 
 def _index(index_dir: Path) -> Check:
+    """Opened as ``rag ask`` opens it, so a missing or damaged data file shows here too."""
+    from .store import Index
+
     try:
-        manifest = read_manifest(index_dir)
+        if read_manifest(index_dir) is None:
+            return Check("index", False, f"none in {index_dir}: run `rag index FOLDER --index-dir {index_dir}`")
+        index = Index.open(index_dir)
     except RagError as error:
-        return Check("index", False, str(error))
-    if manifest is None:
-        return Check("index", False, f"none in {index_dir}: run `rag index FOLDER --index-dir {index_dir}`")
+        return Check("index", False, str(error), broken=True)
+    manifest = index.manifest
+    index.close()
     return Check(
         "index",
         True,

@@ -90,6 +90,21 @@ def test_doctor_reports_each_backend(runner, built):
     assert "token counter" in result.output
 
 
+def test_doctor_with_no_index_yet_says_how_to_build_one_and_exits_0(runner, tmp_path):
+    result = runner.invoke(main, ["doctor", "--index-dir", str(tmp_path / "index")])
+    assert result.exit_code == 0
+    assert f"--  index          none in {tmp_path / 'index'}: run `rag index FOLDER" in result.output
+
+
+def test_doctor_opens_the_index_so_a_missing_data_file_shows_as_damage(runner, built):
+    manifest = json.loads((built / "manifest.json").read_text())
+    (built / manifest["files"]["chunks"]["name"]).unlink()
+    result = runner.invoke(main, ["doctor", "--index-dir", str(built)])
+    assert result.exit_code == 1
+    assert "--  index          The index in" in result.output
+    assert "is missing). Rebuild it with `rag index FOLDER" in result.output
+
+
 def test_a_port_out_of_range_is_a_usage_error(runner):
     result = runner.invoke(main, ["ui", "--port", "99999"])
     assert result.exit_code == 2

@@ -372,6 +372,15 @@ def test_doctor_reports_what_does_not_load(tmp_path):
     assert checks["llm"].ok and checks["llm"].detail.startswith("none configured: extractive answers")
 
 
+def test_rag_doctor_exits_1_when_a_named_model_does_not_load(tmp_path):
+    result = CliRunner().invoke(
+        main, ["doctor", "--index-dir", str(tmp_path), "--reranker-model", str(tmp_path / "gone")]
+    )
+    assert result.exit_code == 1
+    assert "--  reranker" in result.output
+    assert "--  index          none in" in result.output  # no index yet is not a failure by itself
+
+
 def test_rag_doctor_prints_the_model_lines(tiny_models, tmp_path):  # noqa: F811
     result = CliRunner().invoke(
         main, ["doctor", "--index-dir", str(tmp_path), "--reranker-model", str(tiny_models.reranker)]
