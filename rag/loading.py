@@ -2,14 +2,16 @@
 
 Plain-text formats only (``TEXT_SUFFIXES``), because a citation must quote the file's own
 lines: converting HTML or PDF would cite text that is not in the file. Files are decoded as
-UTF-8 (with or without a byte-order mark), then UTF-16 when a BOM says so, then Windows-1252,
-and Latin-1 as the last resort, which decodes anything. Binary and empty files are skipped
+UTF-16 when a BOM says so, else as UTF-8 (with or without a BOM) with each byte that is not
+valid UTF-8 read as Windows-1252 (Latin-1 for the five bytes it leaves undefined), which
+decodes anything. Binary and empty files are skipped
 with one warning each. Line endings are normalised to ``\\n`` so line numbers match editors.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 from .errors import DocumentsError
@@ -81,13 +83,24 @@ def decode(raw: bytes) -> str | None:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
+_STRAY_BYTE_RE = re.compile("[\udc80-\udcff]")
+
+
 def _decode_8bit(raw: bytes) -> str:
-    for encoding in ("utf-8-sig", "cp1252"):
-        try:
-            return raw.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    return raw.decode("latin-1")
+    """UTF-8 wherever the bytes are valid UTF-8, Windows-1252 for each byte that is not.
+
+    A UTF-8 file with one pasted Windows-1252 quote keeps its other accents, and a file
+    wholly in Windows-1252 or Latin-1 decodes as that, in one pass over the bytes.
+    """
+    text = raw.decode("utf-8-sig", errors="surrogateescape")
+    return _STRAY_BYTE_RE.sub(lambda m: _legacy_character(ord(m.group()) - 0xDC00), text)
+
+
+def _legacy_character(byte: int) -> str:
+    try:
+        return bytes([byte]).decode("cp1252")
+    except UnicodeDecodeError:  # the five bytes Windows-1252 leaves undefined
+        return bytes([byte]).decode("latin-1")
 
 
 def _mostly_control_characters(text: str) -> bool:

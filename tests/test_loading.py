@@ -50,6 +50,15 @@ def test_utf8_bom_utf16_and_crlf_are_normalised():
     assert decode(b"\x00\x01\x02binary") is None
 
 
+def test_a_utf8_file_with_one_windows_1252_byte_keeps_its_other_accents():
+    raw = "Café in Genève, ".encode() + b"\x93quoted\x94 once; na" + "ïve.".encode()
+    assert decode(raw) == "Café in Genève, “quoted” once; naïve."
+
+
+def test_bytes_windows_1252_leaves_undefined_decode_as_latin_1():
+    assert decode(b"A\x81B\x9dC\xe9") == "A\x81B\x9dCé"
+
+
 def test_missing_folder_is_a_rag_error(tmp_path):
     with pytest.raises(DocumentsError, match="Folder not found"):
         load_folder(tmp_path / "nope")
