@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections import Counter
 from pathlib import Path
 
 from .errors import DocumentsError
@@ -34,22 +35,39 @@ def load_folder(folder: str | Path) -> list[Document]:
     if not root.is_dir():
         raise DocumentsError(f"{root} is a file, not a folder. Pass the folder that holds it.")
     documents = []
+    other_formats: Counter[str] = Counter()
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
         relative = path.relative_to(root)
         if any(part.startswith(".") for part in relative.parts):
             continue
         if path.suffix.lower() not in TEXT_SUFFIXES:
-            logger.debug("skipping %s: not a text format (%s)", relative, ", ".join(sorted(TEXT_SUFFIXES)))
+            other_formats[path.suffix.lower() or "without extension"] += 1
             continue
         document = load_file(path, doc_id=relative.as_posix())
         if document is not None:
             documents.append(document)
+    if other_formats:
+        _warn_other_formats(other_formats)
     if not documents:
         raise DocumentsError(
             f"No text files to index in {root} (looked for {', '.join(sorted(TEXT_SUFFIXES))}). "
             "Add some articles, or point at the folder that holds them."
         )
     return documents
+
+
+def _warn_other_formats(counts: Counter[str]) -> None:
+    """One warning for all the files left out, so a folder of PDFs does not index silently."""
+    listed = ", ".join(f"{count} {suffix}" for suffix, count in sorted(counts.items()))
+    total = sum(counts.values())
+    logger.warning(
+        "skipping %d %s not in a text format (%s): save %s as .txt or .md to index %s",
+        total,
+        "file" if total == 1 else "files",
+        listed,
+        "it" if total == 1 else "them",
+        "it" if total == 1 else "them",
+    )
 
 
 def load_file(path: Path, doc_id: str | None = None) -> Document | None:

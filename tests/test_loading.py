@@ -19,6 +19,20 @@ def test_loads_text_formats_with_ids_relative_to_the_folder(tmp_path):
     assert documents[1].text == "# Beta\n\nBeta text.\n"
 
 
+def test_files_in_other_formats_are_named_in_one_warning(tmp_path, caplog):
+    (tmp_path / "a.txt").write_text("Alpha text.\n", encoding="utf-8")
+    for name in ("report.pdf", "scan.PDF", "page.html", "Makefile"):
+        (tmp_path / name).write_bytes(b"x")
+
+    with caplog.at_level(logging.WARNING, logger="rag.loading"):
+        load_folder(tmp_path)
+
+    assert [r.getMessage() for r in caplog.records] == [
+        "skipping 4 files not in a text format (1 .html, 2 .pdf, 1 without extension): "
+        "save them as .txt or .md to index them"
+    ]
+
+
 def test_binary_and_empty_files_are_skipped_with_one_warning_each(tmp_path, caplog):
     (tmp_path / "good.txt").write_text("Readable.", encoding="utf-8")
     (tmp_path / "binary.txt").write_bytes(bytes(range(256)) * 4)
