@@ -11,6 +11,7 @@ bot is built, so a model that cannot be loaded is an error up front, not on the 
 from __future__ import annotations
 
 import logging
+import numbers
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ from .citations import SupportJudge
 from .compose import ComposerSettings, abstain, compose_extractive
 from .conversation import Message, condense_question
 from .embedding import Embedder, load_embedder
-from .errors import DocumentsError, IndexCorruptError, InvalidQuestionError
+from .errors import DocumentsError, IndexCorruptError, InvalidQuestionError, RagError
 from .llm import GenerationSettings, LLMAnswerer, Prompt, answer_from_output, load_llm
 from .loading import load_folder
 from .neural import load_reranker
@@ -67,7 +68,7 @@ class Chatbot:
         self.embedder = embedder
         self.models = models or Models()
         self.folder = folder
-        self.top_k = top_k
+        self.top_k = _passage_count(top_k, "top_k")
         self.composer_settings = composer or ComposerSettings()
         self.generation_settings = generation or GenerationSettings()
         self.judge = judge  # for the language model's sentences; None: the lexical judge
@@ -168,10 +169,11 @@ class Chatbot:
 
     def retrieve(self, question: str, k: int = 10) -> list[Hit]:
         """The ``k`` passages most relevant to ``question``, best first."""
-        return self.retriever.search(_checked(question), k=k)
+        return self.retriever.search(_checked(question), k=_passage_count(k, "k", minimum=0))
 
     def _passages_for(self, question: str, history: Sequence[Message] | None, top_k: int | None) -> list[Hit]:
-        return self.retrieve(condense_question(question, history), k=top_k or self.top_k)
+        k = self.top_k if top_k is None else _passage_count(top_k, "top_k")
+        return self.retrieve(condense_question(question, history), k=k)
 
     @property
     def backends(self) -> dict[str, str]:
@@ -330,6 +332,14 @@ def _checked(question: str) -> str:
             "Ask a shorter question."
         )
     return question
+
+
+def _passage_count(value: int, name: str, minimum: int = 1) -> int:
+    """``top_k=0`` would answer from nothing and ``top_k=-1`` used to mean the default: both
+    are mistakes to say, not to guess at."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise RagError(f"{name} must be a whole number of passages, at least {minimum}; got {value!r}.")
+    return int(value)
 
 
 def _embedder_for(index_dir: str | Path, requested: str | None, *, rebuild: bool = False) -> Embedder:

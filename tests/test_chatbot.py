@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 
 from rag import Answer, Chatbot, Citation, Document, RagError
@@ -61,6 +62,19 @@ def test_empty_or_blank_questions_are_rag_errors(seeds_bot, question):
         seeds_bot.stream(question)
     with pytest.raises(RagError):
         seeds_bot.retrieve(question)
+
+
+@pytest.mark.parametrize("top_k", [0, -1, 2.5, True, "3"])
+def test_a_passage_count_that_is_not_a_positive_whole_number_is_a_rag_error(seeds_bot, top_k):
+    with pytest.raises(RagError, match=f"top_k must be a whole number of passages, at least 1; got {top_k!r}"):
+        seeds_bot.ask("Who is Harold Chambers?", top_k=top_k)
+
+
+def test_passage_counts_are_honoured_down_to_zero_for_retrieve(seeds_bot):
+    assert len(seeds_bot.ask("Who is Harold Chambers?", top_k=np.int64(2)).hits) == 2
+    assert seeds_bot.retrieve("Who is Harold Chambers?", k=0) == []
+    with pytest.raises(RagError, match="k must be a whole number of passages, at least 0; got -1"):
+        seeds_bot.retrieve("Who is Harold Chambers?", k=-1)
 
 
 def test_a_question_that_is_not_text_is_a_rag_error(seeds_bot):
