@@ -1,5 +1,5 @@
 # Two commands do all the set-up on a fresh machine:
-#   make run    install, index seeds/ and open the chat page on http://127.0.0.1:7860
+#   make run    install, index a copy of seeds/ and open the chat page on http://127.0.0.1:7860
 #   make test   install and run the whole test suite
 VENV ?= .venv
 PYTHON ?= python3
@@ -18,8 +18,11 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q -e ".[neural,ui,eval,dev]"
 	touch $@
 
+# The page serves library/, a copy of seeds/ made on the first run: files uploaded on the page
+# are written into the folder it serves, and seeds/ must stay as shipped.
 run: install
-	$(BIN)/rag ui --folder seeds --index-dir index
+	@[ -d library ] || cp -R seeds library
+	$(BIN)/rag ui --folder library --index-dir index
 
 # The browser tests drive Debian's chromium (Playwright's own browser download fails offline).
 chromium:
