@@ -27,8 +27,17 @@ from .loading import load_folder
 from .neural import load_reranker
 from .records import Answer, Document, Hit
 from .retrieval import RetrievalSettings, Retriever
-from .store import Index, IndexSettings, UpdateReport, check_embedder, embedder_entry, read_manifest, update_index
-from .tokens import load_token_counter
+from .store import (
+    Index,
+    IndexSettings,
+    Manifest,
+    UpdateReport,
+    check_embedder,
+    embedder_entry,
+    read_manifest,
+    update_index,
+)
+from .tokens import APPROXIMATION, DEFAULT_ENCODING, TokenCounter, load_token_counter
 
 logger = logging.getLogger(__name__)
 
@@ -241,7 +250,8 @@ class Chatbot:
         if self.folder is None:
             raise DocumentsError("This chatbot was not built from a folder, so there is nothing to re-read.")
         documents = load_folder(self.folder)
-        settings = IndexSettings(self.embedder, load_token_counter(), _chunker_of(self.index))
+        manifest = self.index.manifest
+        settings = IndexSettings(self.embedder, _token_counter_of(manifest), _chunker_of(manifest))
         report = update_index(self.index.folder, documents, settings, progress=progress)
         if report.touched:
             self._reopen()
@@ -310,7 +320,12 @@ def index_documents(
     if not documents:
         raise DocumentsError("There are no documents to index.")
     embedder = _embedder_for(index_dir, embedding_model, rebuild=rebuild)
-    settings = IndexSettings(embedder, load_token_counter(), chunker or ChunkerSettings())
+    built = None if rebuild else _manifest_if_readable(index_dir)
+    settings = IndexSettings(
+        embedder,
+        _token_counter_of(built),
+        chunker or (_chunker_of(built) if built else ChunkerSettings()),
+    )
     try:
         report = update_index(index_dir, documents, settings, rebuild=rebuild, progress=progress)
         return Index.open(index_dir), embedder, report
@@ -345,15 +360,32 @@ def _passage_count(value: int, name: str, minimum: int = 1) -> int:
 def _embedder_for(index_dir: str | Path, requested: str | None, *, rebuild: bool = False) -> Embedder:
     """The requested embedder, or, when none is requested, the one the index was built with."""
     if requested is None and not rebuild:
-        try:
-            manifest = read_manifest(Path(index_dir))
-        except IndexCorruptError:
-            manifest = None
+        manifest = _manifest_if_readable(index_dir)
         if manifest is not None:
             return load_embedder(manifest.embedder.get("id"))
     return load_embedder(requested)
 
 
-def _chunker_of(index: Index) -> ChunkerSettings:
-    entry = index.manifest.chunker
-    return ChunkerSettings(max_tokens=entry["max_tokens"], overlap_tokens=entry["overlap_tokens"])
+def _manifest_if_readable(index_dir: str | Path) -> Manifest | None:
+    try:
+        return read_manifest(Path(index_dir))
+    except IndexCorruptError:
+        return None
+
+
+def _token_counter_of(manifest: Manifest | None) -> TokenCounter:
+    """The token counter an index was chunked with, so that one built with the approximation
+    keeps it when tiktoken's encoding turns up later (chunks counted two ways would not be
+    one index); ``--rebuild`` moves it to tiktoken."""
+    name = manifest.chunker.get("tokenizer") if manifest else None
+    if name == APPROXIMATION:
+        return TokenCounter(APPROXIMATION)
+    return load_token_counter(name or DEFAULT_ENCODING)
+
+
+def _chunker_of(manifest: Manifest) -> ChunkerSettings:
+    entry, default = manifest.chunker, ChunkerSettings()
+    return ChunkerSettings(
+        max_tokens=entry.get("max_tokens", default.max_tokens),
+        overlap_tokens=entry.get("overlap_tokens", default.overlap_tokens),
+    )

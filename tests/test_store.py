@@ -10,6 +10,7 @@ import pytest
 
 from rag import Chatbot, Document
 from rag.analysis import ANALYZER_ID
+from rag.chatbot import index_documents
 from rag.chunking import ChunkerSettings
 from rag.embedding import HashingEmbedder
 from rag.errors import IndexMismatchError, RagError
@@ -130,6 +131,29 @@ def test_an_index_from_an_earlier_offline_embedder_asks_for_a_rebuild_not_a_mode
     rebuilt = Chatbot.from_documents(DOCS, tmp_path, rebuild=True)
     assert rebuilt.embedder.id == "hashing-v2-1024"
     assert rebuilt.retrieve(DOCS[0].text.split()[0], k=1)
+
+
+class _WordEncoding:
+    """Stands in for a tiktoken encoding that became available after the index was built."""
+
+    def encode(self, text, disallowed_special=()):
+        return text.split()
+
+
+def test_an_index_keeps_the_token_counter_it_was_built_with_until_a_rebuild(tmp_path, monkeypatch):
+    import rag.chatbot
+
+    Chatbot.from_documents(DOCS, tmp_path)  # offline: the approximation
+    monkeypatch.setattr(rag.chatbot, "load_token_counter", lambda name: TokenCounter(name, _WordEncoding()))
+    changed = [*DOCS[:2], Document(id="c.txt", text="Cherries are small stone fruits. Birds eat them.")]
+
+    index, _, report = index_documents(changed, tmp_path)
+    index.close()
+
+    assert str(report) == "0 added, 1 changed, 0 removed, 2 unchanged"
+    assert json.loads((tmp_path / MANIFEST).read_text())["chunker"]["tokenizer"] == APPROXIMATION
+    Chatbot.from_documents(changed, tmp_path, rebuild=True)
+    assert json.loads((tmp_path / MANIFEST).read_text())["chunker"]["tokenizer"] == "cl100k_base"
 
 
 def test_duplicate_document_ids_are_an_error(tmp_path):
