@@ -14,6 +14,7 @@ import sys
 import click
 
 from .errors import RagError
+from .records import line_span
 
 DEFAULT_FOLDER = "seeds"
 DEFAULT_INDEX = "index"
@@ -141,17 +142,13 @@ def _source_lines(answer) -> list[str]:
     if answer.fallback_reason:
         lines.append(f"(note: {answer.fallback_reason})")
     for citation in answer.citations:
-        lines.append(f"[{citation.marker}] {citation.source}, {_lines(citation.start_line, citation.end_line)}")
+        lines.append(f"[{citation.marker}] {citation.source}, {line_span(citation.start_line, citation.end_line)}")
         lines.append(f"    {' '.join(citation.quote.split())}")
     if answer.abstained and answer.hits:
         lines.append("Closest passages searched (none of them answers it):")
         places = dict.fromkeys((hit.source, hit.start_line, hit.end_line) for hit in answer.hits[:CLOSEST])
-        lines.extend(f"    {source}, {_lines(start, end)}" for source, start, end in places)
+        lines.extend(f"    {source}, {line_span(start, end)}" for source, start, end in places)
     return lines
-
-
-def _lines(start: int, end: int) -> str:
-    return f"line {start}" if start == end else f"lines {start}-{end}"
 
 
 @main.command("chat")

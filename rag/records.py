@@ -107,6 +107,12 @@ class Citation:
         return cls(marker, span.source, span.start_line, span.end_line, span.text, span.start_char, span.end_char)
 
 
+def line_span(start_line: int, end_line: int, dash: str = "-") -> str:
+    """``line 21`` or ``lines 21-23``: how the terminal, the report and the page name a span
+    (the page passes an en dash)."""
+    return f"line {start_line}" if start_line == end_line else f"lines {start_line}{dash}{end_line}"
+
+
 @dataclass(frozen=True)
 class SentenceCheck:
     """Whether one answer sentence is supported by the passages its markers cite."""

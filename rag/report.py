@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .errors import ReportError
 from .evaluation import METRICS, EvalResult, PromptResult
+from .records import line_span
 
 SUFFIXES = (".html", ".htm", ".md")
 
@@ -144,8 +145,7 @@ def _verdicts(r: PromptResult) -> list[str]:
 def _citation_lines(r: PromptResult) -> list[str]:
     out = []
     for c in r.citations:
-        span = f"{c.start_line}" if c.start_line == c.end_line else f"{c.start_line}-{c.end_line}"
-        out.append(f"[{c.marker}] {c.source}:{span}")
+        out.append(f"[{c.marker}] {c.source}, {line_span(c.start_line, c.end_line)}")
     return out
 
 

@@ -341,7 +341,7 @@ def test_cli_writes_json_and_both_report_formats(tmp_path, small_index):
     summary = json.loads((tmp_path / "out.json").read_text())["summary"]
     assert summary["answer_accuracy"] == 1.0 and summary["abstention_accuracy"] == 1.0
     markdown = (tmp_path / "report.md").read_text()
-    assert "| answer_accuracy | 1.000 |" in markdown and "paris.txt:1" in markdown
+    assert "| answer_accuracy | 1.000 |" in markdown and "paris.txt, line 1" in markdown
     assert {p.name for p in (tmp_path / "report_files").iterdir()} == {
         "metrics.png",
         "latency.png",

@@ -16,7 +16,7 @@ import html
 import re
 from collections.abc import Callable, Mapping, Sequence
 
-from rag.records import Answer, Citation, Hit
+from rag.records import Answer, Citation, Hit, line_span
 
 CONTEXT_CHARS = 220
 _BLANK_LINES_RE = re.compile(r"[ \t\xa0]*\n\s*")
@@ -30,7 +30,7 @@ def text(value: str) -> str:
 
 
 def lines_label(start_line: int, end_line: int) -> str:
-    return f"line {start_line}" if start_line == end_line else f"lines {start_line}–{end_line}"
+    return line_span(start_line, end_line, dash="–")
 
 
 def ranges_label(spans: Sequence[tuple[int, int]]) -> str:
