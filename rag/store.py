@@ -28,6 +28,7 @@ import logging
 import os
 import shutil
 import sqlite3
+import tempfile
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -226,8 +227,17 @@ def read_manifest(folder: Path) -> Manifest | None:
         return None
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
+    except PermissionError as error:
+        raise IndexLocationError(
+            f"Cannot read the index in {folder} ({error.strerror}). Give --index-dir a folder you can read."
+        ) from error
+    except (OSError, ValueError) as error:
+        _refuse_foreign(folder, None)
+        raise IndexCorruptError(_corrupt_message(folder, f"{MANIFEST}: {error}")) from error
+    _refuse_foreign(folder, data)
+    try:
         manifest = Manifest(**data)
-    except (OSError, ValueError, TypeError) as error:
+    except TypeError as error:
         raise IndexCorruptError(_corrupt_message(folder, f"{MANIFEST}: {error}")) from error
     if manifest.format_version != FORMAT_VERSION:
         raise IndexMismatchError(
@@ -235,6 +245,24 @@ def read_manifest(folder: Path) -> Manifest | None:
             f"format {FORMAT_VERSION}. Rebuild it with `rag index FOLDER --index-dir {folder} --rebuild`."
         )
     return manifest
+
+
+_MANIFEST_KEYS = frozenset(["format_version", "embedder", "chunker", "files", "documents"])
+
+
+def _refuse_foreign(folder: Path, data: object) -> None:
+    """A manifest.json that is not an index's (no index keys, or unreadable beside no index
+    files) belongs to someone else: an error, never 'damaged, rebuilding' over their file."""
+    ours = (
+        isinstance(data, dict) and bool(_MANIFEST_KEYS & data.keys())
+        if data is not None
+        else any(_generation_of(p.name) is not None for p in folder.iterdir())
+    )
+    if not ours:
+        raise IndexLocationError(
+            f"{folder / MANIFEST} is not an index's manifest, and indexing there would replace it. "
+            "Give --index-dir an empty folder or one that holds an index."
+        )
 
 
 def _data_file(folder: Path, manifest: Manifest, role: str) -> Path:
@@ -317,7 +345,7 @@ def update_index(
     folder = _writable_folder(Path(folder))
     _check_unique_ids(documents)
     with _writer_lock(folder):
-        current = None if rebuild else read_manifest(folder)
+        current = _manifest_to_replace(folder) if rebuild else read_manifest(folder)
         embedder_entry, chunker_entry = settings.manifest_entries()
         if current is not None:
             _check_compatible(folder, current, embedder_entry, chunker_entry)
@@ -331,11 +359,21 @@ def update_index(
         manifest.generation = (current.generation if current else _highest_generation(folder)) + 1
         if current is not None:
             manifest.documents = dict(current.documents)
-        _write_generation(folder, current, manifest, documents, report, settings, progress)
-        _write_json_atomic(folder / MANIFEST, asdict(manifest))
+        try:
+            _write_generation(folder, current, manifest, documents, report, settings, progress)
+            _write_json_atomic(folder / MANIFEST, asdict(manifest))
+        except OSError as error:  # a full disk, a folder made read-only mid-way
+            raise IndexLocationError(_cannot_write(folder, error)) from error
         _remove_stale_files(folder, manifest)
         logger.info("index %s: %s", folder, report)
         return report
+
+
+def _manifest_to_replace(folder: Path) -> None:
+    """For a rebuild: the old index is not read, but a manifest that is not an index's is
+    still not written over."""
+    with contextlib.suppress(IndexCorruptError, IndexMismatchError):
+        read_manifest(folder)
 
 
 def _check_unique_ids(documents: Sequence[Document]) -> None:
@@ -541,6 +579,8 @@ def _writable_folder(folder: Path) -> Path:
     _not_a_file(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):  # a read-only folder fails here, not mid-write
+            pass
     except OSError as error:
         raise IndexLocationError(_cannot_write(folder, error)) from error
     return folder

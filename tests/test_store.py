@@ -1,3 +1,4 @@
+import contextlib
 import json
 import os
 import signal
@@ -13,7 +14,7 @@ from rag.analysis import ANALYZER_ID
 from rag.chatbot import index_documents
 from rag.chunking import ChunkerSettings
 from rag.embedding import HashingEmbedder
-from rag.errors import IndexMismatchError, RagError
+from rag.errors import IndexLocationError, IndexMismatchError, RagError
 from rag.store import MANIFEST, Index, IndexSettings, update_index
 from rag.tokens import APPROXIMATION, TokenCounter
 from tests.conftest import ROOT
@@ -281,3 +282,40 @@ def test_opening_while_a_writer_replaces_the_index_reads_the_new_generation(tmp_
     index = Index.open(tmp_path)
     assert index.manifest.generation == 2 and sorted(index.manifest.documents) == ["a.txt", "b.txt"]
     index.close()
+
+
+@pytest.mark.parametrize("content", ['{"name": "my-app", "version": "1.0.0"}', "not json at all"])
+def test_a_manifest_json_that_is_not_an_index_is_never_written_over(tmp_path, content):
+    (tmp_path / MANIFEST).write_text(content)
+    with pytest.raises(IndexLocationError, match=r"manifest.json is not an index's manifest.*empty folder"):
+        Chatbot.from_documents(DOCS, tmp_path)
+    with pytest.raises(IndexLocationError, match="is not an index's manifest"):
+        Chatbot.from_documents(DOCS, tmp_path, rebuild=True)
+    assert (tmp_path / MANIFEST).read_text() == content
+
+
+def test_a_read_only_index_folder_is_a_plain_error_before_anything_is_written(tmp_path):
+    Chatbot.from_documents(DOCS, tmp_path).close()
+    before = sorted(p.name for p in tmp_path.iterdir())
+    refused = pytest.raises(IndexLocationError, match=r"Cannot write the index in .*(not permitted|Permission)")
+    with _read_only(tmp_path), refused:
+        Chatbot.from_documents(DOCS[:2], tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    assert len(Chatbot.from_index(tmp_path).index.document_chunk_counts()) == 3
+
+
+@contextlib.contextmanager
+def _read_only(folder):
+    """chattr +i where the tests run as root (root writes through chmod), chmod otherwise."""
+    as_root = os.geteuid() == 0
+    if as_root:
+        subprocess.run(["chattr", "+i", str(folder)], check=True)
+    else:
+        folder.chmod(0o555)
+    try:
+        yield
+    finally:
+        if as_root:
+            subprocess.run(["chattr", "-i", str(folder)], check=True)
+        else:
+            folder.chmod(0o755)
