@@ -157,6 +157,8 @@ QUESTION_STOPWORDS = INDEX_STOPWORDS | frozenset(
         "so",
         "some",
         "than",
+        "them",
+        "themselves",
         "those",
         "through",
         "too",

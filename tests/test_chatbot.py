@@ -54,6 +54,15 @@ def test_follow_up_questions_use_the_history(seeds_bot):
     assert answer.citations[0].source == "000_f2df93452cb9e121.txt"
 
 
+def test_a_follow_up_with_a_pronoun_is_answered_from_the_conversation(seeds_bot):
+    first = "How many prisoners were exchanged on February 5?"
+    history = [{"role": "user", "content": first}, {"role": "assistant", "content": seeds_bot.ask(first).text}]
+    answer = seeds_bot.ask("How many of them were civilians?", history=history)
+    assert not answer.abstained
+    assert "150 soldiers and seven civilians" in answer.text
+    assert answer.citations[0].source == "003_58ec4efac89fea89.txt"
+
+
 @pytest.mark.parametrize("question", ["", "   ", "\n\t"])
 def test_empty_or_blank_questions_are_rag_errors(seeds_bot, question):
     with pytest.raises(InvalidQuestionError, match="empty"):
