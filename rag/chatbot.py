@@ -25,7 +25,7 @@ from .errors import DocumentsError, IndexCorruptError, InvalidQuestionError, Rag
 from .llm import GenerationSettings, LLMAnswerer, Prompt, answer_from_output, load_llm
 from .loading import load_folder
 from .neural import load_reranker
-from .records import Answer, Document, Hit
+from .records import MAX_QUESTION_CHARS, Answer, Document, Hit
 from .retrieval import RetrievalSettings, Retriever
 from .store import (
     Index,
@@ -41,7 +41,6 @@ from .tokens import APPROXIMATION, DEFAULT_ENCODING, TokenCounter, load_token_co
 
 logger = logging.getLogger(__name__)
 
-MAX_QUESTION_CHARS = 4000
 DEFAULT_TOP_K = 5
 
 

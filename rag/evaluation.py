@@ -46,7 +46,7 @@ from .metrics import (
     percentile,
     retrieval_rank,
 )
-from .records import Answer, Citation
+from .records import MAX_QUESTION_CHARS, Answer, Citation
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +80,11 @@ class Prompt:
         question = data.get("question")
         if not isinstance(question, str) or not question.strip():
             raise PromptsFileError(f'{where}: "question" must be a non-empty string.')
+        if len(question.strip()) > MAX_QUESTION_CHARS:
+            raise PromptsFileError(
+                f'{where}: "question" is {len(question.strip()):,} characters long; '
+                f"the limit is {MAX_QUESTION_CHARS:,}."
+            )
         answerable = data.get("answerable", True)
         if not isinstance(answerable, bool):
             raise PromptsFileError(f'{where}: "answerable" must be true or false.')
@@ -107,9 +112,11 @@ def load_prompts(path: str | Path) -> list[Prompt]:
     """Read a JSON-lines prompts file; a malformed line is a ``PromptsFileError`` naming it."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a BOM is what Windows Notepad writes
     except FileNotFoundError:
         raise PromptsFileError(f"No prompts file at {path}. Give the path of a .jsonl file of test prompts.") from None
+    except IsADirectoryError:
+        raise PromptsFileError(f"{path} is a folder. Give the path of a .jsonl file of test prompts.") from None
     except (OSError, UnicodeDecodeError) as error:
         raise PromptsFileError(f"Cannot read the prompts file {path}: {error}.") from None
     prompts = []
@@ -367,8 +374,9 @@ def run_eval_command(
         from .report import check_report_path
 
         check_report_path(report)
-    if json_out is not None and Path(json_out).is_dir():
-        raise ReportError(f"Cannot write the results to {json_out}: it is a folder. Give a file name.")
+    for path in (json_out, report):
+        if path is not None:
+            check_writable(Path(path))
     if judge is None and os.environ.get(JUDGE_MODEL_ENV):
         judge = load_judge(os.environ[JUDGE_MODEL_ENV])
     result = evaluate(bot, prompts, judge=judge, progress=True)
@@ -383,6 +391,21 @@ def run_eval_command(
         written = write_report(result, report)
         echo(f"Wrote {written}")
     return result
+
+
+def check_writable(path: Path) -> None:
+    """``ReportError`` now, not after the whole run, when ``path`` cannot be written."""
+    if path.is_dir():
+        raise ReportError(f"Cannot write {path}: it is a folder. Give a file name.")
+    existed = path.exists()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8"):
+            pass
+    except OSError as error:
+        raise ReportError(f"Cannot write {path} ({error.strerror or error}). Give a path you can write to.") from None
+    if not existed:
+        path.unlink()
 
 
 def _write_json(path: Path, data: dict) -> None:

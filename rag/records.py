@@ -23,6 +23,9 @@ class LocatedText(Protocol):
     end_char: int
 
 
+MAX_QUESTION_CHARS = 4000  # longer is a pasted document, not a question
+
+
 @dataclass(frozen=True)
 class Document:
     """One source text. ``id`` is the file name relative to the folder it was loaded from."""

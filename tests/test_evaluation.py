@@ -282,7 +282,13 @@ def test_load_prompts_reads_the_design_format_and_skips_blank_lines(tmp_path):
 
 @pytest.mark.parametrize(
     "bad",
-    ['{"question": "Q?"', '["a list"]', '{"answerable": true}', '{"question": "Q?", "answerable": "yes"}'],
+    [
+        '{"question": "Q?"',
+        '["a list"]',
+        '{"answerable": true}',
+        '{"question": "Q?", "answerable": "yes"}',
+        json.dumps({"question": "Why? " * 1000}),
+    ],
 )
 def test_a_malformed_line_is_an_error_naming_the_line(tmp_path, bad):
     path = write_lines(tmp_path / "p.jsonl", [json.dumps({"question": "Fine?"}), bad])
@@ -293,6 +299,14 @@ def test_a_malformed_line_is_an_error_naming_the_line(tmp_path, bad):
 def test_a_missing_prompts_file_is_a_rag_error(tmp_path):
     with pytest.raises(RagError, match="No prompts file"):
         load_prompts(tmp_path / "nope.jsonl")
+    with pytest.raises(RagError, match="is a folder. Give the path of a .jsonl file"):
+        load_prompts(tmp_path)
+
+
+def test_a_prompts_file_with_a_byte_order_mark_reads(tmp_path):
+    path = tmp_path / "p.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps({"question": "Q1?"}).encode() + b"\n")
+    assert load_prompts(path) == [Prompt("Q1?", line=1)]
 
 
 @pytest.fixture(scope="module")
@@ -372,6 +386,8 @@ def test_a_report_with_an_unknown_suffix_is_refused_before_asking(tmp_path):
     [
         ({"report": "{tmp}/folder.md"}, "folder.md: it is a folder"),
         ({"json_out": "{tmp}/folder.md"}, "folder.md: it is a folder"),
+        ({"json_out": "{tmp}/p.jsonl/out.json"}, r"Cannot write .*out.json \(.*\)\. Give a path you can write to"),
+        ({"report": "{tmp}/p.jsonl/r.html"}, r"Cannot write .*r.html \(.*\)\. Give a path you can write to"),
         ({"report": "{tmp}/r.md", "missing": "matplotlib"}, "A report's plots need matplotlib"),
     ],
 )
