@@ -117,13 +117,13 @@ def index_command(folder: str, index_dir: str, rebuild: bool, embedding_model: s
 @main.command("ask")
 @click.argument("question")
 @click.option("--index-dir", default=DEFAULT_INDEX, show_default=True, type=click.Path())
-@click.option("--folder", default=None, type=click.Path(), help="Index this folder first (only what changed).")
+@click.option("--folder", default=None, type=click.Path(), help=FOLDER_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print the Answer as JSON.")
 @_model_options
 @_user_errors
 def ask_command(question, index_dir, folder, as_json, embedding_model, reranker_model, llm_model) -> None:
     """Answer QUESTION from the index, with citations."""
-    bot = _open_bot(index_dir, folder, embedding_model, reranker_model, llm_model)
+    bot = _open_bot(index_dir, _folder_to_index(index_dir, folder), embedding_model, reranker_model, llm_model)
     answer = bot.ask(question)
     if as_json:
         click.echo(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
@@ -197,7 +197,7 @@ def chat_command(index_dir, folder, embedding_model, reranker_model, llm_model) 
 @click.option("--port", default=7860, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--folder", default=None, type=click.Path(), help=FOLDER_HELP)
 @click.option("--index-dir", default=DEFAULT_INDEX, show_default=True, type=click.Path())
-@click.option("--auth", default=None, envvar="RAG_UI_AUTH", help="user:password for basic auth (or RAG_UI_AUTH).")
+@click.option("--auth", default=None, envvar="RAG_UI_AUTH", help="user:password for a sign-in page (or RAG_UI_AUTH).")
 @_model_options
 @_user_errors
 def ui_command(host, port, folder, index_dir, auth, embedding_model, reranker_model, llm_model) -> None:

@@ -45,7 +45,7 @@ def test_ask_json_has_the_api_field_names(runner, built):
     ("args", "message"),
     [
         (["ask", "   "], "The question is empty"),
-        (["ask", "anything", "--index-dir", "{tmp}/nowhere"], "No index in"),
+        (["ask", "anything", "--index-dir", "{tmp}/nowhere", "--folder", "{tmp}/none"], "Folder not found"),
         (["index", "{tmp}/missing-folder", "--index-dir", "{tmp}/i"], "Folder not found"),
         (["eval", "{tmp}/missing.jsonl", "--folder", str(SEEDS), "--index-dir", "{tmp}/i"], "No prompts file at"),
         (
@@ -119,7 +119,16 @@ def test_a_refusal_names_the_closest_passages(runner, built):
     assert len(lines) == 5 and all(line.startswith("    0") and ".txt, line" in line for line in lines[2:])
 
 
-@pytest.mark.parametrize("command", [["chat"], ["eval", str(PROMPTS / "seeds.jsonl")]])
+def test_ask_with_no_index_yet_indexes_the_seeds_like_the_other_sessions(runner, tmp_path, monkeypatch):
+    monkeypatch.chdir(SEEDS.parent)
+    result = runner.invoke(main, ["ask", "Who is Harold Chambers?", "--index-dir", str(tmp_path / "idx")])
+    assert result.exit_code == 0, result.output
+    assert "000_f2df93452cb9e121.txt" in result.output
+
+
+@pytest.mark.parametrize(
+    "command", [["chat"], ["ask", "When was the kettle bought?"], ["eval", str(PROMPTS / "seeds.jsonl")]]
+)
 def test_sessions_on_an_existing_index_leave_its_documents_alone(runner, tmp_path, command):
     folder = tmp_path / "notes"
     folder.mkdir()
@@ -133,9 +142,10 @@ def test_sessions_on_an_existing_index_leave_its_documents_alone(runner, tmp_pat
     assert list(Chatbot.from_index(index_dir).documents) == ["kettle.txt"]
 
 
-def test_a_session_with_no_index_and_no_seeds_says_how_to_build_one(runner, tmp_path, monkeypatch):
+@pytest.mark.parametrize("command", [["chat"], ["ask", "Who is Harold Chambers?"]])
+def test_a_session_with_no_index_and_no_seeds_says_how_to_build_one(runner, tmp_path, monkeypatch, command):
     monkeypatch.chdir(tmp_path)
-    result = runner.invoke(main, ["chat", "--index-dir", "idx"], input="exit\n")
+    result = runner.invoke(main, [*command, "--index-dir", "idx"], input="exit\n")
     assert result.exit_code == 2
     assert (
         result.stderr
