@@ -103,8 +103,8 @@ class Chatbot:
         **options,
     ) -> Chatbot:
         """Index the text files in ``folder`` (only what changed since last time) and open it."""
-        folder = Path(folder)
         documents = load_folder(folder)
+        folder = Path(folder)
         models = Models(embedding_model, reranker_model, llm_model)
         bot = cls._build(documents, index_dir, models, rebuild, progress, chunker, **options)
         bot.folder = folder
@@ -318,6 +318,12 @@ def index_documents(
     """
     if not documents:
         raise DocumentsError("There are no documents to index.")
+    strays = [d for d in documents if not isinstance(d, Document)]
+    if strays:
+        raise DocumentsError(
+            f"Documents to index must be rag.Document records, not {type(strays[0]).__name__}: "
+            "Document(id='notes.txt', text='...')."
+        )
     embedder = _embedder_for(index_dir, embedding_model, rebuild=rebuild)
     built = None if rebuild else _manifest_if_readable(index_dir)
     settings = IndexSettings(

@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping, Sequence
 
 from .analysis import question_terms
+from .errors import RagError
 
 Message = Mapping[str, str]
 
@@ -22,14 +23,17 @@ _REFERRING_RE = re.compile(
     re.IGNORECASE,
 )
 _OWN_TERMS_ENOUGH = 3
+_HISTORY_SHAPE = "history must be a list of {'role': 'user' or 'assistant', 'content': '...'} messages."
 
 
 def user_turns(history: Sequence[Message] | None) -> list[str]:
     """The user's earlier questions, oldest first."""
+    if isinstance(history, (str, bytes, Mapping)):
+        raise RagError(_HISTORY_SHAPE)
     turns = []
     for message in history or ():
         if not isinstance(message, Mapping):
-            raise TypeError("history must be a list of {'role': ..., 'content': ...} messages")
+            raise RagError(_HISTORY_SHAPE)
         if message.get("role") == "user" and isinstance(message.get("content"), str):
             turns.append(message["content"])
     return turns

@@ -11,6 +11,7 @@ with one warning each. Line endings are normalised to ``\\n`` so line numbers ma
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections import Counter
 from pathlib import Path
@@ -29,6 +30,8 @@ def load_folder(folder: str | Path) -> list[Document]:
 
     A folder with none is a ``DocumentsError``: there would be nothing to answer from.
     """
+    if not isinstance(folder, (str, os.PathLike)):
+        raise DocumentsError(f"The folder must be a path, not {type(folder).__name__}: from_folder('my-articles').")
     root = Path(folder)
     if not root.exists():
         raise DocumentsError(f"Folder not found: {root}. Pass the folder that holds your articles.")

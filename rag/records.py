@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from typing import Protocol
 
+from .errors import DocumentsError
+
 
 class LocatedText(Protocol):
     """Text with the place in its source it was taken from."""
@@ -33,6 +35,16 @@ class Document:
     id: str
     text: str
     title: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("id", "text"):
+            if not isinstance(getattr(self, name), str):
+                raise DocumentsError(
+                    f"A Document's {name} must be text, not {type(getattr(self, name)).__name__}: "
+                    "Document(id='notes.txt', text='...')."
+                )
+        if self.title is not None and not isinstance(self.title, str):
+            raise DocumentsError(f"A Document's title must be text or None, not {type(self.title).__name__}.")
 
     @cached_property
     def sha256(self) -> str:

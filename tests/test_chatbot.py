@@ -156,3 +156,23 @@ def test_a_chatbot_used_as_a_context_manager_closes_its_index(tmp_path):
         assert bot.ask("What do kettles boil?").citations
     with pytest.raises(RagError, match=r"idx was closed. Open it again to ask more."):
         bot.retrieve("kettles")
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda d: Chatbot.from_documents(["hello"], d), "must be rag.Document records, not str"),
+        (lambda d: Chatbot.from_documents([Document(id=1, text="x")], d), "Document's id must be text, not int"),
+        (lambda d: Chatbot.from_documents([Document(id="a.txt", text=b"x")], d), "text must be text, not bytes"),
+        (lambda d: Chatbot.from_folder(None, d), "The folder must be a path, not NoneType"),
+    ],
+)
+def test_wrong_argument_types_are_rag_errors_that_say_what_to_pass(tmp_path, build, message):
+    with pytest.raises(RagError, match=message):
+        build(tmp_path / "index")
+
+
+@pytest.mark.parametrize("history", ["hello", {"role": "user", "content": "hi"}, ["hi"]])
+def test_a_history_that_is_not_a_list_of_messages_is_a_rag_error(seeds_bot, history):
+    with pytest.raises(RagError, match=r"history must be a list of \{'role'"):
+        seeds_bot.ask("Which magazine did he write in?", history=history)
