@@ -437,7 +437,8 @@ def _write_generation(
     gen = manifest.generation
     db_name, vectors_name = f"chunks-{gen}.sqlite", f"vectors-{gen}.faiss"
     db_tmp, vectors_tmp = folder / f"{db_name}.tmp", folder / f"{vectors_name}.tmp"
-    for stale in (db_tmp, vectors_tmp):
+    # A killed writer's journal would be rolled back into the fresh database.
+    for stale in (db_tmp, vectors_tmp, folder / f"{db_name}.tmp-journal"):
         stale.unlink(missing_ok=True)
 
     if current is None:
@@ -560,7 +561,8 @@ def _highest_generation(folder: Path) -> int:
 def _generation_of(name: str) -> int | None:
     for prefix, suffix in (("chunks-", ".sqlite"), ("vectors-", ".faiss")):
         if name.startswith(prefix):
-            number = name[len(prefix) :].removesuffix(".tmp").removesuffix(suffix)
+            # SQLite leaves "-journal" beside a database a killed writer had open.
+            number = name[len(prefix) :].removesuffix("-journal").removesuffix(".tmp").removesuffix(suffix)
             if number.isdigit():
                 return int(number)
     return None

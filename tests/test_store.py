@@ -99,6 +99,8 @@ def test_a_new_title_is_a_change(tmp_path):
 
 def test_old_generation_files_are_removed_after_an_update(tmp_path):
     update_index(tmp_path, DOCS, settings())
+    for left_by_a_killed_writer in ("chunks-9.sqlite.tmp", "chunks-9.sqlite.tmp-journal", "vectors-9.faiss.tmp"):
+        (tmp_path / left_by_a_killed_writer).write_bytes(b"partial")
     update_index(tmp_path, DOCS[:2], settings())
     names = sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("."))
     assert names == ["chunks-2.sqlite", MANIFEST, "vectors-2.faiss"]
