@@ -324,8 +324,8 @@ def index_documents(
             f"Documents to index must be rag.Document records, not {type(strays[0]).__name__}: "
             "Document(id='notes.txt', text='...')."
         )
-    embedder = _embedder_for(index_dir, embedding_model, rebuild=rebuild)
     built = None if rebuild else _manifest_if_readable(index_dir)
+    embedder = _embedder_for(built, embedding_model)
     settings = IndexSettings(
         embedder,
         _token_counter_of(built),
@@ -362,12 +362,10 @@ def _passage_count(value: int, name: str, minimum: int = 1) -> int:
     return int(value)
 
 
-def _embedder_for(index_dir: str | Path, requested: str | None, *, rebuild: bool = False) -> Embedder:
+def _embedder_for(built: Manifest | None, requested: str | None) -> Embedder:
     """The requested embedder, or, when none is requested, the one the index was built with."""
-    if requested is None and not rebuild:
-        manifest = _manifest_if_readable(index_dir)
-        if manifest is not None:
-            return load_embedder(manifest.embedder.get("id"))
+    if requested is None and built is not None:
+        return load_embedder(built.embedder.get("id"))
     return load_embedder(requested)
 
 

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import RagError
-from .store import read_manifest
 from .tokens import APPROXIMATION, load_token_counter
 
 
@@ -160,11 +159,11 @@ def _count(number: int) -> str:
 
 def _index(index_dir: Path) -> Check:
     """Opened as ``rag ask`` opens it, so a missing or damaged data file shows here too."""
-    from .store import Index
+    from .store import MANIFEST, Index
 
+    if not (index_dir / MANIFEST).exists():
+        return Check("index", False, f"none in {index_dir}: run `rag index FOLDER --index-dir {index_dir}`")
     try:
-        if read_manifest(index_dir) is None:
-            return Check("index", False, f"none in {index_dir}: run `rag index FOLDER --index-dir {index_dir}`")
         index = Index.open(index_dir)
     except RagError as error:
         return Check("index", False, str(error), broken=True)

@@ -80,16 +80,16 @@ class Prompt:
         question = data.get("question")
         if not isinstance(question, str) or not question.strip():
             raise PromptsFileError(f'{where}: "question" must be a non-empty string.')
-        if len(question.strip()) > MAX_QUESTION_CHARS:
+        question = question.strip()
+        if len(question) > MAX_QUESTION_CHARS:
             raise PromptsFileError(
-                f'{where}: "question" is {len(question.strip()):,} characters long; '
-                f"the limit is {MAX_QUESTION_CHARS:,}."
+                f'{where}: "question" is {len(question):,} characters long; the limit is {MAX_QUESTION_CHARS:,}.'
             )
         answerable = data.get("answerable", True)
         if not isinstance(answerable, bool):
             raise PromptsFileError(f'{where}: "answerable" must be true or false.')
         return cls(
-            question=question.strip(),
+            question=question,
             expected_sources=_strings(data, "expected_sources", where),
             expected_answer=_strings(data, "expected_answer", where),
             answerable=answerable,
@@ -374,9 +374,8 @@ def run_eval_command(
         from .report import check_report_path
 
         check_report_path(report)
-    for path in (json_out, report):
-        if path is not None:
-            check_writable(Path(path))
+    if json_out is not None:
+        check_writable(Path(json_out))
     if judge is None and os.environ.get(JUDGE_MODEL_ENV):
         judge = load_judge(os.environ[JUDGE_MODEL_ENV])
     result = evaluate(bot, prompts, judge=judge, progress=True)

@@ -63,13 +63,9 @@ def _warn_other_formats(counts: Counter[str]) -> None:
     """One warning for all the files left out, so a folder of PDFs does not index silently."""
     listed = ", ".join(f"{count} {suffix}" for suffix, count in sorted(counts.items()))
     total = sum(counts.values())
+    files, them = ("file", "it") if total == 1 else ("files", "them")
     logger.warning(
-        "skipping %d %s not in a text format (%s): save %s as .txt or .md to index %s",
-        total,
-        "file" if total == 1 else "files",
-        listed,
-        "it" if total == 1 else "them",
-        "it" if total == 1 else "them",
+        "skipping %d %s not in a text format (%s): save %s as .txt or .md to index %s", total, files, listed, them, them
     )
 
 

@@ -16,21 +16,21 @@ from collections import Counter
 from pathlib import Path
 
 from .errors import ReportError
-from .evaluation import METRICS, EvalResult, PromptResult
+from .evaluation import METRICS, EvalResult, PromptResult, check_writable
 from .records import line_span
 
 SUFFIXES = (".html", ".htm", ".md")
 
 
 def check_report_path(path: str | Path) -> Path:
-    """The report path, or a ``ReportError`` when its suffix names no format we write."""
+    """The report path, or a ``ReportError`` when its suffix names no format we write, matplotlib
+    is missing, or the path cannot be written."""
     path = Path(path)
     if path.suffix.lower() not in SUFFIXES:
         raise ReportError(f"Cannot write a report as {path.name}: name it .html or .md.")
-    if path.is_dir():
-        raise ReportError(f"Cannot write a report as {path}: it is a folder. Give a file name.")
     if importlib.util.find_spec("matplotlib") is None:
         raise ReportError("A report's plots need matplotlib: pip install 'rag-seeds[eval]'.")
+    check_writable(path)
     return path
 
 

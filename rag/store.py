@@ -232,9 +232,11 @@ def read_manifest(folder: Path) -> Manifest | None:
             f"Cannot read the index in {folder} ({error.strerror}). Give --index-dir a folder you can read."
         ) from error
     except (OSError, ValueError) as error:
-        _refuse_foreign(folder, None)
+        if not _holds_index_files(folder):
+            raise _foreign_manifest(folder) from error
         raise IndexCorruptError(_corrupt_message(folder, f"{MANIFEST}: {error}")) from error
-    _refuse_foreign(folder, data)
+    if not (isinstance(data, dict) and _MANIFEST_KEYS & data.keys()):
+        raise _foreign_manifest(folder)
     try:
         manifest = Manifest(**data)
     except TypeError as error:
@@ -250,19 +252,17 @@ def read_manifest(folder: Path) -> Manifest | None:
 _MANIFEST_KEYS = frozenset(["format_version", "embedder", "chunker", "files", "documents"])
 
 
-def _refuse_foreign(folder: Path, data: object) -> None:
-    """A manifest.json that is not an index's (no index keys, or unreadable beside no index
-    files) belongs to someone else: an error, never 'damaged, rebuilding' over their file."""
-    ours = (
-        isinstance(data, dict) and bool(_MANIFEST_KEYS & data.keys())
-        if data is not None
-        else any(_generation_of(p.name) is not None for p in folder.iterdir())
+def _holds_index_files(folder: Path) -> bool:
+    return any(_generation_of(p.name) is not None for p in folder.iterdir())
+
+
+def _foreign_manifest(folder: Path) -> IndexLocationError:
+    """A manifest.json without an index's keys, or unreadable beside no index files, belongs to
+    someone else: an error, never 'damaged, rebuilding' over their file."""
+    return IndexLocationError(
+        f"{folder / MANIFEST} is not an index's manifest, and indexing there would replace it. "
+        "Give --index-dir an empty folder or one that holds an index."
     )
-    if not ours:
-        raise IndexLocationError(
-            f"{folder / MANIFEST} is not an index's manifest, and indexing there would replace it. "
-            "Give --index-dir an empty folder or one that holds an index."
-        )
 
 
 def _data_file(folder: Path, manifest: Manifest, role: str) -> Path:
@@ -345,7 +345,9 @@ def update_index(
     folder = _writable_folder(Path(folder))
     _check_unique_ids(documents)
     with _writer_lock(folder):
-        current = _manifest_to_replace(folder) if rebuild else read_manifest(folder)
+        if rebuild:
+            _check_not_foreign(folder)
+        current = None if rebuild else read_manifest(folder)
         embedder_entry, chunker_entry = settings.manifest_entries()
         if current is not None:
             _check_compatible(folder, current, embedder_entry, chunker_entry)
@@ -369,9 +371,9 @@ def update_index(
         return report
 
 
-def _manifest_to_replace(folder: Path) -> None:
-    """For a rebuild: the old index is not read, but a manifest that is not an index's is
-    still not written over."""
+def _check_not_foreign(folder: Path) -> None:
+    """A rebuild does not read the old index, but still never writes over a manifest that is
+    not an index's."""
     with contextlib.suppress(IndexCorruptError, IndexMismatchError):
         read_manifest(folder)
 
