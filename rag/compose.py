@@ -9,7 +9,8 @@ Every sentence of the retrieved passages is a candidate. What the composer measu
   sentence next to it counts half ("He said ..." takes its subject from the sentence before).
   A spelling or word-form variant ("defence"/"defense", "Russia"/"Russian") counts as found;
   a word related in meaning (``rag.lexicon``: "freed"/"released", "captives"/"POWs") earns
-  ``related_credit`` of the term's weight.
+  ``related_credit`` of the term's weight. A full name in the question is met by its surname
+  alone ("Harold Chambers" by "Chambers": articles name a person in full once).
 * **passage coverage**: the same over the whole retrieved passage.
 * **missing share**: the share of the question's terms, *unweighted*, that neither the
   sentence nor its neighbours hold. Weighting by rarity makes coverage about the topic (the
@@ -444,6 +445,7 @@ class _Question:
     related_credit: float
     asked: set[str]  # every index term of the question, for telling its own names from new ones
     lexicon: Lexicon | None
+    surnames: dict[str, str]  # a full name's other terms -> its last one ("harold" -> "chamber")
 
     def match(self, term: str, terms: frozenset[str]) -> float:
         """1 when ``terms`` hold ``term`` or a spelling variant, ``related_credit`` when they
@@ -492,8 +494,29 @@ def _analyse(
     rare = [t for t in known if weights[t] >= cut - 1e-9]
     kind = question_type(question)
     return _Question(
-        known, weights, known_total, unseen, rare, kind, related, related_credit, set(index_terms(question)), lexicon
+        known,
+        weights,
+        known_total,
+        unseen,
+        rare,
+        kind,
+        related,
+        related_credit,
+        set(index_terms(question)),
+        lexicon,
+        _surnames(question),
     )
+
+
+def _surnames(question: str) -> dict[str, str]:
+    """For each full name in the question, its first terms mapped to its last: after the first
+    mention, an article calls "Harold Chambers" "Chambers" and "Chris Costa" "Mr Costa"."""
+    out = {}
+    for name in _NAME_RE.findall(question):
+        terms = index_terms(name)
+        for term in terms[:-1]:
+            out.setdefault(term, terms[-1])
+    return out
 
 
 def _evidence(q: _Question, candidate: Candidate, question: str) -> Evidence:
@@ -503,8 +526,13 @@ def _evidence(q: _Question, candidate: Candidate, question: str) -> Evidence:
         )
     # In question order, not sets: float sums must not depend on set order.
     here = {t: max(q.match(t, candidate.terms), 0.5 * q.match(t, candidate.context_terms)) for t in q.terms}
+    in_passage = {t: q.match(t, candidate.passage_terms) for t in q.terms}
+    for given, surname in q.surnames.items():
+        if given in here and surname in here:
+            here[given] = max(here[given], here[surname])
+            in_passage[given] = max(in_passage[given], in_passage[surname])
     coverage = sum(q.weights[t] * here[t] for t in q.terms) / q.total
-    passage = sum(q.weights[t] * q.match(t, candidate.passage_terms) for t in q.terms) / q.total
+    passage = sum(q.weights[t] * in_passage[t] for t in q.terms) / q.total
     missing = sum(1 for t in q.terms if here[t] == 0.0) / len(q.terms)
     rare = sum(here[t] > 0.0 for t in q.rare) / len(q.rare) if q.rare else 0.0
     typed = has_answer_type(q.kind, candidate.text, question, q.asked, q.lexicon)

@@ -165,6 +165,20 @@ def test_the_sentence_holding_the_answer_ranks_first_with_full_evidence(small_bo
     assert all(0.0 <= v <= 1.0 for v in top.evidence.as_dict().values())
 
 
+def test_a_surname_alone_stands_for_the_full_name_the_question_gives(tmp_path):
+    article = Document(
+        "analysis.txt",
+        "The rift\n\nHarold Chambers, a political and security analyst, has followed Chechnya for a decade. "
+        "He expects the rift between the two men to widen. Few others agree. Officials in Grozny declined "
+        "to comment. Writing in UnHerd magazine, Chambers concluded that the rift would grow.\n",
+    )
+    bot = Chatbot.from_documents([article, DOCS[1]], index_dir=tmp_path)
+    top = best(bot, "In which magazine did Harold Chambers publish his view?")[0]
+    assert top.candidate.text.startswith("Writing in UnHerd magazine")
+    # "harold" is met through "Chambers": only "publish" of the four known terms is missing.
+    assert top.evidence.missing_share == 0.25 and top.evidence.coverage == 0.75
+
+
 def test_unseen_terms_are_counted_apart_from_coverage(small_bot):
     top = best(small_bot, "What is the capital of Australia?")[0]
     assert top.evidence.unseen_share == pytest.approx(1.0)
