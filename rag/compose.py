@@ -49,7 +49,7 @@ from functools import lru_cache
 from typing import Protocol
 
 from .analysis import fold, index_terms, question_words, stem_all
-from .citations import check_sentences, passages_of
+from .citations import MARKER_RE, check_sentences, passages_of
 from .lexicon import Lexicon, load_lexicon
 from .records import Answer, Citation, Hit
 from .sentences import split_sentences
@@ -636,7 +636,10 @@ def _distinct(a: Candidate, b: Candidate) -> bool:
 
 def _cited(text: str, marker: int) -> str:
     """The quote on one line with its marker; a quote that does not end a sentence (a heading,
-    a table row) gets a full stop after the marker, so the answer's sentences stay apart."""
-    line = " ".join(text.split())
+    a table row) gets a full stop after the marker, so the answer's sentences stay apart. The
+    document's own footnote markers ("tall.[12]", pasted from Wikipedia) are left out of the
+    answer, where they would read as citations; the citation keeps the quote as written."""
+    line = " ".join(MARKER_RE.sub(" ", text).split())
+    line = re.sub(r"\s+([.,;:!?])", r"\1", line)
     finished = line.rstrip("”\"’') ").endswith((".", "!", "?", "…"))
     return f"{line} [{marker}]" if finished else f"{line} [{marker}]."

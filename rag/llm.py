@@ -89,9 +89,12 @@ def defuse(text: str) -> str:
 
 
 def source_block(number: int, hit: Hit) -> str:
+    """One numbered source. The document's own footnote markers ("tall.[12]") are left out: the
+    model would copy them as citations of a source that does not exist or is another one."""
     lines = f"{hit.start_line}" if hit.start_line == hit.end_line else f"{hit.start_line}-{hit.end_line}"
     file = defuse(hit.source).replace('"', "'")
-    return f'<source id="{number}" file="{file}" lines="{lines}">\n{defuse(hit.text.strip())}\n</source>'
+    text = defuse(MARKER_RE.sub("", hit.text).strip())
+    return f'<source id="{number}" file="{file}" lines="{lines}">\n{text}\n</source>'
 
 
 def build_messages(

@@ -227,6 +227,18 @@ def test_a_quote_that_ends_without_a_full_stop_stays_its_own_sentence():
     assert [s.markers for s in split_cited_sentences(text)] == [(1,), (2,)]
 
 
+def test_the_documents_own_footnote_markers_stay_in_the_quote_but_not_in_the_answer(tmp_path):
+    footnoted = Document(
+        "tower.txt",
+        "Tower\n\nThe Grey Tower stands in Lisbon.[3] It is 300 metres tall.[12] Building it took nine years.[4]\n",
+    )
+    bot = Chatbot.from_documents([footnoted, DOCS[1]], index_dir=tmp_path)
+    answer = bot.ask("How tall is the Grey Tower?")
+    assert answer.text == "The Grey Tower stands in Lisbon. [1] It is 300 metres tall. [2]"
+    assert [c.quote for c in answer.citations] == ["The Grey Tower stands in Lisbon.[3]", "It is 300 metres tall.[12]"]
+    assert [(c.markers, c.supported) for c in answer.checks] == [((1,), True), ((2,), True)]
+
+
 def test_composer_settings_can_turn_abstention_off(small_bot):
     never = ComposerSettings(abstention=AbstentionModel(threshold=0.0))
     bot = Chatbot(small_bot.index, small_bot.embedder, composer=never)

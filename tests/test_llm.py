@@ -84,6 +84,14 @@ def test_an_instruction_inside_a_source_stays_fenced_as_data(passages):
     assert content.endswith("</source>\n\nQuestion: How many prisoners were exchanged?")
 
 
+def test_a_source_is_shown_without_the_documents_own_footnote_markers():
+    footnoted = hit("Russia and Ukraine exchanged 314 prisoners.[12] Each side freed 157.[2]", "wiki.txt")
+    _, user = build_messages("How many prisoners were exchanged?", [footnoted])
+    assert '<source id="1" file="wiki.txt" lines="1">\n' in user["content"]
+    assert "exchanged 314 prisoners. Each side freed 157.\n</source>" in user["content"]
+    assert "[12]" not in user["content"] and "[2]" not in user["content"]
+
+
 def test_the_conversation_is_shown_without_its_old_markers(passages):
     history = [
         {"role": "user", "content": "Who is Kadyrov?"},
