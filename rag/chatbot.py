@@ -106,7 +106,7 @@ class Chatbot:
         documents = load_folder(folder)
         folder = Path(folder)
         models = Models(embedding_model, reranker_model, llm_model)
-        bot = cls._build(documents, index_dir, models, rebuild, progress, chunker, **options)
+        bot = cls._build(documents, index_dir, models, rebuild, progress, chunker, source=folder, **options)
         bot.folder = folder
         return bot
 
@@ -146,7 +146,9 @@ class Chatbot:
         return cls(index, embedder, models=models, **options)
 
     @classmethod
-    def _build(cls, documents, index_dir, models: Models, rebuild, progress, chunker, **options) -> Chatbot:
+    def _build(
+        cls, documents, index_dir, models: Models, rebuild, progress, chunker, source=None, **options
+    ) -> Chatbot:
         index, embedder, _ = index_documents(
             documents,
             index_dir,
@@ -154,6 +156,7 @@ class Chatbot:
             rebuild=rebuild,
             progress=progress,
             chunker=chunker,
+            source=source,
         )
         return cls(index, embedder, models=models, **options)
 
@@ -311,10 +314,12 @@ def index_documents(
     rebuild: bool = False,
     progress: bool | None = None,
     chunker: ChunkerSettings | None = None,
+    source: str | Path | None = None,
 ) -> tuple[Index, Embedder, UpdateReport]:
     """Bring the index in ``index_dir`` up to date with ``documents`` and open it.
 
-    A damaged index is rebuilt from the documents (with a warning): they are all at hand.
+    ``source``: the folder the documents were read from, recorded in the manifest. A damaged
+    index is rebuilt from the documents (with a warning): they are all at hand.
     """
     if not documents:
         raise DocumentsError("There are no documents to index.")
@@ -332,11 +337,11 @@ def index_documents(
         chunker or (_chunker_of(built) if built else ChunkerSettings()),
     )
     try:
-        report = update_index(index_dir, documents, settings, rebuild=rebuild, progress=progress)
+        report = update_index(index_dir, documents, settings, rebuild=rebuild, progress=progress, source=source)
         return Index.open(index_dir), embedder, report
     except IndexCorruptError as error:
         logger.warning("%s Rebuilding it from the documents.", error)
-        report = update_index(index_dir, documents, settings, rebuild=True, progress=progress)
+        report = update_index(index_dir, documents, settings, rebuild=True, progress=progress, source=source)
         return Index.open(index_dir), embedder, report
 
 

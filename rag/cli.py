@@ -93,7 +93,7 @@ def _folder_to_index(index_dir: str, folder: str | None) -> str | None:
 
 
 @main.command("index")
-@click.argument("folder", default=DEFAULT_FOLDER, type=click.Path())
+@click.argument("folder", default=None, required=False, type=click.Path())
 @click.option("--index-dir", default=DEFAULT_INDEX, show_default=True, type=click.Path())
 @click.option("--rebuild", is_flag=True, help="Start from nothing (needed after changing the embedder).")
 @click.option(
@@ -103,15 +103,36 @@ def _folder_to_index(index_dir: str, folder: str | None) -> str | None:
     help="Sentence-transformers model (HF id or folder).",
 )
 @_user_errors
-def index_command(folder: str, index_dir: str, rebuild: bool, embedding_model: str | None) -> None:
-    """Index the text files in FOLDER (default: seeds); only changed files are re-read."""
+def index_command(folder: str | None, index_dir: str, rebuild: bool, embedding_model: str | None) -> None:
+    """Index the text files in FOLDER; only changed files are re-read.
+
+    Without FOLDER: the folder the index was built from, or seeds/ for a new index."""
     from .chatbot import index_documents
     from .loading import load_folder
 
+    folder = folder if folder is not None else _indexed_folder(index_dir)
     _, _, report = index_documents(
-        load_folder(folder), index_dir, embedding_model=embedding_model, rebuild=rebuild, progress=True
+        load_folder(folder), index_dir, embedding_model=embedding_model, rebuild=rebuild, progress=True, source=folder
     )
     click.echo(f"Indexed {folder} into {index_dir}: {report}.")
+
+
+def _indexed_folder(index_dir: str) -> str:
+    """The folder the index in ``index_dir`` was built from; seeds/ when there is none yet (or
+    it was built from documents handed over in Python)."""
+    from pathlib import Path
+
+    from .chatbot import _manifest_if_readable
+
+    built = _manifest_if_readable(index_dir)
+    if built is None or built.source is None:
+        return DEFAULT_FOLDER
+    if not Path(built.source).is_dir():
+        raise RagError(
+            f"The index in {index_dir} was built from {built.source}, which is no longer there. "
+            f"Name the folder to index: `rag index FOLDER --index-dir {index_dir}`."
+        )
+    return built.source
 
 
 @main.command("ask")

@@ -172,6 +172,10 @@ def _index(index_dir: Path) -> Check:
     return Check(
         "index",
         True,
-        f"{index_dir}: {len(manifest.documents)} documents, {manifest.chunk_count} chunks, "
+        f"{index_dir}: {len(manifest.documents)} documents{_from(manifest.source)}, {manifest.chunk_count} chunks, "
         f"embedder {manifest.embedder.get('id')}, tokens {manifest.chunker.get('tokenizer')}",
     )
+
+
+def _from(source: str | None) -> str:
+    return f" from {source}" if source else ""

@@ -76,6 +76,9 @@ class Manifest:
     generation: int = 0
     documents: dict[str, dict] = field(default_factory=dict)
     files: dict[str, dict] = field(default_factory=dict)
+    # The folder the documents were read from (absolute), so `rag index` can refresh it and a
+    # different folder is noticed; None when they were handed over as Documents.
+    source: str | None = None
 
     @property
     def chunk_count(self) -> int:
@@ -336,12 +339,15 @@ def update_index(
     *,
     rebuild: bool = False,
     progress: bool | None = None,
+    source: str | Path | None = None,
 ) -> UpdateReport:
     """Make the index in ``folder`` hold exactly ``documents``, re-embedding only what changed.
 
     ``rebuild`` starts from nothing; without it, an index built with another embedder or
     chunker is an ``IndexMismatchError`` and a damaged one an ``IndexCorruptError``.
+    ``source`` is the folder the documents were read from, recorded in the manifest.
     """
+    source = str(Path(source).resolve()) if source is not None else None
     folder = _writable_folder(Path(folder))
     _check_unique_ids(documents)
     with _writer_lock(folder):
@@ -354,10 +360,14 @@ def update_index(
             _data_file(folder, current, "chunks")
             _data_file(folder, current, "vectors")
         report = _diff(current, documents)
+        if current is not None:
+            _warn_if_replaced(folder, current, source, report)
         if current is not None and not report.touched:
+            if current.source != source:
+                _write_json_atomic(folder / MANIFEST, asdict(current) | {"source": source})
             _remove_stale_files(folder, current)
             return report
-        manifest = Manifest(embedder=embedder_entry, chunker=chunker_entry)
+        manifest = Manifest(embedder=embedder_entry, chunker=chunker_entry, source=source)
         manifest.generation = (current.generation if current else _highest_generation(folder)) + 1
         if current is not None:
             manifest.documents = dict(current.documents)
@@ -369,6 +379,19 @@ def update_index(
         _remove_stale_files(folder, manifest)
         logger.info("index %s: %s", folder, report)
         return report
+
+
+def _warn_if_replaced(folder: Path, current: Manifest, source: str | None, report: UpdateReport) -> None:
+    """Documents of one folder indexed over another's are legitimate (a folder that moved) but
+    easy to do by mistake, with a forgotten --index-dir: say so."""
+    if current.source and source and current.source != source and report.removed:
+        logger.warning(
+            "The index in %s was built from %s; it now holds the documents of %s (%d removed).",
+            folder,
+            current.source,
+            source,
+            len(report.removed),
+        )
 
 
 def _check_not_foreign(folder: Path) -> None:

@@ -142,6 +142,50 @@ def test_sessions_on_an_existing_index_leave_its_documents_alone(runner, tmp_pat
     assert list(Chatbot.from_index(index_dir).documents) == ["kettle.txt"]
 
 
+def notes_folder(tmp_path, name="notes"):
+    folder = tmp_path / name
+    folder.mkdir()
+    (folder / "kettle.txt").write_text("The kettle was bought in 1999 in Leeds.\n", encoding="utf-8")
+    return folder
+
+
+def test_index_without_a_folder_refreshes_the_folder_the_index_was_built_from(runner, tmp_path, monkeypatch):
+    monkeypatch.chdir(SEEDS.parent)  # where a seeds/ folder is at hand, and must not be taken
+    folder = notes_folder(tmp_path)
+    index_dir = tmp_path / "index"
+    assert runner.invoke(main, ["index", str(folder), "--index-dir", str(index_dir)]).exit_code == 0
+    (folder / "teapot.txt").write_text("The teapot came from Delft.\n", encoding="utf-8")
+    result = runner.invoke(main, ["index", "--index-dir", str(index_dir)])
+    assert result.exit_code == 0, result.output
+    assert f"Indexed {folder} into {index_dir}: 1 added, 0 changed, 0 removed, 1 unchanged." in result.output
+
+
+def test_indexing_another_folder_into_an_index_says_what_it_replaces(runner, tmp_path, caplog):
+    first, second = notes_folder(tmp_path), notes_folder(tmp_path, "other")
+    (second / "kettle.txt").rename(second / "kettle2.txt")
+    index_dir = tmp_path / "index"
+    assert runner.invoke(main, ["index", str(first), "--index-dir", str(index_dir)]).exit_code == 0
+    result = runner.invoke(main, ["index", str(second), "--index-dir", str(index_dir)])
+    assert result.exit_code == 0
+    assert f"The index in {index_dir} was built from {first}; it now holds the documents of {second} (1 removed)." in (
+        caplog.text
+    )
+
+
+def test_index_without_a_folder_whose_folder_is_gone_says_to_name_one(runner, tmp_path):
+    folder = notes_folder(tmp_path)
+    index_dir = tmp_path / "index"
+    assert runner.invoke(main, ["index", str(folder), "--index-dir", str(index_dir)]).exit_code == 0
+    (folder / "kettle.txt").unlink()
+    folder.rmdir()
+    result = runner.invoke(main, ["index", "--index-dir", str(index_dir)])
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"Error: The index in {index_dir} was built from {folder}, which is no longer there. "
+        f"Name the folder to index: `rag index FOLDER --index-dir {index_dir}`.\n"
+    )
+
+
 @pytest.mark.parametrize("command", [["chat"], ["ask", "Who is Harold Chambers?"]])
 def test_a_session_with_no_index_and_no_seeds_says_how_to_build_one(runner, tmp_path, monkeypatch, command):
     monkeypatch.chdir(tmp_path)
