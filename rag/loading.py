@@ -6,6 +6,7 @@ UTF-16 when a BOM says so, else as UTF-8 (with or without a BOM) with each byte 
 valid UTF-8 read as Windows-1252 (Latin-1 for the five bytes it leaves undefined), which
 decodes anything. Binary and empty files are skipped
 with one warning each. Line endings are normalised to ``\\n`` so line numbers match editors.
+Hidden files and folders are left out; linked folders are followed.
 """
 
 from __future__ import annotations
@@ -39,10 +40,8 @@ def load_folder(folder: str | Path) -> list[Document]:
         raise DocumentsError(f"{root} is a file, not a folder. Pass the folder that holds it.")
     documents = []
     other_formats: Counter[str] = Counter()
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+    for path in _files_below(root):
         relative = path.relative_to(root)
-        if any(part.startswith(".") for part in relative.parts):
-            continue
         if path.suffix.lower() not in TEXT_SUFFIXES:
             other_formats[path.suffix.lower() or "without extension"] += 1
             continue
@@ -57,6 +56,30 @@ def load_folder(folder: str | Path) -> list[Document]:
             "Add some articles, or point at the folder that holds them."
         )
     return documents
+
+
+def _files_below(root: Path) -> list[Path]:
+    """The files below ``root``, sorted, hidden ones and hidden folders left out. Linked
+    folders are followed, each real folder once (a link to a parent would loop); a folder
+    that cannot be read is named in a warning, not skipped in silence."""
+
+    def unreadable(error: OSError) -> None:
+        logger.warning("skipping folder %s: cannot read it (%s)", error.filename, error.strerror or error)
+
+    seen: set[str] = set()
+    files = []
+    for folder, subfolders, names in os.walk(root, onerror=unreadable, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen:
+            subfolders[:] = []
+            continue
+        seen.add(real)
+        subfolders[:] = [name for name in subfolders if not name.startswith(".")]
+        for name in names:
+            path = Path(folder, name)
+            if not name.startswith(".") and path.is_file():
+                files.append(path)
+    return sorted(files)
 
 
 def _warn_other_formats(counts: Counter[str]) -> None:

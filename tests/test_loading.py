@@ -19,6 +19,42 @@ def test_loads_text_formats_with_ids_relative_to_the_folder(tmp_path):
     assert documents[1].text == "# Beta\n\nBeta text.\n"
 
 
+def test_linked_folders_are_followed_once_and_a_link_to_a_parent_does_not_loop(tmp_path):
+    library, elsewhere = tmp_path / "library", tmp_path / "elsewhere"
+    library.mkdir()
+    elsewhere.mkdir()
+    (library / "a.txt").write_text("Alpha text.\n", encoding="utf-8")
+    (elsewhere / "b.txt").write_text("Beta text.\n", encoding="utf-8")
+    (library / "linked").symlink_to(elsewhere, target_is_directory=True)
+    (library / "loop").symlink_to(library, target_is_directory=True)
+    (library / ".cache").mkdir()
+    (library / ".cache" / "c.txt").write_text("Hidden folder.\n", encoding="utf-8")
+
+    assert [d.id for d in load_folder(library)] == ["a.txt", "linked/b.txt"]
+
+
+def test_a_folder_that_cannot_be_read_is_named_in_a_warning(tmp_path, caplog, monkeypatch):
+    import os
+
+    (tmp_path / "a.txt").write_text("Alpha text.\n", encoding="utf-8")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    (locked / "b.txt").write_text("Beta text.\n", encoding="utf-8")
+    real_scandir = os.scandir
+
+    def scandir(path):  # chmod does not lock root out, so the refusal is simulated
+        if os.fspath(path) == os.fspath(locked):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    with caplog.at_level(logging.WARNING, logger="rag.loading"):
+        documents = load_folder(tmp_path)
+
+    assert [d.id for d in documents] == ["a.txt"]
+    assert [r.getMessage() for r in caplog.records] == [f"skipping folder {locked}: cannot read it (Permission denied)"]
+
+
 def test_files_in_other_formats_are_named_in_one_warning(tmp_path, caplog):
     (tmp_path / "a.txt").write_text("Alpha text.\n", encoding="utf-8")
     for name in ("report.pdf", "scan.PDF", "page.html", "Makefile"):
