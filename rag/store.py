@@ -126,6 +126,8 @@ class Index:
                 raise RagError(f"No index in {folder}. Build one with `rag index FOLDER --index-dir {folder}`.")
             try:
                 db_path, vectors_path = (_data_file(folder, manifest, role) for role in ("chunks", "vectors"))
+                _check_readable(db_path)
+                _check_readable(vectors_path)
                 vectors = _read_vectors(vectors_path)
                 db = _connect(db_path, read_only=True)
                 break
@@ -281,6 +283,19 @@ def _data_file(folder: Path, manifest: Manifest, role: str) -> Path:
             _corrupt_message(folder, f"{entry['name']} has {size} bytes, the manifest says {entry.get('bytes')}")
         )
     return path
+
+
+def _check_readable(path: Path) -> None:
+    """A data file this process may not read is a permissions problem, not damage: say so,
+    rather than call it damaged (and have it rebuilt over)."""
+    try:
+        with path.open("rb"):
+            pass
+    except PermissionError as error:
+        raise IndexLocationError(
+            f"Cannot read {path.name} in the index in {path.parent} ({error.strerror}). "
+            "Give --index-dir a folder you can read, or run as the user who built it."
+        ) from error
 
 
 def _corrupt_message(folder: Path, detail: object) -> str:

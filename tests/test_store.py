@@ -208,6 +208,28 @@ def test_a_damaged_index_is_a_rag_error_and_from_folder_rebuilds_it(tmp_path, da
     assert bot.retrieve("ripe bananas", k=1)[0].source == "b.txt"
 
 
+@pytest.mark.parametrize("role", ["vectors", "chunks"])
+def test_a_data_file_that_may_not_be_read_is_a_permissions_error_not_damage(tmp_path, monkeypatch, role):
+    from pathlib import Path
+
+    update_index(tmp_path, DOCS, settings())
+    name = json.loads((tmp_path / MANIFEST).read_text())["files"][role]["name"]
+    real_open = Path.open
+
+    def open_(path, *args, **kwargs):  # chmod does not lock root out, so the refusal is simulated
+        if path.name == name:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", open_)
+    with pytest.raises(IndexLocationError) as raised:
+        Index.open(tmp_path)
+    assert str(raised.value) == (
+        f"Cannot read {name} in the index in {tmp_path} (Permission denied). "
+        "Give --index-dir a folder you can read, or run as the user who built it."
+    )
+
+
 def test_kill_9_during_indexing_leaves_the_previous_index_usable(tmp_path):
     """A real `rag index` process killed while it writes the next generation."""
     folder = tmp_path / "docs"
