@@ -19,7 +19,7 @@ from pathlib import Path
 from .chunking import ChunkerSettings
 from .citations import SupportJudge
 from .compose import ComposerSettings, abstain, compose_extractive
-from .conversation import Message, condense_question
+from .conversation import Message, checked_history, condense_question
 from .embedding import Embedder, load_embedder
 from .errors import DocumentsError, IndexCorruptError, InvalidQuestionError, RagError
 from .llm import GenerationSettings, LLMAnswerer, Prompt, answer_from_output, load_llm
@@ -167,7 +167,7 @@ class Chatbot:
 
         ``top_k`` passages are retrieved (default: ``self.top_k``).
         """
-        question = _checked(question)
+        question, history = _checked(question), checked_history(history)
         hits = self._passages_for(question, history, top_k)
         return self._compose(question, hits, history)
 
@@ -175,7 +175,7 @@ class Chatbot:
         self, question: str, history: Sequence[Message] | None = None, *, top_k: int | None = None
     ) -> AnswerStream:
         """Like ``ask``, but iterate over it for text as it is written; ``.answer`` at the end."""
-        question = _checked(question)
+        question, history = _checked(question), checked_history(history)
         return AnswerStream(self._stream_pieces(question, history, top_k))
 
     def retrieve(self, question: str, k: int = 10) -> list[Hit]:

@@ -26,17 +26,41 @@ _OWN_TERMS_ENOUGH = 3
 _HISTORY_SHAPE = "history must be a list of {'role': 'user' or 'assistant', 'content': '...'} messages."
 
 
-def user_turns(history: Sequence[Message] | None) -> list[str]:
-    """The user's earlier questions, oldest first."""
-    if isinstance(history, (str, bytes, Mapping)):
+def checked_history(history: Sequence[Mapping] | None) -> list[dict[str, str]]:
+    """``history`` as plain role/content messages, or a RagError naming the message at fault.
+
+    Content given as a list of parts (``[{"type": "text", "text": "..."}]``, as chat APIs and
+    multimodal chat pages write it) is read as its text parts (a file alone has none). A
+    message without a role or without content is an error, not silently dropped.
+    """
+    if history is None:
+        return []
+    if isinstance(history, (str, bytes, Mapping)) or not isinstance(history, Sequence):
         raise RagError(_HISTORY_SHAPE)
-    turns = []
-    for message in history or ():
+    messages = []
+    for position, message in enumerate(history, 1):
         if not isinstance(message, Mapping):
             raise RagError(_HISTORY_SHAPE)
-        if message.get("role") == "user" and isinstance(message.get("content"), str):
-            turns.append(message["content"])
-    return turns
+        role, text = message.get("role"), _text_of(message.get("content"))
+        if not isinstance(role, str) or text is None:
+            missing = "role" if text is not None else "text content"
+            raise RagError(f"History message {position} has no {missing}: {_HISTORY_SHAPE}")
+        messages.append({"role": role, "content": text})
+    return messages
+
+
+def _text_of(content) -> str | None:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, Sequence) and not isinstance(content, bytes):
+        texts = [part["text"] for part in content if isinstance(part, Mapping) and isinstance(part.get("text"), str)]
+        return " ".join(texts)
+    return None
+
+
+def user_turns(history: Sequence[Message] | None) -> list[str]:
+    """The user's earlier questions, oldest first."""
+    return [m["content"] for m in checked_history(history) if m["role"] == "user"]
 
 
 def is_follow_up(question: str) -> bool:

@@ -172,6 +172,23 @@ def test_wrong_argument_types_are_rag_errors_that_say_what_to_pass(tmp_path, bui
         build(tmp_path / "index")
 
 
+@pytest.mark.parametrize(
+    ("message", "fault"),
+    [({"role": "user"}, "text content"), ({"content": "hi"}, "role"), ({"role": "user", "content": 3}, "text content")],
+)
+def test_a_history_message_without_a_role_or_content_is_named(seeds_bot, message, fault):
+    history = [{"role": "user", "content": "Who is Harold Chambers?"}, message]
+    with pytest.raises(RagError, match=f"^History message 2 has no {fault}: history must be a list"):
+        seeds_bot.ask("Which magazine did he write in?", history=history)
+
+
+def test_history_content_given_as_text_parts_is_read_as_its_text(seeds_bot):
+    first = "How many prisoners were exchanged on February 5?"
+    parts = [{"role": "user", "content": [{"type": "text", "text": first}, {"type": "file", "path": "x.png"}]}]
+    answer = seeds_bot.ask("How many of them were civilians?", history=parts)
+    assert "150 soldiers and seven civilians" in answer.text
+
+
 @pytest.mark.parametrize("history", ["hello", {"role": "user", "content": "hi"}, ["hi"]])
 def test_a_history_that_is_not_a_list_of_messages_is_a_rag_error(seeds_bot, history):
     with pytest.raises(RagError, match=r"history must be a list of \{'role'"):
