@@ -49,6 +49,7 @@ FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 _OPEN_ATTEMPTS = 3  # reading an index while a writer replaces it
 _EMBED_BATCH = 256
+_LONG_JOB_CHARACTERS = 2_000_000  # about a second of indexing offline, far longer with a model
 
 _SCHEMA = """
 CREATE TABLE documents (
@@ -525,17 +526,24 @@ def _delete_documents(db: sqlite3.Connection, doc_ids: list[str]) -> list[int]:
 
 
 def _add_documents(db, vectors, documents, manifest, settings: IndexSettings, progress) -> None:
+    """Chunk, store and embed ``documents``. Embedding goes in batches that may split a
+    document, and progress is counted in characters embedded, so one very large file shows
+    progress (and holds one batch in memory, not all its chunks)."""
     from tqdm.auto import tqdm
 
-    pending: list[tuple[int, str]] = []  # (chunk id, text to embed)
-    bar = tqdm(total=len(documents), desc="Indexing", unit="doc", disable=_quiet(progress, len(documents)))
-    for document in documents:
+    total = sum(len(d.text) for d in documents)
+    pending: list[tuple[int, str, int]] = []  # (chunk id, text to embed, characters it completes)
+    bar = tqdm(
+        total=total, desc="Indexing", unit="char", unit_scale=True, disable=_quiet(progress, len(documents), total)
+    )
+    for number, document in enumerate(documents, 1):
         db.execute(
             "INSERT INTO documents (id, title, sha256, text) VALUES (?, ?, ?, ?)",
             (document.id, document.title, document.sha256, document.text),
         )
         chunks = chunk_document(document, settings.counter, settings.chunker)
-        for chunk in chunks:
+        done = 0  # characters of the document up to the end of the last chunk
+        for position, chunk in enumerate(chunks, 1):
             cursor = db.execute(
                 "INSERT INTO chunks (doc_id, ordinal, start_char, end_char, start_line, end_line, text) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -546,27 +554,32 @@ def _add_documents(db, vectors, documents, manifest, settings: IndexSettings, pr
                 "INSERT INTO chunks_fts (rowid, terms) VALUES (?, ?)",
                 (cursor.lastrowid, " ".join(index_terms(searchable))),
             )
-            pending.append((cursor.lastrowid, searchable))
+            end = len(document.text) if position == len(chunks) else max(done, chunk.end_char)
+            pending.append((cursor.lastrowid, searchable, end - done))
+            done = end
+            if len(pending) >= _EMBED_BATCH:
+                bar.update(_embed_into(vectors, pending, settings.embedder))
+                pending = []
         manifest.documents[document.id] = {"sha256": document.sha256, "chunks": len(chunks), "title": document.title}
-        if len(pending) >= _EMBED_BATCH:
-            _embed_into(vectors, pending, settings.embedder)
-            pending = []
-        bar.update(1)
-    _embed_into(vectors, pending, settings.embedder)
+        bar.set_postfix_str(f"{number}/{len(documents)} documents", refresh=False)
+        bar.update(len(document.text) - done)  # a document without chunks (all blank)
+    bar.update(_embed_into(vectors, pending, settings.embedder))
     bar.close()
 
 
-def _embed_into(vectors, pending: list[tuple[int, str]], embedder: Embedder) -> None:
+def _embed_into(vectors, pending: list[tuple[int, str, int]], embedder: Embedder) -> int:
+    """Embed and add a batch; the characters of text it completes."""
     if not pending:
-        return
-    ids = np.asarray([i for i, _ in pending], dtype=np.int64)
-    matrix = np.ascontiguousarray(embedder.embed_documents([t for _, t in pending]), dtype=np.float32)
+        return 0
+    ids = np.asarray([i for i, _, _ in pending], dtype=np.int64)
+    matrix = np.ascontiguousarray(embedder.embed_documents([t for _, t, _ in pending]), dtype=np.float32)
     vectors.add_with_ids(matrix, ids)
+    return sum(n for _, _, n in pending)
 
 
-def _quiet(progress: bool | None, count: int) -> bool | None:
-    if progress is None:
-        return None if count >= 50 else True  # tqdm: None = only on a terminal
+def _quiet(progress: bool | None, count: int, characters: int) -> bool | None:
+    if progress is None:  # by default, a bar for a long job only, and only on a terminal (tqdm's None)
+        return None if count >= 50 or characters >= _LONG_JOB_CHARACTERS else True
     return not progress
 
 

@@ -159,6 +159,32 @@ def test_an_index_keeps_the_token_counter_it_was_built_with_until_a_rebuild(tmp_
     assert json.loads((tmp_path / MANIFEST).read_text())["chunker"]["tokenizer"] == "cl100k_base"
 
 
+def test_a_large_document_is_embedded_in_batches_with_progress_in_characters(tmp_path, monkeypatch, capsys):
+    import rag.store
+
+    class BatchRecorder(CountingEmbedder):
+        def __init__(self):
+            super().__init__()
+            self.batches = []
+
+        def embed_documents(self, texts):
+            self.batches.append(len(texts))
+            return super().embed_documents(texts)
+
+    monkeypatch.setattr(rag.store, "_EMBED_BATCH", 4)
+    big = Document(id="big.txt", text=" ".join(f"Sentence number {n} says something new." for n in range(200)))
+    embedder = BatchRecorder()
+    update_index(
+        tmp_path, [big], IndexSettings(embedder, TokenCounter(APPROXIMATION), ChunkerSettings(64, 8)), progress=True
+    )
+
+    chunks = json.loads((tmp_path / MANIFEST).read_text())["documents"]["big.txt"]["chunks"]
+    assert chunks > 8 and sum(embedder.batches) == chunks
+    assert set(embedder.batches[:-1]) == {4}  # the one document is embedded four chunks at a time
+    bar = capsys.readouterr().err.split("\r")[-1]
+    assert f"{len(big.text) / 1000:.2f}k/{len(big.text) / 1000:.2f}k" in bar and "1/1 documents" in bar
+
+
 def test_duplicate_document_ids_are_an_error(tmp_path):
     with pytest.raises(RagError, match="share the id"):
         update_index(tmp_path, [DOCS[0], DOCS[0]], settings())
