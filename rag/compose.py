@@ -31,6 +31,12 @@ Every sentence of the retrieved passages is a candidate. What the composer measu
   description ("the man who founded it", "where the river meets the sea").
 * **top passage**: whether the sentence is from the best-ranked passage.
 
+A question that names things ("Which magazine did Putin write in?") is refused outright when
+the best sentence's passage mentions none of them: whatever it says, it is about something
+else, and a question built on a false premise would otherwise get a confident answer from a
+neighbouring fact (the analyst who wrote in a magazine). Names are words capitalised inside
+the question, so a question written in lower case is left to the model alone.
+
 Sentences are ranked by ``SentenceScorer`` (coverage first, then passage coverage, answer type,
 retrieval rank, less for headings and fragments). The answer is the best sentence, plus the
 runner-up when it is nearly as good and adds something new. Whether to answer at all is
@@ -85,7 +91,7 @@ class Evidence:
 class AbstentionModel:
     """Logistic model of P(the best sentence answers the question) from its ``Evidence``.
 
-    Answer when the probability reaches ``threshold``. The numbers are fitted by
+    Answer when the probability reaches ``threshold`` (0 turns abstention off). The numbers are fitted by
     ``benchmarks/calibrate_abstention.py`` (ClapNQ dev, train half, plus out-of-scope
     negatives); docs/EVALUATION.md records the data, the operating point and the curve.
     """
@@ -155,6 +161,9 @@ class Scored:
     candidate: Candidate
     score: float
     evidence: Evidence
+    # The question names things ("Putin", "UnHerd") and the sentence's passage mentions none of
+    # them: whatever the sentence says, it is not about what was asked.
+    names_absent: bool = False
 
     @property
     def features(self) -> dict[str, float]:
@@ -446,6 +455,7 @@ class _Question:
     asked: set[str]  # every index term of the question, for telling its own names from new ones
     lexicon: Lexicon | None
     surnames: dict[str, str]  # a full name's other terms -> its last one ("harold" -> "chamber")
+    names: list[list[str]]  # the index terms of each name the question gives
 
     def match(self, term: str, terms: frozenset[str]) -> float:
         """1 when ``terms`` hold ``term`` or a spelling variant, ``related_credit`` when they
@@ -505,6 +515,7 @@ def _analyse(
         set(index_terms(question)),
         lexicon,
         _surnames(question),
+        [terms for name in _NAME_RE.findall(question) if (terms := index_terms(name))],
     )
 
 
@@ -562,6 +573,7 @@ def score_sentences(
     scored = []
     for candidate in candidates:
         evidence = _evidence(q, candidate, question)
+        names_absent = bool(q.names) and not any(_mentions(candidate, name) for name in q.names)
         score = (
             scorer.coverage * evidence.coverage
             + scorer.passage_coverage * evidence.passage_coverage
@@ -569,9 +581,14 @@ def score_sentences(
             + scorer.rank_prior / (1 + candidate.hit_rank)
             - _shape_penalty(candidate.text, scorer)
         )
-        scored.append(Scored(candidate, score, evidence))
+        scored.append(Scored(candidate, score, evidence, names_absent))
     scored.sort(key=lambda s: (-s.score, s.candidate.hit_rank, s.candidate.start_char))
     return scored
+
+
+def _mentions(candidate: Candidate, name: list[str]) -> bool:
+    """Whether the sentence's passage (or the sentence beside it) holds any word of ``name``."""
+    return any(variant_of(term, candidate.passage_terms | candidate.context_terms) for term in name)
 
 
 def _shape_penalty(text: str, scorer: SentenceScorer) -> float:
@@ -606,7 +623,9 @@ def compose_extractive(
 
 
 def should_abstain(best: Scored, model: AbstentionModel) -> bool:
-    return model.probability(best.evidence) < model.threshold
+    if model.threshold <= 0.0:  # abstention turned off, the rule on names included
+        return False
+    return best.names_absent or model.probability(best.evidence) < model.threshold
 
 
 def abstain(question: str, hits: Sequence[Hit]) -> Answer:

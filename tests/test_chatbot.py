@@ -54,6 +54,12 @@ def test_follow_up_questions_use_the_history(seeds_bot):
     assert answer.citations[0].source == "000_f2df93452cb9e121.txt"
 
 
+def test_a_question_naming_someone_the_passage_never_mentions_is_refused(seeds_bot):
+    # The analyst Harold Chambers wrote in UnHerd; nothing says Putin wrote in any magazine.
+    assert "UnHerd" in seeds_bot.ask("Which magazine did Harold Chambers write in?").text
+    assert seeds_bot.ask("Which magazine did Putin write in?").abstained
+
+
 def test_a_follow_up_with_a_pronoun_is_answered_from_the_conversation(seeds_bot):
     first = "How many prisoners were exchanged on February 5?"
     history = [{"role": "user", "content": first}, {"role": "assistant", "content": seeds_bot.ask(first).text}]

@@ -179,6 +179,16 @@ def test_a_surname_alone_stands_for_the_full_name_the_question_gives(tmp_path):
     assert top.evidence.missing_share == 0.25 and top.evidence.coverage == 0.75
 
 
+def test_a_sentence_whose_passage_mentions_none_of_the_questions_names_is_marked(small_bot):
+    elsewhere = best(small_bot, "Who brokered the exchange between Finland and Norway?")
+    assert elsewhere and all(s.names_absent for s in elsewhere)
+    one_named = best(small_bot, "Who brokered the exchange between Finland and Russia?")
+    swap = [s for s in one_named if s.candidate.source == "swap.txt"]
+    assert swap and not any(s.names_absent for s in swap)
+    unnamed = best(small_bot, "Who brokered the exchange?")
+    assert not any(s.names_absent for s in unnamed)
+
+
 def test_unseen_terms_are_counted_apart_from_coverage(small_bot):
     top = best(small_bot, "What is the capital of Australia?")[0]
     assert top.evidence.unseen_share == pytest.approx(1.0)
