@@ -34,7 +34,7 @@ from .store import (
     UpdateReport,
     check_embedder,
     embedder_entry,
-    read_manifest,
+    existing_manifest,
     update_index,
 )
 from .tokens import APPROXIMATION, DEFAULT_ENCODING, TokenCounter, load_token_counter
@@ -329,7 +329,7 @@ def index_documents(
             f"Documents to index must be rag.Document records, not {type(strays[0]).__name__}: "
             "Document(id='notes.txt', text='...')."
         )
-    built = None if rebuild else _manifest_if_readable(index_dir)
+    built = None if rebuild else existing_manifest(index_dir)
     embedder = _embedder_for(built, embedding_model)
     settings = IndexSettings(
         embedder,
@@ -372,13 +372,6 @@ def _embedder_for(built: Manifest | None, requested: str | None) -> Embedder:
     if requested is None and built is not None:
         return load_embedder(built.embedder.get("id"))
     return load_embedder(requested)
-
-
-def _manifest_if_readable(index_dir: str | Path) -> Manifest | None:
-    try:
-        return read_manifest(Path(index_dir))
-    except IndexCorruptError:
-        return None
 
 
 def _token_counter_of(manifest: Manifest | None) -> TokenCounter:

@@ -122,9 +122,9 @@ def _indexed_folder(index_dir: str) -> str:
     it was built from documents handed over in Python)."""
     from pathlib import Path
 
-    from .chatbot import _manifest_if_readable
+    from .store import existing_manifest
 
-    built = _manifest_if_readable(index_dir)
+    built = existing_manifest(index_dir)
     if built is None or built.source is None:
         return DEFAULT_FOLDER
     if not Path(built.source).is_dir():

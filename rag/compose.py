@@ -503,6 +503,7 @@ def _analyse(
     cut = sorted((weights[t] for t in known), reverse=True)[1] if len(known) > 1 else 0.0
     rare = [t for t in known if weights[t] >= cut - 1e-9]
     kind = question_type(question)
+    names = [terms for name in _NAME_RE.findall(question) if (terms := index_terms(name))]
     return _Question(
         known,
         weights,
@@ -514,17 +515,16 @@ def _analyse(
         related_credit,
         set(index_terms(question)),
         lexicon,
-        _surnames(question),
-        [terms for name in _NAME_RE.findall(question) if (terms := index_terms(name))],
+        _surnames(names),
+        names,
     )
 
 
-def _surnames(question: str) -> dict[str, str]:
-    """For each full name in the question, its first terms mapped to its last: after the first
-    mention, an article calls "Harold Chambers" "Chambers" and "Chris Costa" "Mr Costa"."""
-    out = {}
-    for name in _NAME_RE.findall(question):
-        terms = index_terms(name)
+def _surnames(names: list[list[str]]) -> dict[str, str]:
+    """For each full name, its first terms mapped to its last: after the first mention, an
+    article calls "Harold Chambers" "Chambers" and "Chris Costa" "Mr Costa"."""
+    out: dict[str, str] = {}
+    for terms in names:
         for term in terms[:-1]:
             out.setdefault(term, terms[-1])
     return out
@@ -587,8 +587,8 @@ def score_sentences(
 
 
 def _mentions(candidate: Candidate, name: list[str]) -> bool:
-    """Whether the sentence's passage (or the sentence beside it) holds any word of ``name``."""
-    return any(variant_of(term, candidate.passage_terms | candidate.context_terms) for term in name)
+    """Whether the sentence's passage holds any word of ``name``."""
+    return any(variant_of(term, candidate.passage_terms) for term in name)
 
 
 def _shape_penalty(text: str, scorer: SentenceScorer) -> float:

@@ -255,6 +255,15 @@ def read_manifest(folder: Path) -> Manifest | None:
     return manifest
 
 
+def existing_manifest(folder: str | Path) -> Manifest | None:
+    """The folder's manifest when it holds a sound one; None when there is none or it is
+    damaged (a damaged index is rebuilt, so what it was built with no longer matters)."""
+    try:
+        return read_manifest(Path(folder))
+    except IndexCorruptError:
+        return None
+
+
 _MANIFEST_KEYS = frozenset(["format_version", "embedder", "chunker", "files", "documents"])
 
 
