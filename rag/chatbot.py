@@ -254,7 +254,7 @@ class Chatbot:
         documents = load_folder(self.folder)
         manifest = self.index.manifest
         settings = IndexSettings(self.embedder, _token_counter_of(manifest), _chunker_of(manifest))
-        report = update_index(self.index.folder, documents, settings, progress=progress)
+        report = update_index(self.index.folder, documents, settings, progress=progress, source=self.folder)
         if report.touched:
             self._reopen()
         return report

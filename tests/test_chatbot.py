@@ -147,6 +147,7 @@ def test_refresh_indexes_files_added_to_the_folder(seeds_copy, tmp_path):
     assert report.added == ["new.md"] and report.unchanged == 5
     assert "new.md" in bot.documents
     assert "1963" in bot.ask("When did the harbour freeze?").text
+    assert bot.index.manifest.source == str(seeds_copy.resolve()), "the index still knows its folder"
 
 
 def test_top_k_per_question_leaves_the_bot_default_alone(seeds_bot):
