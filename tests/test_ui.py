@@ -218,6 +218,16 @@ def test_follow_up_questions_pass_the_plain_history():
     assert len(first.history) == 2, "the earlier conversation state must not be changed in place"
 
 
+def test_an_earlier_answers_markers_stop_linking_when_a_new_answer_takes_the_sources_panel(app):
+    *_, (_, _, _, first) = app.ask(SEED_QUESTION, 5, Conversation())
+    assert 'href="#source-1"' in first.shown[-1]["content"]
+    *_, (_, shown, sources, second) = app.ask("Which magazine did Harold Chambers write in?", 5, first)
+    earlier, latest = shown[1]["content"], shown[3]["content"]
+    assert "href=" not in earlier and '<span class="cite" title="[1] 003_58ec4efac89fea89.txt' in earlier
+    assert 'href="#source-1"' in latest and 'id="source-1"' in sources and "000_f2df93452cb9e121.txt" in sources
+    assert second.latest is not None and "UnHerd" in second.latest.text
+
+
 def test_passages_setting_applies_to_one_question_without_changing_the_shared_bot():
     bot = RecordingBot()
     app = ChatApp(bot, index_dir=".")
@@ -232,9 +242,12 @@ def test_an_empty_question_does_nothing():
     assert len(outputs) == 1 and outputs[0][1] == [] and bot.calls == []
 
 
-def test_a_user_error_is_shown_in_the_chat():
+def test_a_user_error_is_shown_in_the_chat_and_the_question_goes_back_in_the_box():
     app = ChatApp(RecordingBot(InvalidQuestionError("The question is too long; ask a shorter one.")), index_dir=".")
-    *_, (_, shown, sources, conversation) = app.ask("x" * 10, 5, Conversation())
+    question = "why " * 500
+    *_, (box, shown, sources, conversation) = app.ask(question, 5, Conversation())
+    assert box == question.strip()
+    assert shown[0]["content"].endswith('… <span class="note">(1,999 characters)</span></div>')
     assert "Could not answer" in shown[-1]["content"]
     assert "ask a shorter one" in shown[-1]["content"]
     assert conversation.history == [] and len(conversation.shown) == 2
@@ -256,7 +269,9 @@ def test_upload_indexes_new_files_and_refuses_bad_ones(app, tmp_path):
     bad = incoming / "big.txt"
     bad.write_text("y" * 20_000)
     notice, documents, status = app.upload([str(good), str(bad)], progress=lambda *a, **k: None)
-    assert "Added lighthouse.md" in notice and "the limit is" in notice
+    added, refused = notice.split("</div>")[:2]
+    assert 'class="notice ok"' in added and "Added lighthouse.md (1 chunk)." in added
+    assert 'class="notice bad"' in refused and "big.txt is 20 KB; the limit is 10 KB" in refused
     assert "lighthouse.md" in documents and "6 documents" in status
     assert (app.bot.folder / "lighthouse.md").exists() and not (app.bot.folder / "big.txt").exists()
     *_, (_, shown, sources, _) = app.ask("What colour is the lighthouse at Port Quillan?", 5, Conversation())

@@ -114,6 +114,11 @@ def test_a_seed_question_gets_a_streamed_cited_answer_and_its_sources(page, serv
     follow_up = ask(page, FOLLOW_UP)
     assert _words(follow_up.inner_text()) == _words(_library_answer(server.index_dir, [SEED_QUESTION], FOLLOW_UP))
     assert page.locator("#chat .msg.user-msg").count() == 2
+    # Only the latest answer's sources are on the page, so only its markers link to them.
+    first = page.locator("#chat .msg.answer").first
+    assert first.locator("a.cite").count() == 0 and first.locator("span.cite").count() > 0
+    if follow_up.locator(".cite").count():
+        assert follow_up.locator("a.cite").count() == follow_up.locator(".cite").count()
     page.screenshot(path=str(tmp_path / "seed-question.png"))
     assert page.dialogs == []
 
@@ -128,6 +133,11 @@ def test_an_uploaded_file_is_indexed_and_answers_questions(page):
     assert "Added Harbour report (2024).md" in notice
     page.get_by_role("tab", name="Documents").click()
     assert "Harbour report (2024).md" in page.inner_text("#documents")
+    documents = page.inner_text("#status").split(" documents")[0].split()[-1]
+    page.get_by_role("tab", name="Settings").click()
+    page.wait_for_function(
+        "count => document.querySelector('#checks').innerText.includes(count + ' documents')", arg=documents
+    )
     page.get_by_role("tab", name="Chat").click()
 
     answer = ask(page, "What colour is the lighthouse at Port Quillan?")

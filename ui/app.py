@@ -27,7 +27,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from rag import Chatbot, RagError
+from rag import Answer, Chatbot, RagError
 from rag.chatbot import open_chatbot
 from rag.doctor import Check, diagnose
 from rag.store import UpdateReport
@@ -105,6 +105,15 @@ class Conversation:
 
     shown: list[dict] = field(default_factory=list)
     history: list[dict] = field(default_factory=list)
+    latest: Answer | None = None  # the answer whose sources the panel shows, last in ``shown``
+
+    def earlier(self) -> list[dict]:
+        """The messages shown, the latest answer's markers unlinked: a new question is about
+        to replace the sources they point at."""
+        if self.latest is None or not self.shown:
+            return list(self.shown)
+        unlinked = _message("assistant", render.answer_message(self.latest, linked=False))
+        return [*self.shown[:-1], unlinked]
 
 
 class ChatApp:
@@ -131,7 +140,7 @@ class ChatApp:
         if not question:
             yield "", conversation.shown, gr.skip(), conversation
             return
-        shown = [*conversation.shown, _message("user", render.user_message(question))]
+        shown = [*conversation.earlier(), _message("user", render.user_message(question))]
         shown.append(_message("assistant", render.pending_message()))
         yield "", shown, render.sources_placeholder("Searching the documents…"), conversation
         try:
@@ -157,9 +166,10 @@ class ChatApp:
             failure = None
         if failure is not None:
             # The failed exchange stays on screen but out of the history the bot is given.
+            # The question goes back in the box, to be edited and asked again.
             shown = [*shown[:-1], _message("assistant", render.error_message(failure))]
             unanswered = render.sources_placeholder("No sources: the question was not answered.")
-            yield gr.skip(), shown, unanswered, Conversation(shown=shown, history=conversation.history)
+            yield question, shown, unanswered, Conversation(shown=shown, history=conversation.history)
             return
         shown = [*shown[:-1], _message("assistant", render.answer_message(answer))]
         conversation = Conversation(
@@ -169,6 +179,7 @@ class ChatApp:
                 {"role": "user", "content": question},
                 {"role": "assistant", "content": answer.text},
             ],
+            latest=answer,
         )
         yield gr.skip(), shown, sources, conversation
 
@@ -214,17 +225,19 @@ class ChatApp:
             return self._after("This page was not started on a folder, so it cannot add files.", ok=False)
         progress(0, desc="Saving files")
         saved, refused = self._save(paths)
-        lines = list(refused)
+        notices = []
         if saved:
             progress(0.3, desc="Indexing")
             report, failure = self._reindex()
             if failure:
                 return self._after(failure, ok=False)
             counts = self.bot.documents
-            added = ", ".join(f"{name} ({counts.get(name, 0)} chunks)" for name in saved)
-            lines.insert(0, f"Added {added}. Index: {report}.")
+            added = ", ".join(f"{name} ({_chunks(counts.get(name, 0))})" for name in saved)
+            notices.append(render.notice(f"Added {added}. Index: {report}."))
+        if refused:
+            notices.append(render.notice("\n".join(refused), ok=False))
         progress(1, desc="Done")
-        return self._after("\n".join(lines), ok=not refused)
+        return "".join(notices), self.documents(), self.status()
 
     def reindex(self, progress=gr.Progress(track_tqdm=True)):  # noqa: B008
         """Re-read the documents folder and index what changed; returns (notice, table, status)."""
@@ -271,13 +284,17 @@ class ChatApp:
         return [question for question, source in SEED_EXAMPLES if source in indexed]
 
 
+def _chunks(count: int) -> str:
+    return "1 chunk" if count == 1 else f"{count} chunks"
+
+
 def _message(role: str, content: str) -> dict:
     return {"role": role, "content": content}
 
 
 CSS = """
 .status-line { font-size: 0.9em; opacity: 0.8; }
-.msg a.cite { text-decoration: none; font-weight: 600; font-size: 0.85em; vertical-align: super;
+.msg .cite { text-decoration: none; font-weight: 600; font-size: 0.85em; vertical-align: super;
   padding: 0 0.15em; border-radius: 4px; background: var(--color-accent-soft); cursor: help; }
 .msg.abstained .tag, .msg.error .tag { display: inline-block; font-size: 0.8em; font-weight: 600;
   padding: 0.05em 0.5em; margin-right: 0.5em; border-radius: 4px; }
@@ -336,6 +353,7 @@ def build(app: ChatApp) -> gr.Blocks:
                         latex_delimiters=[],
                         allow_tags=False,
                         feedback_options=None,
+                        buttons=[],  # Gradio's default "share" posts to Hugging Face: nothing to do offline
                         placeholder="Ask a question about the documents. Follow-up questions keep the conversation.",
                     )
                     with gr.Row():
@@ -387,12 +405,22 @@ def build(app: ChatApp) -> gr.Blocks:
         send.click(app.ask, ask_inputs, ask_outputs, api_visibility="private", show_progress="hidden")
         clear.click(app.clear, None, ask_outputs, api_visibility="private")
         chat.clear(app.clear, None, ask_outputs, api_visibility="private")
-        add.click(
-            app.upload, files, [upload_notice, documents, status], api_name="upload", concurrency_id="index"
-        ).then(lambda: None, None, files, api_visibility="private")
-        refresh.click(app.reindex, None, [upload_notice, documents, status], api_name="reindex", concurrency_id="index")
+        # One progress bar, over the documents table, not one on each output.
+        index_outputs = {"outputs": [upload_notice, documents, status], "show_progress_on": documents}
+        add.click(app.upload, files, **index_outputs, api_name="upload", concurrency_id="index").then(
+            lambda: None, None, files, api_visibility="private"
+        ).then(app.checks, None, checks, api_visibility="private")
+        refresh.click(app.reindex, None, **index_outputs, api_name="reindex", concurrency_id="index").then(
+            app.checks, None, checks, api_visibility="private"
+        )
         recheck.click(app.checks, None, checks, api_visibility="private")
-        demo.load(lambda: (app.documents(), app.status()), None, [documents, status], api_visibility="private")
+        demo.load(
+            lambda: (app.documents(), app.status(), app.checks()),
+            None,
+            [documents, status, checks],
+            api_visibility="private",
+            show_progress="hidden",
+        )
     return demo
 
 

@@ -53,7 +53,16 @@ def _inline(value: str) -> str:
 # -- chat messages --------------------------------------------------------------------------
 
 
+SHOWN_QUESTION_CHARS = 600
+
+
 def user_message(question: str) -> str:
+    """The question as asked; a very long one is shown cut, with its length."""
+    if len(question) > SHOWN_QUESTION_CHARS:
+        cut = question[:SHOWN_QUESTION_CHARS].rsplit(" ", 1)[0]
+        return (
+            f'<div class="msg user-msg">{_inline(cut)}… <span class="note">({len(question):,} characters)</span></div>'
+        )
     return f'<div class="msg user-msg">{_inline(question)}</div>'
 
 
@@ -63,8 +72,12 @@ def pending_message(partial: str = "") -> str:
     return f'<div class="msg answer streaming">{body}<span class="cursor">▍</span></div>'
 
 
-def answer_message(answer: Answer) -> str:
-    """The final answer: markers become labelled links to their source, abstentions say so."""
+def answer_message(answer: Answer, *, linked: bool = True) -> str:
+    """The final answer: markers become labelled links to their source, abstentions say so.
+
+    Only the latest answer's sources are on the page, so an earlier answer is drawn with
+    ``linked=False``: its markers keep their label (file, lines, quote) but link nowhere,
+    rather than to the newer answer's passage of the same number."""
     if answer.abstained:
         return (
             '<div class="msg answer abstained"><span class="tag">No answer in the documents</span>'
@@ -76,7 +89,7 @@ def answer_message(answer: Answer) -> str:
     for match in _MARKER_RE.finditer(answer.text):
         pieces.append(_inline(answer.text[position : match.start()]))
         citation = by_marker.get(int(match.group(1)))
-        pieces.append(_marker(citation) if citation else text(match.group(0)))
+        pieces.append(_marker(citation, linked) if citation else text(match.group(0)))
         position = match.end()
     pieces.append(_inline(answer.text[position:]))
     note = ""
@@ -85,9 +98,11 @@ def answer_message(answer: Answer) -> str:
     return f'<div class="msg answer">{"".join(pieces)}{note}</div>'
 
 
-def _marker(citation: Citation) -> str:
+def _marker(citation: Citation, linked: bool = True) -> str:
     where = f"{citation.source}, {lines_label(citation.start_line, citation.end_line)}"
     title = f"[{citation.marker}] {where}: “{_one_line(citation.quote)}”"
+    if not linked:
+        return f'<span class="cite" title="{text(title)}">[{citation.marker}]</span>'
     return f'<a class="cite" href="#source-{citation.marker}" title="{text(title)}">[{citation.marker}]</a>'
 
 
