@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from .analysis import index_terms
 from .chunking import ChunkerSettings
 from .citations import SupportJudge
 from .compose import ComposerSettings, abstain, compose_extractive
@@ -180,9 +181,10 @@ class Chatbot:
 
     def retrieve(self, question: str, k: int = 10) -> list[Hit]:
         """The ``k`` passages most relevant to ``question``, best first."""
-        return self.retriever.search(_checked(question), k=_passage_count(k, "k", minimum=0))
+        return self.retriever.search(_searchable(_checked(question)), k=_passage_count(k, "k", minimum=0))
 
     def _passages_for(self, question: str, history: Sequence[Message] | None, top_k: int | None) -> list[Hit]:
+        # Checked after the history is added: "Who is he?" has no words of its own to search for.
         k = self.top_k if top_k is None else _passage_count(top_k, "top_k")
         return self.retrieve(condense_question(question, history), k=k)
 
@@ -355,6 +357,17 @@ def _checked(question: str) -> str:
         raise InvalidQuestionError(
             f"The question is {len(question):,} characters long; the limit is {MAX_QUESTION_CHARS:,}. "
             "Ask a shorter question."
+        )
+    return question
+
+
+def _searchable(question: str) -> str:
+    """A question of punctuation or stop words alone ("?!", "the the") would be answered from
+    whatever passages happen to come first: say so instead."""
+    if not index_terms(question):
+        raise InvalidQuestionError(
+            "The question has no words to search for, only punctuation or words such as “the” and “of”. "
+            "Ask about something in the documents."
         )
     return question
 

@@ -120,6 +120,7 @@ def load_prompts(path: str | Path) -> list[Prompt]:
     except (OSError, UnicodeDecodeError) as error:
         raise PromptsFileError(f"Cannot read the prompts file {path}: {error}.") from None
     prompts = []
+    misspelt: dict[str, str] = {}  # key as written -> the key it was surely meant to be
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
@@ -131,9 +132,34 @@ def load_prompts(path: str | Path) -> list[Prompt]:
             prompts.append(Prompt.from_dict(data, number))
         except PromptsFileError as error:
             raise PromptsFileError(f"{path}, {error}") from None
+        misspelt.update(_near_misses(data))
     if not prompts:
         raise PromptsFileError(f"{path} holds no prompts: write one JSON object per line.")
+    if misspelt:
+        logger.warning(
+            "%s: ignoring %s; did you mean %s?",
+            path,
+            ", ".join(f'"{key}"' for key in misspelt),
+            ", ".join(f'"{meant}"' for meant in dict.fromkeys(misspelt.values())),
+        )
     return prompts
+
+
+PROMPT_KEYS = ("question", "expected_sources", "expected_answer", "answerable")
+
+
+def _near_misses(data: Mapping[str, Any]) -> dict[str, str]:
+    """Unknown keys that are surely a known one misspelt ("expected_answers"). Other unknown
+    keys are a file's own notes and are ignored without a word."""
+    import difflib
+
+    out = {}
+    for key in data:
+        if key not in PROMPT_KEYS:
+            close = difflib.get_close_matches(str(key), PROMPT_KEYS, n=1, cutoff=0.8)
+            if close:
+                out[str(key)] = close[0]
+    return out
 
 
 # ----------------------------------------------------------------------------------------

@@ -69,6 +69,20 @@ def test_a_follow_up_with_a_pronoun_is_answered_from_the_conversation(seeds_bot)
     assert answer.citations[0].source == "003_58ec4efac89fea89.txt"
 
 
+@pytest.mark.parametrize("question", ["?!?!...", "the the the", "—"])
+def test_a_question_with_no_words_to_search_for_is_a_rag_error(seeds_bot, question):
+    for call in (seeds_bot.ask, seeds_bot.retrieve):
+        with pytest.raises(InvalidQuestionError, match="^The question has no words to search for"):
+            call(question)
+
+
+def test_a_follow_up_is_checked_for_words_with_its_conversation(seeds_bot):
+    history = [{"role": "user", "content": "How many prisoners were exchanged on February 5?"}]
+    assert seeds_bot.ask("And then?", history=history).hits
+    with pytest.raises(InvalidQuestionError):
+        seeds_bot.ask("And then?")
+
+
 @pytest.mark.parametrize("question", ["", "   ", "\n\t"])
 def test_empty_or_blank_questions_are_rag_errors(seeds_bot, question):
     with pytest.raises(InvalidQuestionError, match="empty"):

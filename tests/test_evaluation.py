@@ -4,6 +4,7 @@ the prompts file, the report, the NLI judge's plumbing, and the acceptance figur
 from __future__ import annotations
 
 import json
+import logging
 
 import numpy as np
 import pytest
@@ -278,6 +279,20 @@ def test_load_prompts_reads_the_design_format_and_skips_blank_lines(tmp_path):
     prompts = load_prompts(path)
     assert prompts[0] == Prompt("Q1?", ("a.txt",), ("x",), True, line=1)
     assert prompts[1].answerable is False and prompts[1].line == 3
+
+
+def test_a_misspelt_key_is_named_in_one_warning_and_other_unknown_keys_pass_quietly(tmp_path, caplog):
+    lines = [
+        {"question": "Q1?", "expected_answers": ["314"], "note": "mine"},
+        {"question": "Q2?", "expected_source": ["a.txt"], "expected_answers": ["x"], "topic": "swap"},
+    ]
+    path = write_lines(tmp_path / "p.jsonl", [json.dumps(line) for line in lines])
+    with caplog.at_level(logging.WARNING, logger="rag.evaluation"):
+        prompts = load_prompts(path)
+    assert [p.expected_answer for p in prompts] == [(), ()]
+    assert [r.getMessage() for r in caplog.records] == [
+        f'{path}: ignoring "expected_answers", "expected_source"; did you mean "expected_answer", "expected_sources"?'
+    ]
 
 
 @pytest.mark.parametrize(
