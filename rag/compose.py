@@ -579,7 +579,7 @@ def score_sentences(
             + scorer.passage_coverage * evidence.passage_coverage
             + scorer.answer_type * evidence.answer_type
             + scorer.rank_prior / (1 + candidate.hit_rank)
-            - _shape_penalty(candidate.text, scorer)
+            - _shape_penalty(candidate.text, scorer, typed=bool(evidence.answer_type))
         )
         scored.append(Scored(candidate, score, evidence, names_absent))
     scored.sort(key=lambda s: (-s.score, s.candidate.hit_rank, s.candidate.start_char))
@@ -591,12 +591,13 @@ def _mentions(candidate: Candidate, name: list[str]) -> bool:
     return any(variant_of(term, candidate.passage_terms) for term in name)
 
 
-def _shape_penalty(text: str, scorer: SentenceScorer) -> float:
-    """Headings, bylines, fragments and run-on tables rarely answer anything."""
+def _shape_penalty(text: str, scorer: SentenceScorer, typed: bool = False) -> float:
+    """Headings, bylines, fragments and run-on tables rarely answer anything. A short sentence
+    that ends like one and holds what was asked for is not a heading: "It opened in 1999."."""
     word_count = len(text.split())
     finished = text.rstrip("”\"’') ").endswith((".", "!", "?", "…"))
     if word_count < 5:
-        return scorer.heading_penalty
+        return 0.0 if finished and typed else scorer.heading_penalty
     if not finished and word_count < 15:
         return scorer.fragment_penalty
     if word_count > 80:

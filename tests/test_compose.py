@@ -189,6 +189,19 @@ def test_a_sentence_whose_passage_mentions_none_of_the_questions_names_is_marked
     assert not any(s.names_absent for s in unnamed)
 
 
+def test_a_short_sentence_holding_what_was_asked_is_not_taken_for_a_heading(tmp_path):
+    tower = Document("tower.txt", "Brisk tower\n\nThe Brisk tower is 120 metres tall.\nIt opened in 1999.\n")
+    bot = Chatbot.from_documents([tower, DOCS[1]], index_dir=tmp_path)
+    answer = bot.ask("When did the Brisk tower open?")
+    assert "It opened in 1999." in answer.text
+    from rag.compose import _shape_penalty
+
+    scorer = ComposerSettings().scorer
+    assert _shape_penalty("It opened in 1999.", scorer, typed=True) == 0.0
+    assert _shape_penalty("It opened then.", scorer, typed=False) == scorer.heading_penalty
+    assert _shape_penalty("Brisk tower 1999", scorer, typed=True) == scorer.heading_penalty
+
+
 def test_unseen_terms_are_counted_apart_from_coverage(small_bot):
     top = best(small_bot, "What is the capital of Australia?")[0]
     assert top.evidence.unseen_share == pytest.approx(1.0)
