@@ -355,7 +355,8 @@ def summary_table(summary: Mapping[str, float | int | None]) -> str:
         ("latency p95", _fmt_ms(summary.get("latency_p95_ms"))),
     ]
     counts = (
-        f"{summary.get('prompts', 0)} prompts ({summary.get('answerable', 0)} answerable, "
+        f"{summary.get('prompts', 0)} prompt{'' if summary.get('prompts') == 1 else 's'} "
+        f"({summary.get('answerable', 0)} answerable, "
         f"{summary.get('unanswerable', 0)} unanswerable), {summary.get('answered', 0)} answered"
     )
     width = max(len(name) for name, _ in rows)

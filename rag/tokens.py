@@ -59,9 +59,13 @@ def offline() -> bool:
     return any(os.environ.get(v, "").lower() in {"1", "true", "yes"} for v in ("HF_HUB_OFFLINE", "RAG_OFFLINE"))
 
 
-@cache
 def load_token_counter(encoding_name: str = DEFAULT_ENCODING) -> TokenCounter:
     """The tiktoken counter for ``encoding_name`` if available, else the approximation."""
+    return _load(encoding_name)
+
+
+@cache  # keyed on the name itself, so load_token_counter() and ("cl100k_base") warn once between them
+def _load(encoding_name: str) -> TokenCounter:
     reason = _unavailable_reason(encoding_name)
     if reason is None:
         try:
