@@ -18,6 +18,7 @@ from rag.compose import (
     AbstentionModel,
     ComposerSettings,
     Evidence,
+    _cited,
     candidates_from_hits,
     has_answer_type,
     question_type,
@@ -243,11 +244,23 @@ def test_answers_quote_verbatim_and_every_sentence_carries_its_marker(small_bot)
 
 
 def test_a_quote_that_ends_without_a_full_stop_stays_its_own_sentence():
-    from rag.compose import _cited
-
     text = " ".join([_cited("Regional Autonomy Increased independence from Moscow", 1), _cited("It ended.", 2)])
     assert text == "Regional Autonomy Increased independence from Moscow [1]. It ended. [2]"
     assert [s.markers for s in split_cited_sentences(text)] == [(1,), (2,)]
+
+
+def test_markdown_marks_stay_in_the_quote_but_not_in_the_answer(tmp_path):
+    report = Document(
+        "report.md",
+        "# Annual report\n\n## Staff\n\n| Office | Staff |\n|---|---|\n| Lisbon | 40 |\n\n"
+        "- The **Lisbon** office opened in 1999.\n",
+    )
+    bot = Chatbot.from_documents([report, DOCS[1]], index_dir=tmp_path)
+    answer = bot.ask("When did the Lisbon office open?")
+    assert answer.text.startswith("The Lisbon office opened in 1999. [1]")
+    assert answer.citations[0].quote == "- The **Lisbon** office opened in 1999."
+    assert _cited("| Lisbon | 40 |", 2) == "Lisbon 40 [2]."
+    assert _cited("## Staff", 3) == "Staff [3]."
 
 
 def test_the_documents_own_footnote_markers_stay_in_the_quote_but_not_in_the_answer(tmp_path):
