@@ -80,14 +80,16 @@ def _words(text: str) -> list[str]:
     return text.replace("No answer in the documents", "").split()
 
 
-def upload(page, name: str, content: str) -> str:
-    """Add one file on the Documents tab; returns the notice shown once it is indexed."""
+def upload(page, name: str, content: str | bytes, *others: tuple[str, bytes]) -> str:
+    """Add files on the Documents tab; returns the notice shown once they are indexed."""
     page.get_by_role("tab", name="Documents").click()
+    files = [(name, content.encode("utf-8") if isinstance(content, str) else content), *others]
     page.locator("#upload input[type=file]").set_input_files(
-        files=[{"name": name, "mimeType": "text/plain", "buffer": content.encode("utf-8")}]
+        files=[{"name": n, "mimeType": "application/octet-stream", "buffer": data} for n, data in files]
     )
     # Uploaded files are listed as table rows; while uploading, the name shows elsewhere.
-    page.locator(f'#upload td[aria-label="{name}"]').wait_for(timeout=60_000)
+    for n, _ in files:
+        page.locator(f'#upload td[aria-label="{n}"]').wait_for(timeout=60_000)
     page.click("#add")
     page.wait_for_selector("#upload-notice .notice", timeout=60_000)
     notice = page.inner_text("#upload-notice")
@@ -143,6 +145,13 @@ def test_an_uploaded_file_is_indexed_and_answers_questions(page):
     answer = ask(page, "What colour is the lighthouse at Port Quillan?")
     assert "green" in answer.inner_text()
     assert "Harbour report (2024).md" in page.inner_text("#sources")
+
+
+def test_a_file_in_another_format_is_refused_with_the_reason_and_the_rest_is_added(page):
+    notice = upload(page, "minutes.txt", "The board of Elmstead met on Tuesday.\n", ("scan.pdf", b"%PDF-1.4 \x00\x01"))
+    assert "Added minutes.txt" in notice
+    assert "scan.pdf is not a .md, .txt file" in notice
+    assert page.dialogs == []
 
 
 def test_markup_in_a_document_shows_as_text_and_never_runs(page):

@@ -31,7 +31,7 @@ from rag import Answer, Chatbot, RagError
 from rag.chatbot import open_chatbot
 from rag.doctor import Check, diagnose
 from rag.store import UpdateReport
-from rag.uploads import DEFAULT_MAX_UPLOAD_BYTES, UPLOAD_SUFFIXES, save_upload
+from rag.uploads import DEFAULT_MAX_UPLOAD_BYTES, save_upload
 
 from . import render
 
@@ -378,7 +378,8 @@ def build(app: ChatApp) -> gr.Blocks:
                 files = gr.File(
                     label=f"Add .txt or .md files (up to {max_kb:,} KB each)",
                     file_count="multiple",
-                    file_types=sorted(UPLOAD_SUFFIXES),
+                    # No file_types: Gradio would refuse other files with a toast that closes
+                    # by itself; accepted here, each is refused in the notice with the reason.
                     elem_id="upload",
                 )
                 with gr.Row():
