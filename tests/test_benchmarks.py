@@ -3,6 +3,8 @@ that agree with the index they built. Skipped where the SciFact data is absent."
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.conftest import benchmark
@@ -36,3 +38,18 @@ def test_a_small_scale_run_measures_our_index_and_the_peer(scale, tmp_path, caps
     assert chunks_per_second > 0 and disk_mb > 0
     assert build_rss > 10 and query_rss > 10 and peer_rss > 10  # megabytes, not kilobytes
     assert not (tmp_path / "index-200").exists()  # the index is removed after measuring
+
+
+def test_the_paraphrased_questions_are_valid_prompts_whose_answers_are_in_their_passages():
+    paraphrased = benchmark("paraphrased")
+    prompts = paraphrased.load_prompts(paraphrased.PROMPTS)
+    assert (len(prompts), sum(p.answerable for p in prompts)) == (480, 320)
+    assert all(bool(p.expected_answer) == bool(p.expected_sources) == p.answerable for p in prompts)
+    if not (benchmark("common").DATA / "clapnq_dev").exists():
+        pytest.skip("ClapNQ data not found")
+    documents = {d.id: d.text.lower() for d in paraphrased.load()[0]}
+    rows = [json.loads(line) for line in paraphrased.PROMPTS.read_text(encoding="utf-8").splitlines()]
+    for row in rows:
+        passage = documents[row["passage"]]
+        assert all(source in documents for source in row["expected_sources"])
+        assert all(answer.lower() in passage for answer in row["expected_answer"]), row["question"]
