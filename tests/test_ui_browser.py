@@ -125,6 +125,17 @@ def test_a_seed_question_gets_a_streamed_cited_answer_and_its_sources(page, serv
     assert page.dialogs == []
 
 
+def test_clicking_an_example_question_asks_it(page, server):
+    example = page.locator("#chat").locator("xpath=ancestor::div[contains(@class,'column')][1]")
+    first = example.get_by_role("button").filter(has_text="?").first
+    question = first.inner_text().strip()
+    first.click()
+    done = "#chat .msg.answer:not(.streaming), #chat .msg.error"
+    page.wait_for_selector(done, timeout=60_000)
+    assert question in page.inner_text("#chat .msg.user-msg")
+    assert _words(page.locator(done).first.inner_text()) == _words(_library_answer(server.index_dir, [], question))
+
+
 def test_an_uploaded_file_is_indexed_and_answers_questions(page):
     notice = upload(
         page,

@@ -369,8 +369,11 @@ def build(app: ChatApp) -> gr.Blocks:
                     with gr.Row():
                         clear = gr.Button("New conversation", size="sm", elem_id="clear")
                     examples = app.examples()
-                    if examples:
+                    shown = (
                         gr.Examples(examples=examples, inputs=question, label="Example questions on the seeds")
+                        if examples
+                        else None
+                    )
                 with gr.Column(scale=2):
                     sources = gr.HTML(render.sources_placeholder(), elem_id="sources")
             with gr.Tab("Documents", id="documents"):
@@ -404,6 +407,10 @@ def build(app: ChatApp) -> gr.Blocks:
         ask_outputs = [question, chat, sources, conversation]
         question.submit(app.ask, ask_inputs, ask_outputs, api_name="ask", show_progress="hidden")
         send.click(app.ask, ask_inputs, ask_outputs, api_visibility="private", show_progress="hidden")
+        if shown is not None:  # clicking an example asks it, as typing it and pressing Enter would
+            shown.load_input_event.then(
+                app.ask, ask_inputs, ask_outputs, api_visibility="private", show_progress="hidden"
+            )
         clear.click(app.clear, None, ask_outputs, api_visibility="private")
         chat.clear(app.clear, None, ask_outputs, api_visibility="private")
         # One progress bar, over the documents table, not one on each output.
