@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import numbers
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +24,7 @@ from .conversation import Message, checked_history, condense_question
 from .embedding import Embedder, load_embedder
 from .errors import DocumentsError, IndexCorruptError, InvalidQuestionError, RagError
 from .llm import GenerationSettings, LLMAnswerer, Prompt, answer_from_output, load_llm
-from .loading import load_folder
+from .loading import read_folder
 from .neural import load_reranker
 from .records import MAX_QUESTION_CHARS, Answer, Document, Hit
 from .retrieval import RetrievalSettings, Retriever
@@ -104,10 +104,20 @@ class Chatbot:
         **options,
     ) -> Chatbot:
         """Index the text files in ``folder`` (only what changed since last time) and open it."""
-        documents = load_folder(folder)
+        contents = read_folder(folder)
         folder = Path(folder)
         models = Models(embedding_model, reranker_model, llm_model)
-        bot = cls._build(documents, index_dir, models, rebuild, progress, chunker, source=folder, **options)
+        bot = cls._build(
+            contents.documents,
+            index_dir,
+            models,
+            rebuild,
+            progress,
+            chunker,
+            source=folder,
+            keep=contents.unreadable,
+            **options,
+        )
         bot.folder = folder
         return bot
 
@@ -148,7 +158,7 @@ class Chatbot:
 
     @classmethod
     def _build(
-        cls, documents, index_dir, models: Models, rebuild, progress, chunker, source=None, **options
+        cls, documents, index_dir, models: Models, rebuild, progress, chunker, source=None, keep=(), **options
     ) -> Chatbot:
         index, embedder, _ = index_documents(
             documents,
@@ -158,6 +168,7 @@ class Chatbot:
             progress=progress,
             chunker=chunker,
             source=source,
+            keep=keep,
         )
         return cls(index, embedder, models=models, **options)
 
@@ -253,10 +264,17 @@ class Chatbot:
         """Re-read the folder this bot was built from and index what changed."""
         if self.folder is None:
             raise DocumentsError("This chatbot was not built from a folder, so there is nothing to re-read.")
-        documents = load_folder(self.folder)
+        contents = read_folder(self.folder)
         manifest = self.index.manifest
         settings = IndexSettings(self.embedder, _token_counter_of(manifest), _chunker_of(manifest))
-        report = update_index(self.index.folder, documents, settings, progress=progress, source=self.folder)
+        report = update_index(
+            self.index.folder,
+            contents.documents,
+            settings,
+            progress=progress,
+            source=self.folder,
+            keep=contents.unreadable,
+        )
         if report.touched:
             self._reopen()
         return report
@@ -317,11 +335,13 @@ def index_documents(
     progress: bool | None = None,
     chunker: ChunkerSettings | None = None,
     source: str | Path | None = None,
+    keep: Collection[str] = (),
 ) -> tuple[Index, Embedder, UpdateReport]:
     """Bring the index in ``index_dir`` up to date with ``documents`` and open it.
 
-    ``source``: the folder the documents were read from, recorded in the manifest. A damaged
-    index is rebuilt from the documents (with a warning): they are all at hand.
+    ``source``: the folder the documents were read from, recorded in the manifest; ``keep``:
+    the ids of its files that could not be read this time, left in the index as they were. A
+    damaged index is rebuilt from the documents (with a warning): they are all at hand.
     """
     if not documents:
         raise DocumentsError("There are no documents to index.")
@@ -339,7 +359,9 @@ def index_documents(
         chunker or (_chunker_of(built) if built else ChunkerSettings()),
     )
     try:
-        report = update_index(index_dir, documents, settings, rebuild=rebuild, progress=progress, source=source)
+        report = update_index(
+            index_dir, documents, settings, rebuild=rebuild, progress=progress, source=source, keep=keep
+        )
         return Index.open(index_dir), embedder, report
     except IndexCorruptError as error:
         logger.warning("%s Rebuilding it from the documents.", error)

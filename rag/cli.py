@@ -108,11 +108,18 @@ def index_command(folder: str | None, index_dir: str, rebuild: bool, embedding_m
 
     Without FOLDER: the folder the index was built from, or seeds/ for a new index."""
     from .chatbot import index_documents
-    from .loading import load_folder
+    from .loading import read_folder
 
     folder = folder if folder is not None else _indexed_folder(index_dir)
+    contents = read_folder(folder)
     _, _, report = index_documents(
-        load_folder(folder), index_dir, embedding_model=embedding_model, rebuild=rebuild, progress=True, source=folder
+        contents.documents,
+        index_dir,
+        embedding_model=embedding_model,
+        rebuild=rebuild,
+        progress=True,
+        source=folder,
+        keep=contents.unreadable,
     )
     click.echo(f"Indexed {folder} into {index_dir}: {report}.")
 

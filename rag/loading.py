@@ -15,6 +15,7 @@ import logging
 import os
 import re
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import DocumentsError
@@ -26,11 +27,26 @@ TEXT_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".rst", ".text", ".org", 
 _BINARY_SNIFF_BYTES = 8192
 
 
+@dataclass(frozen=True)
+class FolderContents:
+    """What ``read_folder`` found: the documents, and the ids of text files that are there but
+    could not be read (permissions, a lock): an index keeps its earlier version of those rather
+    than dropping them."""
+
+    documents: list[Document]
+    unreadable: list[str] = field(default_factory=list)
+
+
 def load_folder(folder: str | Path) -> list[Document]:
     """Every readable text file below ``folder``, sorted by id (the path relative to it).
 
     A folder with none is a ``DocumentsError``: there would be nothing to answer from.
     """
+    return read_folder(folder).documents
+
+
+def read_folder(folder: str | Path) -> FolderContents:
+    """``load_folder``'s documents, and the text files it could not read."""
     if not isinstance(folder, (str, os.PathLike)):
         raise DocumentsError(f"The folder must be a path, not {type(folder).__name__}: from_folder('my-articles').")
     root = Path(folder)
@@ -38,14 +54,19 @@ def load_folder(folder: str | Path) -> list[Document]:
         raise DocumentsError(f"Folder not found: {root}. Pass the folder that holds your articles.")
     if not root.is_dir():
         raise DocumentsError(f"{root} is a file, not a folder. Pass the folder that holds it.")
-    documents = []
+    documents, unreadable = [], []
     other_formats: Counter[str] = Counter()
     for path in _files_below(root):
-        relative = path.relative_to(root)
+        doc_id = path.relative_to(root).as_posix()
         if path.suffix.lower() not in TEXT_SUFFIXES:
             other_formats[path.suffix.lower() or "without extension"] += 1
             continue
-        document = load_file(path, doc_id=relative.as_posix())
+        try:
+            document = _read_file(path, doc_id)
+        except OSError as error:
+            _warn_unreadable(doc_id, error)
+            unreadable.append(doc_id)
+            continue
         if document is not None:
             documents.append(document)
     if other_formats:
@@ -55,7 +76,7 @@ def load_folder(folder: str | Path) -> list[Document]:
             f"No text files to index in {root} (looked for {', '.join(sorted(TEXT_SUFFIXES))}). "
             "Add some articles, or point at the folder that holds them."
         )
-    return documents
+    return FolderContents(documents, unreadable)
 
 
 def _files_below(root: Path) -> list[Path]:
@@ -96,11 +117,20 @@ def load_file(path: Path, doc_id: str | None = None) -> Document | None:
     """One file as a Document, or None (with a warning) when it is empty, binary or unreadable."""
     doc_id = doc_id or path.name
     try:
-        raw = path.read_bytes()
+        return _read_file(path, doc_id)
     except OSError as error:
-        logger.warning("skipping %s: cannot read it (%s)", doc_id, error.strerror or error)
+        _warn_unreadable(doc_id, error)
         return None
-    text = decode(raw)
+
+
+def _warn_unreadable(doc_id: str, error: OSError) -> None:
+    logger.warning("skipping %s: cannot read it (%s)", doc_id, error.strerror or error)
+
+
+def _read_file(path: Path, doc_id: str) -> Document | None:
+    """The file as a Document; None (with a warning) when it is binary or empty; OSError when
+    it cannot be read."""
+    text = decode(path.read_bytes())
     if text is None:
         logger.warning("skipping %s: it looks like a binary file, not text", doc_id)
         return None

@@ -30,7 +30,7 @@ import shutil
 import sqlite3
 import tempfile
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -365,12 +365,15 @@ def update_index(
     rebuild: bool = False,
     progress: bool | None = None,
     source: str | Path | None = None,
+    keep: Collection[str] = (),
 ) -> UpdateReport:
     """Make the index in ``folder`` hold exactly ``documents``, re-embedding only what changed.
 
     ``rebuild`` starts from nothing; without it, an index built with another embedder or
     chunker is an ``IndexMismatchError`` and a damaged one an ``IndexCorruptError``.
     ``source`` is the folder the documents were read from, recorded in the manifest.
+    ``keep``: ids of documents that are still there but could not be read this time; the
+    index keeps the version it holds of them instead of removing them.
     """
     source = str(Path(source).resolve()) if source is not None else None
     folder = _writable_folder(Path(folder))
@@ -384,9 +387,10 @@ def update_index(
             _check_compatible(folder, current, embedder_entry, chunker_entry)
             _data_file(folder, current, "chunks")
             _data_file(folder, current, "vectors")
-        report = _diff(current, documents)
+        report = _diff(current, documents, keep)
         if current is not None:
             _warn_if_replaced(folder, current, source, report)
+            _warn_kept(current, documents, keep)
         if current is not None and not report.touched:
             if current.source != source:
                 _write_json_atomic(folder / MANIFEST, asdict(current) | {"source": source})
@@ -417,6 +421,13 @@ def _warn_if_replaced(folder: Path, current: Manifest, source: str | None, repor
             source,
             len(report.removed),
         )
+
+
+def _warn_kept(current: Manifest, documents: Sequence[Document], keep: Collection[str]) -> None:
+    wanted = {d.id for d in documents}
+    for doc_id in keep:
+        if doc_id in current.documents and doc_id not in wanted:
+            logger.warning("%s stays in the index as it was last read; index again once it can be read", doc_id)
 
 
 def _check_not_foreign(folder: Path) -> None:
@@ -459,9 +470,10 @@ def _check_compatible(folder: Path, manifest: Manifest, embedder: dict, chunker:
         )
 
 
-def _diff(current: Manifest | None, documents: Sequence[Document]) -> UpdateReport:
+def _diff(current: Manifest | None, documents: Sequence[Document], keep: Collection[str] = ()) -> UpdateReport:
     known = current.documents if current else {}
     wanted = {d.id: d for d in documents}
+    kept = [i for i in keep if i in known and i not in wanted]
     added = [i for i in wanted if i not in known]
     # The title is searched with the text, so a new title is a change too.
     changed = [
@@ -469,8 +481,8 @@ def _diff(current: Manifest | None, documents: Sequence[Document]) -> UpdateRepo
         for i in wanted
         if i in known and (known[i]["sha256"], known[i].get("title")) != (wanted[i].sha256, wanted[i].title)
     ]
-    removed = [i for i in known if i not in wanted]
-    return UpdateReport(added, changed, removed, len(wanted) - len(added) - len(changed))
+    removed = [i for i in known if i not in wanted and i not in kept]
+    return UpdateReport(added, changed, removed, len(wanted) - len(added) - len(changed) + len(kept))
 
 
 def _write_generation(

@@ -164,6 +164,37 @@ def test_refresh_indexes_files_added_to_the_folder(seeds_copy, tmp_path):
     assert bot.index.manifest.source == str(seeds_copy.resolve()), "the index still knows its folder"
 
 
+def test_a_file_that_cannot_be_read_stays_in_the_index_as_it_was(seeds_copy, tmp_path, monkeypatch, caplog):
+    from pathlib import Path
+
+    bot = Chatbot.from_folder(seeds_copy, index_dir=tmp_path / "index")
+    locked = sorted(bot.documents)[0]
+    chunks = bot.documents[locked]
+    (seeds_copy / "new.md").write_text("The harbour froze solid in January 1963.\n", encoding="utf-8")
+    real_read_bytes = Path.read_bytes
+
+    def read_bytes(path):  # chmod does not lock root out, so the refusal is simulated
+        if path.name == locked:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_read_bytes(path)
+
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    with caplog.at_level("WARNING"):
+        report = bot.refresh()
+    assert (report.added, report.removed, report.unchanged) == (["new.md"], [], 5)
+    assert bot.documents[locked] == chunks
+    assert [r.getMessage() for r in caplog.records if locked in r.getMessage()] == [
+        f"skipping {locked}: cannot read it (Permission denied)",
+        f"{locked} stays in the index as it was last read; index again once it can be read",
+    ]
+    reopened = Chatbot.from_folder(seeds_copy, index_dir=tmp_path / "index")
+    assert reopened.documents[locked] == chunks
+
+    monkeypatch.undo()
+    (seeds_copy / locked).unlink()
+    assert bot.refresh().removed == [locked], "a file that is gone is removed"
+
+
 def test_top_k_per_question_leaves_the_bot_default_alone(seeds_bot):
     assert len(seeds_bot.ask(QUESTION, top_k=2).hits) == 2
     assert len(seeds_bot.ask(QUESTION).hits) == seeds_bot.top_k == 5
