@@ -417,6 +417,18 @@ def test_a_taken_port_is_a_user_error(app):
             serve(build(app), port=port, block=False)
 
 
+# uvicorn's server thread ends by raising SystemExit when it cannot bind; Gradio then raises.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_an_address_not_on_this_machine_is_one_user_error_and_no_server_log(app, capfd):
+    from ui.app import build, serve
+    from ui.browser import free_port
+
+    with pytest.raises(RagError, match="10.255.255.1:.*not this machine's"):
+        serve(build(app), host="10.255.255.1", port=free_port(), block=False)
+    captured = capfd.readouterr()
+    assert "error while attempting to bind" not in captured.err + captured.out
+
+
 def test_login_is_required_when_auth_is_set(seeds_copy, tmp_path):
     import httpx
     from gradio_client import Client

@@ -458,26 +458,45 @@ def serve(
     """Start the server with the queue on; returns the app's URL when ``block`` is False."""
     demo.queue(default_concurrency_limit=QUEUE_CONCURRENCY, max_size=QUEUE_MAX_SIZE)
     try:
-        _, url, _ = demo.launch(
-            server_name=host,
-            server_port=port,
-            auth=auth,
-            auth_message="Sign in to ask questions about the documents." if auth else None,
-            max_file_size=max_upload_bytes,
-            prevent_thread_lock=not block,
-            ssr_mode=False,
-            share=False,
-            quiet=not block,
-            footer_links=["api"],
-            theme=theme(),
-            css=CSS,
-        )
+        with _quiet_bind_errors():
+            _, url, _ = demo.launch(
+                server_name=host,
+                server_port=port,
+                auth=auth,
+                auth_message="Sign in to ask questions about the documents." if auth else None,
+                max_file_size=max_upload_bytes,
+                prevent_thread_lock=not block,
+                ssr_mode=False,
+                share=False,
+                quiet=not block,
+                footer_links=["api"],
+                theme=theme(),
+                css=CSS,
+            )
     except OSError as error:
         raise RagError(
             f"Cannot serve the page on {host}:{port}: the port is taken or the address is not this machine's. "
             "Pass a free --port (or another --host)."
         ) from error
     return url
+
+
+class _BindErrorFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "error while attempting to bind" not in record.getMessage()
+
+
+@contextmanager
+def _quiet_bind_errors() -> Iterator[None]:
+    """uvicorn logs a failed bind as an ERROR line before Gradio raises it; the RagError
+    below says it in words a user can act on, so uvicorn's line is left out."""
+    server_log = logging.getLogger("uvicorn.error")
+    only_bind_errors = _BindErrorFilter()
+    server_log.addFilter(only_bind_errors)
+    try:
+        yield
+    finally:
+        server_log.removeFilter(only_bind_errors)
 
 
 def launch(
