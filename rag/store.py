@@ -92,6 +92,8 @@ class UpdateReport:
     changed: list[str]
     removed: list[str]
     unchanged: int
+    # Unreadable this time, so left as indexed (counted in ``unchanged``).
+    kept: list[str] = field(default_factory=list)
 
     @property
     def touched(self) -> bool:
@@ -390,7 +392,8 @@ def update_index(
         report = _diff(current, documents, keep)
         if current is not None:
             _warn_if_replaced(folder, current, source, report)
-            _warn_kept(current, documents, keep)
+        for doc_id in report.kept:
+            logger.warning("%s stays in the index as it was last read; index again once it can be read", doc_id)
         if current is not None and not report.touched:
             if current.source != source:
                 _write_json_atomic(folder / MANIFEST, asdict(current) | {"source": source})
@@ -421,13 +424,6 @@ def _warn_if_replaced(folder: Path, current: Manifest, source: str | None, repor
             source,
             len(report.removed),
         )
-
-
-def _warn_kept(current: Manifest, documents: Sequence[Document], keep: Collection[str]) -> None:
-    wanted = {d.id for d in documents}
-    for doc_id in keep:
-        if doc_id in current.documents and doc_id not in wanted:
-            logger.warning("%s stays in the index as it was last read; index again once it can be read", doc_id)
 
 
 def _check_not_foreign(folder: Path) -> None:
@@ -482,7 +478,7 @@ def _diff(current: Manifest | None, documents: Sequence[Document], keep: Collect
         if i in known and (known[i]["sha256"], known[i].get("title")) != (wanted[i].sha256, wanted[i].title)
     ]
     removed = [i for i in known if i not in wanted and i not in kept]
-    return UpdateReport(added, changed, removed, len(wanted) - len(added) - len(changed) + len(kept))
+    return UpdateReport(added, changed, removed, len(wanted) - len(added) - len(changed) + len(kept), kept)
 
 
 def _write_generation(
