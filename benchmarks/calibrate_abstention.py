@@ -42,7 +42,7 @@ from clapnq import EVALUATION, ROOT, Question, load
 from common import DATA, write_section
 
 from rag import Chatbot, Document
-from rag.compose import AbstentionModel, ComposerSettings, Evidence, candidates_from_hits, score_sentences
+from rag.compose import AbstentionModel, Evidence, Scored, candidates_from_hits, score_sentences
 
 FEATURES = [f.name for f in fields(Evidence)]
 L2 = 1.0
@@ -99,17 +99,22 @@ def collect(questions: list[Question], index_root: Path) -> list[Sample]:
     scifact = scifact_documents()
     if scifact:
         corpora["scifact"] = scifact
-    settings = ComposerSettings()
     samples = []
     for name, documents in corpora.items():
         bot = open_bot(name, documents, index_root)
         for question in _progress(questions, name):
-            text = question.prompt.question
-            hits = bot.retrieve(text, k=bot.top_k)
-            candidates = candidates_from_hits(hits, settings.evidence_hits)
-            scored = score_sentences(text, candidates, bot.index, settings)
-            samples.append(Sample(question, name, scored[0].evidence if scored else None))
+            best = best_sentence(bot, question.prompt.question)
+            samples.append(Sample(question, name, best.evidence if best else None))
     return samples
+
+
+def best_sentence(bot: Chatbot, question: str) -> Scored | None:
+    """The composer's best sentence for ``question``, as ``bot`` asks it; None when nothing
+    was retrieved."""
+    settings = bot.composer_settings
+    hits = bot.retrieve(question, k=bot.top_k)
+    scored = score_sentences(question, candidates_from_hits(hits, settings.evidence_hits), bot.index, settings)
+    return scored[0] if scored else None
 
 
 def _progress(items, name):

@@ -171,14 +171,31 @@ def _fmt(value) -> str:
     return str(value) if isinstance(value, int) else f"{value:.3f}"
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def arguments(description: str | None) -> argparse.ArgumentParser:
+    """The options every ClapNQ script takes: where the data is, the index, the report."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=None, help="folder holding the two ClapNQ dev files")
     parser.add_argument("--index-dir", type=Path, default=None, help="where to build the index (default: temporary)")
-    parser.add_argument("--export", type=Path, default=None, help="write corpus/ and prompts.jsonl here and stop")
-    parser.add_argument("--json", type=Path, default=None, help="write the full evaluation as JSON here")
     parser.add_argument("--report", type=Path, default=None, help="write an .html or .md report here")
     parser.add_argument("--no-write", action="store_true", help="do not update docs/EVALUATION.md")
+    return parser
+
+
+def publish(section: str, text: str, result: EvalResult, args: argparse.Namespace) -> None:
+    """Print the figures, write the report if asked, and the section of docs/EVALUATION.md."""
+    print(text)
+    if args.report:
+        from rag.report import write_report
+
+        write_report(result, args.report)
+    if not args.no_write:
+        write_section(section, text, EVALUATION)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = arguments(__doc__)
+    parser.add_argument("--export", type=Path, default=None, help="write corpus/ and prompts.jsonl here and stop")
+    parser.add_argument("--json", type=Path, default=None, help="write the full evaluation as JSON here")
     args = parser.parse_args(argv)
 
     documents, questions = load(args.data)
@@ -188,16 +205,9 @@ def main(argv: list[str] | None = None) -> None:
     bot = build_bot(documents, args.index_dir)
     result = evaluate(bot, [q.prompt for q in questions], progress=sys.stderr.isatty())
     table = figures(result, questions)
-    text = markdown(table, len(documents))
-    print(text)
     if args.json:
         args.json.write_text(json.dumps(result.to_dict() | {"clapnq": table}, indent=2) + "\n", encoding="utf-8")
-    if args.report:
-        from rag.report import write_report
-
-        write_report(result, args.report)
-    if not args.no_write:
-        write_section("clapnq", text, EVALUATION)
+    publish("clapnq", markdown(table, len(documents)), result, args)
 
 
 if __name__ == "__main__":

@@ -22,15 +22,14 @@ sentences hold the answer whatever the decision to answer.
 
 from __future__ import annotations
 
-import argparse
 import sys
-from pathlib import Path
 
-from clapnq import EVALUATION, build_bot, load
-from common import ROOT, write_section
+from calibrate_abstention import best_sentence
+from clapnq import arguments, build_bot, load, publish
+from common import ROOT
 
 from rag import Chatbot, evaluate
-from rag.compose import AbstentionModel, ComposerSettings, candidates_from_hits, score_sentences
+from rag.compose import AbstentionModel, ComposerSettings
 from rag.evaluation import EvalResult, Prompt, load_prompts
 from rag.metrics import balanced_accuracy, mean
 
@@ -59,16 +58,13 @@ def figures(shipped: EvalResult, never_abstaining: EvalResult) -> dict[str, floa
 
 def decision_curve(bot: Chatbot, prompts: list[Prompt]) -> str:
     """Answered (answerable) and abstained (unanswerable) as the model's threshold moves."""
-    settings = bot.composer_settings
+    model = bot.composer_settings.abstention
     decided = []
     for prompt in prompts:
-        hits = bot.retrieve(prompt.question, k=bot.top_k)
-        scored = score_sentences(
-            prompt.question, candidates_from_hits(hits, settings.evidence_hits), bot.index, settings
-        )
-        p = 0.0 if not scored or scored[0].names_absent else settings.abstention.probability(scored[0].evidence)
+        best = best_sentence(bot, prompt.question)
+        p = 0.0 if best is None or best.names_absent else model.probability(best.evidence)
         decided.append((p, prompt.answerable))
-    shipped = settings.abstention.threshold
+    shipped = model.threshold
     lines = ["| threshold | answered (answerable) | abstained (unanswerable) |", "|---|---|---|"]
     for t in sorted({*(round(0.1 * i, 2) for i in range(1, 10)), shipped}):
         answered = mean(p >= t for p, answerable in decided if answerable)
@@ -92,13 +88,7 @@ def markdown(table: dict[str, float], answerable: int, unanswerable: int, curve:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=None, help="folder holding the two ClapNQ dev files")
-    parser.add_argument("--index-dir", type=Path, default=None, help="where to build the index (default: temporary)")
-    parser.add_argument("--report", type=Path, default=None, help="write an .html or .md report here")
-    parser.add_argument("--no-write", action="store_true", help="do not update docs/EVALUATION.md")
-    args = parser.parse_args(argv)
-
+    args = arguments(__doc__).parse_args(argv)
     documents, _ = load(args.data)
     prompts = load_prompts(PROMPTS)
     bot = build_bot(documents, args.index_dir)
@@ -110,13 +100,7 @@ def main(argv: list[str] | None = None) -> None:
     table = figures(shipped, never_abstaining)
     answerable = sum(p.answerable for p in prompts)
     text = markdown(table, answerable, len(prompts) - answerable, decision_curve(bot, prompts))
-    print(text)
-    if args.report:
-        from rag.report import write_report
-
-        write_report(shipped, args.report)
-    if not args.no_write:
-        write_section("paraphrased", text, EVALUATION)
+    publish("paraphrased", text, shipped, args)
 
 
 if __name__ == "__main__":
