@@ -93,39 +93,25 @@ def run_bm25s(corpus, queries, qrels) -> tuple[dict, float, list[float]]:
     return run, build, latencies
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--split", default="test", choices=["test", "train"])
-    parser.add_argument("--no-write", action="store_true", help="print only; leave docs/BENCHMARKS.md alone")
-    args = parser.parse_args()
+def rows_for(bot: Chatbot, build: float, queries, qrels, halves: list[tuple[str, float | None]]) -> list[tuple]:
+    rows = []
+    for name, weight in halves:
+        run, latencies = run_ours(bot, RetrievalSettings(dense_weight=weight), queries, qrels)
+        rows.append((name, *score(run, qrels), build, latencies))
+    return rows
 
-    corpus, queries, qrels = load(args.split)
-    documents = [Document(id=d["_id"], text=d["text"], title=d.get("title") or None) for d in corpus]
-    print(f"SciFact {args.split}: {len(corpus)} documents, {len(qrels)} queries")
 
-    with tempfile.TemporaryDirectory() as index_dir:
-        started = time.perf_counter()
-        bot = Chatbot.from_documents(documents, Path(index_dir), progress=True)
-        build = time.perf_counter() - started
-        default = bot.retriever.settings
-        rows = []
-        for name, settings in [
-            ("offline default (hybrid)", default),
-            ("  its BM25 half alone", RetrievalSettings(dense_weight=0.0)),
-            ("  its hashing-embedder half alone", RetrievalSettings(dense_weight=1.0)),
-        ]:
-            run, latencies = run_ours(bot, settings, queries, qrels)
-            rows.append((name, *score(run, qrels), build, latencies))
-        chunks = bot.index.chunk_count
+def build_bot(documents: list[Document], index_dir: Path, embedding_model: str | None) -> tuple[Chatbot, float]:
+    started = time.perf_counter()
+    bot = Chatbot.from_documents(documents, index_dir, progress=True, embedding_model=embedding_model)
+    return bot, time.perf_counter() - started
 
-    run, bm25s_build, latencies = run_bm25s(corpus, queries, qrels)
-    rows.append(("bm25s 0.3 (peer)", *score(run, qrels), bm25s_build, latencies))
 
+def table(title: str, command: str, rows: list[tuple]) -> list[str]:
     lines = [
-        f"### BEIR SciFact, {args.split} split ({len(qrels)} queries, {len(corpus)} documents, {chunks} chunks)",
+        title,
         "",
-        f"`python benchmarks/scifact.py --split {args.split}` on {machine()}.",
-        f"Fusion weight {default.dense_weight} (dense) was chosen on the train split; chunking as the default.",
+        f"`{command}` on {machine()}.",
         "",
         "| retriever | nDCG@10 | Recall@100 | index build (s) | query median (ms) | query p95 (ms) |",
         "|---|---:|---:|---:|---:|---:|",
@@ -134,11 +120,76 @@ def main() -> None:
         lines.append(
             f"| {name.strip()} | {ndcg:.4f} | {recall:.4f} | {built:.1f} | {median(latencies) * 1000:.1f} | {p95(latencies) * 1000:.1f} |"
         )
-    ours, peer = rows[0][1], rows[-1][1]
-    lines += ["", f"nDCG@10 of the offline default relative to bm25s in this run: {ours / peer:.3f}×."]
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--split", default="test", choices=["test", "train"])
+    parser.add_argument(
+        "--embedding-model",
+        default=None,
+        help="also measure this sentence-transformers model (id or folder), fused and alone",
+    )
+    parser.add_argument("--model-name", default=None, help="how the tables name that model (default: as given)")
+    parser.add_argument("--no-write", action="store_true", help="print only; leave docs/BENCHMARKS.md alone")
+    args = parser.parse_args()
+
+    corpus, queries, qrels = load(args.split)
+    documents = [Document(id=d["_id"], text=d["text"], title=d.get("title") or None) for d in corpus]
+    print(f"SciFact {args.split}: {len(corpus)} documents, {len(qrels)} queries")
+
+    with tempfile.TemporaryDirectory() as index_dir:
+        bot, build = build_bot(documents, Path(index_dir) / "default", None)
+        weight = bot.retriever.dense_weight
+        rows = rows_for(
+            bot,
+            build,
+            queries,
+            qrels,
+            [
+                ("offline default (hybrid)", None),
+                ("  its BM25 half alone", 0.0),
+                ("  its hashing-embedder half alone", 1.0),
+            ],
+        )
+        chunks = bot.index.chunk_count
+        if args.embedding_model:
+            neural, neural_build = build_bot(documents, Path(index_dir) / "neural", args.embedding_model)
+            name = args.model_name or args.embedding_model
+            neural_rows = rows_for(
+                neural,
+                neural_build,
+                queries,
+                qrels,
+                [(f"{name} + BM25 (hybrid)", None), (f"  {name} alone", 1.0)],
+            )
+            neural_weight = neural.retriever.dense_weight
+
+    run, bm25s_build, latencies = run_bm25s(corpus, queries, qrels)
+    peer = ("bm25s 0.3 (peer)", *score(run, qrels), bm25s_build, latencies)
+    title = f"### BEIR SciFact, {args.split} split ({len(qrels)} queries, {len(corpus)} documents, {chunks} chunks)"
+    lines = table(title, f"python benchmarks/scifact.py --split {args.split}", [*rows, peer])
+    lines.insert(3, f"Fusion weight {weight} (dense) was chosen on the train split; chunking as the default.")
+    lines += ["", f"nDCG@10 of the offline default relative to bm25s in this run: {rows[0][1] / peer[1]:.3f}×."]
     print("\n".join(lines))
     if not args.no_write:
         write_section(f"scifact-{args.split}", "\n".join(lines))
+    if args.embedding_model:
+        title = f"### BEIR SciFact, {args.split} split, with a neural embedder"
+        given = "FOLDER" if Path(args.embedding_model).is_dir() else args.embedding_model
+        command = f"python benchmarks/scifact.py --split {args.split} --embedding-model {given}"
+        if args.model_name:
+            command += f" --model-name {args.model_name}"
+        lines = table(title, command, [*neural_rows, rows[0], peer])
+        lines.insert(
+            3,
+            f"Fusion weight {neural_weight} (dense) for neural embedders was chosen on the train split; "
+            "the offline default and bm25s are from the same run.",
+        )
+        print("\n".join(lines))
+        if not args.no_write:
+            write_section(f"scifact-neural-{args.split}", "\n".join(lines))
 
 
 if __name__ == "__main__":

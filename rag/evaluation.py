@@ -340,6 +340,9 @@ def _settings_of(bot) -> dict[str, Any]:
     embedder = getattr(bot, "embedder", None)
     if embedder is not None:
         out["embedder"] = getattr(embedder, "id", None)
+    retriever = getattr(bot, "retriever", None)
+    if retriever is not None:
+        out["dense_weight"] = retriever.dense_weight
     return out
 
 

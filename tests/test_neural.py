@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner
 from tiny_models import DOCUMENT_PROMPT, QUERY_PROMPT, SEEDS, tiny_models  # noqa: F401 - a fixture
 
-from rag import Chatbot, RagError
+from rag import Chatbot, Document, RagError
 from rag.cli import main
 from rag.doctor import diagnose
 from rag.embedding import load_embedder
@@ -27,6 +27,7 @@ from rag.errors import IndexMismatchError, ModelLoadError
 from rag.llm import GenerationSettings
 from rag.loading import load_folder
 from rag.neural import BGE_QUERY, known_prompts, load_reranker, pick_device, resolve_model
+from rag.retrieval import RetrievalSettings, Retriever
 from rag.sentences import split_sentences
 
 QUESTIONS = [
@@ -206,6 +207,16 @@ def test_dense_and_lexical_results_stay_fused(neural_bot):
     hits = neural_bot.retriever.search(QUESTIONS[0], k=20)
     assert any(h.dense_rank is not None for h in hits)
     assert any(h.lexical_rank is not None for h in hits)
+
+
+def test_a_neural_embedder_weighs_more_in_the_fusion_than_the_hashing_one(neural_bot, tmp_path):
+    assert neural_bot.retriever.dense_weight == 0.5
+    fused = dict(neural_bot.retriever._fuse([(1, 0.9), (2, 0.5)], [(2, 10.0), (3, 4.0)]))
+    assert fused == pytest.approx({1: 0.5, 2: 0.5, 3: 0.0})
+    hashing = Chatbot.from_documents([Document(id="a.txt", text="Apples are red.")], tmp_path)
+    assert hashing.retriever.dense_weight == 0.1
+    chosen = Retriever(neural_bot.index, neural_bot.embedder, RetrievalSettings(dense_weight=0.3))
+    assert chosen.dense_weight == 0.3
 
 
 # ----------------------------------------------------------------------------------------
