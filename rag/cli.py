@@ -161,7 +161,8 @@ def ask_command(question, index_dir, folder, as_json, embedding_model, reranker_
 
 def format_answer(answer) -> str:
     """The answer, then each citation: its file and lines, and the quote indented below. A
-    refusal names the closest passages searched, so a person can read them for themselves."""
+    refusal shows the sentence that came nearest (if one came near) and names the closest
+    passages searched, so a person can read them for themselves."""
     return "\n".join([answer.text, *_source_lines(answer)])
 
 
@@ -172,8 +173,12 @@ def _source_lines(answer) -> list[str]:
     for citation in answer.citations:
         lines.append(f"[{citation.marker}] {citation.source}, {line_span(citation.start_line, citation.end_line)}")
         lines.append(f"    {' '.join(citation.quote.split())}")
+    if answer.closest:
+        where = f"{answer.closest.source}, {line_span(answer.closest.start_line, answer.closest.end_line)}"
+        lines.append(f"Nearest sentence, judged not to answer it ({where}):")
+        lines.append(f"    {' '.join(answer.closest.quote.split())}")
     if answer.abstained and answer.hits:
-        lines.append("Closest passages searched (none of them answers it):")
+        lines.append("Closest passages searched:")
         places = dict.fromkeys((hit.source, hit.start_line, hit.end_line) for hit in answer.hits[:CLOSEST])
         lines.extend(f"    {source}, {line_span(start, end)}" for source, start, end in places)
     return lines

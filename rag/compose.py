@@ -614,8 +614,10 @@ def compose_extractive(
 ) -> Answer:
     settings = settings or ComposerSettings()
     scored = score_sentences(question, candidates_from_hits(hits, settings.evidence_hits), stats, settings)
-    if not scored or should_abstain(scored[0], settings.abstention):
+    if not scored:
         return abstain(question, hits)
+    if should_abstain(scored[0], settings.abstention):
+        return abstain(question, hits, closest_worth_showing(scored[0], settings.abstention))
     chosen = _choose(scored, settings)
     citations = [Citation.of(n, s.candidate) for n, s in enumerate(chosen, 1)]
     text = " ".join(_cited(s.candidate.text, n) for n, s in enumerate(chosen, 1))
@@ -629,8 +631,18 @@ def should_abstain(best: Scored, model: AbstentionModel) -> bool:
     return best.names_absent or model.probability(best.evidence) < model.threshold
 
 
-def abstain(question: str, hits: Sequence[Hit]) -> Answer:
-    return Answer(question=question, text=REFUSAL, hits=list(hits), abstained=True, raw_text=REFUSAL)
+def closest_worth_showing(best: Scored, model: AbstentionModel) -> Scored | None:
+    """The refused best sentence, when a person may still want to read it: its passage names
+    what the question names, and the model gives it at least half the probability an answer
+    needs. A presentation choice only: the answer stays a refusal, with nothing cited."""
+    if best.names_absent or model.probability(best.evidence) < model.threshold / 2:
+        return None
+    return best
+
+
+def abstain(question: str, hits: Sequence[Hit], closest: Scored | None = None) -> Answer:
+    nearest = Citation.of(0, closest.candidate) if closest else None
+    return Answer(question=question, text=REFUSAL, hits=list(hits), abstained=True, raw_text=REFUSAL, closest=nearest)
 
 
 def _choose(scored: list[Scored], settings: ComposerSettings) -> list[Scored]:

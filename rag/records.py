@@ -144,6 +144,9 @@ class Answer:
 
     ``text`` carries inline markers that all resolve to ``citations``; ``raw_text`` keeps what
     the composer or language model produced before markers were checked, for debugging.
+    ``closest``, only on an abstention: the sentence that came nearest to answering, located
+    like a citation (marker 0) but not cited, because it was judged not to answer; None when
+    nothing came near enough to be worth reading.
     """
 
     question: str
@@ -155,6 +158,7 @@ class Answer:
     backend: str = "extractive"
     fallback_reason: str | None = None
     checks: list[SentenceCheck] = field(default_factory=list)
+    closest: Citation | None = None
 
     def to_dict(self) -> dict:
         return {
@@ -167,4 +171,5 @@ class Answer:
             "backend": self.backend,
             "fallback_reason": self.fallback_reason,
             "checks": [asdict(c) for c in self.checks],
+            "closest": asdict(self.closest) if self.closest else None,
         }

@@ -115,8 +115,21 @@ def test_a_refusal_names_the_closest_passages(runner, built):
     result = runner.invoke(main, ["ask", "What is Putin's height?", "--index-dir", str(built)])
     assert result.exit_code == 0
     lines = result.output.splitlines()
-    assert lines[:2] == ["The documents do not say.", "Closest passages searched (none of them answers it):"]
+    assert lines[:2] == ["The documents do not say.", "Closest passages searched:"]
     assert len(lines) == 5 and all(line.startswith("    0") and ".txt, line" in line for line in lines[2:])
+
+
+def test_a_refusal_shows_the_sentence_that_came_nearest(runner, built):
+    question = "How many conditions did Antonov say the Americans were attaching to negotiations?"
+    result = runner.invoke(main, ["ask", question, "--index-dir", str(built)])
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    assert lines[:4] == [
+        "The documents do not say.",
+        "Nearest sentence, judged not to answer it (002_16c963fab6cf1b6f.txt, line 51):",
+        "    “I would specify three of them.",
+        "Closest passages searched:",
+    ]
 
 
 def test_ask_with_no_index_yet_indexes_the_seeds_like_the_other_sessions(runner, tmp_path, monkeypatch):

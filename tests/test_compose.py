@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import fields
+from dataclasses import fields, replace
 
 import numpy as np
 import pytest
@@ -20,6 +20,7 @@ from rag.compose import (
     Evidence,
     _cited,
     candidates_from_hits,
+    closest_worth_showing,
     has_answer_type,
     question_type,
     score_sentences,
@@ -230,6 +231,29 @@ def test_out_of_scope_questions_get_the_refusal_and_no_citations(small_bot):
     for question in ("What is the capital of Australia?", "Can you give me a recipe for banana bread?"):
         answer = small_bot.ask(question)
         assert answer.abstained and answer.text == REFUSAL and answer.citations == []
+
+
+def test_a_refusal_shows_the_sentence_that_came_near_only_when_it_came_near(small_bot):
+    question = "How many captives changed hands in the prisoner swap?"
+    settings = small_bot.composer_settings
+    hits = small_bot.retrieve(question)
+    best = score_sentences(question, candidates_from_hits(hits, settings.evidence_hits), small_bot.index, settings)[0]
+    p = settings.abstention.probability(best.evidence)
+    assert 0.5 < p < 0.999 and not best.names_absent
+
+    strict = ComposerSettings(abstention=AbstentionModel(threshold=0.999))
+    answer = Chatbot(small_bot.index, small_bot.embedder, composer=strict).ask(question)
+    assert answer.abstained and answer.text == REFUSAL and answer.citations == []
+    closest = answer.closest
+    assert closest.marker == 0 and "314" in closest.quote
+    assert {d.id: d.text for d in DOCS}[closest.source][closest.start_char : closest.end_char] == closest.quote
+    assert answer.to_dict()["closest"]["quote"] == closest.quote
+
+    assert closest_worth_showing(best, AbstentionModel(threshold=2 * p - 0.01)) is best
+    assert closest_worth_showing(best, AbstentionModel(threshold=2 * p + 0.01)) is None
+    assert closest_worth_showing(replace(best, names_absent=True), AbstentionModel(threshold=0.999)) is None
+    assert small_bot.ask("What is the capital of Australia?").closest is None
+    assert small_bot.ask(question).closest is None  # answered: nothing to add
 
 
 def test_answers_quote_verbatim_and_every_sentence_carries_its_marker(small_bot):

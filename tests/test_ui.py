@@ -7,6 +7,7 @@ import shutil
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -92,6 +93,21 @@ def test_abstained_answer_lists_the_closest_passages_escaped():
     panel = render.sources_panel(Answer("q", "no", hits=[Hit(chunk, 0.1)], abstained=True), lambda s: None)
     assert "closest passages" in panel
     assert "x&lt;y&gt;.txt" in panel and "&lt;script&gt;" in panel and "<script" not in panel
+
+
+def test_a_refusal_shows_the_nearest_sentence_marked_in_its_passage():
+    document = "Talks went on.\nHe said there were three conditions <of> peace.\nThen they left.\n"
+    quote = "He said there were three conditions <of> peace."
+    start = document.index(quote)
+    closest = Citation(0, "talks.txt", 2, 2, quote, start, start + len(quote))
+    chunk = Chunk(1, "talks.txt", document, 0, len(document), 1, 3)
+    answer = Answer("q", "no", hits=[Hit(chunk, 0.1)], abstained=True, closest=closest)
+    panel = render.sources_panel(answer, lambda source: document if source == "talks.txt" else None)
+    assert "came nearest, judged not to answer" in panel
+    assert "<mark>He said there were three conditions &lt;of&gt; peace.</mark>" in panel
+    assert panel.index("came nearest") < panel.index("closest passages searched")
+    without = render.sources_panel(replace(answer, closest=None), lambda source: document)
+    assert "came nearest" not in without and "<mark>" not in without
 
 
 def test_documents_table_escapes_names_and_totals_chunks():

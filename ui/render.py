@@ -120,7 +120,7 @@ def sources_placeholder(message: str = "Ask a question; the passages its answer 
 def sources_panel(answer: Answer, document_text: Callable[[str], str | None]) -> str:
     """Each cited file with its line ranges, and each quote highlighted in its surroundings."""
     if answer.abstained or not answer.citations:
-        return _closest_passages(answer.hits[:3])
+        return _closest_passages(answer.hits[:3], answer.closest, document_text)
     by_source: dict[str, list[Citation]] = {}
     for citation in answer.citations:
         by_source.setdefault(citation.source, []).append(citation)
@@ -138,11 +138,17 @@ def sources_panel(answer: Answer, document_text: Callable[[str], str | None]) ->
 
 
 def _cited_passage(citation: Citation, document: str | None) -> str:
-    before, quote, after = passage_in_context(citation, document)
     return (
         f'<div class="passage" id="source-{citation.marker}"><span class="badge">[{citation.marker}]</span>'
         f'<span class="passage-lines">{text(lines_label(citation.start_line, citation.end_line))}</span>'
-        f'<div class="passage-text">{_inline(_tidy(before))}<mark>{_inline(quote)}</mark>{_inline(_tidy(after))}</div></div>'
+        f"{_marked_text(citation, document)}</div>"
+    )
+
+
+def _marked_text(citation: Citation, document: str | None) -> str:
+    before, quote, after = passage_in_context(citation, document)
+    return (
+        f'<div class="passage-text">{_inline(_tidy(before))}<mark>{_inline(quote)}</mark>{_inline(_tidy(after))}</div>'
     )
 
 
@@ -184,10 +190,21 @@ def _last_break(value: str) -> int:
     return spaces[-1] if spaces else len(value)
 
 
-def _closest_passages(hits: Sequence[Hit]) -> str:
+def _closest_passages(
+    hits: Sequence[Hit], closest: Citation | None = None, document_text: Callable[[str], str | None] | None = None
+) -> str:
     intro = "No passage supports an answer, so nothing is cited."
     if not hits:
         return sources_placeholder(intro)
+    nearest = ""
+    if closest is not None:
+        document = document_text(closest.source) if document_text else None
+        nearest = (
+            '<div class="sources-empty">The sentence that came nearest, judged not to answer the question:</div>'
+            f'<div class="passage closest nearest"><span class="source-name">{text(closest.source)}</span> '
+            f'<span class="passage-lines">{text(lines_label(closest.start_line, closest.end_line))}</span>'
+            f"{_marked_text(closest, document)}</div>"
+        )
     items = "".join(
         f'<div class="passage closest"><span class="source-name">{text(hit.source)}</span> '
         f'<span class="passage-lines">{text(lines_label(hit.start_line, hit.end_line))}</span>'
@@ -195,8 +212,8 @@ def _closest_passages(hits: Sequence[Hit]) -> str:
         for hit in hits
     )
     return (
-        f'<div class="sources"><div class="sources-title">Sources</div><div class="sources-empty">{text(intro)} '
-        f"The closest passages searched were:</div>{items}</div>"
+        f'<div class="sources"><div class="sources-title">Sources</div><div class="sources-empty">{text(intro)}</div>'
+        f'{nearest}<div class="sources-empty">The closest passages searched were:</div>{items}</div>'
     )
 
 
