@@ -179,6 +179,7 @@ class PromptResult:
     retrieval_rank: int | None
     latency_ms: float
     metrics: dict[str, float | None]
+    closest: Citation | None = None  # a refusal's nearest sentence (``Answer.closest``)
 
     def to_dict(self) -> dict:
         return {
@@ -204,6 +205,7 @@ class PromptResult:
             "retrieval_rank": self.retrieval_rank,
             "latency_ms": self.latency_ms,
             "metrics": self.metrics,
+            "closest": asdict(self.closest) if self.closest else None,
         }
 
 
@@ -260,6 +262,7 @@ def score_answer(prompt: Prompt, answer: Answer, latency_ms: float, judge: Suppo
         retrieval_rank=rank,
         latency_ms=latency_ms,
         metrics=metrics,
+        closest=answer.closest,
     )
 
 

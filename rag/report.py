@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .errors import ReportError
 from .evaluation import METRICS, EvalResult, PromptResult, check_writable
+from .metrics import contains_answer
 from .records import line_span
 
 SUFFIXES = (".html", ".htm", ".md")
@@ -154,10 +155,19 @@ def _outcome(r: PromptResult) -> str:
     if not r.prompt.answerable:
         return "abstained (right)" if r.abstained else "answered (should abstain)"
     if r.abstained:
-        return "abstained (wrong)"
+        near = r.closest is not None and contains_answer(r.closest.quote, r.prompt.expected_answer)
+        return "abstained (wrong; the nearest sentence holds the answer)" if near else "abstained (wrong)"
     if m["answer_accuracy"] is None:
         return "answered"
     return "correct" if m["answer_accuracy"] == 1.0 else "answer not found"
+
+
+def _nearest(r: PromptResult) -> str:
+    """A refusal's nearest sentence, which was judged not to answer and is not cited."""
+    if r.closest is None:
+        return ""
+    c = r.closest
+    return f"Nearest sentence, not cited: “{' '.join(c.quote.split())}” ({c.source}, {line_span(c.start_line, c.end_line)})"
 
 
 _NOTE = (
@@ -183,7 +193,7 @@ def markdown_report(result: EvalResult, images: dict[str, str]) -> str:
     ]
     for n, r in enumerate(result.results, 1):
         lines.append(
-            f"| {n} | {cell(r.prompt.question)} | {_outcome(r)} | {cell(r.answer_text)} | "
+            f"| {n} | {cell(r.prompt.question)} | {_outcome(r)} | {'<br>'.join(cell(t) for t in (r.answer_text, _nearest(r)) if t)} | "
             f"{'<br>'.join(cell(c) for c in _citation_lines(r))} | {'<br>'.join(cell(v) for v in _verdicts(r))} | "
             f"{_value(r.retrieval_rank)} | {r.latency_ms:.1f} |"
         )
@@ -211,6 +221,7 @@ def html_report(result: EvalResult, images: dict[str, str]) -> str:
             f'<div class="quote">“{e(" ".join(c.quote.split()))}”</div></div>'
             for c in r.citations
         )
+        nearest = f'<div class="quote">{e(_nearest(r))}</div>' if r.closest else ""
         verdicts = "".join(
             f'<div class="{"ok" if v.supported else "bad"}">{"✓" if v.supported else "✗"} {v.score:.2f} '
             f"{e(v.sentence)}</div>"
@@ -219,7 +230,7 @@ def html_report(result: EvalResult, images: dict[str, str]) -> str:
         body.append(
             f"<tr><td>{n}</td><td>{e(r.prompt.question)}</td>"
             f'<td class="{"ok" if good else "bad"}">{e(outcome)}</td>'
-            f'<td class="answer">{e(r.answer_text)}</td><td>{citations}</td><td>{verdicts}</td>'
+            f'<td class="answer">{e(r.answer_text)}{nearest}</td><td>{citations}</td><td>{verdicts}</td>'
             f"<td>{_value(r.retrieval_rank)}</td><td>{r.latency_ms:.1f}</td></tr>"
         )
     return (

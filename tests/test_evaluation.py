@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -388,6 +389,25 @@ def test_markdown_cells_keep_apostrophes_but_not_markup_or_column_breaks():
     images = dict.fromkeys(["metrics", "latency", "retrieval_rank"], "x.png")
     page = markdown_report(evaluate(bot, [{"question": question, "answerable": False}], progress=False), images)
     assert "Was it Kadyrov's &lt;b&gt;choice&lt;/b&gt; \\| or not?" in page
+
+
+def test_a_wrong_refusal_whose_nearest_sentence_holds_the_answer_says_so():
+    from rag.report import html_report, markdown_report
+
+    questions = ["What is the capital of France?", "What does France export?"]
+    near = replace(abstention(questions[0], ["paris.txt"]), closest=Citation(0, "paris.txt", 1, 1, PARIS))
+    bot = ScriptedBot({questions[0]: near, questions[1]: abstention(questions[1], ["paris.txt"])})
+    prompts = [{"question": q, "expected_answer": ["Paris"]} for q in questions]
+    result = evaluate(bot, prompts, progress=False)
+    assert result.summary["false_abstention_rate"] == 1.0  # a refusal still counts as one
+    assert result.to_dict()["prompts"][0]["closest"]["quote"] == PARIS
+    assert result.to_dict()["prompts"][1]["closest"] is None
+    images = dict.fromkeys(["metrics", "latency", "retrieval_rank"], "x.png")
+    page = markdown_report(result, images)
+    assert "| abstained (wrong; the nearest sentence holds the answer) |" in page
+    assert f"The documents do not say.<br>Nearest sentence, not cited: “{PARIS}” (paris.txt, line 1)" in page
+    assert "| abstained (wrong) |" in page
+    assert f"Nearest sentence, not cited: “{PARIS}”" in html_report(result, images)
 
 
 def test_a_report_with_an_unknown_suffix_is_refused_before_asking(tmp_path):
