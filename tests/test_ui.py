@@ -108,6 +108,9 @@ def test_a_refusal_shows_the_nearest_sentence_marked_in_its_passage():
     assert panel.index("came nearest") < panel.index("closest passages searched")
     without = render.sources_panel(replace(answer, closest=None), lambda source: document)
     assert "came nearest" not in without and "<mark>" not in without
+    assert "came nearest is in the sources panel" in render.answer_message(answer)
+    assert "came nearest" not in render.answer_message(replace(answer, closest=None))
+    assert "came nearest" not in render.answer_message(answer, linked=False)  # an earlier answer
 
 
 def test_documents_table_escapes_names_and_totals_chunks():

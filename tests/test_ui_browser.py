@@ -125,6 +125,17 @@ def test_a_seed_question_gets_a_streamed_cited_answer_and_its_sources(page, serv
     assert page.dialogs == []
 
 
+def test_a_refusal_shows_the_nearest_sentence_highlighted_in_its_passage(page, tmp_path):
+    answer = ask(page, "How many conditions did Antonov say the Americans were attaching to negotiations?")
+    assert "No answer in the documents" in answer.inner_text() and answer.locator(".cite").count() == 0
+    assert "came nearest is in the sources panel" in answer.inner_text()
+    sources = page.locator("#sources")
+    assert "came nearest, judged not to answer" in sources.inner_text()
+    assert sources.locator(".nearest mark").inner_text() == "“I would specify three of them."
+    assert "line 51" in sources.locator(".nearest .passage-lines").inner_text()
+    page.screenshot(path=str(tmp_path / "nearest.png"))
+
+
 def test_clicking_an_example_question_asks_it(page, server):
     example = page.locator("#chat").locator("xpath=ancestor::div[contains(@class,'column')][1]")
     first = example.get_by_role("button").filter(has_text="?").first

@@ -79,9 +79,12 @@ def answer_message(answer: Answer, *, linked: bool = True) -> str:
     ``linked=False``: its markers keep their label (file, lines, quote) but link nowhere,
     rather than to the newer answer's passage of the same number."""
     if answer.abstained:
+        note = ""
+        if answer.closest is not None and linked:  # only the latest answer's sources are shown
+            note = '<div class="note">The sentence that came nearest is in the sources panel, not cited.</div>'
         return (
             '<div class="msg answer abstained"><span class="tag">No answer in the documents</span>'
-            f"{_inline(answer.text)}</div>"
+            f"{_inline(answer.text)}{note}</div>"
         )
     by_marker = {c.marker: c for c in answer.citations}
     pieces = []
