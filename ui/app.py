@@ -349,6 +349,7 @@ def build(app: ChatApp) -> gr.Blocks:
                     chat = gr.Chatbot(
                         elem_id="chat",
                         label="Conversation",
+                        show_label=False,  # the label floats over the first message once it scrolls
                         height=520,
                         latex_delimiters=[],
                         allow_tags=False,
@@ -379,7 +380,7 @@ def build(app: ChatApp) -> gr.Blocks:
             with gr.Tab("Documents", id="documents"):
                 documents = gr.HTML(app.documents(), elem_id="documents")
                 files = gr.File(
-                    label=f"Add .txt or .md files (up to {max_kb:,} KB each)",
+                    label=f"Choose .txt or .md files (up to {max_kb:,} KB each), then click Add to index",
                     file_count="multiple",
                     # No file_types: Gradio would refuse other files with a toast that closes
                     # by itself; accepted here, each is refused in the notice with the reason.
