@@ -193,30 +193,31 @@ def _last_break(value: str) -> int:
     return spaces[-1] if spaces else len(value)
 
 
-def _closest_passages(
-    hits: Sequence[Hit], closest: Citation | None = None, document_text: Callable[[str], str | None] | None = None
-) -> str:
+def _closest_passages(hits: Sequence[Hit], closest: Citation | None, document_text: Callable[[str], str | None]) -> str:
     intro = "No passage supports an answer, so nothing is cited."
     if not hits:
         return sources_placeholder(intro)
     nearest = ""
     if closest is not None:
-        document = document_text(closest.source) if document_text else None
         nearest = (
             '<div class="sources-empty">The sentence that came nearest, judged not to answer the question:</div>'
-            f'<div class="passage closest nearest"><span class="source-name">{text(closest.source)}</span> '
-            f'<span class="passage-lines">{text(lines_label(closest.start_line, closest.end_line))}</span>'
-            f"{_marked_text(closest, document)}</div>"
+            f"{_closest_passage(closest, _marked_text(closest, document_text(closest.source)), 'nearest')}"
         )
     items = "".join(
-        f'<div class="passage closest"><span class="source-name">{text(hit.source)}</span> '
-        f'<span class="passage-lines">{text(lines_label(hit.start_line, hit.end_line))}</span>'
-        f'<div class="passage-text">{_inline(_tidy(_excerpt(hit.text)))}</div></div>'
-        for hit in hits
+        _closest_passage(hit, f'<div class="passage-text">{_inline(_tidy(_excerpt(hit.text)))}</div>') for hit in hits
     )
     return (
         f'<div class="sources"><div class="sources-title">Sources</div><div class="sources-empty">{text(intro)}</div>'
         f'{nearest}<div class="sources-empty">The closest passages searched were:</div>{items}</div>'
+    )
+
+
+def _closest_passage(span: Hit | Citation, body: str, kind: str = "") -> str:
+    """A passage shown under a refusal: its file and lines, then ``body`` (its text)."""
+    classes = f"passage closest {kind}".rstrip()
+    return (
+        f'<div class="{classes}"><span class="source-name">{text(span.source)}</span> '
+        f'<span class="passage-lines">{text(lines_label(span.start_line, span.end_line))}</span>{body}</div>'
     )
 
 
