@@ -13,14 +13,14 @@ from __future__ import annotations
 import logging
 import numbers
 from collections.abc import Collection, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .analysis import index_terms
 from .chunking import ChunkerSettings
 from .citations import SupportJudge
 from .compose import ComposerSettings, abstain, compose_extractive
-from .conversation import Message, checked_history, condense_question
+from .conversation import Message, checked_history, condense_question, resolve_people
 from .embedding import Embedder, load_embedder
 from .errors import DocumentsError, IndexCorruptError, InvalidQuestionError, RagError
 from .llm import GenerationSettings, LLMAnswerer, Prompt, answer_from_output, load_llm
@@ -180,8 +180,9 @@ class Chatbot:
         ``top_k`` passages are retrieved (default: ``self.top_k``).
         """
         question, history = _checked(question), checked_history(history)
-        hits = self._passages_for(question, history, top_k)
-        return self._compose(question, hits, history)
+        meant = self._meant(question, history)
+        hits = self._passages_for(meant, history, top_k)
+        return _asked_as(question, self._compose(meant, hits, history))
 
     def stream(
         self, question: str, history: Sequence[Message] | None = None, *, top_k: int | None = None
@@ -193,6 +194,13 @@ class Chatbot:
     def retrieve(self, question: str, k: int = 10) -> list[Hit]:
         """The ``k`` passages most relevant to ``question``, best first."""
         return self.retriever.search(_searchable(_checked(question)), k=_passage_count(k, "k", minimum=0))
+
+    def _meant(self, question: str, history: list[dict[str, str]]) -> str:
+        """The question with "he" or "she" read as the person the conversation is about. The
+        language model reads the history itself, so it is given the question as asked."""
+        if not history or self.llm is not None:
+            return question
+        return resolve_people(question, history)
 
     def _passages_for(self, question: str, history: Sequence[Message] | None, top_k: int | None) -> list[Hit]:
         # Checked after the history is added: "Who is he?" has no words of its own to search for.
@@ -367,6 +375,13 @@ def index_documents(
         logger.warning("%s Rebuilding it from the documents.", error)
         report = update_index(index_dir, documents, settings, rebuild=True, progress=progress, source=source)
         return Index.open(index_dir), embedder, report
+
+
+def _asked_as(question: str, answer: Answer) -> Answer:
+    """``answer`` to the question as the person asked it, noting how it was read if not as written."""
+    if answer.question == question:
+        return answer
+    return replace(answer, question=question, understood_as=answer.question)
 
 
 def _checked(question: str) -> str:

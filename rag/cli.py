@@ -168,6 +168,8 @@ def format_answer(answer) -> str:
 
 def _source_lines(answer) -> list[str]:
     lines = []
+    if answer.understood_as:
+        lines.append(f"(read as: {answer.understood_as})")
     if answer.fallback_reason:
         lines.append(f"(note: {answer.fallback_reason})")
     for citation in answer.citations:

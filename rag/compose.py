@@ -292,8 +292,41 @@ def _places(text: str, lexicon: Lexicon | None) -> list[str]:
     return located + known
 
 
+_PEOPLE = frozenset(["person"])
+_POSSESSIVE_RE = re.compile(r"[’']s\b\s*")
+# A name right after a preposition of place ("in Kursk") or before a place noun ("Kursk region").
+_PLACE_NAME_RE = re.compile(
+    rf"(?:\b(?:in|at|from|near|into|across|outside|inside)\s+(?:the\s+)?([A-Z][\w-]+)\b(?![’'])"
+    rf"|\b([A-Z][\w-]+)(?=\s+(?:{_PLACE_NOUNS})\b))"
+)
+
+
+def people(text: str, lexicon: Lexicon | None) -> list[str]:
+    """Names in ``text`` that may be people, full names first ("Apti Alaudinov", then
+    "Kadyrov"): not places, not words WordNet knows as something else ("Telegram", "Chechen",
+    which is also an adjective), while a person WordNet knows ("Putin") stays."""
+    if lexicon is None or not lexicon.available:
+        return []
+    text = " ".join(MARKER_RE.sub("", text).split())
+    places = {name for pair in _PLACE_NAME_RE.findall(text) for name in pair if name}
+
+    def person(name: str) -> bool:
+        if name in places or name.isupper() or lexicon.is_a(name, _LOCATIONS):
+            return False
+        known_as_other = lexicon.knows(name) and not lexicon.is_a(name, _PEOPLE)
+        return not known_as_other and not lexicon.base_forms(name.lower(), "a")
+
+    # "Russia’s Kursk" is two names, "Kadyrov’s" is "Kadyrov".
+    names = [part for name in _NAME_RE.findall(text) for part in _POSSESSIVE_RE.split(name) if part]
+    found = [name for name in dict.fromkeys(names) if person(name)]
+    return [n for n in found if " " in n] + [n for n in found if " " not in n]
+
+
 _YEAR_RE = re.compile(r"^(?:1[5-9]|20)\d\d$")
-_ASKS_FOR_YEARS_RE = re.compile(r"\b(?:how\s+(?:long|old)|years?)\b", re.I)
+_ASKS_FOR_YEARS_RE = re.compile(r"\b(?:how\s+long|years?)\b", re.I)
+# "How old is he?": a year gives an age only as a year of birth ("born in 1976").
+_ASKS_FOR_AGE_RE = re.compile(r"\bhow\s+old\b", re.I)
+_BIRTH_RE = re.compile(r"\b(?:born|birth)\b", re.I)
 
 
 def has_answer_type(
@@ -306,13 +339,16 @@ def has_answer_type(
     """Whether ``sentence`` holds a thing of the wanted kind that the question does not.
 
     ``asked`` is the question's index terms, when the caller has them already. A year is not
-    a count: "How many soldiers died?" is not answered by "in 2024". ``lexicon`` tells places
-    from other names; without one, any name after a preposition of place counts.
+    a count: "How many soldiers died?" is not answered by "in 2024", nor "How old is he?" unless
+    the year is one of birth. ``lexicon`` tells places from other names; without one, any name
+    after a preposition of place counts.
     """
     if kind is None:
         return False
     asked = set(index_terms(question)) if asked is None else asked
     counting = kind == "number" and not _ASKS_FOR_YEARS_RE.search(question)
+    if _ASKS_FOR_AGE_RE.search(question):
+        counting = not _BIRTH_RE.search(sentence)
     for thing in _things_of(kind, sentence, lexicon):
         if counting and _YEAR_RE.match(thing.rstrip(".,")):
             continue

@@ -146,7 +146,9 @@ class Answer:
     the composer or language model produced before markers were checked, for debugging.
     ``closest``, only on an abstention: the sentence that came nearest to answering, located
     like a citation (marker 0) but not cited, because it was judged not to answer; None when
-    nothing came near enough to be worth reading.
+    nothing came near enough to be worth reading. ``understood_as``: the question as it was
+    answered when it was read in the light of the conversation ("How old is he?" read as "How
+    old is Apti Alaudinov?"); None when it was answered as asked.
     """
 
     question: str
@@ -159,6 +161,7 @@ class Answer:
     fallback_reason: str | None = None
     checks: list[SentenceCheck] = field(default_factory=list)
     closest: Citation | None = None
+    understood_as: str | None = None
 
     def to_dict(self) -> dict:
         return {
@@ -172,4 +175,5 @@ class Answer:
             "fallback_reason": self.fallback_reason,
             "checks": [asdict(c) for c in self.checks],
             "closest": asdict(self.closest) if self.closest else None,
+            "understood_as": self.understood_as,
         }

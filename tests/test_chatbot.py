@@ -50,6 +50,7 @@ def test_follow_up_questions_use_the_history(seeds_bot):
     first = "Who is Harold Chambers?"
     history = [{"role": "user", "content": first}, {"role": "assistant", "content": seeds_bot.ask(first).text}]
     answer = seeds_bot.ask("Which magazine did he write in?", history=history)
+    assert answer.understood_as == "Which magazine did Harold Chambers write in?"
     assert "UnHerd" in answer.text
     assert answer.citations[0].source == "000_f2df93452cb9e121.txt"
 
@@ -67,6 +68,25 @@ def test_a_follow_up_with_a_pronoun_is_answered_from_the_conversation(seeds_bot)
     assert not answer.abstained
     assert "150 soldiers and seven civilians" in answer.text
     assert answer.citations[0].source == "003_58ec4efac89fea89.txt"
+
+
+def _after(bot, first: str) -> list[dict]:
+    return [{"role": "user", "content": first}, {"role": "assistant", "content": bot.ask(first).text}]
+
+
+def test_he_in_a_follow_up_is_the_person_a_who_question_was_answered_with(seeds_bot):
+    history = _after(seeds_bot, "Who commands the Akhmat unit?")
+    answer = seeds_bot.ask("What did he say about the soldiers who surrendered?", history=history)
+    assert answer.question == "What did he say about the soldiers who surrendered?"
+    assert answer.understood_as == "What did Apti Alaudinov say about the soldiers who surrendered?"
+    assert "Alaudinov, said that Chechnya wouldn’t seek the return" in answer.text
+    assert answer.to_dict()["understood_as"] == answer.understood_as
+
+
+def test_a_question_answered_as_asked_says_so(seeds_bot):
+    assert seeds_bot.ask("Who commands the Akhmat unit?").understood_as is None
+    history = _after(seeds_bot, "Who commands the Akhmat unit?")
+    assert seeds_bot.ask("Which village was Magomed Zarakhmatov taken in?", history=history).understood_as is None
 
 
 @pytest.mark.parametrize("question", ["?!?!...", "the the the", "—"])

@@ -71,6 +71,7 @@ def test_chat_answers_follow_up_questions(runner, built):
     result = runner.invoke(main, ["chat", "--index-dir", str(built), "--folder", str(SEEDS)], input=questions)
     assert result.exit_code == 0
     assert "UnHerd" in result.output
+    assert "\n(read as: Which magazine did Harold Chambers write in?)\n" in result.output
     assert result.output.count("bot> ") == 2
 
 

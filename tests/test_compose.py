@@ -93,6 +93,10 @@ def test_a_year_is_not_a_count_and_a_person_is_not_a_place():
     lexicon = load_lexicon()
     assert not has_answer_type("number", "The soldiers were captured in 2024.", "How many soldiers died?")
     assert has_answer_type("number", "He was jailed in 2006.", "In what year was he jailed?")
+    # An age is a count of years, which a calendar year gives only as a year of birth.
+    assert not has_answer_type("number", "He spoke in September 2024.", "How old is he?")
+    assert has_answer_type("number", "He was born in 1976.", "How old is he?")
+    assert has_answer_type("number", "He is 47 years old.", "How old is he?")
     assert has_answer_type(
         "place", "Talks were held near Kyiv and Chernihiv.", "Near which city besides Kyiv?", lexicon=lexicon
     )

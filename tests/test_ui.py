@@ -64,6 +64,17 @@ def test_abstention_is_labelled_as_such():
     assert "The documents do not say." in shown
 
 
+def test_a_follow_up_read_in_the_light_of_the_conversation_says_how_it_was_read():
+    answer = Answer(
+        "How old is he?", "The documents do not say.", abstained=True, understood_as="How old is <b>Apti</b>?"
+    )
+    html = render.answer_message(answer)
+    assert "Read as: “How old is &lt;b&gt;Apti&lt;/b&gt;?”" in html
+    assert "Read as" not in render.answer_message(replace(answer, understood_as=None))
+    answered = Answer("Who is he?", "Apti Alaudinov. [1]", [_citation()], understood_as="Who is Apti Alaudinov?")
+    assert "Read as: “Who is Apti Alaudinov?”" in render.answer_message(answered)
+
+
 def test_sources_panel_highlights_the_quote_within_its_surroundings():
     document = "First line.\nThe exchange included 314 prisoners <b>in all</b>.\nLast line."
     start = document.index("exchange")

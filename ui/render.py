@@ -78,13 +78,14 @@ def answer_message(answer: Answer, *, linked: bool = True) -> str:
     Only the latest answer's sources are on the page, so an earlier answer is drawn with
     ``linked=False``: its markers keep their label (file, lines, quote) but link nowhere,
     rather than to the newer answer's passage of the same number."""
+    read_as = _read_as(answer)
     if answer.abstained:
         note = ""
         if answer.closest is not None and linked:  # only the latest answer's sources are shown
             note = '<div class="note">The sentence that came nearest is in the sources panel, not cited.</div>'
         return (
             '<div class="msg answer abstained"><span class="tag">No answer in the documents</span>'
-            f"{_inline(answer.text)}{note}</div>"
+            f"{_inline(answer.text)}{read_as}{note}</div>"
         )
     by_marker = {c.marker: c for c in answer.citations}
     pieces = []
@@ -98,7 +99,14 @@ def answer_message(answer: Answer, *, linked: bool = True) -> str:
     note = ""
     if answer.fallback_reason:
         note = f'<div class="note">{text(answer.fallback_reason)}</div>'
-    return f'<div class="msg answer">{"".join(pieces)}{note}</div>'
+    return f'<div class="msg answer">{"".join(pieces)}{read_as}{note}</div>'
+
+
+def _read_as(answer: Answer) -> str:
+    """How a follow-up was read ("he" taken as a name), so a wrong reading is seen, not hidden."""
+    if not answer.understood_as:
+        return ""
+    return f'<div class="note">Read as: “{text(answer.understood_as)}”</div>'
 
 
 def _marker(citation: Citation, linked: bool = True) -> str:

