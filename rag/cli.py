@@ -77,7 +77,7 @@ def _open_bot(index_dir: str, folder: str | None, embedding_model, reranker_mode
 
 def _folder_to_index(index_dir: str, folder: str | None) -> str | None:
     """The folder to index before a session: the one asked for; else none when the index
-    exists (it is opened as it is, never refilled from another folder); else the seeds."""
+    exists (it is opened as it is, never refilled from another folder); else the seeds, saying so."""
     from pathlib import Path
 
     from .store import MANIFEST
@@ -89,6 +89,9 @@ def _folder_to_index(index_dir: str, folder: str | None) -> str | None:
             f"No index at {index_dir}. Build one with `rag index FOLDER --index-dir {index_dir}`, "
             "or pass --folder FOLDER."
         )
+    # Said on stderr, so that `rag ask --json` output stays JSON: a mistyped --index-dir
+    # should not pass for the index the user meant.
+    click.echo(f"No index at {index_dir}: building one from {DEFAULT_FOLDER}/ first.", err=True)
     return DEFAULT_FOLDER
 
 

@@ -135,9 +135,11 @@ def test_a_refusal_shows_the_sentence_that_came_nearest(runner, built):
 
 def test_ask_with_no_index_yet_indexes_the_seeds_like_the_other_sessions(runner, tmp_path, monkeypatch):
     monkeypatch.chdir(SEEDS.parent)
-    result = runner.invoke(main, ["ask", "Who is Harold Chambers?", "--index-dir", str(tmp_path / "idx")])
+    result = runner.invoke(main, ["ask", "Who is Harold Chambers?", "--index-dir", str(tmp_path / "idx"), "--json"])
     assert result.exit_code == 0, result.output
-    assert "000_f2df93452cb9e121.txt" in result.output
+    assert json.loads(result.stdout)["citations"][0]["source"] == "000_f2df93452cb9e121.txt"
+    # Said aside, so that a mistyped --index-dir does not pass for the index meant.
+    assert result.stderr.startswith(f"No index at {tmp_path / 'idx'}: building one from seeds/ first.\n")
 
 
 @pytest.mark.parametrize(
