@@ -26,6 +26,7 @@ from .errors import DocumentsError, IndexCorruptError, InvalidQuestionError, Rag
 from .llm import GenerationSettings, LLMAnswerer, Prompt, answer_from_output, load_llm
 from .loading import read_folder
 from .neural import load_reranker
+from .overview import compose_overview, overview_request
 from .records import MAX_QUESTION_CHARS, Answer, Document, Hit
 from .retrieval import RetrievalSettings, Retriever
 from .store import (
@@ -226,6 +227,13 @@ class Chatbot:
         return self._llm_answer(question, hits, prompt, self.llm.generate(prompt))
 
     def _extractive(self, question: str, hits: list[Hit]) -> Answer:
+        request = overview_request(question)
+        if request is not None:
+            if request.topic:  # "the article about Kadyrov": the document that topic finds first
+                hits = self.retrieve(request.topic, k=len(hits) or self.top_k)
+            overview = compose_overview(question, request, hits, self.documents, self.index.document_text, self.index)
+            if overview is not None:
+                return overview
         return compose_extractive(question, hits, self.index, self.composer_settings)
 
     def _llm_answer(self, question: str, hits: list[Hit], prompt: Prompt, raw_text: str) -> Answer:

@@ -337,6 +337,8 @@ def test_examples_are_offered_only_for_indexed_seed_files():
         "How many prisoners were exchanged on February 5?",
         "What is the capital of Australia?",
     ]
+    bot.documents = {"001_7766d24d19bfa5ea.txt": 3, "notes.txt": 1}
+    assert ChatApp(bot, index_dir=".").examples() == ["What are these articles about?"]
 
 
 def test_backend_status_comes_from_the_doctor_checks(app):

@@ -42,7 +42,7 @@ QUEUE_CONCURRENCY = 8
 QUEUE_MAX_SIZE = 256
 
 # Questions the offline default answers from the seed articles, offered when those are indexed;
-# the last one shows what an abstention looks like.
+# "the capital of Australia" shows what an abstention looks like, the last an overview.
 SEED_EXAMPLES = [
     ("How many prisoners were exchanged on February 5?", "003_58ec4efac89fea89.txt"),
     (
@@ -55,6 +55,7 @@ SEED_EXAMPLES = [
         "004_7efb122e67c28a6b.txt",
     ),
     ("What is the capital of Australia?", "003_58ec4efac89fea89.txt"),
+    ("What are these articles about?", "001_7766d24d19bfa5ea.txt"),
 ]
 
 _MODEL_CHECKS = frozenset({"embedder", "reranker", "llm"})

@@ -1,0 +1,165 @@
+"""Overview questions: "What are these articles about?", "Summarize the article about Kadyrov".
+
+No single sentence answers them, so the composer's sentence choice would refuse. They are
+answered instead with each document's most central sentences, quoted and cited like any
+answer: a sentence is central when its words, weighted by how rare they are in the index
+(BM25's inverse document frequency), point the same way as its whole document's (cosine of
+the two term vectors, the centroid method of extractive summarising). Boilerplate ("We use
+your sign-up to provide content ...") shares little with the article around it and sinks.
+
+A question that names a topic as well ("... the article about Kadyrov") is answered from the
+document that retrieval ranks first for the topic; one that does not, from every document
+(the first ``MAX_DOCUMENTS`` by name, saying how many were left out).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from .analysis import index_terms, question_terms
+from .citations import check_sentences, passages_of
+from .compose import TermStatistics, term_weights
+from .records import Answer, Citation, Hit
+from .sentences import split_sentences
+
+MAX_DOCUMENTS = 8
+SENTENCES_FOR_ONE = 3
+SENTENCES_FOR_EACH = 1
+# The share of the topic's words (weighted by rarity) its passages must hold to be about it.
+MIN_TOPIC_SHARE = 0.5
+# A sentence to quote as an overview: long enough to say something, short enough to read.
+MIN_WORDS, MAX_WORDS = 8, 60
+
+_COLLECTION = r"(?:documents?|articles?|files?|texts?|stories|story|notes|pages?|papers?|reports?|folder|collection)"
+_OVERVIEW_RE = re.compile(
+    r"^\s*(?:please\s+|can\s+you\s+|could\s+you\s+)?(?:"
+    r"summari[sz]e|sum\s+up|(?:give|write)\s+(?:me\s+)?(?:a\s+|an\s+)?(?:short\s+|brief\s+)?(?:summary|overview|gist)"
+    r"|(?:a\s+|an\s+)?(?:short\s+|brief\s+)?(?:summary|overview)\s+of"
+    rf"|what\s+(?:are|is)\s+(?:all\s+)?(?:these|the|this|those|my)\s+{_COLLECTION}\s+(?:mainly\s+|all\s+)?about"
+    rf"|what\s+do\s+(?:these|the|those|my)\s+{_COLLECTION}\s+(?:cover|discuss)\b(?!\s+about)"
+    r"|tl;?dr)\b",
+    re.IGNORECASE,
+)
+# Words that only say which document is meant, not what it is about.
+_POINTING_RE = re.compile(rf"\b(?:the|these|this|those|my|all|of|on|about|for|me|please|{_COLLECTION})\b", re.I)
+
+
+@dataclass(frozen=True)
+class OverviewRequest:
+    """An overview question; ``topic`` is what it names besides ("Kadyrov"), "" for none."""
+
+    topic: str
+
+
+def overview_request(question: str) -> OverviewRequest | None:
+    """The overview the question asks for, or None when it asks something else."""
+    match = _OVERVIEW_RE.match(question)
+    if not match:
+        return None
+    rest = _POINTING_RE.sub(" ", question[match.end() :])
+    topic = " ".join(rest.replace("?", " ").replace(".", " ").split())
+    return OverviewRequest(topic if question_terms(topic) else "")
+
+
+def compose_overview(
+    question: str,
+    request: OverviewRequest,
+    hits: Sequence[Hit],
+    documents: Iterable[str],
+    document_text: Callable[[str], str | None],
+    stats: TermStatistics,
+) -> Answer | None:
+    """The overview as a cited answer, or None when no document has a sentence to quote.
+
+    With a topic, ``hits`` are the topic's passages: the summary comes from those of the
+    first document, central to them and to the topic."""
+    if request.topic:
+        if not hits:
+            return None
+        source = hits[0].source
+        found = [h for h in hits if h.source == source]
+        if _topic_share(request.topic, found, stats) < MIN_TOPIC_SHARE:
+            return None  # "the article about the World Cup": no such article here
+        ranges = [(h.chunk.start_char, h.chunk.end_char) for h in found]
+        plan = [(source, ranges, SENTENCES_FOR_ONE)]
+        left_out = 0
+    else:
+        names = sorted(documents)
+        plan = [(source, None, SENTENCES_FOR_EACH) for source in names[:MAX_DOCUMENTS]]
+        left_out = max(0, len(names) - MAX_DOCUMENTS)
+    citations: list[Citation] = []
+    for source, ranges, count in plan:
+        text = document_text(source) or ""
+        for start, end in central_sentences(text, count, stats, ranges, request.topic):
+            citations.append(_citation(len(citations) + 1, source, text, start, end))
+    if not citations:
+        return None
+    answer_text = " ".join(f"{c.quote} [{c.marker}]" for c in citations)
+    if left_out:
+        answer_text += f" ({left_out} more documents are not summarised here; ask about one by name.)"
+    checks = check_sentences(answer_text, passages_of(citations))
+    return Answer(question, answer_text, citations, list(hits), raw_text=answer_text, checks=checks)
+
+
+def central_sentences(
+    text: str,
+    count: int,
+    stats: TermStatistics,
+    ranges: Sequence[tuple[int, int]] | None = None,
+    topic: str = "",
+) -> list[tuple[int, int]]:
+    """The character spans of the ``count`` sentences of ``text`` (of its ``ranges`` only,
+    when given) nearest their centroid, in reading order. A ``topic`` pulls the centre
+    towards its words as much as the sentences pull it towards theirs."""
+    pieces = ranges if ranges is not None else [(0, len(text))]
+    found = {(s.start, s.end) for start, end in pieces for s in split_sentences(text, start, end)}
+    spans = sorted(span for span in found if _quotable(text[span[0] : span[1]]))
+    if not spans:
+        return []
+    terms = [Counter(index_terms(text[start:end])) for start, end in spans]
+    wanted = Counter(index_terms(topic))
+    whole = sum(terms, Counter())
+    frequencies = stats.document_frequencies(sorted(whole | wanted))
+    weights = term_weights({t: frequencies.get(t, 0) for t in whole | wanted}, stats.chunk_count)
+    centre = _unit({t: n * weights[t] for t, n in whole.items()})
+    if wanted:
+        pull = _unit({t: n * weights[t] for t, n in wanted.items()})
+        centre = {t: centre.get(t, 0.0) + pull.get(t, 0.0) for t in centre.keys() | pull.keys()}
+    ranked = sorted(
+        range(len(spans)),
+        key=lambda i: (-_cosine({t: n * weights[t] for t, n in terms[i].items()}, centre), i),
+    )
+    return [spans[i] for i in sorted(ranked[:count])]
+
+
+def _topic_share(topic: str, hits: Sequence[Hit], stats: TermStatistics) -> float:
+    wanted = list(dict.fromkeys(index_terms(topic)))
+    present = set().union(*(index_terms(h.text) for h in hits))
+    weights = term_weights(stats.document_frequencies(wanted), stats.chunk_count)
+    total = sum(weights.values())
+    return sum(w for t, w in weights.items() if t in present) / total if total else 0.0
+
+
+def _quotable(sentence: str) -> bool:
+    words = sentence.split()
+    return MIN_WORDS <= len(words) <= MAX_WORDS and sentence.rstrip("”’\"')").endswith((".", "!", "?"))
+
+
+def _unit(vector: dict[str, float]) -> dict[str, float]:
+    norm = math.sqrt(sum(v * v for v in vector.values()))
+    return {t: v / norm for t, v in vector.items()} if norm else vector
+
+
+def _cosine(a: dict[str, float], b: dict[str, float]) -> float:
+    dot = sum(value * b.get(term, 0.0) for term, value in a.items())
+    norm = math.sqrt(sum(v * v for v in a.values())) * math.sqrt(sum(v * v for v in b.values()))
+    return dot / norm if norm else 0.0
+
+
+def _citation(marker: int, source: str, text: str, start: int, end: int) -> Citation:
+    first_line = text.count("\n", 0, start) + 1
+    return Citation(marker, source, first_line, first_line + text.count("\n", start, end), text[start:end], start, end)

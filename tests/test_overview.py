@@ -1,0 +1,104 @@
+"""Overview questions: answered with each document's most central sentences, cited."""
+
+import pytest
+
+from rag import Chatbot, Document
+from rag.overview import OverviewRequest, central_sentences, overview_request
+from tests.conftest import SEEDS
+from tests.test_chatbot import quote_is_verbatim_at_its_lines
+
+
+@pytest.mark.parametrize(
+    ("question", "topic"),
+    [
+        ("What are these articles about?", ""),
+        ("what is this folder about", ""),
+        ("tl;dr", ""),
+        ("Summarize the article about Kadyrov", "Kadyrov"),
+        ("Please give me a brief summary of the prisoner swap.", "prisoner swap"),
+        ("Summarise these documents for me", ""),
+        ("An overview of Kasyanov's criticism?", "Kasyanov's criticism"),
+    ],
+)
+def test_overview_questions_and_their_topic(question, topic):
+    assert overview_request(question) == OverviewRequest(topic)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What do the documents say about Putin's health?",
+        "Who summarized the report?",
+        "How many prisoners were exchanged?",
+        "What is the summary judgment procedure?",
+    ],
+)
+def test_other_questions_are_not_overviews(question):
+    assert overview_request(question) is None
+
+
+class _Statistics:
+    """Every term in one chunk of ten: all words weigh the same."""
+
+    chunk_count = 10
+
+    def document_frequencies(self, terms):
+        return {t: 1 for t in terms}
+
+
+def test_the_central_sentences_are_the_ones_sharing_most_with_the_document():
+    text = (
+        "Kettle News\n\n"
+        "We use cookies to improve your experience on this website and to show adverts. "
+        "The town council voted to repair the old bridge over the river next spring. "
+        "The bridge repair will close the river road for three months, the council said. "
+        "Short one. "
+        "Residents asked the council to keep the river footpath open during the bridge repair."
+    )
+    spans = central_sentences(text, 2, _Statistics())
+    assert [text[start:end] for start, end in spans] == [
+        "The town council voted to repair the old bridge over the river next spring.",
+        "Residents asked the council to keep the river footpath open during the bridge repair.",
+    ]
+    # The cookie notice comes last; the heading and "Short one." are never quoted.
+    assert len(central_sentences(text, 9, _Statistics())) == 4
+    assert text[slice(*central_sentences(text, 4, _Statistics())[0])].startswith("We use cookies")
+    assert text[slice(*central_sentences(text, 3, _Statistics())[0])].startswith("The town council")
+    # Restricted to a range, only its sentences compete.
+    (only,) = central_sentences(text, 3, _Statistics(), [(text.index("The bridge"), text.index("Residents"))])
+    assert text[only[0] : only[1]] == "The bridge repair will close the river road for three months, the council said."
+
+
+def test_what_the_articles_are_about_is_one_cited_sentence_from_each(seeds_bot):
+    answer = seeds_bot.ask("What are these articles about?")
+    assert not answer.abstained
+    assert [c.source for c in answer.citations] == sorted(p.name for p in SEEDS.iterdir())
+    assert all(quote_is_verbatim_at_its_lines(c) for c in answer.citations)
+    assert all(check.supported for check in answer.checks)
+    # Boilerplate is not what an article is about.
+    assert "sign-up" not in answer.text
+    assert "recent reports suggest a rift has emerged between Chechen leader Ramzan Kadyrov" in answer.text
+
+
+def test_a_summary_of_a_topic_comes_from_the_document_about_it(seeds_bot):
+    answer = seeds_bot.ask("Give me a summary of the prisoner swap")
+    assert {c.source for c in answer.citations} == {"003_58ec4efac89fea89.txt"}
+    assert len(answer.citations) == 3
+    assert "completed their first prisoner swap in months on February 5" in " ".join(answer.text.split())
+    assert all(quote_is_verbatim_at_its_lines(c) for c in answer.citations)
+
+
+def test_a_summary_of_something_the_documents_do_not_cover_is_refused(seeds_bot):
+    assert seeds_bot.ask("Summarize the article about the FIFA World Cup").abstained
+
+
+def test_an_overview_of_many_documents_says_how_many_it_left_out(tmp_path):
+    documents = [
+        Document(id=f"note{n:02d}.txt", text=f"Note {n}.\n\nThe kettle number {n} was bought in Leeds in the spring.")
+        for n in range(10)
+    ]
+    answer = Chatbot.from_documents(documents, tmp_path / "idx").ask("What are these notes about?")
+    assert [c.source for c in answer.citations] == [f"note{n:02d}.txt" for n in range(8)]
+    assert answer.text.endswith("(2 more documents are not summarised here; ask about one by name.)")
+    assert answer.citations[0].quote == "The kettle number 0 was bought in Leeds in the spring."
+    assert answer.citations[0].start_line == 3
