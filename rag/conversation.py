@@ -26,9 +26,15 @@ _REFERRING_RE = re.compile(
     r"the same|the other|the former|the latter)\b",
     re.IGNORECASE,
 )
-_PERSON_RE = re.compile(r"\b(he|she|him|his|her|hers)\b", re.IGNORECASE)
-# "Who is Harold Chambers?" asks about the person it names, not for another one.
-_IDENTIFY_RE = re.compile(r"^\s*[Ww]ho\s+(?:is|was|are|were)\s+[A-Z][\w’'-]*(?:\s+[A-Z][\w’'-]*)*\s*\??\s*$")
+# Lower case or capitalised only: "HE shells" is not a pronoun.
+_PERSON_RE = re.compile(r"\b([Hh]e|[Ss]he|[Hh]im|[Hh]is|[Hh]ers?)\b")
+_QUOTED_RE = re.compile(r"\"[^\"]*\"|“[^”]*”|‘[^’]*’")
+# "her" before these is the object ("ask her about"), before anything else the possessive.
+_AFTER_OBJECT_HER = frozenset(
+    ["about", "to", "for", "from", "with", "in", "on", "at", "of", "and", "or", "but", "that", "if", "when", "what"]
+)
+# "Who is Harold Chambers?", "who's the analyst harold chambers": about the person named.
+_IDENTIFY_RE = re.compile(r"^\s*(?:tell\s+me\s+)?who(?:\s+is|\s+was|’s|'s)\b", re.IGNORECASE)
 _OWN_TERMS_ENOUGH = 3
 _HISTORY_SHAPE = "history must be a list of {'role': 'user' or 'assistant', 'content': '...'} messages."
 
@@ -85,30 +91,48 @@ def condense_question(question: str, history: Sequence[Message] | None) -> str:
 def resolve_people(question: str, history: Sequence[Message] | None, lexicon: Lexicon | None = None) -> str:
     """``question`` with "he", "she", "his", "her" ... replaced by the person the conversation
     is about, or unchanged when it names no one that way or no one is in focus."""
-    if not _PERSON_RE.search(question):
-        return question
-    person = person_in_focus(history, lexicon or load_lexicon())
-    return _naming(person, question) if person else question
+    person = referent(question, history, lexicon)
+    return naming(person, question) if person else question
+
+
+def referent(question: str, history: Sequence[Message] | None, lexicon: Lexicon | None = None) -> str | None:
+    """The person "he" or "she" in ``question`` stands for, or None: when it has no such word,
+    names someone before it ("Did Kadyrov say he would?"), or nobody is in focus."""
+    lexicon = lexicon or load_lexicon()
+    return person_in_focus(history, lexicon) if _refers_back(question, lexicon) else None
 
 
 def person_in_focus(history: Sequence[Message] | None, lexicon: Lexicon) -> str | None:
     """Who "he" or "she" means after ``history``: the person a "who" question was answered
-    with (unless it asked who a named person is), else the person a question named (a full
-    name first), else whoever it was before."""
+    with (or, when it asked who a named person is, that person), else the person a question
+    named (a full name first), else whoever it was before."""
     person = None
     for asked, answered in _exchanges(checked_history(history)):
-        if person:
-            asked = _naming(person, asked)
+        if person and _refers_back(asked, lexicon):
+            asked = naming(person, asked)
         person = _answered_with(asked, answered, lexicon) or next(iter(people(asked, lexicon)), person)
     return person
 
 
+def _refers_back(question: str, lexicon: Lexicon) -> bool:
+    """Whether "he" or "she" (outside quotation marks) refers to someone named earlier in the
+    conversation, not in the question itself."""
+    pronoun = _PERSON_RE.search(_QUOTED_RE.sub(lambda m: " " * len(m.group()), question))
+    return bool(pronoun) and not people(question[: pronoun.start()], lexicon)
+
+
 def _answered_with(asked: str, answered: str | None, lexicon: Lexicon) -> str | None:
-    """The person a "who" question got for an answer: the first one it did not name itself."""
-    if question_type(asked) != "person" or not answered or answered == REFUSAL or _IDENTIFY_RE.match(asked):
+    """The person a "who" question got for an answer: the first one it did not name itself,
+    unless it asked who someone is ("who's harold chambers?"): then the one it named."""
+    if question_type(asked) != "person" or not answered or answered == REFUSAL:
         return None
     asked_terms = set(index_terms(asked))
-    return next((name for name in people(answered, lexicon) if not asked_terms & set(index_terms(name))), None)
+    found = people(answered, lexicon)
+    if _IDENTIFY_RE.match(asked):
+        named = [name for name in found if set(index_terms(name)) <= asked_terms]
+        if named:
+            return named[0]
+    return next((name for name in found if not asked_terms & set(index_terms(name))), None)
 
 
 def _exchanges(messages: list[dict[str, str]]) -> list[tuple[str, str | None]]:
@@ -122,10 +146,20 @@ def _exchanges(messages: list[dict[str, str]]) -> list[tuple[str, str | None]]:
     return pairs
 
 
-def _naming(person: str, question: str) -> str:
-    """``question`` with its "he", "his", "her" ... written as ``person``, ``person``’s ..."""
+def naming(person: str, question: str) -> str:
+    """``question`` with its "he", "his", "her" ... written as ``person``, ``person``’s ...,
+    except inside quotation marks ("the phrase “he who hesitates”")."""
 
     def standing_for(pronoun: re.Match) -> str:
-        return f"{person}’s" if pronoun.group(1).lower() in {"his", "hers"} else person
+        word = pronoun.group(1).lower()
+        following = pronoun.string[pronoun.end() :].split(maxsplit=1)
+        object_her = not following or not following[0][0].isalpha() or following[0].lower() in _AFTER_OBJECT_HER
+        possessive = word in {"his", "hers"} or (word == "her" and not object_her)
+        return f"{person}’s" if possessive else person
 
-    return _PERSON_RE.sub(standing_for, question)
+    quoted = [(m.start(), m.end()) for m in _QUOTED_RE.finditer(question)]
+    pieces, position = [], 0
+    for start, end in [*quoted, (len(question), len(question))]:
+        pieces.append(_PERSON_RE.sub(standing_for, question[position:start]) + question[start:end])
+        position = end
+    return "".join(pieces)

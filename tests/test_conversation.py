@@ -69,3 +69,43 @@ def test_a_question_without_he_or_she_or_with_no_one_in_focus_is_unchanged(lexic
     assert resolve_people("Where was he born?", _exchange("When did the swap happen?", "In May."), lexicon) == (
         "Where was he born?"
     )
+
+
+@pytest.mark.parametrize(
+    "asked",
+    [
+        "Who is Harold Chambers?",
+        "who is harold chambers?",
+        "Who's Harold Chambers?",
+        "Who is the analyst Harold Chambers?",
+    ],
+)
+def test_asking_who_a_named_person_is_keeps_that_person_in_focus(lexicon, asked):
+    history = _exchange(asked, "According to analyst Harold Chambers, Kadyrov’s rule is brutal.")
+    assert person_in_focus(history, lexicon) == "Harold Chambers"
+
+
+def test_a_who_question_is_answered_with_someone_it_did_not_name(lexicon):
+    # "Akhmat" appears in both the question and the answer; the answer is the commander.
+    answer = "The Akhmat unit is led by its commander, Apti Alaudinov."
+    assert person_in_focus(_exchange("Who commands the Akhmat unit?", answer), lexicon) == "Apti Alaudinov"
+    answer = "In practice the Akhmat unit answers to Kadyrov."
+    assert person_in_focus(_exchange("Who commands the Akhmat unit?", answer), lexicon) == "Kadyrov"
+
+
+@pytest.mark.parametrize(
+    ("question", "read_as"),
+    [
+        ("What is her name?", "What is Apti Alaudinov’s name?"),
+        ("Did anyone ask her about it?", "Did anyone ask Apti Alaudinov about it?"),
+        ("Who met her?", "Who met Apti Alaudinov?"),
+        ('What does "he who hesitates" mean to him?', 'What does "he who hesitates" mean to Apti Alaudinov?'),
+        # Not pronouns, or someone the question names first: left as asked.
+        ("What are HE shells?", "What are HE shells?"),
+        ("Did Kadyrov say he would return them?", "Did Kadyrov say he would return them?"),
+        ('What does "he who hesitates" mean?', 'What does "he who hesitates" mean?'),
+    ],
+)
+def test_how_a_pronoun_is_read(lexicon, question, read_as):
+    history = _exchange("Who commands the Akhmat unit?", ALAUDINOV)
+    assert resolve_people(question, history, lexicon) == read_as
