@@ -20,7 +20,7 @@ from .analysis import index_terms
 from .chunking import ChunkerSettings
 from .citations import SupportJudge
 from .compose import ComposerSettings, abstain, compose_extractive
-from .conversation import Message, checked_history, condense_question, naming, referent
+from .conversation import Message, checked_history, condense_question, resolve_people
 from .embedding import Embedder, load_embedder
 from .errors import DocumentsError, IndexCorruptError, InvalidQuestionError, RagError
 from .llm import GenerationSettings, LLMAnswerer, Prompt, answer_from_output, load_llm
@@ -181,11 +181,10 @@ class Chatbot:
         ``top_k`` passages are retrieved (default: ``self.top_k``).
         """
         question, history = _checked(question), checked_history(history)
-        person = self._referent(question, history)
-        meant = naming(person, question) if person else question
+        meant = self._meant(question, history)
         hits = self._passages_for(meant, history, top_k)
         answer = self._compose(meant, hits, history)
-        return replace(answer, question=question, understood_as=meant) if person else answer
+        return replace(answer, question=question, understood_as=meant) if meant != question else answer
 
     def stream(
         self, question: str, history: Sequence[Message] | None = None, *, top_k: int | None = None
@@ -198,12 +197,12 @@ class Chatbot:
         """The ``k`` passages most relevant to ``question``, best first."""
         return self.retriever.search(_searchable(_checked(question)), k=_passage_count(k, "k", minimum=0))
 
-    def _referent(self, question: str, history: list[dict[str, str]]) -> str | None:
-        """Whom "he" or "she" in the question stands for. The language model reads the history
-        itself, so with one the question is left as asked."""
+    def _meant(self, question: str, history: list[dict[str, str]]) -> str:
+        """The question with "he" or "she" read as the person the conversation is about. The
+        language model reads the history itself, so with one the question is left as asked."""
         if not history or self.llm is not None:
-            return None
-        return referent(question, history)
+            return question
+        return resolve_people(question, history)
 
     def _passages_for(self, question: str, history: Sequence[Message] | None, top_k: int | None) -> list[Hit]:
         # Checked after the history is added: "Who is he?" has no words of its own to search for.

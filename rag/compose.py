@@ -631,7 +631,7 @@ def _shape_penalty(text: str, scorer: SentenceScorer, typed: bool = False) -> fl
     """Headings, bylines, fragments and run-on tables rarely answer anything. A short sentence
     that ends like one and holds what was asked for is not a heading: "It opened in 1999."."""
     word_count = len(text.split())
-    finished = _ends_like_a_sentence(text)
+    finished = ends_like_a_sentence(text)
     if word_count < 5:
         return 0.0 if finished and typed else scorer.heading_penalty
     if not finished and word_count < 15:
@@ -715,9 +715,9 @@ def _cited(text: str, marker: int) -> str:
     keeps the quote as written."""
     line = " ".join(_MARKDOWN_RE.sub(" ", MARKER_RE.sub(" ", text)).split())
     line = re.sub(r"\s+([.,;:!?])", r"\1", line)
-    return f"{line} [{marker}]" if _ends_like_a_sentence(line) else f"{line} [{marker}]."
+    return f"{line} [{marker}]" if ends_like_a_sentence(line) else f"{line} [{marker}]."
 
 
-def _ends_like_a_sentence(text: str) -> bool:
+def ends_like_a_sentence(text: str) -> bool:
     """Whether ``text`` ends with a full stop, "!", "?" or "…", closing quotes aside."""
     return text.rstrip("”\"’') ").endswith((".", "!", "?", "…"))

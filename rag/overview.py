@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from .analysis import index_terms, question_terms
 from .citations import check_sentences, passages_of
-from .compose import TermStatistics, term_weights
+from .compose import TermStatistics, ends_like_a_sentence, term_weights
 from .records import Answer, Citation, Hit
 from .sentences import split_sentences
 
@@ -145,8 +145,7 @@ def _topic_share(topic: str, hits: Sequence[Hit], stats: TermStatistics) -> floa
 
 
 def _quotable(sentence: str) -> bool:
-    words = sentence.split()
-    return MIN_WORDS <= len(words) <= MAX_WORDS and sentence.rstrip("”’\"')").endswith((".", "!", "?"))
+    return MIN_WORDS <= len(sentence.split()) <= MAX_WORDS and ends_like_a_sentence(sentence)
 
 
 def _unit(vector: dict[str, float]) -> dict[str, float]:
