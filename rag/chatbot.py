@@ -202,7 +202,8 @@ class Chatbot:
         language model reads the history itself, so with one the question is left as asked."""
         if not history or self.llm is not None:
             return question
-        return resolve_people(question, history)
+        meant = resolve_people(question, history)
+        return meant if len(meant) <= MAX_QUESTION_CHARS else question
 
     def _passages_for(self, question: str, history: Sequence[Message] | None, top_k: int | None) -> list[Hit]:
         # Checked after the history is added: "Who is he?" has no words of its own to search for.

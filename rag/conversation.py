@@ -18,6 +18,7 @@ from .analysis import index_terms, question_terms
 from .compose import REFUSAL, people, question_type
 from .errors import RagError
 from .lexicon import Lexicon, load_lexicon
+from .records import MAX_QUESTION_CHARS
 
 Message = Mapping[str, str]
 
@@ -84,8 +85,19 @@ def condense_question(question: str, history: Sequence[Message] | None) -> str:
     """The text to search for: the question, plus the previous question if it is a follow-up."""
     previous = user_turns(history)
     if previous and is_follow_up(question):
-        return f"{question} {previous[-1]}"
+        return f"{question} {_within(previous[-1], MAX_QUESTION_CHARS - len(question) - 1)}".rstrip()
     return question
+
+
+def _within(text: str, limit: int) -> str:
+    """``text`` cut at a word to at most ``limit`` characters: the question asked was checked
+    against the length limit, and what is added to it for searching must not break it."""
+    if len(text) <= limit:
+        return text
+    if limit <= 0:
+        return ""
+    whole_words = re.match(r".*\S(?=\s)", text[: limit + 1], re.DOTALL)
+    return whole_words.group() if whole_words else text[:limit]
 
 
 def resolve_people(question: str, history: Sequence[Message] | None, lexicon: Lexicon | None = None) -> str:

@@ -265,3 +265,12 @@ def test_history_content_given_as_text_parts_is_read_as_its_text(seeds_bot):
 def test_a_history_that_is_not_a_list_of_messages_is_a_rag_error(seeds_bot, history):
     with pytest.raises(RagError, match=r"history must be a list of \{'role'"):
         seeds_bot.ask("Which magazine did he write in?", history=history)
+
+
+def test_a_long_follow_up_to_a_long_question_is_answered_not_refused_for_their_joint_length(seeds_bot):
+    # Both are within the limit; only together, as the follow-up is searched, are they over it.
+    previous = "Who commands the Akhmat unit? " + "Please be precise about the names. " * 80
+    question = "What did he say about " + "the prisoners " * 200
+    history = [{"role": "user", "content": previous}, {"role": "assistant", "content": "Apti Alaudinov. [1]"}]
+    answer = seeds_bot.ask(question, history)
+    assert answer.hits

@@ -109,3 +109,20 @@ def test_a_who_question_is_answered_with_someone_it_did_not_name(lexicon):
 def test_how_a_pronoun_is_read(lexicon, question, read_as):
     history = _exchange("Who commands the Akhmat unit?", ALAUDINOV)
     assert resolve_people(question, history, lexicon) == read_as
+
+
+def test_a_follow_up_is_searched_with_as_much_of_the_previous_question_as_the_length_limit_allows():
+    from rag.conversation import condense_question
+    from rag.records import MAX_QUESTION_CHARS
+
+    previous = "Who commands the Akhmat unit? " + "Please be precise. " * 200
+    question = ("What did he say about " + "the prisoners " * 200).strip()
+    searched = condense_question(question, _exchange(previous, "Apti Alaudinov. [1]"))
+    assert searched.startswith(question + " Who commands the Akhmat unit? Please be precise.")
+    assert len(searched) <= MAX_QUESTION_CHARS
+    whole = f"{question} {previous}"
+    assert whole.startswith(searched) and whole[len(searched)] == " "  # cut between words
+    assert (
+        condense_question("And his age?", _exchange("Who commands it?", "Alaudinov."))
+        == "And his age? Who commands it?"
+    )
