@@ -7,9 +7,14 @@ answer: a sentence is central when its words, weighted by how rare they are in t
 the two term vectors, the centroid method of extractive summarising). Boilerplate ("We use
 your sign-up to provide content ...") shares little with the article around it and sinks.
 
-A question that names a topic as well ("... the article about Kadyrov") is answered from the
-document that retrieval ranks first for the topic; one that does not, from every document
-(the first ``MAX_DOCUMENTS`` by name, saying how many were left out).
+A question that names a topic as well ("... the article about Kadyrov", "the Moscow Times
+article") is answered from one document: the first, in the order retrieval ranks the topic's
+passages, whose heading (its first lines, or its file name) holds the topic's words in a row;
+else the first whose passages hold them in a row ("The Moscow Times", not "Moscow" in one
+sentence and "Financial Times" in another); else the first retrieved. A document whose heading
+names the topic is summarised whole; otherwise the summary comes from the topic's passages.
+A question without a topic is answered from every document (the first ``MAX_DOCUMENTS`` by
+name, saying how many were left out).
 """
 
 from __future__ import annotations
@@ -44,8 +49,17 @@ _OVERVIEW_RE = re.compile(
     r"|tl;?dr)\b",
     re.IGNORECASE,
 )
+# "What is the Meduza article about?": the words before the noun say which document.
+_NAMED_OVERVIEW_RE = re.compile(
+    rf"^\s*what(?:\s+is|’s|'s)\s+(?:the|this|that)\s+((?:[\w’'-]+\s+){{1,4}}){_COLLECTION}\s+(?:mainly\s+)?about\s*\??\s*$",
+    re.IGNORECASE,
+)
+# How many leading lines of a document are its heading (title, outlet, byline).
+HEADING_LINES = 5
 # Words that only say which document is meant, not what it is about.
-_POINTING_RE = re.compile(rf"\b(?:the|these|this|those|my|all|of|on|about|for|me|please|{_COLLECTION})\b", re.I)
+_POINTING_RE = re.compile(
+    rf"\b(?:the|these|this|those|my|all|of|on|about|for|me|please|main|whole|entire|full|{_COLLECTION})\b", re.I
+)
 
 
 @dataclass(frozen=True)
@@ -57,10 +71,14 @@ class OverviewRequest:
 
 def overview_request(question: str) -> OverviewRequest | None:
     """The overview the question asks for, or None when it asks something else."""
-    match = _OVERVIEW_RE.match(question)
-    if not match:
+    named = _NAMED_OVERVIEW_RE.match(question)
+    if named:
+        rest = named.group(1)
+    elif match := _OVERVIEW_RE.match(question):
+        rest = question[match.end() :]
+    else:
         return None
-    rest = _POINTING_RE.sub(" ", question[match.end() :])
+    rest = _POINTING_RE.sub(" ", rest)
     topic = " ".join(rest.replace("?", " ").replace(".", " ").split())
     return OverviewRequest(topic if question_terms(topic) else "")
 
@@ -77,15 +95,18 @@ def compose_overview(
 
     With a topic, ``hits`` are the topic's passages: the summary comes from those of the
     first document, central to them and to the topic."""
-    if request.topic:
+    topic = request.topic
+    if topic:
         if not hits:
             return None
-        source = hits[0].source
+        source, named = _document_for(topic, hits, document_text)
         found = [h for h in hits if h.source == source]
-        if _topic_share(request.topic, found, stats) < MIN_TOPIC_SHARE:
+        if not named and _topic_share(topic, found, stats) < MIN_TOPIC_SHARE:
             return None  # "the article about the World Cup": no such article here
-        ranges = [(h.chunk.start_char, h.chunk.end_char) for h in found]
+        ranges = None if named else [(h.chunk.start_char, h.chunk.end_char) for h in found]
         plan = [(source, ranges, SENTENCES_FOR_ONE)]
+        topic = "" if named else topic  # a name in a heading says which document, not what in it
+        hits = found
         left_out = 0
     else:
         names = sorted(documents)
@@ -94,7 +115,7 @@ def compose_overview(
     citations: list[Citation] = []
     for source, ranges, count in plan:
         text = document_text(source) or ""
-        for start, end in central_sentences(text, count, stats, ranges, request.topic):
+        for start, end in central_sentences(text, count, stats, ranges, topic):
             citations.append(_citation(len(citations) + 1, source, text, start, end))
     if not citations:
         return None
@@ -134,6 +155,30 @@ def central_sentences(
         key=lambda i: (-_cosine({t: n * weights[t] for t, n in terms[i].items()}, centre), i),
     )
     return [spans[i] for i in sorted(ranked[:count])]
+
+
+def _document_for(topic: str, hits: Sequence[Hit], document_text: Callable[[str], str | None]) -> tuple[str, bool]:
+    """The document a topic points to (see the module docstring), and whether its heading
+    names the topic."""
+    wanted = index_terms(topic)
+    sources = list(dict.fromkeys(h.source for h in hits))
+    for source in sources:
+        if _in_a_row(wanted, index_terms(f"{source} {_heading(document_text(source) or '')}")):
+            return source, True
+    for hit in hits:
+        if _in_a_row(wanted, index_terms(hit.text)):
+            return hit.source, False
+    return sources[0], False
+
+
+def _heading(text: str) -> str:
+    lines = [line for line in text.splitlines() if line.strip()]
+    return "\n".join(lines[:HEADING_LINES])
+
+
+def _in_a_row(wanted: Sequence[str], terms: Sequence[str]) -> bool:
+    n = len(wanted)
+    return n > 0 and any(list(terms[i : i + n]) == list(wanted) for i in range(len(terms) - n + 1))
 
 
 def _topic_share(topic: str, hits: Sequence[Hit], stats: TermStatistics) -> float:

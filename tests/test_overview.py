@@ -18,6 +18,9 @@ from tests.test_chatbot import quote_is_verbatim_at_its_lines
         ("Please give me a brief summary of the prisoner swap.", "prisoner swap"),
         ("Summarise these documents for me", ""),
         ("An overview of Kasyanov's criticism?", "Kasyanov's criticism"),
+        ("What is the Meduza article about?", "Meduza"),
+        ("what's the Moscow Times story about", "Moscow Times"),
+        ("What is the main article about?", ""),
     ],
 )
 def test_overview_questions_and_their_topic(question, topic):
@@ -31,6 +34,7 @@ def test_overview_questions_and_their_topic(question, topic):
         "Who summarized the report?",
         "How many prisoners were exchanged?",
         "What is the summary judgment procedure?",
+        "What is the Meduza article's view of Kadyrov?",
     ],
 )
 def test_other_questions_are_not_overviews(question):
@@ -102,3 +106,19 @@ def test_an_overview_of_many_documents_says_how_many_it_left_out(tmp_path):
     assert answer.text.endswith("(2 more documents are not summarised here; ask about one by name.)")
     assert answer.citations[0].quote == "The kettle number 0 was bought in Leeds in the spring."
     assert answer.citations[0].start_line == 3
+
+
+def test_an_article_named_by_its_outlet_is_the_one_whose_heading_names_it(seeds_bot):
+    # "Moscow" and "Times" are both in the Financial Times article; only one heading says
+    # "The Moscow Times", and that article is summarised whole, not its sentences on Moscow.
+    answer = seeds_bot.ask("Summarise the Moscow Times article")
+    assert {c.source for c in answer.citations} == {"001_7766d24d19bfa5ea.txt"}
+    assert "a rift has emerged between Chechen leader Ramzan Kadyrov and President Vladimir Putin" in answer.text
+    assert all(quote_is_verbatim_at_its_lines(c) for c in answer.citations)
+
+
+def test_what_an_article_named_by_its_outlet_is_about_is_its_substance_not_its_masthead(seeds_bot):
+    answer = seeds_bot.ask("What is the Meduza article about?")
+    assert {c.source for c in answer.citations} == {"003_58ec4efac89fea89.txt"}
+    assert "currently reading Meduza" not in answer.text
+    assert "first prisoner swap in months on February 5" in " ".join(answer.text.split())
