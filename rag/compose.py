@@ -54,7 +54,7 @@ from dataclasses import dataclass, fields
 from functools import lru_cache
 from typing import Protocol
 
-from .analysis import fold, index_terms, question_words, stem_all
+from .analysis import QUESTION_STOPWORDS, fold, index_terms, question_words, stem_all
 from .citations import MARKER_RE, check_sentences, passages_of
 from .lexicon import Lexicon, load_lexicon
 from .records import Answer, Citation, Hit
@@ -301,6 +301,74 @@ _PLACE_NAME_RE = re.compile(
 )
 
 
+_WORD_RE = re.compile(r"[^\W\d_][\w’'-]*|[^\w\s]|\d+")
+_SENTENCE_END = frozenset(".!?")
+_NAME_PARTICLES = frozenset(["bin", "al", "de", "von", "van", "da", "di", "del", "der", "la", "le"])
+# Words that open sentences and that neither the stop words nor WordNet cover.
+_OPENERS = frozenset(
+    [
+        "although",
+        "since",
+        "unless",
+        "whereas",
+        "whether",
+        "amid",
+        "among",
+        "toward",
+        "towards",
+        "upon",
+        "without",
+        "via",
+        "per",
+        "whoever",
+        "whenever",
+        "whatever",
+        "wherever",
+        "everyone",
+        "everybody",
+        "nobody",
+        "anyone",
+        "anybody",
+        "everything",
+        "someone",
+        "somebody",
+        "beside",
+        "onto",
+    ]
+)
+
+
+def capitalised_runs(text: str) -> list[str]:
+    """Runs of capitalised words, in any alphabet ("Mesut Özil", "Osama bin Laden"), the
+    first word of a sentence included unless it is a function word ("The Kremlin" is
+    "Kremlin", "According" and "He" are nothing)."""
+    runs: list[list[str]] = []
+    current: list[str] = []
+    sentence_start = True
+    for word in _WORD_RE.findall(text):
+        if not word[0].isalpha():  # punctuation or a number ends a name
+            sentence_start = sentence_start or word in _SENTENCE_END
+            current = _close(current, runs)
+            continue
+        opener = word.lower() in QUESTION_STOPWORDS or word.lower() in _OPENERS
+        capitalised = word[0].isupper() and not (sentence_start and opener)
+        if capitalised or (current and word in _NAME_PARTICLES):
+            current.append(word)
+        else:
+            current = _close(current, runs)
+        sentence_start = False
+    _close(current, runs)
+    return [" ".join(run) for run in runs]
+
+
+def _close(run: list[str], runs: list[list[str]]) -> list[str]:
+    while run and run[-1] in _NAME_PARTICLES:
+        run.pop()
+    if run:
+        runs.append(run)
+    return []
+
+
 def people(text: str, lexicon: Lexicon | None) -> list[str]:
     """Names in ``text`` that may be people, full names first ("Apti Alaudinov", then
     "Kadyrov"): not places, not words WordNet knows as something else ("Telegram", "Chechen",
@@ -317,7 +385,7 @@ def people(text: str, lexicon: Lexicon | None) -> list[str]:
         return not known_as_other and not lexicon.base_forms(name.lower(), "a")
 
     # "Russia’s Kursk" is two names, "Kadyrov’s" is "Kadyrov".
-    names = [part for name in _NAME_RE.findall(text) for part in _POSSESSIVE_RE.split(name) if part]
+    names = [part for name in capitalised_runs(text) for part in _POSSESSIVE_RE.split(name) if part]
     found = [name for name in dict.fromkeys(names) if person(name)]
     return [n for n in found if " " in n] + [n for n in found if " " not in n]
 

@@ -126,3 +126,10 @@ def test_a_follow_up_is_searched_with_as_much_of_the_previous_question_as_the_le
         condense_question("And his age?", _exchange("Who commands it?", "Alaudinov."))
         == "And his age? Who commands it?"
     )
+
+
+def test_names_opening_a_sentence_or_written_in_other_alphabets_are_people_too(lexicon):
+    text = "Alaudinov said no. The Kremlin said Mesut Özil met Osama bin Laden. Although Putin agreed, nobody came."
+    assert people(text, lexicon) == ["Mesut Özil", "Osama bin Laden", "Alaudinov", "Putin"]
+    history = _exchange("Who commands the Akhmat unit?", "Alaudinov commands the Akhmat special forces unit. [1]")
+    assert resolve_people("How old is he?", history, lexicon) == "How old is Alaudinov?"
