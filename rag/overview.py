@@ -113,15 +113,19 @@ def compose_overview(
         plan = [(source, None, SENTENCES_FOR_EACH) for source in names[:MAX_DOCUMENTS]]
         left_out = max(0, len(names) - MAX_DOCUMENTS)
     citations: list[Citation] = []
+    paragraphs = []  # one per document, so that an overview of several reads as a list
     for source, ranges, count in plan:
         text = document_text(source) or ""
+        first = len(citations)
         for start, end in central_sentences(text, count, stats, ranges, topic):
             citations.append(_citation(len(citations) + 1, source, text, start, end))
+        if len(citations) > first:
+            paragraphs.append(" ".join(f"{_one_line(c.quote)} [{c.marker}]" for c in citations[first:]))
     if not citations:
         return None
-    answer_text = " ".join(f"{c.quote} [{c.marker}]" for c in citations)
     if left_out:
-        answer_text += f" ({left_out} more documents are not summarised here; ask about one by name.)"
+        paragraphs.append(f"({left_out} more documents are not summarised here; ask about one by name.)")
+    answer_text = "\n\n".join(paragraphs)
     checks = check_sentences(answer_text, passages_of(citations))
     return Answer(question, answer_text, citations, list(hits), raw_text=answer_text, checks=checks)
 
@@ -191,6 +195,11 @@ def _topic_share(topic: str, hits: Sequence[Hit], stats: TermStatistics) -> floa
 
 def _quotable(sentence: str) -> bool:
     return MIN_WORDS <= len(sentence.split()) <= MAX_WORDS and ends_like_a_sentence(sentence)
+
+
+def _one_line(quote: str) -> str:
+    """A quote that runs over lines in its source, as one line of the answer."""
+    return " ".join(quote.split())
 
 
 def _unit(vector: dict[str, float]) -> dict[str, float]:

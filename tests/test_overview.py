@@ -77,6 +77,8 @@ def test_what_the_articles_are_about_is_one_cited_sentence_from_each(seeds_bot):
     answer = seeds_bot.ask("What are these articles about?")
     assert not answer.abstained
     assert [c.source for c in answer.citations] == sorted(p.name for p in SEEDS.iterdir())
+    # One line per document, each ending with its citation.
+    assert [line[-3:] for line in answer.text.split("\n\n")] == ["[1]", "[2]", "[3]", "[4]", "[5]"]
     assert all(quote_is_verbatim_at_its_lines(c) for c in answer.citations)
     assert all(check.supported for check in answer.checks)
     # Boilerplate is not what an article is about.
@@ -103,7 +105,7 @@ def test_an_overview_of_many_documents_says_how_many_it_left_out(tmp_path):
     ]
     answer = Chatbot.from_documents(documents, tmp_path / "idx").ask("What are these notes about?")
     assert [c.source for c in answer.citations] == [f"note{n:02d}.txt" for n in range(8)]
-    assert answer.text.endswith("(2 more documents are not summarised here; ask about one by name.)")
+    assert answer.text.endswith("[8]\n\n(2 more documents are not summarised here; ask about one by name.)")
     assert answer.citations[0].quote == "The kettle number 0 was bought in Leeds in the spring."
     assert answer.citations[0].start_line == 3
 
