@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from functools import lru_cache
 from typing import Protocol
@@ -304,44 +304,20 @@ _PLACE_NAME_RE = re.compile(
 _WORD_RE = re.compile(r"[^\W\d_][\w’'-]*|[^\w\s]|\d+")
 _SENTENCE_END = frozenset(".!?")
 _NAME_PARTICLES = frozenset(["bin", "al", "de", "von", "van", "da", "di", "del", "der", "la", "le"])
-# Words that open sentences and that neither the stop words nor WordNet cover.
+# Words that open sentences ("Although ...", "Hmm, ...") and that neither the stop words nor
+# WordNet cover.
 _OPENERS = frozenset(
-    [
-        "although",
-        "since",
-        "unless",
-        "whereas",
-        "whether",
-        "amid",
-        "among",
-        "toward",
-        "towards",
-        "upon",
-        "without",
-        "via",
-        "per",
-        "whoever",
-        "whenever",
-        "whatever",
-        "wherever",
-        "everyone",
-        "everybody",
-        "nobody",
-        "anyone",
-        "anybody",
-        "everything",
-        "someone",
-        "somebody",
-        "beside",
-        "onto",
-    ]
+    """although since unless whereas whether amid among toward towards upon without via per whoever
+    whenever whatever wherever everyone everybody nobody anyone anybody everything someone somebody
+    beside onto hmm um uh ah aha oh yep nope ok okay gotcha lol pls thanks thx hey hi hello kk""".split()  # noqa: SIM905
 )
 
 
-def capitalised_runs(text: str) -> list[str]:
-    """Runs of capitalised words, in any alphabet ("Mesut Özil", "Osama bin Laden"), the
-    first word of a sentence included unless it is a function word ("The Kremlin" is
-    "Kremlin", "According" and "He" are nothing)."""
+def capitalised_runs(text: str, ordinary: Callable[[str], bool] | None = None) -> list[str]:
+    """Runs of capitalised words, in any alphabet ("Mesut Özil", "Osama bin Laden"). A word
+    opening a sentence is capitalised anyway: it is left out when it is a function word or,
+    by ``ordinary``, a common word ("The Kremlin" is "Kremlin", "Meanwhile Lavrov" is
+    "Lavrov"; "According", "Critics" and "He" are nothing)."""
     runs: list[list[str]] = []
     current: list[str] = []
     sentence_start = True
@@ -350,15 +326,21 @@ def capitalised_runs(text: str) -> list[str]:
             sentence_start = sentence_start or word in _SENTENCE_END
             current = _close(current, runs)
             continue
-        opener = word.lower() in QUESTION_STOPWORDS or word.lower() in _OPENERS
-        capitalised = word[0].isupper() and not (sentence_start and opener)
-        if capitalised or (current and word in _NAME_PARTICLES):
+        if sentence_start and _opens_sentence_only(word, ordinary):
+            sentence_start = False
+            continue
+        if word[0].isupper() or (current and word in _NAME_PARTICLES):
             current.append(word)
         else:
             current = _close(current, runs)
         sentence_start = False
     _close(current, runs)
     return [" ".join(run) for run in runs]
+
+
+def _opens_sentence_only(word: str, ordinary: Callable[[str], bool] | None) -> bool:
+    lower = word.lower()
+    return lower in QUESTION_STOPWORDS or lower in _OPENERS or bool(ordinary and ordinary(word))
 
 
 def _close(run: list[str], runs: list[list[str]]) -> list[str]:
@@ -385,7 +367,7 @@ def people(text: str, lexicon: Lexicon | None) -> list[str]:
         return not known_as_other and not lexicon.base_forms(name.lower(), "a")
 
     # "Russia’s Kursk" is two names, "Kadyrov’s" is "Kadyrov".
-    names = [part for name in capitalised_runs(text) for part in _POSSESSIVE_RE.split(name) if part]
+    names = [part for name in capitalised_runs(text, lexicon.knows) for part in _POSSESSIVE_RE.split(name) if part]
     found = [name for name in dict.fromkeys(names) if person(name)]
     return [n for n in found if " " in n] + [n for n in found if " " not in n]
 

@@ -85,7 +85,7 @@ def condense_question(question: str, history: Sequence[Message] | None) -> str:
     """The text to search for: the question, plus the previous question if it is a follow-up."""
     previous = user_turns(history)
     if previous and is_follow_up(question):
-        return f"{question} {_within(previous[-1], MAX_QUESTION_CHARS - len(question) - 1)}".rstrip()
+        return f"{question} {_within(previous[-1].strip(), MAX_QUESTION_CHARS - len(question) - 1)}".rstrip()
     return question
 
 
@@ -94,10 +94,8 @@ def _within(text: str, limit: int) -> str:
     against the length limit, and what is added to it for searching must not break it."""
     if len(text) <= limit:
         return text
-    if limit <= 0:
-        return ""
-    whole_words = re.match(r".*\S(?=\s)", text[: limit + 1], re.DOTALL)
-    return whole_words.group() if whole_words else text[:limit]
+    whole_words = re.match(r".*\S(?=\s)", text[: limit + 1], re.DOTALL) if limit > 0 else None
+    return whole_words.group() if whole_words else ""
 
 
 def resolve_people(question: str, history: Sequence[Message] | None, lexicon: Lexicon | None = None) -> str:

@@ -9,10 +9,12 @@ your sign-up to provide content ...") shares little with the article around it a
 
 A question that names a topic as well ("... the article about Kadyrov", "the Moscow Times
 article") is answered from one document: the first, in the order retrieval ranks the topic's
-passages, whose heading (its first lines, or its file name) holds the topic's words in a row;
-else the first whose passages hold them in a row ("The Moscow Times", not "Moscow" in one
-sentence and "Financial Times" in another); else the first retrieved. A document whose heading
-names the topic is summarised whole; otherwise the summary comes from the topic's passages.
+passages, whose heading (its leading short lines, or its file name) holds the topic's words in
+a row, as written; that document is summarised whole. Otherwise a topic that says what the
+document is about ("the article about the prisoner swap") is answered from the first document
+retrieved, from its passages on the topic; a topic that names the document ("the Moscow Times
+article") from the first whose passages hold its words in a row ("The Moscow Times", not
+"Moscow" in one sentence and "Financial Times" in another), and is refused when none does.
 A question without a topic is answered from every document (the first ``MAX_DOCUMENTS`` by
 name, saying how many were left out).
 """
@@ -27,7 +29,7 @@ from dataclasses import dataclass
 
 from .analysis import index_terms, question_terms
 from .citations import check_sentences, passages_of
-from .compose import TermStatistics, ends_like_a_sentence, term_weights
+from .compose import TermStatistics, abstain, ends_like_a_sentence, term_weights
 from .records import Answer, Citation, Hit
 from .sentences import split_sentences
 
@@ -40,33 +42,48 @@ MIN_TOPIC_SHARE = 0.5
 MIN_WORDS, MAX_WORDS = 8, 60
 
 _COLLECTION = r"(?:documents?|articles?|files?|texts?|stories|story|notes|pages?|papers?|reports?|folder|collection)"
+_IS = r"(?:\s+(?:is|are)|’s|'s)"
+_ABOUT = r"(?:mainly\s+|mostly\s+|really\s+|all\s+)?about"
 _OVERVIEW_RE = re.compile(
     r"^\s*(?:please\s+|can\s+you\s+|could\s+you\s+)?(?:"
     r"summari[sz]e|sum\s+up|(?:give|write)\s+(?:me\s+)?(?:a\s+|an\s+)?(?:short\s+|brief\s+)?(?:summary|overview|gist)"
     r"|(?:a\s+|an\s+)?(?:short\s+|brief\s+)?(?:summary|overview)\s+of"
-    rf"|what\s+(?:are|is)\s+(?:all\s+)?(?:these|the|this|those|my)\s+{_COLLECTION}\s+(?:mainly\s+|all\s+)?about"
+    rf"|what{_IS}\s+(?:all\s+)?(?:these|the|this|those|my)\s+{_COLLECTION}\s+{_ABOUT}"
     rf"|what\s+do\s+(?:these|the|those|my)\s+{_COLLECTION}\s+(?:cover|discuss)\b(?!\s+about)"
     r"|tl;?dr)\b",
     re.IGNORECASE,
 )
-# "What is the Meduza article about?": the words before the noun say which document.
+# "What is the Meduza article about?": the words before the noun say which document. Words
+# such as "in" or "of" say it is about something in a document ("the war in the story").
+_NAME_WORD = r"(?!(?:in|on|of|at|for|with|by|from|to|a|an|the|and|or)\b)[\w’'-]+"
 _NAMED_OVERVIEW_RE = re.compile(
-    rf"^\s*what(?:\s+is|’s|'s)\s+(?:the|this|that)\s+((?:[\w’'-]+\s+){{1,4}}){_COLLECTION}\s+(?:mainly\s+)?about\s*\??\s*$",
+    rf"^\s*what{_IS}\s+(?:the|this|that)\s+((?:{_NAME_WORD}\s+){{1,4}}){_COLLECTION}\s+{_ABOUT}[\s?]*$",
     re.IGNORECASE,
 )
-# How many leading lines of a document are its heading (title, outlet, byline).
+# "Summarise the Moscow Times article": after the verb, a name before the noun.
+_NAMED_IN_REST_RE = re.compile(rf"\s*(?:the|this|that)\s+(?:{_NAME_WORD}\s+){{1,4}}{_COLLECTION}\b", re.I)
+# A document's heading: its leading short lines (title, outlet, byline), at most this many;
+# the first line as long as a paragraph ends it.
 HEADING_LINES = 5
-# Words that only say which document is meant, not what it is about.
+HEADING_MAX_WORDS = 20
+_POSSESSIVE_RE = re.compile(r"[’']s\b")
+# Words that only say which document is meant, not what it is about. "The first article" is
+# read as every article: documents have no order a person can see.
 _POINTING_RE = re.compile(
-    rf"\b(?:the|these|this|those|my|all|of|on|about|for|me|please|main|whole|entire|full|{_COLLECTION})\b", re.I
+    r"\b(?:the|these|this|those|my|all|of|on|about|for|me|please|main|whole|entire|full"
+    rf"|first|second|third|last|latest|previous|next|{_COLLECTION})\b",
+    re.I,
 )
 
 
 @dataclass(frozen=True)
 class OverviewRequest:
-    """An overview question; ``topic`` is what it names besides ("Kadyrov"), "" for none."""
+    """An overview question; ``topic`` is what it names besides ("Kadyrov"), "" for none.
+    ``names_document``: the topic names the document ("the Meduza article") rather than
+    saying what it is about ("the article about Kadyrov")."""
 
     topic: str
+    names_document: bool = False
 
 
 def overview_request(question: str) -> OverviewRequest | None:
@@ -76,11 +93,14 @@ def overview_request(question: str) -> OverviewRequest | None:
         rest = named.group(1)
     elif match := _OVERVIEW_RE.match(question):
         rest = question[match.end() :]
+        named = _NAMED_IN_REST_RE.match(rest)
     else:
         return None
     rest = _POINTING_RE.sub(" ", rest)
     topic = " ".join(rest.replace("?", " ").replace(".", " ").split())
-    return OverviewRequest(topic if question_terms(topic) else "")
+    if not question_terms(topic):
+        return OverviewRequest("")
+    return OverviewRequest(topic, names_document=bool(named))
 
 
 def compose_overview(
@@ -91,7 +111,8 @@ def compose_overview(
     document_text: Callable[[str], str | None],
     stats: TermStatistics,
 ) -> Answer | None:
-    """The overview as a cited answer, or None when no document has a sentence to quote.
+    """The overview as a cited answer; a refusal when the question names a document that is
+    not here; None when no document has a sentence to quote.
 
     With a topic, ``hits`` are the topic's passages: the summary comes from those of the
     first document, central to them and to the topic."""
@@ -99,7 +120,9 @@ def compose_overview(
     if topic:
         if not hits:
             return None
-        source, named = _document_for(topic, hits, document_text)
+        source, named = _document_for(request, hits, document_text)
+        if source is None:  # "the Express article": no document here names it
+            return abstain(question, hits)
         found = [h for h in hits if h.source == source]
         if not named and _topic_share(topic, found, stats) < MIN_TOPIC_SHARE:
             return None  # "the article about the World Cup": no such article here
@@ -161,28 +184,42 @@ def central_sentences(
     return [spans[i] for i in sorted(ranked[:count])]
 
 
-def _document_for(topic: str, hits: Sequence[Hit], document_text: Callable[[str], str | None]) -> tuple[str, bool]:
+def _document_for(
+    request: OverviewRequest, hits: Sequence[Hit], document_text: Callable[[str], str | None]
+) -> tuple[str | None, bool]:
     """The document a topic points to (see the module docstring), and whether its heading
-    names the topic."""
-    wanted = index_terms(topic)
+    names the topic; None when the question names a document that no passage names."""
+    wanted = _words(request.topic)
     sources = list(dict.fromkeys(h.source for h in hits))
     for source in sources:
-        if _in_a_row(wanted, index_terms(f"{source} {_heading(document_text(source) or '')}")):
+        if _in_a_row(wanted, _words(f"{source} {heading(document_text(source) or '')}")):
             return source, True
-    for hit in hits:
-        if _in_a_row(wanted, index_terms(hit.text)):
-            return hit.source, False
-    return sources[0], False
+    if not request.names_document:
+        return sources[0], False
+    return next((h.source for h in hits if _in_a_row(wanted, _words(h.text))), None), False
 
 
-def _heading(text: str) -> str:
-    lines = [line for line in text.splitlines() if line.strip()]
-    return "\n".join(lines[:HEADING_LINES])
+def heading(text: str) -> str:
+    """The leading short lines of ``text``; "" when it opens with a paragraph."""
+    lines = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        if len(line.split()) > HEADING_MAX_WORDS or len(lines) == HEADING_LINES:
+            break
+        lines.append(line)
+    return "\n".join(lines)
 
 
-def _in_a_row(wanted: Sequence[str], terms: Sequence[str]) -> bool:
+def _words(text: str) -> list[str]:
+    """Lower-case words as written, possessives dropped: a name in a heading must be the
+    name asked for ("Express" is not "expressed")."""
+    return [w for w in re.split(r"[^\w]+", _POSSESSIVE_RE.sub("", text.lower())) if w]
+
+
+def _in_a_row(wanted: Sequence[str], words: Sequence[str]) -> bool:
     n = len(wanted)
-    return n > 0 and any(list(terms[i : i + n]) == list(wanted) for i in range(len(terms) - n + 1))
+    return n > 0 and any(list(words[i : i + n]) == list(wanted) for i in range(len(words) - n + 1))
 
 
 def _topic_share(topic: str, hits: Sequence[Hit], stats: TermStatistics) -> float:

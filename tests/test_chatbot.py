@@ -274,3 +274,17 @@ def test_a_long_follow_up_to_a_long_question_is_answered_not_refused_for_their_j
     history = [{"role": "user", "content": previous}, {"role": "assistant", "content": "Apti Alaudinov. [1]"}]
     answer = seeds_bot.ask(question, history)
     assert answer.hits
+
+
+def test_a_follow_up_near_the_length_limit_is_answered_as_asked_when_naming_the_person_would_pass_it(seeds_bot):
+    history = [
+        {"role": "user", "content": "Who commands the Akhmat unit?"},
+        {"role": "assistant", "content": "Alaudinov commands the Akhmat special forces unit. [1]"},
+    ]
+    question = "What did he say about the prisoners? " + "Please be precise. " * 208 + "Thank you."
+    assert len(question) == 3999  # "Alaudinov" for "he" would make it 4,006
+    answer = seeds_bot.ask(question, history)
+    assert answer.understood_as is None and answer.hits
+    assert seeds_bot.ask("What did he say about the prisoners?", history).understood_as == (
+        "What did Alaudinov say about the prisoners?"
+    )

@@ -122,6 +122,9 @@ def test_a_follow_up_is_searched_with_as_much_of_the_previous_question_as_the_le
     assert len(searched) <= MAX_QUESTION_CHARS
     whole = f"{question} {previous}"
     assert whole.startswith(searched) and whole[len(searched)] == " "  # cut between words
+    # No room for a whole word: nothing is added.
+    near_limit = "x" * 3985 + " his age?"
+    assert condense_question(near_limit, _exchange("Alaudinov?", "")) == near_limit
     assert (
         condense_question("And his age?", _exchange("Who commands it?", "Alaudinov."))
         == "And his age? Who commands it?"
@@ -131,5 +134,11 @@ def test_a_follow_up_is_searched_with_as_much_of_the_previous_question_as_the_le
 def test_names_opening_a_sentence_or_written_in_other_alphabets_are_people_too(lexicon):
     text = "Alaudinov said no. The Kremlin said Mesut Özil met Osama bin Laden. Although Putin agreed, nobody came."
     assert people(text, lexicon) == ["Mesut Özil", "Osama bin Laden", "Alaudinov", "Putin"]
+    # A common word opening a sentence is not part of a name, nor a name itself.
+    assert people("Meanwhile Lavrov met Kuleba. Critics say it failed. Relatives waited.", lexicon) == [
+        "Lavrov",
+        "Kuleba",
+    ]
     history = _exchange("Who commands the Akhmat unit?", "Alaudinov commands the Akhmat special forces unit. [1]")
     assert resolve_people("How old is he?", history, lexicon) == "How old is Alaudinov?"
+    assert resolve_people("Hmm, how old is he?", history, lexicon) == "Hmm, how old is Alaudinov?"
