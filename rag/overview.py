@@ -27,7 +27,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from .analysis import index_terms, question_terms
+from .analysis import index_terms, question_terms, words
 from .citations import check_sentences, passages_of
 from .compose import TermStatistics, abstain, ends_like_a_sentence, term_weights
 from .records import Answer, Citation, Hit
@@ -66,7 +66,6 @@ _NAMED_IN_REST_RE = re.compile(rf"\s*(?:the|this|that)\s+(?:{_NAME_WORD}\s+){{1,
 # the first line as long as a paragraph ends it.
 HEADING_LINES = 5
 HEADING_MAX_WORDS = 20
-_POSSESSIVE_RE = re.compile(r"[’']s\b")
 # Words that only say which document is meant, not what it is about. "The first article" is
 # read as every article: documents have no order a person can see.
 _POINTING_RE = re.compile(
@@ -188,15 +187,16 @@ def _document_for(
     request: OverviewRequest, hits: Sequence[Hit], document_text: Callable[[str], str | None]
 ) -> tuple[str | None, bool]:
     """The document a topic points to (see the module docstring), and whether its heading
-    names the topic; None when the question names a document that no passage names."""
-    wanted = _words(request.topic)
+    names the topic; None when the question names a document that no passage names. Words
+    are compared unstemmed: a name must be the name asked for ("Express" is not "expressed")."""
+    wanted = words(request.topic)
     sources = list(dict.fromkeys(h.source for h in hits))
     for source in sources:
-        if _in_a_row(wanted, _words(f"{source} {heading(document_text(source) or '')}")):
+        if _in_a_row(wanted, words(f"{source} {heading(document_text(source) or '')}")):
             return source, True
     if not request.names_document:
         return sources[0], False
-    return next((h.source for h in hits if _in_a_row(wanted, _words(h.text))), None), False
+    return next((h.source for h in hits if _in_a_row(wanted, words(h.text))), None), False
 
 
 def heading(text: str) -> str:
@@ -211,15 +211,9 @@ def heading(text: str) -> str:
     return "\n".join(lines)
 
 
-def _words(text: str) -> list[str]:
-    """Lower-case words as written, possessives dropped: a name in a heading must be the
-    name asked for ("Express" is not "expressed")."""
-    return [w for w in re.split(r"[^\w]+", _POSSESSIVE_RE.sub("", text.lower())) if w]
-
-
-def _in_a_row(wanted: Sequence[str], words: Sequence[str]) -> bool:
+def _in_a_row(wanted: Sequence[str], found: Sequence[str]) -> bool:
     n = len(wanted)
-    return n > 0 and any(list(words[i : i + n]) == list(wanted) for i in range(len(words) - n + 1))
+    return n > 0 and any(list(found[i : i + n]) == list(wanted) for i in range(len(found) - n + 1))
 
 
 def _topic_share(topic: str, hits: Sequence[Hit], stats: TermStatistics) -> float:
