@@ -29,6 +29,7 @@ _REFERRING_RE = re.compile(
 )
 # Lower case or capitalised only: "HE shells" is not a pronoun.
 _PERSON_RE = re.compile(r"\b([Hh]e|[Ss]he|[Hh]im|[Hh]is|[Hh]ers?)\b")
+_SENTENCE_BREAK_RE = re.compile(r"[.?!]+\s+")
 _QUOTED_RE = re.compile(r"\"[^\"]*\"|“[^”]*”|‘[^’]*’")
 # "her" before these is the object ("ask her about"), before anything else the possessive.
 _AFTER_OBJECT_HER = frozenset(
@@ -157,10 +158,17 @@ def _exchanges(messages: list[dict[str, str]]) -> list[tuple[str, str | None]]:
 
 
 def naming(person: str, question: str) -> str:
-    """``question`` with its "he", "his", "her" ... written as ``person``, ``person``’s ...,
-    except inside quotation marks ("the phrase “he who hesitates”")."""
+    """``question`` with its first "he", "his", "her" ... in each sentence written as ``person``
+    (``person``’s), except inside quotation marks ("the phrase “he who hesitates”"). Later ones
+    in the same sentence stay: "Where did he publish his view?" reads "Where did Harold Chambers
+    publish his view?", not "... publish Harold Chambers’s view?"."""
+    named: set[int] = set()  # the sentences whose pronoun has been written as the person
 
-    def standing_for(pronoun: re.Match) -> str:
+    def standing_for(pronoun: re.Match, offset: int) -> str:
+        sentence = len(_SENTENCE_BREAK_RE.findall(question, 0, offset + pronoun.start()))
+        if sentence in named:
+            return pronoun.group()
+        named.add(sentence)
         word = pronoun.group(1).lower()
         following = pronoun.string[pronoun.end() :].split(maxsplit=1)
         object_her = not following or not following[0][0].isalpha() or following[0].lower() in _AFTER_OBJECT_HER
@@ -170,6 +178,7 @@ def naming(person: str, question: str) -> str:
     quoted = [(m.start(), m.end()) for m in _QUOTED_RE.finditer(question)]
     pieces, position = [], 0
     for start, end in [*quoted, (len(question), len(question))]:
-        pieces.append(_PERSON_RE.sub(standing_for, question[position:start]) + question[start:end])
+        written = _PERSON_RE.sub(lambda m, offset=position: standing_for(m, offset), question[position:start])
+        pieces.append(written + question[start:end])
         position = end
     return "".join(pieces)

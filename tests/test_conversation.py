@@ -142,3 +142,16 @@ def test_names_opening_a_sentence_or_written_in_other_alphabets_are_people_too(l
     history = _exchange("Who commands the Akhmat unit?", "Alaudinov commands the Akhmat special forces unit. [1]")
     assert resolve_people("How old is he?", history, lexicon) == "How old is Alaudinov?"
     assert resolve_people("Hmm, how old is he?", history, lexicon) == "Hmm, how old is Alaudinov?"
+
+
+def test_only_the_first_pronoun_of_a_sentence_is_written_as_the_person(lexicon):
+    history = _exchange("Who is Harold Chambers?", "According to analyst Harold Chambers, Kadyrov’s rule is brutal.")
+    assert resolve_people("Where did he publish his view?", history, lexicon) == (
+        "Where did Harold Chambers publish his view?"
+    )
+    assert resolve_people("Did he say it? Where did he say it?", history, lexicon) == (
+        "Did Harold Chambers say it? Where did Harold Chambers say it?"
+    )
+    assert resolve_people('Did "he" say what his view was?', history, lexicon) == (
+        'Did "he" say what Harold Chambers’s view was?'
+    )
