@@ -39,7 +39,7 @@ def diagnose(
     checks.append(_fts5())
     checks.append(_token_counter())
     checks.append(_lexicon())
-    checks.append(_embedder(embedding_model))
+    checks.append(_embedder(embedding_model or _recorded_embedder(Path(index_dir)), asked=embedding_model is not None))
     checks.append(_reranker(reranker_model))
     checks.append(_llm(llm_model))
     checks.append(_index(Path(index_dir)))
@@ -90,20 +90,33 @@ def _lexicon() -> Check:
     return Check("lexicon", True, f"{lexicon.id}, {lexicon.folder}")
 
 
-def _embedder(name: str | None) -> Check:
-    from .embedding import load_embedder
+def _recorded_embedder(index_dir: Path) -> str | None:
+    """The embedder the index was built with, which ``rag ask`` uses when none is named; None
+    without a readable index (the index line says why)."""
+    from .store import read_manifest
+
+    try:
+        manifest = read_manifest(index_dir)
+    except RagError:
+        return None
+    return manifest.embedder.get("id") if manifest else None
+
+
+def _embedder(name: str | None, asked: bool = True) -> Check:
+    from .embedding import HashingEmbedder, load_embedder
 
     try:
         embedder = load_embedder(name)
     except RagError as error:
         return Check("embedder", False, str(error), broken=True)
-    if name in (None, "hashing"):
+    if isinstance(embedder, HashingEmbedder):
         kind = "offline hashing embedder (no weights)"
     else:
         prompts = [f"{role} prompt {p!r}" for role, p in _prompts(embedder) if p]
         kind = ", ".join(["sentence-transformers, loads", *prompts])
     device = getattr(embedder, "device", "cpu")
-    return Check("embedder", True, f"{embedder.id}, dim {embedder.dim}, {kind}, device {device}")
+    recorded = ", as the index records" if name and not asked else ""
+    return Check("embedder", True, f"{embedder.id}, dim {embedder.dim}, {kind}, device {device}{recorded}")
 
 
 def _prompts(embedder) -> list[tuple[str, str]]:

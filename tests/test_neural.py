@@ -376,6 +376,14 @@ def test_doctor_lists_each_model_with_its_device_and_dimension(tiny_models, neur
     assert checks["llm"].detail.endswith("parameters, window 1024 tokens, chat template")
 
 
+def test_doctor_names_the_embedder_the_index_was_built_with_when_none_is_named(tiny_models, neural_index):  # noqa: F811
+    # `rag ask --index-dir` on this index embeds questions with the tiny model, so doctor says so.
+    embedder = {c.name: c for c in diagnose(neural_index)}["embedder"]
+    assert embedder.ok
+    assert embedder.detail.startswith(f"sentence-transformers:{tiny_models.embedder}, dim 32, sentence-transformers")
+    assert embedder.detail.endswith(", as the index records")
+
+
 def test_doctor_reports_what_does_not_load(tmp_path):
     checks = {c.name: c for c in diagnose(tmp_path, reranker_model=str(tmp_path / "gone"), llm_model=None)}
     assert not checks["reranker"].ok
