@@ -62,6 +62,15 @@ from .sentences import split_sentences
 
 REFUSAL = "The documents do not say."
 
+# The evidence weighs terms as if the index held at least this many chunks: about the size of
+# the smallest index the abstention model was fitted on (seeds/, 51 chunks). In a tinier one,
+# rarity says little (every word is in one chunk of one), yet a word the index has never seen
+# would outweigh the seen ones many times over, far from anything the model was fitted on: in
+# a one-sentence index, "What colour is the sky over Xanadu?" read as mostly about something
+# never mentioned. Indexes of this size or more are unaffected. docs/EVALUATION.md, "Small
+# indexes", measures it.
+EVIDENCE_MIN_CHUNKS = 50
+
 
 class TermStatistics(Protocol):
     @property
@@ -577,7 +586,7 @@ def _analyse(
         stand_in_frequencies = stats.document_frequencies(found)
         for term, words in stand_ins.items():
             frequencies[term] = max(stand_in_frequencies.get(word, 0) for word in words)
-    weights = term_weights({t: frequencies.get(t, 0) for t in terms}, stats.chunk_count)
+    weights = term_weights({t: frequencies.get(t, 0) for t in terms}, max(stats.chunk_count, EVIDENCE_MIN_CHUNKS))
     total = sum(weights.values()) or 1.0
     unseen = sum(weights[t] for t in terms if frequencies.get(t, 0) == 0) / total
     # Coverage is measured on the terms the index knows; the ones it does not are the separate

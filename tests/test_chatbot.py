@@ -156,6 +156,14 @@ def test_from_documents_cites_document_ids_and_lines(tmp_path):
     assert answer.citations[0].quote == "The vault code is 4417."
 
 
+def test_a_one_sentence_index_answers_a_question_with_a_word_it_has_never_seen(tmp_path):
+    # "colour" is in no chunk; in an index this small it must not outweigh "sky" and "Xanadu".
+    bot = Chatbot.from_documents([Document(id="a", text="The sky over Xanadu is green.")], tmp_path)
+    answer = bot.ask("What colour is the sky over Xanadu?")
+    assert answer.text == "The sky over Xanadu is green. [1]"
+    assert bot.ask("Who won the 2018 FIFA World Cup?").abstained
+
+
 def test_a_folder_with_binary_empty_and_latin1_files_indexes_the_rest(tmp_path):
     folder = tmp_path / "docs"
     folder.mkdir()

@@ -131,7 +131,7 @@ def test_a_paraphrased_question_is_answered_only_with_the_lexicon(tmp_path: Path
         ),
         Document("weather.txt", "Rain is expected over the hills on Tuesday, with strong winds from the west.\n"),
     ]
-    question = "How many soldiers did the rebels free?"
+    question = "How many soldiers did the insurgents free?"  # "rebels", "released" in the text
     with_lexicon = Chatbot.from_documents(documents, index_dir=tmp_path / "a").ask(question)
     assert not with_lexicon.abstained
     assert "Five soldiers were released" in with_lexicon.text
