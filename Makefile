@@ -19,10 +19,12 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # The page serves library/, a copy of seeds/ made on the first run: files uploaded on the page
-# are written into the folder it serves, and seeds/ must stay as shipped.
+# are written into the folder it serves, and seeds/ must stay as shipped. Its index has a
+# folder of its own: index/ itself is what the README's examples build from seeds/, and an
+# index follows the folder it is refreshed from (uploads would drop out of a shared one).
 run: install
 	@[ -d library ] || cp -R seeds library
-	$(BIN)/rag ui --folder library --index-dir index
+	$(BIN)/rag ui --folder library --index-dir index/library
 
 # The browser tests drive Debian's chromium (Playwright's own browser download fails offline).
 chromium:
@@ -41,4 +43,4 @@ bench: install
 	$(BIN)/python benchmarks/scifact.py
 
 clean:
-	rm -rf $(VENV) index/*.sqlite index/*.faiss index/manifest.json
+	rm -rf $(VENV) index/*.sqlite index/*.faiss index/manifest.json index/library
