@@ -142,7 +142,18 @@ def _indexed_folder(index_dir: str) -> str:
             f"The index in {index_dir} was built from {built.source}, which is no longer there. "
             f"Name the folder to index: `rag index FOLDER --index-dir {index_dir}`."
         )
-    return built.source
+    return _as_typed(built.source)
+
+
+def _as_typed(folder: str) -> str:
+    """A recorded (absolute) folder as a person would type it here: relative to the working
+    directory when it is inside it ("seeds", not "/home/ann/rag/seeds")."""
+    from pathlib import Path
+
+    try:
+        return str(Path(folder).relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return folder
 
 
 @main.command("ask")
@@ -206,6 +217,8 @@ def chat_command(index_dir, folder, embedding_model, reranker_model, llm_model) 
         except (EOFError, KeyboardInterrupt):
             click.echo()
             return
+        if not sys.stdin.isatty():  # piped questions are not echoed by a terminal: show each one
+            click.echo(question)
         if question.strip().lower() in {"exit", "quit", ":q"}:
             return
         if not question.strip():

@@ -73,6 +73,8 @@ def test_chat_answers_follow_up_questions(runner, built):
     assert "UnHerd" in result.output
     assert "\n(read as: Which magazine did Harold Chambers write in?)\n" in result.output
     assert result.output.count("bot> ") == 2
+    # Piped questions are echoed after the prompt, so the transcript reads as a conversation.
+    assert "\nyou> Which magazine did he write in?\n" in result.output
 
 
 def test_chat_prints_each_answer_once_then_its_sources(runner, built):
@@ -174,6 +176,15 @@ def test_index_without_a_folder_refreshes_the_folder_the_index_was_built_from(ru
     result = runner.invoke(main, ["index", "--index-dir", str(index_dir)])
     assert result.exit_code == 0, result.output
     assert f"Indexed {folder} into {index_dir}: 1 added, 0 changed, 0 removed, 1 unchanged." in result.output
+
+
+def test_index_without_a_folder_names_it_as_typed_when_it_is_under_the_working_directory(runner, tmp_path, monkeypatch):
+    folder = notes_folder(tmp_path)
+    assert runner.invoke(main, ["index", str(folder), "--index-dir", str(tmp_path / "index")]).exit_code == 0
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(main, ["index", "--index-dir", "index"])
+    assert result.exit_code == 0, result.output
+    assert f"Indexed {folder.name} into index: 0 added, 0 changed, 0 removed, 1 unchanged." in result.output
 
 
 def test_indexing_another_folder_into_an_index_says_what_it_replaces(runner, tmp_path, caplog):
