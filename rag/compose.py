@@ -762,7 +762,8 @@ def _distinct(a: Candidate, b: Candidate) -> bool:
 
 
 # A heading's or a list item's mark at a line's start, a quote's ">", emphasis and table pipes.
-_MARKDOWN_RE = re.compile(r"(?m)^\s*(?:#{1,6}|>|[-*+]|\d+[.)])(?=\s)|\*\*|\|")
+# Typographic bullets ("• Strategic alliances: ...") mark list items in pasted text as "-" does.
+_MARKDOWN_RE = re.compile(r"(?m)^\s*(?:#{1,6}|>|[-*+•▪◦‣]|\d+[.)])(?=\s)|\*\*|\|")
 
 
 def _cited(text: str, marker: int) -> str:
@@ -770,7 +771,7 @@ def _cited(text: str, marker: int) -> str:
     a table row) gets a full stop after the marker, so the answer's sentences stay apart. The
     document's own footnote markers ("tall.[12]", pasted from Wikipedia) are left out of the
     answer, where they would read as citations; Markdown's marks ("# ", "- ", "**", table
-    pipes) are left out too, so a heading or a table row reads as plain words. The citation
+    pipes) and bullets ("• ") are left out too, so a heading or a table row reads as plain words. The citation
     keeps the quote as written."""
     line = " ".join(_MARKDOWN_RE.sub(" ", MARKER_RE.sub(" ", text)).split())
     line = re.sub(r"\s+([.,;:!?])", r"\1", line)

@@ -289,6 +289,7 @@ def test_markdown_marks_stay_in_the_quote_but_not_in_the_answer(tmp_path):
     assert answer.citations[0].quote == "- The **Lisbon** office opened in 1999."
     assert _cited("| Lisbon | 40 |", 2) == "Lisbon 40 [2]."
     assert _cited("## Staff", 3) == "Staff [3]."
+    assert _cited("• Strategic alliances: he may seek allies.", 4) == "Strategic alliances: he may seek allies. [4]"
 
 
 def test_the_documents_own_footnote_markers_stay_in_the_quote_but_not_in_the_answer(tmp_path):
