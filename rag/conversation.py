@@ -162,23 +162,18 @@ def naming(person: str, question: str) -> str:
     (``person``’s), except inside quotation marks ("the phrase “he who hesitates”"). Later ones
     in the same sentence stay: "Where did he publish his view?" reads "Where did Harold Chambers
     publish his view?", not "... publish Harold Chambers’s view?"."""
+    quoted = [(m.start(), m.end()) for m in _QUOTED_RE.finditer(question)]
     named: set[int] = set()  # the sentences whose pronoun has been written as the person
 
-    def standing_for(pronoun: re.Match, offset: int) -> str:
-        sentence = len(_SENTENCE_BREAK_RE.findall(question, 0, offset + pronoun.start()))
-        if sentence in named:
+    def standing_for(pronoun: re.Match) -> str:
+        sentence = len(_SENTENCE_BREAK_RE.findall(question, 0, pronoun.start()))
+        if sentence in named or any(start <= pronoun.start() < end for start, end in quoted):
             return pronoun.group()
         named.add(sentence)
         word = pronoun.group(1).lower()
-        following = pronoun.string[pronoun.end() :].split(maxsplit=1)
+        following = question[pronoun.end() :].split(maxsplit=1)
         object_her = not following or not following[0][0].isalpha() or following[0].lower() in _AFTER_OBJECT_HER
         possessive = word in {"his", "hers"} or (word == "her" and not object_her)
         return f"{person}’s" if possessive else person
 
-    quoted = [(m.start(), m.end()) for m in _QUOTED_RE.finditer(question)]
-    pieces, position = [], 0
-    for start, end in [*quoted, (len(question), len(question))]:
-        written = _PERSON_RE.sub(lambda m, offset=position: standing_for(m, offset), question[position:start])
-        pieces.append(written + question[start:end])
-        position = end
-    return "".join(pieces)
+    return _PERSON_RE.sub(standing_for, question)
