@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from .analysis import index_terms, question_terms, words
+from .chunking import LineIndex
 from .citations import check_sentences, passages_of
 from .compose import TermStatistics, abstain, ends_like_a_sentence, term_weights
 from .records import Answer, Citation, Hit
@@ -138,9 +139,11 @@ def compose_overview(
     paragraphs = []  # one per document, so that an overview of several reads as a list
     for source, ranges, count in plan:
         text = document_text(source) or ""
+        lines = LineIndex(text)
         first = len(citations)
         for start, end in central_sentences(text, count, stats, ranges, topic):
-            citations.append(_citation(len(citations) + 1, source, text, start, end))
+            marker = len(citations) + 1
+            citations.append(Citation(marker, source, *lines.span(start, end), text[start:end], start, end))
         if len(citations) > first:
             paragraphs.append(" ".join(f"{_one_line(c.quote)} [{c.marker}]" for c in citations[first:]))
     if not citations:
@@ -242,8 +245,3 @@ def _cosine(a: dict[str, float], b: dict[str, float]) -> float:
     dot = sum(value * b.get(term, 0.0) for term, value in a.items())
     norm = math.sqrt(sum(v * v for v in a.values())) * math.sqrt(sum(v * v for v in b.values()))
     return dot / norm if norm else 0.0
-
-
-def _citation(marker: int, source: str, text: str, start: int, end: int) -> Citation:
-    first_line = text.count("\n", 0, start) + 1
-    return Citation(marker, source, first_line, first_line + text.count("\n", start, end), text[start:end], start, end)
