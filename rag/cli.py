@@ -14,7 +14,7 @@ import sys
 import click
 
 from .errors import RagError
-from .records import line_span
+from .records import line_span, one_line
 
 DEFAULT_FOLDER = "seeds"
 DEFAULT_INDEX = "index"
@@ -188,11 +188,11 @@ def _source_lines(answer) -> list[str]:
         lines.append(f"(note: {answer.fallback_reason})")
     for citation in answer.citations:
         lines.append(f"[{citation.marker}] {citation.source}, {line_span(citation.start_line, citation.end_line)}")
-        lines.append(f"    {' '.join(citation.quote.split())}")
+        lines.append(f"    {one_line(citation.quote)}")
     if answer.closest:
         where = f"{answer.closest.source}, {line_span(answer.closest.start_line, answer.closest.end_line)}"
         lines.append(f"Nearest sentence, judged not to answer it ({where}):")
-        lines.append(f"    {' '.join(answer.closest.quote.split())}")
+        lines.append(f"    {one_line(answer.closest.quote)}")
     if answer.abstained and answer.hits:
         lines.append("Closest passages searched:")
         places = dict.fromkeys((hit.source, hit.start_line, hit.end_line) for hit in answer.hits[:CLOSEST])

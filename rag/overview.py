@@ -31,7 +31,7 @@ from .analysis import index_terms, question_terms, words
 from .chunking import LineIndex
 from .citations import check_sentences, passages_of
 from .compose import TermStatistics, abstain, ends_like_a_sentence, term_weights
-from .records import Answer, Citation, Hit
+from .records import Answer, Citation, Hit, one_line
 from .sentences import split_sentences
 
 MAX_DOCUMENTS = 8
@@ -145,7 +145,7 @@ def compose_overview(
             marker = len(citations) + 1
             citations.append(Citation(marker, source, *lines.span(start, end), text[start:end], start, end))
         if len(citations) > first:
-            paragraphs.append(" ".join(f"{_one_line(c.quote)} [{c.marker}]" for c in citations[first:]))
+            paragraphs.append(" ".join(f"{one_line(c.quote)} [{c.marker}]" for c in citations[first:]))
     if not citations:
         return None
     if left_out:
@@ -229,11 +229,6 @@ def _topic_share(topic: str, hits: Sequence[Hit], stats: TermStatistics) -> floa
 
 def _quotable(sentence: str) -> bool:
     return MIN_WORDS <= len(sentence.split()) <= MAX_WORDS and ends_like_a_sentence(sentence)
-
-
-def _one_line(quote: str) -> str:
-    """A quote that runs over lines in its source, as one line of the answer."""
-    return " ".join(quote.split())
 
 
 def _unit(vector: dict[str, float]) -> dict[str, float]:

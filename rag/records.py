@@ -122,6 +122,12 @@ class Citation:
         return cls(marker, span.source, span.start_line, span.end_line, span.text, span.start_char, span.end_char)
 
 
+def one_line(text: str) -> str:
+    """A quote that runs over lines in its source, as one line (the terminal, the report, the
+    page and an overview's answer show quotes so)."""
+    return " ".join(text.split())
+
+
 def line_span(start_line: int, end_line: int, dash: str = "-") -> str:
     """``line 21`` or ``lines 21-23``: how the terminal, the report and the page name a span
     (the page passes an en dash)."""

@@ -18,7 +18,7 @@ from pathlib import Path
 from .errors import ReportError
 from .evaluation import METRICS, EvalResult, PromptResult, check_writable
 from .metrics import contains_answer
-from .records import line_span
+from .records import line_span, one_line
 
 SUFFIXES = (".html", ".htm", ".md")
 
@@ -167,7 +167,7 @@ def _nearest(r: PromptResult) -> str:
     if r.closest is None:
         return ""
     c = r.closest
-    return f"Nearest sentence, not cited: “{' '.join(c.quote.split())}” ({c.source}, {line_span(c.start_line, c.end_line)})"
+    return f"Nearest sentence, not cited: “{one_line(c.quote)}” ({c.source}, {line_span(c.start_line, c.end_line)})"
 
 
 _NOTE = (
@@ -218,7 +218,7 @@ def html_report(result: EvalResult, images: dict[str, str]) -> str:
         good = outcome in {"correct", "abstained (right)", "answered"}
         citations = "".join(
             f"<div>[{c.marker}] {e(c.source)}:{c.start_line}-{c.end_line}"
-            f'<div class="quote">“{e(" ".join(c.quote.split()))}”</div></div>'
+            f'<div class="quote">“{e(one_line(c.quote))}”</div></div>'
             for c in r.citations
         )
         nearest = f'<div class="quote">{e(_nearest(r))}</div>' if r.closest else ""

@@ -16,7 +16,7 @@ import html
 import re
 from collections.abc import Callable, Mapping, Sequence
 
-from rag.records import Answer, Citation, Hit, line_span
+from rag.records import Answer, Citation, Hit, line_span, one_line
 
 CONTEXT_CHARS = 220
 _BLANK_LINES_RE = re.compile(r"[ \t\xa0]*\n\s*")
@@ -39,10 +39,6 @@ def ranges_label(spans: Sequence[tuple[int, int]]) -> str:
     if len(unique) == 1:
         return lines_label(*unique[0])
     return "lines " + ", ".join(str(a) if a == b else f"{a}–{b}" for a, b in unique)
-
-
-def _one_line(value: str) -> str:
-    return " ".join(value.split())
 
 
 def _inline(value: str) -> str:
@@ -111,7 +107,7 @@ def _read_as(answer: Answer) -> str:
 
 def _marker(citation: Citation, linked: bool = True) -> str:
     where = f"{citation.source}, {lines_label(citation.start_line, citation.end_line)}"
-    title = f"[{citation.marker}] {where}: “{_one_line(citation.quote)}”"
+    title = f"[{citation.marker}] {where}: “{one_line(citation.quote)}”"
     if not linked:
         return f'<span class="cite" title="{text(title)}">[{citation.marker}]</span>'
     return f'<a class="cite" href="#source-{citation.marker}" title="{text(title)}">[{citation.marker}]</a>'
@@ -172,7 +168,7 @@ def passage_in_context(citation: Citation, document: str | None, context: int = 
     if not document:
         return "", citation.quote, ""
     start, end = citation.start_char, citation.end_char
-    if not (0 <= start < end <= len(document)) or _one_line(document[start:end]) != _one_line(citation.quote):
+    if not (0 <= start < end <= len(document)) or one_line(document[start:end]) != one_line(citation.quote):
         start = document.find(citation.quote)
         if start < 0:
             return "", citation.quote, ""
