@@ -24,11 +24,13 @@ import random
 import tempfile
 from pathlib import Path
 
+from calibrate_abstention import best_sentence
 from clapnq import EVALUATION, Question, load
 from common import write_section
 
 from rag import Chatbot, compose
-from rag.compose import candidates_from_hits, score_sentences, should_abstain
+from rag.compose import should_abstain
+from rag.metrics import mean
 
 GROUP = 5
 SEED = 0
@@ -46,10 +48,8 @@ def groups_of(questions: list[Question]) -> list[list[Question]]:
 
 
 def answers(bot: Chatbot, question: str) -> bool:
-    settings = bot.composer_settings
-    hits = bot.retrieve(question, k=bot.top_k)
-    scored = score_sentences(question, candidates_from_hits(hits, settings.evidence_hits), bot.index, settings)
-    return bool(scored) and not should_abstain(scored[0], settings.abstention)
+    best = best_sentence(bot, question)
+    return best is not None and not should_abstain(best, bot.composer_settings.abstention)
 
 
 def measure(floors: list[int]) -> dict[int, dict[str, dict[str, list[bool]]]]:
@@ -93,18 +93,14 @@ def markdown(outcomes: dict[int, dict[str, dict[str, list[bool]]]]) -> str:
     for floor, splits in outcomes.items():
         shipped = " (shipped)" if floor == compose.EVIDENCE_MIN_CHUNKS else ""
         for split, kinds in splits.items():
-            answered = _share(kinds["answerable"])
-            on_topic = 1 - _share(kinds["on_topic"])
-            out_of_scope = 1 - _share(kinds["out_of_scope"])
+            answered = mean(kinds["answerable"])
+            on_topic = 1 - mean(kinds["on_topic"])
+            out_of_scope = 1 - mean(kinds["out_of_scope"])
             lines.append(
                 f"| {floor}{shipped} | {split} | {answered:.3f} | {on_topic:.3f} | {out_of_scope:.3f} "
                 f"| {(answered + on_topic) / 2:.3f} |"
             )
     return "\n".join(lines)
-
-
-def _share(flags: list[bool]) -> float:
-    return sum(flags) / len(flags) if flags else 0.0
 
 
 def main(argv: list[str] | None = None) -> None:
