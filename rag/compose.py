@@ -106,7 +106,7 @@ class AbstentionModel:
     """
 
     bias: float = -3.73
-    coverage: float = 2.25
+    coverage: float = 2.24
     passage_coverage: float = 1.59
     missing_share: float = -0.36
     rare_coverage: float = 0.33
@@ -114,7 +114,7 @@ class AbstentionModel:
     answer_type: float = 0.11
     type_missing: float = -0.6
     top_passage: float = 0.91
-    threshold: float = 0.49
+    threshold: float = 0.48
 
     def probability(self, evidence: Evidence) -> float:
         z = self.bias + sum(getattr(self, name) * value for name, value in evidence.as_dict().items())
@@ -501,6 +501,10 @@ def term_weights(frequencies: dict[str, int], chunk_count: int) -> dict[str, flo
 
 Relatives = dict[str, tuple[tuple[str, ...], ...]]
 
+# "How old is he?" asks for a number, and a sentence says it without the word; the word's
+# relatives would find only its other senses ("old" / "worn" / "wear": what he was wearing).
+_MEASURED_RE = re.compile(r"\bhow\s+(old|tall|long|big|large|far|high|deep|wide|heavy)\b")
+
 
 def related_terms(question: str, lexicon: Lexicon | None) -> tuple[list[str], Relatives]:
     """The question's terms, and for each the stemmed words related to it in meaning (a
@@ -511,8 +515,10 @@ def related_terms(question: str, lexicon: Lexicon | None) -> tuple[list[str], Re
     terms = list(dict.fromkeys(stems))
     related: dict[str, set[tuple[str, ...]]] = {t: set() for t in terms}
     if lexicon is not None and lexicon.available:
+        measured = set(_MEASURED_RE.findall(question.lower()))
         for word, term in zip(question_word_list, stems, strict=True):
-            related[term].update(_relative_stems(lexicon, word, term))
+            if word not in measured:
+                related[term].update(_relative_stems(lexicon, word, term))
     return terms, {t: tuple(sorted(phrases)) for t, phrases in related.items()}
 
 

@@ -23,6 +23,7 @@ from rag.compose import (
     closest_worth_showing,
     has_answer_type,
     question_type,
+    related_terms,
     score_sentences,
     variant_of,
 )
@@ -206,6 +207,21 @@ def test_a_short_sentence_holding_what_was_asked_is_not_taken_for_a_heading(tmp_
     assert _shape_penalty("It opened in 1999.", scorer, typed=True) == 0.0
     assert _shape_penalty("It opened then.", scorer, typed=False) == scorer.heading_penalty
     assert _shape_penalty("Brisk tower 1999", scorer, typed=True) == scorer.heading_penalty
+
+
+def test_the_word_a_how_question_measures_by_gets_no_relatives():
+    lexicon = load_lexicon()
+    _, related = related_terms("How old is Apti Alaudinov?", lexicon)
+    assert related["old"] == ()  # not "worn", whose stem "wear" is in "wearing a sweatshirt"
+    _, related = related_terms("Which old ship sank?", lexicon)
+    assert ("wear",) in related["old"]
+
+
+def test_an_age_the_passage_does_not_give_is_refused(tmp_path):
+    text = "Apti Alaudinov, wearing a grey sweatshirt, spoke to reporters in Kursk. He commands the Akhmat unit."
+    bot = Chatbot.from_documents([Document("a", text)], index_dir=tmp_path)
+    assert bot.ask("How old is Apti Alaudinov?").abstained
+    assert not bot.ask("Which unit does Apti Alaudinov command?").abstained
 
 
 def test_unseen_terms_are_counted_apart_from_coverage(small_bot):
