@@ -56,6 +56,7 @@ from typing import Protocol
 
 from .analysis import QUESTION_STOPWORDS, fold, index_terms, question_words, stem_all
 from .citations import MARKER_RE, check_sentences, passages_of
+from .definitions import defined_name, describes
 from .lexicon import Lexicon, load_lexicon
 from .records import Answer, Citation, Hit
 from .sentences import split_sentences
@@ -129,6 +130,7 @@ class SentenceScorer:
     passage_coverage: float = 0.5
     answer_type: float = 0.25
     rank_prior: float = 0.2
+    definition: float = 1.0  # "Who is X?": a sentence that says what X is ("X, the head of ...")
     heading_penalty: float = 0.6
     fragment_penalty: float = 0.3
     long_penalty: float = 0.15
@@ -557,6 +559,7 @@ class _Question:
     lexicon: Lexicon | None
     surnames: dict[str, str]  # a full name's other terms -> its last one ("harold" -> "chamber")
     names: list[list[str]]  # the index terms of each name the question gives
+    defined: str | None  # the name a "Who is X?" question asks about
 
     def match(self, term: str, terms: frozenset[str]) -> float:
         """1 when ``terms`` hold ``term`` or a spelling variant, ``related_credit`` when they
@@ -618,6 +621,7 @@ def _analyse(
         lexicon,
         _surnames(names),
         names,
+        defined_name(question),
     )
 
 
@@ -680,6 +684,7 @@ def score_sentences(
             + scorer.passage_coverage * evidence.passage_coverage
             + scorer.answer_type * evidence.answer_type
             + scorer.rank_prior / (1 + candidate.hit_rank)
+            + (scorer.definition if q.defined and describes(candidate.text, q.defined, lexicon) else 0.0)
             - _shape_penalty(candidate.text, scorer, typed=bool(evidence.answer_type))
         )
         scored.append(Scored(candidate, score, evidence, names_absent))
