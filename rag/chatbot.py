@@ -382,7 +382,8 @@ def index_documents(
         )
         return Index.open(index_dir), embedder, report
     except IndexCorruptError as error:
-        logger.warning("%s Rebuilding it from the documents.", error)
+        # What happened only: the error's own advice, to rebuild, is what happens next.
+        logger.warning("The index in %s is damaged (%s): rebuilding it from the documents.", error.folder, error.detail)
         report = update_index(index_dir, documents, settings, rebuild=True, progress=progress, source=source)
         return Index.open(index_dir), embedder, report
 

@@ -24,7 +24,21 @@ class IndexLocationError(RagError):
 
 
 class IndexCorruptError(RagError):
-    """An index file is missing, truncated or unreadable."""
+    """An index file is missing, truncated or unreadable.
+
+    ``detail`` says what is wrong apart from the advice to rebuild, so that a caller that
+    rebuilds the index anyway can report what happened without telling the user to do it."""
+
+    def __init__(self, folder: object, detail: object) -> None:
+        super().__init__(folder, detail)  # both, so that the error still pickles and copies
+        self.folder = folder
+        self.detail = detail
+
+    def __str__(self) -> str:
+        return (
+            f"The index in {self.folder} is damaged ({self.detail}). Rebuild it with "
+            f"`rag index FOLDER --index-dir {self.folder} --rebuild`."
+        )
 
 
 class IndexMismatchError(RagError):

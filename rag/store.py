@@ -214,17 +214,15 @@ class Index:
                     raise
                 if isinstance(error, sqlite3.ProgrammingError) and "closed" in str(error):
                     raise RagError(f"The index in {self.folder} was closed. Open it again to ask more.") from error
-                raise IndexCorruptError(_corrupt_message(self.folder, error)) from error
+                raise IndexCorruptError(self.folder, error) from error
 
     def _check_consistent(self) -> None:
         rows = self._query("SELECT count(*) FROM chunks", ())
         if rows[0][0] != self.chunk_count or self.chunk_count != self.manifest.chunk_count:
             raise IndexCorruptError(
-                _corrupt_message(
-                    self.folder,
-                    f"{rows[0][0]} chunks in the table, {self.chunk_count} vectors, "
-                    f"{self.manifest.chunk_count} in the manifest",
-                )
+                self.folder,
+                f"{rows[0][0]} chunks in the table, {self.chunk_count} vectors, "
+                f"{self.manifest.chunk_count} in the manifest",
             )
 
 
@@ -242,13 +240,13 @@ def read_manifest(folder: Path) -> Manifest | None:
     except (OSError, ValueError) as error:
         if not _holds_index_files(folder):
             raise _foreign_manifest(folder) from error
-        raise IndexCorruptError(_corrupt_message(folder, f"{MANIFEST}: {error}")) from error
+        raise IndexCorruptError(folder, f"{MANIFEST}: {error}") from error
     if not (isinstance(data, dict) and _MANIFEST_KEYS & data.keys()):
         raise _foreign_manifest(folder)
     try:
         manifest = Manifest(**data)
     except TypeError as error:
-        raise IndexCorruptError(_corrupt_message(folder, f"{MANIFEST}: {error}")) from error
+        raise IndexCorruptError(folder, f"{MANIFEST}: {error}") from error
     if manifest.format_version != FORMAT_VERSION:
         raise IndexMismatchError(
             f"The index in {folder} has format {manifest.format_version}; this version reads "
@@ -285,15 +283,13 @@ def _foreign_manifest(folder: Path) -> IndexLocationError:
 def _data_file(folder: Path, manifest: Manifest, role: str) -> Path:
     entry = manifest.files.get(role)
     if not isinstance(entry, dict) or "name" not in entry:
-        raise IndexCorruptError(_corrupt_message(folder, f"the manifest names no {role} file"))
+        raise IndexCorruptError(folder, f"the manifest names no {role} file")
     path = folder / entry["name"]
     if not path.exists():
-        raise IndexCorruptError(_corrupt_message(folder, f"{entry['name']} is missing"))
+        raise IndexCorruptError(folder, f"{entry['name']} is missing")
     size = path.stat().st_size
     if size != entry.get("bytes"):
-        raise IndexCorruptError(
-            _corrupt_message(folder, f"{entry['name']} has {size} bytes, the manifest says {entry.get('bytes')}")
-        )
+        raise IndexCorruptError(folder, f"{entry['name']} has {size} bytes, the manifest says {entry.get('bytes')}")
     return path
 
 
@@ -310,13 +306,6 @@ def _check_readable(path: Path) -> None:
         ) from error
 
 
-def _corrupt_message(folder: Path, detail: object) -> str:
-    return (
-        f"The index in {folder} is damaged ({detail}). Rebuild it with "
-        f"`rag index FOLDER --index-dir {folder} --rebuild`."
-    )
-
-
 def _read_vectors(path: Path):
     import faiss
 
@@ -327,7 +316,7 @@ def _read_vectors(path: Path):
     try:
         return faiss.read_index(str(path))
     except RuntimeError as error:
-        raise IndexCorruptError(_corrupt_message(path.parent, f"{path.name}: {str(error).splitlines()[0]}")) from error
+        raise IndexCorruptError(path.parent, f"{path.name}: {str(error).splitlines()[0]}") from error
 
 
 def _connect(path: Path, *, read_only: bool) -> sqlite3.Connection:
@@ -339,7 +328,7 @@ def _connect(path: Path, *, read_only: bool) -> sqlite3.Connection:
         db.execute("SELECT count(*) FROM sqlite_master").fetchone()
         return db
     except sqlite3.DatabaseError as error:
-        raise IndexCorruptError(_corrupt_message(path.parent, f"{path.name}: {error}")) from error
+        raise IndexCorruptError(path.parent, f"{path.name}: {error}") from error
 
 
 # ----------------------------------------------------------------------------------------

@@ -199,6 +199,19 @@ def test_indexing_another_folder_into_an_index_says_what_it_replaces(runner, tmp
     )
 
 
+def test_indexing_over_a_damaged_index_says_what_happened_without_telling_to_rebuild(runner, tmp_path, caplog):
+    folder = notes_folder(tmp_path)
+    index_dir = tmp_path / "index"
+    assert runner.invoke(main, ["index", str(folder), "--index-dir", str(index_dir)]).exit_code == 0
+    (index_dir / "vectors-1.faiss").unlink()
+    result = runner.invoke(main, ["index", str(folder), "--index-dir", str(index_dir)])
+    assert result.exit_code == 0, result.output
+    assert f"Indexed {folder} into {index_dir}: 1 added, 0 changed, 0 removed, 0 unchanged." in result.output
+    assert [r.getMessage() for r in caplog.records if r.name == "rag.chatbot"] == [
+        f"The index in {index_dir} is damaged (vectors-1.faiss is missing): rebuilding it from the documents."
+    ]
+
+
 def test_index_without_a_folder_whose_folder_is_gone_says_to_name_one(runner, tmp_path):
     folder = notes_folder(tmp_path)
     index_dir = tmp_path / "index"
