@@ -316,7 +316,11 @@ def _read_vectors(path: Path):
     try:
         return faiss.read_index(str(path))
     except RuntimeError as error:
-        raise IndexCorruptError(path.parent, f"{path.name}: {str(error).splitlines()[0]}") from error
+        # FAISS's message names its own C++ source ("Error in std::unique_ptr<faiss::Index>
+        # faiss::read_index_up(...) at index_read.cpp:3251: ..."), which tells a user nothing:
+        # it is kept for -v and for the exception chain, and the user is told which file.
+        logger.info("FAISS could not read %s: %s", path, error)
+        raise IndexCorruptError(path.parent, f"{path.name} cannot be read as FAISS vectors") from error
 
 
 def _connect(path: Path, *, read_only: bool) -> sqlite3.Connection:

@@ -108,6 +108,17 @@ def test_doctor_opens_the_index_so_a_missing_data_file_shows_as_damage(runner, b
     assert "is missing). Rebuild it with `rag index FOLDER" in result.output
 
 
+def test_a_vectors_file_faiss_cannot_read_is_named_with_the_way_to_rebuild(runner, built):
+    vectors = built / "vectors-1.faiss"
+    vectors.write_bytes(bytes(64) + vectors.read_bytes()[64:])  # a zeroed header, the same size
+    result = runner.invoke(main, ["ask", "Who is Harold Chambers?", "--index-dir", str(built)])
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"Error: The index in {built} is damaged (vectors-1.faiss cannot be read as FAISS vectors). "
+        f"Rebuild it with `rag index FOLDER --index-dir {built} --rebuild`.\n"
+    )
+
+
 def test_a_port_out_of_range_is_a_usage_error(runner):
     result = runner.invoke(main, ["ui", "--port", "99999"])
     assert result.exit_code == 2
