@@ -31,7 +31,7 @@ import sqlite3
 import tempfile
 import threading
 from collections.abc import Collection, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -243,16 +243,19 @@ def read_manifest(folder: Path) -> Manifest | None:
         raise IndexCorruptError(folder, f"{MANIFEST}: {error}") from error
     if not (isinstance(data, dict) and _MANIFEST_KEYS & data.keys()):
         raise _foreign_manifest(folder)
-    try:
-        manifest = Manifest(**data)
-    except TypeError as error:
-        raise IndexCorruptError(folder, f"{MANIFEST}: {error}") from error
-    if manifest.format_version != FORMAT_VERSION:
+    version = data.get("format_version", FORMAT_VERSION)
+    if version != FORMAT_VERSION:
         raise IndexMismatchError(
-            f"The index in {folder} has format {manifest.format_version}; this version reads "
+            f"The index in {folder} has format {version}; this version reads "
             f"format {FORMAT_VERSION}. Rebuild it with `rag index FOLDER --index-dir {folder} --rebuild`."
         )
-    return manifest
+    missing = [key for key in ("embedder", "chunker") if key not in data]
+    if missing:
+        raise IndexCorruptError(folder, f"{MANIFEST} has no {' or '.join(missing)} entry")
+    # Keys this version does not know are left unread, not refused: a newer version adds a key
+    # without changing format_version only when older readers can do without it (a change
+    # they cannot read raises the format, refused above), so the index is sound here.
+    return Manifest(**{key: value for key, value in data.items() if key in _MANIFEST_FIELDS})
 
 
 def existing_manifest(folder: str | Path) -> Manifest | None:
@@ -265,6 +268,7 @@ def existing_manifest(folder: str | Path) -> Manifest | None:
 
 
 _MANIFEST_KEYS = frozenset(["format_version", "embedder", "chunker", "files", "documents"])
+_MANIFEST_FIELDS = frozenset(f.name for f in fields(Manifest))
 
 
 def _holds_index_files(folder: Path) -> bool:

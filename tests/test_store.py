@@ -14,7 +14,7 @@ from rag.analysis import ANALYZER_ID
 from rag.chatbot import index_documents
 from rag.chunking import ChunkerSettings
 from rag.embedding import HashingEmbedder
-from rag.errors import IndexLocationError, IndexMismatchError, RagError
+from rag.errors import IndexCorruptError, IndexLocationError, IndexMismatchError, RagError
 from rag.store import MANIFEST, Index, IndexSettings, update_index
 from rag.tokens import APPROXIMATION, TokenCounter
 from tests.conftest import ROOT
@@ -232,6 +232,44 @@ def test_a_damaged_index_is_a_rag_error_and_from_folder_rebuilds_it(tmp_path, da
         Index.open(index_dir)
     bot = Chatbot.from_folder(folder, index_dir=index_dir)
     assert bot.retrieve("ripe bananas", k=1)[0].source == "b.txt"
+
+
+def _edit_manifest(folder, **changes):
+    path = folder / MANIFEST
+    manifest = json.loads(path.read_text())
+    manifest.update(changes)
+    for key in [key for key, value in changes.items() if value is None]:
+        del manifest[key]
+    path.write_text(json.dumps(manifest))
+
+
+def test_a_manifest_key_this_version_does_not_know_is_left_unread(tmp_path):
+    update_index(tmp_path, DOCS, settings())
+    _edit_manifest(tmp_path, version=2, written_by={"rag-seeds": "9.0"})
+    with contextlib.closing(Index.open(tmp_path)) as index:
+        assert index.chunk_count == 3
+
+
+def test_a_newer_format_with_keys_this_version_does_not_know_is_a_format_mismatch(tmp_path):
+    update_index(tmp_path, DOCS, settings())
+    _edit_manifest(tmp_path, format_version=2, version=2)
+    with pytest.raises(IndexMismatchError) as raised:
+        Index.open(tmp_path)
+    assert str(raised.value) == (
+        f"The index in {tmp_path} has format 2; this version reads format 1. "
+        f"Rebuild it with `rag index FOLDER --index-dir {tmp_path} --rebuild`."
+    )
+
+
+def test_a_manifest_without_its_embedder_is_damage_said_plainly(tmp_path):
+    update_index(tmp_path, DOCS, settings())
+    _edit_manifest(tmp_path, embedder=None)
+    with pytest.raises(IndexCorruptError) as raised:
+        Index.open(tmp_path)
+    assert str(raised.value) == (
+        f"The index in {tmp_path} is damaged (manifest.json has no embedder entry). "
+        f"Rebuild it with `rag index FOLDER --index-dir {tmp_path} --rebuild`."
+    )
 
 
 @pytest.mark.parametrize("role", ["vectors", "chunks"])
