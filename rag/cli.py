@@ -13,7 +13,7 @@ import sys
 
 import click
 
-from .errors import RagError
+from .errors import IndexCorruptError, RagError
 from .records import line_span, one_line
 
 DEFAULT_FOLDER = "seeds"
@@ -132,9 +132,17 @@ def _indexed_folder(index_dir: str) -> str:
     it was built from documents handed over in Python)."""
     from pathlib import Path
 
-    from .store import existing_manifest
+    from .store import read_manifest
 
-    built = existing_manifest(index_dir)
+    try:
+        built = read_manifest(Path(index_dir))
+    except IndexCorruptError as error:
+        # The folder is recorded only in the manifest: seeds/ in its place would quietly
+        # replace the documents of whatever folder the index was built from.
+        raise RagError(
+            f"The index in {index_dir} is damaged ({error.detail}), so the folder it was built from is not "
+            f"known. Give the folder to index: `rag index FOLDER --index-dir {index_dir} --rebuild`."
+        ) from error
     if built is None or built.source is None:
         return DEFAULT_FOLDER
     if not Path(built.source).is_dir():

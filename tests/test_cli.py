@@ -237,6 +237,22 @@ def test_index_without_a_folder_whose_folder_is_gone_says_to_name_one(runner, tm
     )
 
 
+@pytest.mark.parametrize("rebuild", [["--rebuild"], []])
+def test_index_without_a_folder_over_a_damaged_manifest_asks_for_the_folder(runner, tmp_path, monkeypatch, rebuild):
+    monkeypatch.chdir(SEEDS.parent)  # where a seeds/ folder is at hand, and must not be taken
+    index_dir = tmp_path / "index"
+    assert runner.invoke(main, ["index", str(notes_folder(tmp_path)), "--index-dir", str(index_dir)]).exit_code == 0
+    (index_dir / "manifest.json").write_text('{"embedder": ', encoding="utf-8")
+    result = runner.invoke(main, ["index", "--index-dir", str(index_dir), *rebuild])
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"Error: The index in {index_dir} is damaged (manifest.json: Expecting value: line 1 column 14 (char 13)), "
+        "so the folder it was built from is not known. "
+        f"Give the folder to index: `rag index FOLDER --index-dir {index_dir} --rebuild`.\n"
+    )
+    assert (index_dir / "manifest.json").read_text(encoding="utf-8") == '{"embedder": '
+
+
 @pytest.mark.parametrize("command", [["chat"], ["ask", "Who is Harold Chambers?"]])
 def test_a_session_with_no_index_and_no_seeds_says_how_to_build_one(runner, tmp_path, monkeypatch, command):
     monkeypatch.chdir(tmp_path)
