@@ -15,7 +15,7 @@ import pytest
 pytest.importorskip("gradio")
 pytest.importorskip("playwright")
 
-from ui.browser import ask, chromium, find_chromium, open_page, serving  # noqa: E402
+from ui.browser import ask, capture, chromium, find_chromium, open_page, serving  # noqa: E402
 
 pytestmark = [
     pytest.mark.browser,
@@ -134,6 +134,13 @@ def test_a_refusal_shows_the_nearest_sentence_highlighted_in_its_passage(page, t
     assert sources.locator(".nearest mark").inner_text() == "“I would specify three of them."
     assert "line 51" in sources.locator(".nearest .passage-lines").inner_text()
     page.screenshot(path=str(tmp_path / "nearest.png"))
+
+
+def test_the_screenshot_of_a_refusal_is_taken_with_no_marker_to_hover(page, tmp_path):
+    target = tmp_path / "refusal.png"
+    capture(page, "What is the capital of Australia?", target)
+    assert target.read_bytes().startswith(b"\x89PNG")
+    assert "No answer in the documents" in page.locator("#chat .msg.answer").last.inner_text()
 
 
 def test_clicking_an_example_question_asks_it(page, server):

@@ -123,12 +123,18 @@ def screenshot(target: Path, question: str) -> None:
             sync_playwright() as playwright,
             chromium(playwright, executable, width=1280, height=860) as context,
         ):
-            page = open_page(context, url)
-            ask(page, question)
-            page.locator("#chat a.cite").first.hover()
-            page.wait_for_timeout(300)
-            page.screenshot(path=str(target))
+            capture(open_page(context, url), question, target)
     print(f"saved {target}")
+
+
+def capture(page, question: str, target: Path) -> None:
+    """Ask ``question`` and save a picture of the page, hovering the answer's first citation
+    marker so its source shows. A refusal cites nothing, so it is pictured as it is."""
+    markers = ask(page, question).locator("a.cite")
+    if markers.count():
+        markers.first.hover()
+        page.wait_for_timeout(300)  # a moment for the hover to take effect
+    page.screenshot(path=str(target))
 
 
 def main() -> None:
