@@ -25,7 +25,7 @@ def test_index_then_ask_prints_the_answer_and_its_sources(runner, built):
     result = runner.invoke(main, ["ask", "How many prisoners were exchanged on February 5?", "--index-dir", str(built)])
     assert result.exit_code == 0
     assert "314" in result.output
-    assert "[2] 003_58ec4efac89fea89.txt, line 21\n    The February 5 exchange included 314 prisoners" in result.output
+    assert "[1] 003_58ec4efac89fea89.txt, line 21\n    The February 5 exchange included 314 prisoners" in result.output
 
 
 def test_reindexing_an_unchanged_folder_reports_nothing_to_do(runner, built):
@@ -81,8 +81,8 @@ def test_chat_prints_each_answer_once_then_its_sources(runner, built):
     questions = "How many prisoners were exchanged on February 5?\nexit\n"
     result = runner.invoke(main, ["chat", "--index-dir", str(built)], input=questions)
     assert result.exit_code == 0
-    assert result.output.count("(157 from each side). [2]") == 1  # the answer, streamed
-    assert "\n[2] 003_58ec4efac89fea89.txt, line 21\n    The February 5 exchange included 314" in result.output
+    assert result.output.count("(157 from each side). [1]") == 1  # the answer, streamed
+    assert "\n[1] 003_58ec4efac89fea89.txt, line 21\n    The February 5 exchange included 314" in result.output
 
 
 def test_doctor_reports_each_backend(runner, built):

@@ -21,6 +21,7 @@ from rag.compose import (
     _cited,
     candidates_from_hits,
     closest_worth_showing,
+    counted_terms,
     has_answer_type,
     question_type,
     related_terms,
@@ -274,6 +275,37 @@ def test_a_refusal_shows_the_sentence_that_came_near_only_when_it_came_near(smal
     assert closest_worth_showing(replace(best, names_absent=True), AbstentionModel(threshold=0.999)) is None
     assert small_bot.ask("What is the capital of Australia?").closest is None
     assert small_bot.ask(question).closest is None  # answered: nothing to add
+
+
+@pytest.mark.parametrize(
+    ("question", "terms"),
+    [
+        ("How many prisoners were swapped?", ["prison"]),
+        ("In spring 2023, how many freed Chechen captives did he decline to see?", ["freed", "chechen", "captiv"]),
+        ("How many anonymous Kremlin insiders talked to Bloomberg?", ["anonym", "kremlin", "insid"]),
+        ("How much did it cost?", []),
+    ],
+)
+def test_a_how_many_question_counts_the_words_after_how_many(question, terms):
+    assert counted_terms(question) == terms
+
+
+def test_a_number_of_the_thing_counted_leads_the_answer(tmp_path):
+    text = (
+        "The February 5 prisoner exchange included 20 Chechen soldiers, he reported. "
+        "Talks went on. "
+        "The February 5 exchange included 314 prisoners (157 from each side)."
+    )
+    bot = Chatbot.from_documents([Document("a", text)], index_dir=tmp_path)
+    bot.composer_settings = replace(bot.composer_settings, second_sentence_ratio=0.5)  # both are chosen
+    quotes = [c.quote for c in bot.ask("How many prisoners were exchanged on February 5?").citations]
+    assert quotes == [
+        "The February 5 exchange included 314 prisoners (157 from each side).",
+        "The February 5 prisoner exchange included 20 Chechen soldiers, he reported.",
+    ]
+    # Without a sentence that says it in so many words, the chosen ones read in document order.
+    starts = [c.start_char for c in bot.ask("What happened on February 5?").citations]
+    assert starts == sorted(starts)
 
 
 def test_answers_quote_verbatim_and_every_sentence_carries_its_marker(small_bot):
