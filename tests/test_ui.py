@@ -335,10 +335,23 @@ def test_examples_are_offered_only_for_indexed_seed_files():
     bot.documents = {SEED_FILE: 3}
     assert ChatApp(bot, index_dir=".").examples() == [
         "How many prisoners were exchanged on February 5?",
+        "Who is Kadyrov?",
         "What is the capital of Australia?",
     ]
     bot.documents = {"001_7766d24d19bfa5ea.txt": 3, "notes.txt": 1}
     assert ChatApp(bot, index_dir=".").examples() == ["What are these articles about?"]
+
+
+def test_each_seed_example_shows_what_it_is_offered_for(seeds_bot):
+    from ui.app import SEED_EXAMPLES
+
+    for question, source in SEED_EXAMPLES:
+        answer = seeds_bot.ask(question)
+        if question == "What is the capital of Australia?":
+            assert answer.abstained
+        else:
+            assert not answer.abstained, question
+            assert source in {c.source for c in answer.citations}, question
 
 
 def test_backend_status_comes_from_the_doctor_checks(app):

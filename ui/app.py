@@ -41,19 +41,15 @@ MAX_PASSAGES = 20
 QUEUE_CONCURRENCY = 8
 QUEUE_MAX_SIZE = 256
 
-# Questions the offline default answers from the seed articles, offered when those are indexed;
-# "the capital of Australia" shows what an abstention looks like, the last an overview.
+# Questions the offline default answers from the seed articles, offered when those are indexed
+# (short enough that the page shows them whole); "the capital of Australia" shows what an
+# abstention looks like, the last an overview.
 SEED_EXAMPLES = [
     ("How many prisoners were exchanged on February 5?", "003_58ec4efac89fea89.txt"),
-    (
-        "Which political and security analyst called Kadyrov's support for the invasion a gamble?",
-        "000_f2df93452cb9e121.txt",
-    ),
-    ("Which ousted Serbian leader did security expert Chris Costa compare Putin to?", "002_16c963fab6cf1b6f.txt"),
-    (
-        "Who is the Chief of General Staff in Putin's shrinking circle of hard-line advisers?",
-        "004_7efb122e67c28a6b.txt",
-    ),
+    ("Which analyst called Kadyrov's support a gamble?", "000_f2df93452cb9e121.txt"),
+    ("Which Serbian leader did Chris Costa compare Putin to?", "002_16c963fab6cf1b6f.txt"),
+    ("Who is Putin's Chief of General Staff?", "004_7efb122e67c28a6b.txt"),
+    ("Who is Kadyrov?", "003_58ec4efac89fea89.txt"),
     ("What is the capital of Australia?", "003_58ec4efac89fea89.txt"),
     ("What are these articles about?", "001_7766d24d19bfa5ea.txt"),
 ]
