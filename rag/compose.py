@@ -307,7 +307,6 @@ def _places(text: str, lexicon: Lexicon | None) -> list[str]:
     return located + known
 
 
-_PEOPLE = frozenset(["person"])
 _POSSESSIVE_RE = re.compile(r"[’']s\b\s*")
 # A name right after a preposition of place ("in Kursk") or before a place noun ("Kursk region").
 _PLACE_NAME_RE = re.compile(
@@ -378,7 +377,7 @@ def people(text: str, lexicon: Lexicon | None) -> list[str]:
     def person(name: str) -> bool:
         if name in places or name.isupper() or lexicon.is_a(name, _LOCATIONS):
             return False
-        known_as_other = lexicon.knows(name) and not lexicon.is_a(name, _PEOPLE)
+        known_as_other = lexicon.knows(name) and not lexicon.is_person(name)
         return not known_as_other and not lexicon.base_forms(name.lower(), "a")
 
     # "Russia’s Kursk" is two names, "Kadyrov’s" is "Kadyrov".

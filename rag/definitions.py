@@ -29,7 +29,6 @@ _DESCRIPTION_AFTER = re.compile(rf"^{_POSSESSIVE}\s*,\s+(?:a|an|the|who|whose|{_
 # "According to Chambers, Kadyrov's rule ...": what follows the comma is the report, not a
 # description of the source.
 _ATTRIBUTION_RE = re.compile(rf"\b(?i:according\s+to)\s+(?:{_NAME_WORD}\s+)*$")
-_PEOPLE = frozenset(["person"])
 
 
 def defined_name(question: str) -> str | None:
@@ -63,7 +62,7 @@ def _titled(before: str, after: str, lexicon: Lexicon | None) -> bool:
     words = before.split()
     while words and words[-1][0].isupper() and not _ends_a_phrase(words[-1]):
         word = words.pop()
-        if lexicon.is_a(word, _PEOPLE):
+        if lexicon.is_person(word):
             return True
         if lexicon.knows(word) and not lexicon.base_forms(word, "n"):
             return False  # no name nor title ("Relations Between Putin ...", a headline)
@@ -74,7 +73,7 @@ def _titled(before: str, after: str, lexicon: Lexicon | None) -> bool:
         return False
     if words[-1].endswith(",") and not re.match(rf"^{_POSSESSIVE}\s*,", after):
         return False
-    return lexicon.is_a(word, _PEOPLE) or _only_a_noun(word, lexicon)
+    return lexicon.is_person(word) or _only_a_noun(word, lexicon)
 
 
 def _ends_a_phrase(word: str) -> bool:

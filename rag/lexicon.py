@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+_PERSON = frozenset(["person"])
+
 # The data files and the part of speech letter they hold.
 _PARTS = {"n": "noun", "v": "verb", "a": "adj", "r": "adv"}
 
@@ -144,6 +146,10 @@ class Lexicon:
         """Whether a noun sense of ``word`` among its ``senses`` commonest lies below a synset
         holding one of ``kinds`` ("paris" is a "location": capital, seat, ..., region, location)."""
         return self.available and _is_a(self, word, kinds)
+
+    def is_person(self, word: str) -> bool:
+        """Whether a common sense of ``word`` is a kind of person ("leader", "Minister", "Putin")."""
+        return self.is_a(word, _PERSON)
 
     def knows(self, word: str) -> bool:
         """Whether WordNet has ``word`` (any form, any part of speech): "April" and "Russian"
