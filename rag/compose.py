@@ -796,7 +796,7 @@ def _choose(scored: list[Scored], settings: ComposerSettings) -> list[Scored]:
     for other in scored[1:]:
         if len(chosen) >= settings.max_sentences or other.score < settings.second_sentence_ratio * best.score:
             break
-        if all(_distinct(other.candidate, c.candidate) for c in chosen):
+        if _complete(other.candidate.text) and all(_distinct(other.candidate, c.candidate) for c in chosen):
             chosen.append(other)
     # Read in document order when the sentences come from one source, but a sentence that says
     # what was asked in so many words leads ("The February 5 exchange included 314 prisoners."
@@ -806,6 +806,14 @@ def _choose(scored: list[Scored], settings: ComposerSettings) -> list[Scored]:
         lead = chosen[:1] if best.direct else []
         chosen = lead + sorted(chosen[len(lead) :], key=lambda s: s.candidate.start_char)
     return chosen
+
+
+def _complete(text: str) -> bool:
+    """Whether a sentence may stand beside the best one: a heading, a caption or a fragment may
+    be the answer itself ("Which outlets are credited in the headline?") but never adds to one
+    ("Relations Between Putin and Kadyrov Sour ... – The Moscow Times" after the talks it names).
+    The document's own footnote markers ("tall.[12]") do not hide a sentence's full stop."""
+    return ends_like_a_sentence(MARKER_RE.sub("", text))
 
 
 def _distinct(a: Candidate, b: Candidate) -> bool:

@@ -308,6 +308,21 @@ def test_a_number_of_the_thing_counted_leads_the_answer(tmp_path):
     assert starts == sorted(starts)
 
 
+def test_a_heading_may_answer_but_never_pads_an_answer(tmp_path):
+    text = (
+        "Putin and Kadyrov Sour Over Secret Talks in the Gulf – The Moscow Times\n\n"
+        "The secret talks in the Gulf angered Putin, officials said. "
+        "Kadyrov denied that any talks had taken place.\n"
+    )
+    bot = Chatbot.from_documents([Document("a.txt", text), DOCS[1]], index_dir=tmp_path)
+    bot.composer_settings = replace(bot.composer_settings, second_sentence_ratio=0.1)  # all may join
+    quotes = [c.quote for c in bot.ask("What did Putin say about the secret talks?").citations]
+    assert quotes == [
+        "The secret talks in the Gulf angered Putin, officials said.",
+        "Kadyrov denied that any talks had taken place.",
+    ]
+
+
 def test_answers_quote_verbatim_and_every_sentence_carries_its_marker(small_bot):
     answer = small_bot.ask("How many captives changed hands in the prisoner swap?")
     assert not answer.abstained and "314" in answer.text
