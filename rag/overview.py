@@ -61,6 +61,14 @@ _NAMED_OVERVIEW_RE = re.compile(
     rf"^\s*what{_IS}\s+(?:the|this|that)\s+((?:{_NAME_WORD}\s+){{1,4}}){_COLLECTION}\s+{_ABOUT}[\s?]*$",
     re.IGNORECASE,
 )
+# "What does the Moscow Times article say?", "What do these files cover?": the words between
+# the verbs say which documents; a question that goes on ("... say about Putin's health?") asks
+# about something in them.
+_SAY_OVERVIEW_RE = re.compile(
+    rf"^\s*what\s+(?:does|do)\s+((?:the|this|that|these|those|my)\s+(?:[\w’'-]+\s+){{0,6}}?{_COLLECTION}"
+    rf"(?:\s+{_ABOUT}\s+[^?]+?)?)\s+(?:say|cover|discuss|report|tell\s+(?:me|us))\s*[?.!]*\s*$",
+    re.IGNORECASE,
+)
 # "Summarise the Moscow Times article": after the verb, a name before the noun.
 _NAMED_IN_REST_RE = re.compile(rf"\s*(?:the|this|that)\s+(?:{_NAME_WORD}\s+){{1,4}}{_COLLECTION}\b", re.I)
 # A document's heading: its leading short lines (title, outlet, byline), at most this many;
@@ -70,7 +78,7 @@ HEADING_MAX_WORDS = 20
 # Words that only say which document is meant, not what it is about. "The first article" is
 # read as every article: documents have no order a person can see.
 _POINTING_RE = re.compile(
-    r"\b(?:the|these|this|those|my|all|of|on|about|for|me|please|main|whole|entire|full"
+    r"\b(?:the|these|this|those|my|all|everything|of|on|about|for|me|please|main|whole|entire|full"
     rf"|first|second|third|last|latest|previous|next|{_COLLECTION})\b",
     re.I,
 )
@@ -91,6 +99,9 @@ def overview_request(question: str) -> OverviewRequest | None:
     named = _NAMED_OVERVIEW_RE.match(question)
     if named:
         rest = named.group(1)
+    elif said := _SAY_OVERVIEW_RE.match(question):
+        rest = said.group(1)
+        named = _NAMED_IN_REST_RE.match(rest)
     elif match := _OVERVIEW_RE.match(question):
         rest = question[match.end() :]
         named = _NAMED_IN_REST_RE.match(rest)

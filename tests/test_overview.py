@@ -21,6 +21,9 @@ from tests.test_chatbot import quote_is_verbatim_at_its_lines
         ("What is the main article about?", ""),
         ("What is the first article about?", ""),
         ("What's the article mostly about??", ""),
+        ("Summarize everything", ""),
+        ("What do the articles say?", ""),
+        ("What does the article about Kadyrov say?", "Kadyrov"),
     ],
 )
 def test_overview_questions_and_their_topic(question, topic):
@@ -33,6 +36,8 @@ def test_overview_questions_and_their_topic(question, topic):
         ("What is the Meduza article about?", "Meduza"),
         ("what's the Moscow Times story about", "Moscow Times"),
         ("Summarise the Moscow Times article", "Moscow Times"),
+        ("What does the Moscow Times article say?", "Moscow Times"),
+        ("what does the Meduza story tell us?", "Meduza"),
     ],
 )
 def test_overview_questions_that_name_a_document(question, topic):
@@ -48,6 +53,8 @@ def test_overview_questions_that_name_a_document(question, topic):
         "What is the summary judgment procedure?",
         "What is the Meduza article's view of Kadyrov?",
         "What is the war in the story about?",
+        "What does Putin say?",
+        "What does the report say about the swap?",
     ],
 )
 def test_other_questions_are_not_overviews(question):
