@@ -243,8 +243,8 @@ def read_manifest(folder: Path) -> Manifest | None:
         raise IndexCorruptError(folder, f"{MANIFEST}: {error}") from error
     if not (isinstance(data, dict) and _MANIFEST_KEYS & data.keys()):
         raise _foreign_manifest(folder)
-    version = data.get("format_version", FORMAT_VERSION)
-    if version != FORMAT_VERSION:
+    version = _entry(folder, data, "format_version", _WHOLE, optional=True)
+    if version is not None and version != FORMAT_VERSION:
         raise IndexMismatchError(
             f"The index in {folder} has format {version}; this version reads "
             f"format {FORMAT_VERSION}. Rebuild it with `rag index FOLDER --index-dir {folder} --rebuild`."
@@ -252,10 +252,75 @@ def read_manifest(folder: Path) -> Manifest | None:
     missing = [key for key in ("embedder", "chunker") if key not in data]
     if missing:
         raise IndexCorruptError(folder, f"{MANIFEST} has no {' or '.join(missing)} entry")
+    _check_shape(folder, data)
     # Keys this version does not know are left unread, not refused: a newer version adds a key
     # without changing format_version only when older readers can do without it (a change
     # they cannot read raises the format, refused above), so the index is sound here.
     return Manifest(**{key: value for key, value in data.items() if key in _MANIFEST_FIELDS})
+
+
+_TEXT, _TEXT_OR_NULL, _WHOLE, _OBJECT = "text", "text or null", "a whole number", "an object"
+_IS = {
+    _TEXT: lambda value: isinstance(value, str),
+    _TEXT_OR_NULL: lambda value: value is None or isinstance(value, str),
+    _WHOLE: lambda value: isinstance(value, int) and not isinstance(value, bool),
+    _OBJECT: lambda value: isinstance(value, dict),
+}
+_CHUNKER_ENTRIES = {"max_tokens": _WHOLE, "overlap_tokens": _WHOLE, "tokenizer": _TEXT, "analyzer": _TEXT}
+
+
+def _check_shape(folder: Path, data: dict) -> None:
+    """Every entry this version reads has the type this version writes. A hand-edited or
+    corrupted manifest (``"documents": []``) is damage named here, in one place, rather than a
+    TypeError wherever the entry happens to be used first."""
+    _entry(folder, data, "generation", _WHOLE, optional=True)
+    _entry(folder, data, "source", _TEXT_OR_NULL, optional=True)
+    embedder = _entry(folder, data, "embedder", _OBJECT)
+    _entry(folder, embedder, "id", _TEXT, "embedder.id")
+    _entry(folder, embedder, "dim", _WHOLE, "embedder.dim")
+    chunker = _entry(folder, data, "chunker", _OBJECT)
+    for key, kind in _CHUNKER_ENTRIES.items():
+        _entry(folder, chunker, key, kind, f"chunker.{key}", optional=True)
+    documents = _entry(folder, data, "documents", _OBJECT, optional=True) or {}
+    for doc_id in documents:
+        name = f"documents[{json.dumps(doc_id, ensure_ascii=False)}]"  # ids hold dots: "a.txt"
+        document = _entry(folder, documents, doc_id, _OBJECT, name)
+        _entry(folder, document, "sha256", _TEXT, f"{name}.sha256")
+        _entry(folder, document, "chunks", _WHOLE, f"{name}.chunks")
+        _entry(folder, document, "title", _TEXT_OR_NULL, f"{name}.title", optional=True)
+    files = _entry(folder, data, "files", _OBJECT, optional=True) or {}
+    for role in files:
+        entry = _entry(folder, files, role, _OBJECT, f"files.{role}")
+        _entry(folder, entry, "name", _TEXT, f"files.{role}.name")
+        _entry(folder, entry, "bytes", _WHOLE, f"files.{role}.bytes")
+
+
+def _entry(folder: Path, parent: dict, key: str, kind: str, name: str | None = None, *, optional: bool = False):
+    """``parent[key]`` when it is of ``kind``; None when it is absent and ``optional``;
+    otherwise IndexCorruptError naming the entry (``name``, by default ``key``)."""
+    name = name or key
+    if key not in parent:
+        if optional:
+            return None
+        raise IndexCorruptError(folder, f"{MANIFEST} has no {name} entry")
+    value = parent[key]
+    if not _IS[kind](value):
+        raise IndexCorruptError(folder, f"{MANIFEST}: {name} should be {kind}, not {_json_kind(value)}")
+    return value
+
+
+def _json_kind(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return "a whole number"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    return "a list" if isinstance(value, list) else "an object"
 
 
 def existing_manifest(folder: str | Path) -> Manifest | None:

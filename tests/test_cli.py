@@ -253,6 +253,28 @@ def test_index_without_a_folder_over_a_damaged_manifest_asks_for_the_folder(runn
     assert (index_dir / "manifest.json").read_text(encoding="utf-8") == '{"embedder": '
 
 
+@pytest.mark.parametrize("command", [["ask", "When was the kettle bought?"], ["index"], ["index", "--rebuild"]])
+def test_a_manifest_entry_of_the_wrong_type_is_one_line_and_status_2(runner, tmp_path, monkeypatch, command):
+    monkeypatch.chdir(SEEDS.parent)
+    folder, index_dir = notes_folder(tmp_path), tmp_path / "index"
+    assert runner.invoke(main, ["index", str(folder), "--index-dir", str(index_dir)]).exit_code == 0
+    manifest = json.loads((index_dir / "manifest.json").read_text())
+    (index_dir / "manifest.json").write_text(json.dumps(manifest | {"documents": []}))
+    damaged = (index_dir / "manifest.json").read_text()
+
+    result = runner.invoke(main, [*command, "--index-dir", str(index_dir)])
+    assert result.exit_code == 2
+    assert result.stderr.startswith(
+        f"Error: The index in {index_dir} is damaged (manifest.json: documents should be an object, not a list)"
+    )
+    assert result.stderr.count("\n") == 1 and result.stdout == ""
+    assert (index_dir / "manifest.json").read_text() == damaged
+
+    result = runner.invoke(main, ["index", str(folder), "--index-dir", str(index_dir), "--rebuild"])
+    assert result.exit_code == 0, result.output
+    assert f"Indexed {folder} into {index_dir}: 1 added, 0 changed, 0 removed, 0 unchanged." in result.output
+
+
 @pytest.mark.parametrize("command", [["chat"], ["ask", "Who is Harold Chambers?"]])
 def test_a_session_with_no_index_and_no_seeds_says_how_to_build_one(runner, tmp_path, monkeypatch, command):
     monkeypatch.chdir(tmp_path)

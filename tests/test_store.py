@@ -272,6 +272,65 @@ def test_a_manifest_without_its_embedder_is_damage_said_plainly(tmp_path):
     )
 
 
+def _set(*path, to):
+    """An edit of the manifest: the entry at ``path`` set to ``to``."""
+
+    def edit(manifest):
+        entry = manifest
+        for key in path[:-1]:
+            entry = entry[key]
+        entry[path[-1]] = to
+
+    return edit
+
+
+WRONG_TYPES = {
+    "documents-list": (_set("documents", to=[]), "documents should be an object, not a list"),
+    "document-text": (_set("documents", "a.txt", to="x"), 'documents["a.txt"] should be an object, not text'),
+    "chunks-text": (
+        _set("documents", "a.txt", "chunks", to="x"),
+        'documents["a.txt"].chunks should be a whole number, not text',
+    ),
+    "sha256-number": (
+        _set("documents", "a.txt", "sha256", to=5),
+        'documents["a.txt"].sha256 should be text, not a whole number',
+    ),
+    "embedder-number": (_set("embedder", to=5), "embedder should be an object, not a whole number"),
+    "embedder-id-number": (_set("embedder", "id", to=5), "embedder.id should be text, not a whole number"),
+    "chunker-list": (_set("chunker", to=[]), "chunker should be an object, not a list"),
+    "tokenizer-number": (_set("chunker", "tokenizer", to=5), "chunker.tokenizer should be text, not a whole number"),
+    "files-list": (_set("files", to=[]), "files should be an object, not a list"),
+    "file-name-number": (_set("files", "chunks", "name", to=5), "files.chunks.name should be text, not a whole number"),
+    "file-bytes-text": (
+        _set("files", "vectors", "bytes", to="12"),
+        "files.vectors.bytes should be a whole number, not text",
+    ),
+    "generation-text": (_set("generation", to="1"), "generation should be a whole number, not text"),
+    "source-number": (_set("source", to=5), "source should be text or null, not a whole number"),
+    "format-version-true": (_set("format_version", to=True), "format_version should be a whole number, not true"),
+}
+
+
+@pytest.mark.parametrize(("edit", "detail"), WRONG_TYPES.values(), ids=WRONG_TYPES.keys())
+def test_a_manifest_entry_of_the_wrong_type_is_damage_named_not_a_traceback(tmp_path, edit, detail):
+    update_index(tmp_path, DOCS, settings())
+    manifest = json.loads((tmp_path / MANIFEST).read_text())
+    edit(manifest)
+    (tmp_path / MANIFEST).write_text(json.dumps(manifest))
+    damaged = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.name != ".lock"}
+
+    for attempt in (lambda: Index.open(tmp_path), lambda: update_index(tmp_path, DOCS[:2], settings())):
+        with pytest.raises(IndexCorruptError) as raised:
+            attempt()
+        assert raised.value.detail == f"manifest.json: {detail}"
+        assert str(raised.value).endswith(f"Rebuild it with `rag index FOLDER --index-dir {tmp_path} --rebuild`.")
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.name != ".lock"} == damaged
+
+    update_index(tmp_path, DOCS[:2], settings(), rebuild=True)
+    with contextlib.closing(Index.open(tmp_path)) as index:
+        assert index.document_chunk_counts() == {"a.txt": 1, "b.txt": 1}
+
+
 @pytest.mark.parametrize("role", ["vectors", "chunks"])
 def test_a_data_file_that_may_not_be_read_is_a_permissions_error_not_damage(tmp_path, monkeypatch, role):
     from pathlib import Path
