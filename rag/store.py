@@ -80,10 +80,19 @@ class Manifest:
     # The folder the documents were read from (absolute), so `rag index` can refresh it and a
     # different folder is noticed; None when they were handed over as Documents.
     source: str | None = None
+    # Top-level keys this version does not know (a newer version's), written back unchanged
+    # when this version rewrites the manifest.
+    unknown: dict = field(default_factory=dict)
 
     @property
     def chunk_count(self) -> int:
         return sum(d["chunks"] for d in self.documents.values())
+
+    def to_json(self) -> dict:
+        """What ``manifest.json`` holds: the entries above, then the unknown keys."""
+        data = asdict(self)
+        unknown = data.pop("unknown")
+        return data | {key: value for key, value in unknown.items() if key not in data}
 
 
 @dataclass(frozen=True)
@@ -255,8 +264,10 @@ def read_manifest(folder: Path) -> Manifest | None:
     _check_shape(folder, data)
     # Keys this version does not know are left unread, not refused: a newer version adds a key
     # without changing format_version only when older readers can do without it (a change
-    # they cannot read raises the format, refused above), so the index is sound here.
-    return Manifest(**{key: value for key, value in data.items() if key in _MANIFEST_FIELDS})
+    # they cannot read raises the format, refused above), so the index is sound here. They
+    # are kept, and written back when this version updates the index.
+    known = {key: value for key, value in data.items() if key in _MANIFEST_FIELDS}
+    return Manifest(**known, unknown={key: value for key, value in data.items() if key not in known})
 
 
 _TEXT, _TEXT_OR_NULL, _WHOLE, _OBJECT = "text", "text or null", "a whole number", "an object"
@@ -333,7 +344,7 @@ def existing_manifest(folder: str | Path) -> Manifest | None:
 
 
 _MANIFEST_KEYS = frozenset(["format_version", "embedder", "chunker", "files", "documents"])
-_MANIFEST_FIELDS = frozenset(f.name for f in fields(Manifest))
+_MANIFEST_FIELDS = frozenset(f.name for f in fields(Manifest)) - {"unknown"}
 
 
 def _holds_index_files(folder: Path) -> bool:
@@ -458,16 +469,17 @@ def update_index(
             logger.warning("%s stays in the index as it was last read; index again once it can be read", doc_id)
         if current is not None and not report.touched:
             if current.source != source:
-                _write_json_atomic(folder / MANIFEST, asdict(current) | {"source": source})
+                _write_json_atomic(folder / MANIFEST, current.to_json() | {"source": source})
             _remove_stale_files(folder, current)
             return report
         manifest = Manifest(embedder=embedder_entry, chunker=chunker_entry, source=source)
         manifest.generation = (current.generation if current else _highest_generation(folder)) + 1
-        if current is not None:
+        if current is not None:  # a rebuild starts from nothing, the old manifest's unknown keys too
             manifest.documents = dict(current.documents)
+            manifest.unknown = dict(current.unknown)
         try:
             _write_generation(folder, current, manifest, documents, report, settings, progress)
-            _write_json_atomic(folder / MANIFEST, asdict(manifest))
+            _write_json_atomic(folder / MANIFEST, manifest.to_json())
         except OSError as error:  # a full disk, a folder made read-only mid-way
             raise IndexLocationError(_cannot_write(folder, error)) from error
         _remove_stale_files(folder, manifest)

@@ -331,6 +331,24 @@ def test_a_manifest_entry_of_the_wrong_type_is_damage_named_not_a_traceback(tmp_
         assert index.document_chunk_counts() == {"a.txt": 1, "b.txt": 1}
 
 
+def test_manifest_keys_this_version_does_not_know_are_kept_when_it_rewrites_the_manifest(tmp_path):
+    update_index(tmp_path, DOCS, settings())
+    _edit_manifest(tmp_path, written_by={"rag-seeds": "9.0"}, languages=["en"])
+
+    update_index(tmp_path, DOCS[:2], settings())  # a new generation
+    manifest = json.loads((tmp_path / MANIFEST).read_text())
+    assert manifest["generation"] == 2 and sorted(manifest["documents"]) == ["a.txt", "b.txt"]
+    assert (manifest["written_by"], manifest["languages"]) == ({"rag-seeds": "9.0"}, ["en"])
+
+    update_index(tmp_path, DOCS[:2], settings(), source=tmp_path)  # only the source is rewritten
+    manifest = json.loads((tmp_path / MANIFEST).read_text())
+    assert manifest["source"] == str(tmp_path.resolve())
+    assert (manifest["written_by"], manifest["languages"]) == ({"rag-seeds": "9.0"}, ["en"])
+
+    update_index(tmp_path, DOCS[:2], settings(), rebuild=True)  # from nothing: nothing of the old one
+    assert "written_by" not in json.loads((tmp_path / MANIFEST).read_text())
+
+
 @pytest.mark.parametrize("role", ["vectors", "chunks"])
 def test_a_data_file_that_may_not_be_read_is_a_permissions_error_not_damage(tmp_path, monkeypatch, role):
     from pathlib import Path
