@@ -128,8 +128,7 @@ def index_command(folder: str | None, index_dir: str, rebuild: bool, embedding_m
 
 
 def _indexed_folder(index_dir: str) -> str:
-    """The folder the index in ``index_dir`` was built from; seeds/ when there is none yet (or
-    it was built from documents handed over in Python)."""
+    """The folder the index in ``index_dir`` was built from; seeds/ when there is no index yet."""
     from pathlib import Path
 
     from .store import read_manifest
@@ -143,8 +142,16 @@ def _indexed_folder(index_dir: str) -> str:
             f"The index in {index_dir} is damaged ({error.detail}), so the folder it was built from is not "
             f"known. Give the folder to index: `rag index FOLDER --index-dir {index_dir} --rebuild`."
         ) from error
-    if built is None or built.source is None:
+    if built is None:
         return DEFAULT_FOLDER
+    if built.source is None:
+        # Built with Chatbot.from_documents, or before the folder was recorded: seeds/ in its
+        # place would quietly replace its documents.
+        raise RagError(
+            f"The index in {index_dir} does not record the folder it was built from (it was built from "
+            "documents given in Python, or by an earlier version). "
+            f"Give the folder to index: `rag index FOLDER --index-dir {index_dir}`."
+        )
     if not Path(built.source).is_dir():
         raise RagError(
             f"The index in {index_dir} was built from {built.source}, which is no longer there. "

@@ -253,6 +253,23 @@ def test_index_without_a_folder_over_a_damaged_manifest_asks_for_the_folder(runn
     assert (index_dir / "manifest.json").read_text(encoding="utf-8") == '{"embedder": '
 
 
+def test_index_without_a_folder_over_an_index_built_from_python_asks_for_the_folder(runner, tmp_path, monkeypatch):
+    from rag import Chatbot, Document
+
+    monkeypatch.chdir(SEEDS.parent)  # where a seeds/ folder is at hand, and must not be taken
+    index_dir = tmp_path / "index"
+    Chatbot.from_documents([Document(id="kettle.txt", text="The kettle was bought in 1999.")], index_dir).close()
+    before = {p.name: p.read_bytes() for p in index_dir.iterdir()}
+    result = runner.invoke(main, ["index", "--index-dir", str(index_dir)])
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"Error: The index in {index_dir} does not record the folder it was built from (it was built from "
+        "documents given in Python, or by an earlier version). "
+        f"Give the folder to index: `rag index FOLDER --index-dir {index_dir}`.\n"
+    )
+    assert {p.name: p.read_bytes() for p in index_dir.iterdir()} == before
+
+
 @pytest.mark.parametrize("command", [["ask", "When was the kettle bought?"], ["index"], ["index", "--rebuild"]])
 def test_a_manifest_entry_of_the_wrong_type_is_one_line_and_status_2(runner, tmp_path, monkeypatch, command):
     monkeypatch.chdir(SEEDS.parent)
