@@ -805,7 +805,39 @@ def _choose(scored: list[Scored], settings: ComposerSettings) -> list[Scored]:
     if len({s.candidate.source for s in chosen}) == 1:
         lead = chosen[:1] if best.direct else []
         chosen = lead + sorted(chosen[len(lead) :], key=lambda s: s.candidate.start_char)
-    return chosen
+    return _with_antecedents(chosen, scored)
+
+
+# "He was especially outraged by the sinking ..." does not say who was: the sentence before it
+# in the passage usually does ("The head of the Kremlin ... lost interest in it.").
+_PRONOUN_OPENING_RE = re.compile(r"^[\W_]*(?:he|she|they|his|her|their|him|them)\b", re.IGNORECASE)
+
+
+def _with_antecedents(chosen: list[Scored], scored: list[Scored]) -> list[Scored]:
+    """``chosen``, each sentence that opens with a personal pronoun preceded by the sentence
+    before it in its passage (when that one is a complete sentence and not chosen already)."""
+    out: list[Scored] = []
+    for s in chosen:
+        before = _sentence_before(s.candidate, scored)
+        if before is not None and _PRONOUN_OPENING_RE.match(s.candidate.text) and before not in chosen + out:
+            out.append(before)
+        out.append(s)
+    return out
+
+
+def _sentence_before(candidate: Candidate, scored: list[Scored]) -> Scored | None:
+    """The complete sentence just before ``candidate`` in its document, when a retrieved
+    passage holds it (sentences are split leaving only white space between them)."""
+    earlier = [
+        s for s in scored if s.candidate.source == candidate.source and s.candidate.end_char <= candidate.start_char
+    ]
+    nearest = max(earlier, key=lambda s: s.candidate.end_char, default=None)
+    if nearest is None or candidate.start_char - nearest.candidate.end_char > _MAX_GAP:
+        return None
+    return nearest if _complete(nearest.candidate.text) else None
+
+
+_MAX_GAP = 4  # characters: a space, a line break, a paragraph's blank line
 
 
 def _complete(text: str) -> bool:

@@ -323,6 +323,27 @@ def test_a_heading_may_answer_but_never_pads_an_answer(tmp_path):
     ]
 
 
+def test_a_sentence_opening_with_a_pronoun_brings_the_sentence_that_says_who(tmp_path):
+    text = (
+        "The Kremlin and the fleet\n\n"
+        "The head of the Kremlin lost interest in the peace agreement. "
+        "He was especially outraged by the sinking of the cruiser Moscow. "
+        "Talks went on elsewhere.\n\n"
+        "The Harbour\n"
+        "They rebuilt the harbour wall of Sevastopol after the storm.\n"
+    )
+    bot = Chatbot.from_documents([Document("a.txt", text), DOCS[1]], index_dir=tmp_path)
+    bot.composer_settings = replace(bot.composer_settings, max_sentences=1)
+    quotes = [c.quote for c in bot.ask("Who was outraged by the sinking of the cruiser?").citations]
+    assert quotes == [
+        "The head of the Kremlin lost interest in the peace agreement.",
+        "He was especially outraged by the sinking of the cruiser Moscow.",
+    ]
+    # A heading before it says nothing about who "they" are: the sentence stands alone.
+    quotes = [c.quote for c in bot.ask("Who rebuilt the harbour wall of Sevastopol?").citations]
+    assert quotes == ["They rebuilt the harbour wall of Sevastopol after the storm."]
+
+
 def test_answers_quote_verbatim_and_every_sentence_carries_its_marker(small_bot):
     answer = small_bot.ask("How many captives changed hands in the prisoner swap?")
     assert not answer.abstained and "314" in answer.text
