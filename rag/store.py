@@ -246,7 +246,7 @@ def read_manifest(folder: Path) -> Manifest | None:
         raise IndexLocationError(
             f"Cannot read the index in {folder} ({error.strerror}). Give --index-dir a folder you can read."
         ) from error
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, RecursionError) as error:  # RecursionError: "[[[[..." nested too deep
         if not _holds_index_files(folder):
             raise _foreign_manifest(folder) from error
         raise IndexCorruptError(folder, f"{MANIFEST}: {error}") from error

@@ -272,6 +272,17 @@ def test_a_manifest_without_its_embedder_is_damage_said_plainly(tmp_path):
     )
 
 
+def test_a_manifest_nested_too_deep_to_parse_is_damage_not_a_traceback(tmp_path):
+    update_index(tmp_path, DOCS, settings())
+    (tmp_path / MANIFEST).write_text("[" * 100_000)
+    with pytest.raises(IndexCorruptError) as raised:
+        Index.open(tmp_path)
+    assert raised.value.detail.startswith("manifest.json: ")
+    update_index(tmp_path, DOCS, settings(), rebuild=True)
+    with contextlib.closing(Index.open(tmp_path)) as index:
+        assert index.chunk_count == 3
+
+
 def _set(*path, to):
     """An edit of the manifest: the entry at ``path`` set to ``to``."""
 
