@@ -179,3 +179,60 @@ def _mostly_control_characters(text: str) -> bool:
         return False
     control = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\n\r\t\f")
     return control / len(sample) > 0.1
+
+
+# -- titles, for display ----------------------------------------------------------------------
+
+TITLE_SEARCHED_LINES = 5  # the first non-blank lines looked at for a title
+TITLE_MAX_WORDS = 25  # a longer line is a paragraph
+TITLE_SHOWN_CHARS = 70
+
+_MARKDOWN_HEADING_RE = re.compile(r"#{1,6}\s+(.*?)(?:\s+#+)?")
+_NAVIGATION_RE = re.compile(
+    r"(?:skip|jump) to\b.*|(?:main |site |open |close |toggle )?(?:menu|navigation)|sign in|log in|subscribe",
+    re.IGNORECASE,
+)
+_LETTER_RE = re.compile(r"[^\W\d_]")
+_CLOSING_MARKS = "”’\"')] "
+
+
+def display_title(text: str, max_chars: int = TITLE_SHOWN_CHARS) -> str | None:
+    """The title a person would read at the top of ``text``, to show beside its file name; None
+    when the text opens without one. For display only: retrieval never sees it.
+
+    Among the first ``TITLE_SEARCHED_LINES`` non-blank lines, web-page boilerplate is passed
+    over: navigation ("Skip to main content", "Menu"), single-word section labels ("news")
+    and lines of symbols or figures alone (rules, "12/03/2022"). The first other line decides: it is
+    the title when it has at most ``TITLE_MAX_WORDS`` words and does not end like a sentence
+    (a full stop, or a colon, semicolon or comma leading on; a headline may ask a question),
+    else the text opens with a paragraph and has no title. A Markdown heading is a title,
+    its ``#`` marks removed, even of one word. A site's name or section after " | " is dropped
+    ("Title | World | News"). Whitespace runs become one space, and a title longer than
+    ``max_chars`` is cut at a word, with "…".
+    """
+    lines = [" ".join(line.split()) for line in text.splitlines()]
+    for line in [line for line in lines if line][:TITLE_SEARCHED_LINES]:
+        heading = _MARKDOWN_HEADING_RE.fullmatch(line)
+        if heading:
+            title = heading.group(1).strip()
+            if _LETTER_RE.search(title):
+                return _shortened(title, max_chars)
+            continue
+        line = line.split(" | ")[0].strip()
+        words = line.split()
+        if len(words) < 2 or not _LETTER_RE.search(line) or _NAVIGATION_RE.fullmatch(line):
+            continue
+        if len(words) > TITLE_MAX_WORDS or line.rstrip(_CLOSING_MARKS).endswith((".", ":", ";", ",")):
+            return None
+        return _shortened(line, max_chars)
+    return None
+
+
+def _shortened(title: str, max_chars: int) -> str:
+    """``title`` cut at a word so that it and "…" fit in ``max_chars``."""
+    if len(title) <= max_chars:
+        return title
+    cut = title[: max_chars - 1]
+    if " " in cut and not title[max_chars - 1].isspace():
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:–—-") + "…"

@@ -3,7 +3,7 @@ import logging
 import pytest
 
 from rag.errors import DocumentsError
-from rag.loading import decode, load_folder
+from rag.loading import decode, display_title, load_folder
 
 
 def test_loads_text_formats_with_ids_relative_to_the_folder(tmp_path):
@@ -131,3 +131,45 @@ def test_document_sha256_is_of_the_utf8_text():
     from rag import Document
 
     assert Document(id="a", text="abc").sha256 == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+
+
+@pytest.mark.parametrize(
+    ("text", "title"),
+    [
+        (
+            "Skip to main content\nnews\n\nKadyrov shifts stance on POWs | World | The Daily\n\nThe war went on.\n",
+            "Kadyrov shifts stance on POWs",
+        ),
+        (
+            "\n  Skip to content \nMenu\n=====\n12/03/2022\nTalks  stall\tin Istanbul\nBody.\n",
+            "Talks stall in Istanbul",
+        ),
+        ("---\n## Prisoner  exchange notes ##\n\nThe exchange included 314 prisoners.\n", "Prisoner exchange notes"),
+        ("# Chechnya\n\nA region of Russia.\n", "Chechnya"),
+        ("Will the talks in Istanbul end the war?\n\nNobody knows yet.\n", "Will the talks in Istanbul end the war?"),
+    ],
+)
+def test_display_title_passes_over_boilerplate_to_the_first_short_line(text, title):
+    assert display_title(text) == title
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Vladimir Putin is concentrating only on capturing territory and has lost interest in talks.\nMore.\n",
+        "Skip to content\nHe said no.\nPutin and Kadyrov\n",  # a short sentence opens it
+        "The leaders met, and then:\nthey talked.\n",
+        " ".join(["word"] * 26) + "\n",  # too long for a title, though it does not end like a sentence
+        "Skip to content\nMenu\nnews\n\n",
+        "one\ntwo\nthree\nfour\nfive\nA title too far down\n",
+    ],
+)
+def test_display_title_is_none_when_the_text_opens_without_a_title(text):
+    assert display_title(text) is None
+
+
+def test_a_long_display_title_is_cut_at_a_word_with_an_ellipsis():
+    text = "Chechnya’s Kadyrov shifts stance on POWs, touting efforts to bring home troops who surrendered\n\nBody.\n"
+    assert display_title(text) == "Chechnya’s Kadyrov shifts stance on POWs, touting efforts to bring…"
+    assert display_title(text, max_chars=30) == "Chechnya’s Kadyrov shifts…"
+    assert display_title(text, max_chars=200) == text.splitlines()[0]
