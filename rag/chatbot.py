@@ -24,7 +24,7 @@ from .conversation import Message, checked_history, condense_question, resolve_p
 from .embedding import Embedder, load_embedder
 from .errors import DocumentsError, IndexCorruptError, InvalidQuestionError, RagError
 from .llm import GenerationSettings, LLMAnswerer, Prompt, answer_from_output, load_llm
-from .loading import read_folder
+from .loading import display_title, read_folder
 from .neural import load_reranker
 from .overview import compose_overview, overview_request
 from .records import MAX_QUESTION_CHARS, Answer, Document, Hit
@@ -86,6 +86,7 @@ class Chatbot:
         reranker = load_reranker(self.models.reranker_model)
         self.llm: LLMAnswerer | None = load_llm(self.models.llm_model, settings=self.generation_settings)
         self.retriever = Retriever(index, embedder, self._retrieval_settings, reranker)
+        self._titles: dict[str, str | None] = {}
         logger.info("backends: %s", self.backends)
 
     # -- construction -------------------------------------------------------------------
@@ -278,6 +279,16 @@ class Chatbot:
         """Indexed document ids with their chunk counts."""
         return self.index.document_chunk_counts()
 
+    def title(self, source: str) -> str | None:
+        """The title to show beside the file name ``source`` (a citation's or hit's), read from
+        the top of its text by ``rag.loading.display_title``; None when the text opens without
+        one or ``source`` is not indexed. For display only: ``Document.title`` and retrieval
+        are left alone."""
+        if source not in self._titles:
+            text = self.index.document_text(source)
+            self._titles[source] = display_title(text) if text else None
+        return self._titles[source]
+
     def refresh(self, *, progress: bool | None = None) -> UpdateReport:
         """Re-read the folder this bot was built from and index what changed."""
         if self.folder is None:
@@ -313,6 +324,7 @@ class Chatbot:
         index = Index.open(self.index.folder)
         self.retriever = Retriever(index, self.embedder, self._retrieval_settings, self.retriever.reranker)
         self.index = index
+        self._titles = {}  # a changed file may have a new title
 
 
 class AnswerStream:

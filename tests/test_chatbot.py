@@ -192,6 +192,25 @@ def test_refresh_indexes_files_added_to_the_folder(seeds_copy, tmp_path):
     assert bot.index.manifest.source == str(seeds_copy.resolve()), "the index still knows its folder"
 
 
+def test_title_reads_each_indexed_documents_title_for_display(seeds_bot):
+    assert seeds_bot.title("003_58ec4efac89fea89.txt") == (
+        "Chechnya’s Kadyrov shifts stance on POWs, touting efforts to bring…"
+    )
+    assert seeds_bot.title("004_7efb122e67c28a6b.txt") is None, "it opens with a paragraph"
+    assert seeds_bot.title("no-such-file.txt") is None
+
+
+def test_a_changed_file_shows_its_new_title_after_a_refresh(tmp_path):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "a.md").write_text("# Harbour report\n\nThe harbour froze in 1963.\n", encoding="utf-8")
+    bot = Chatbot.from_folder(folder, index_dir=tmp_path / "index")
+    assert bot.title("a.md") == "Harbour report"
+    (folder / "a.md").write_text("# Winter of 1963\n\nThe harbour froze in 1963.\n", encoding="utf-8")
+    bot.refresh()
+    assert bot.title("a.md") == "Winter of 1963"
+
+
 def test_a_file_that_cannot_be_read_stays_in_the_index_as_it_was(seeds_copy, tmp_path, monkeypatch, caplog):
     from pathlib import Path
 
