@@ -10,6 +10,7 @@ import functools
 import json
 import logging
 import sys
+from collections.abc import Callable
 
 import click
 
@@ -185,33 +186,44 @@ def ask_command(question, index_dir, folder, as_json, embedding_model, reranker_
     if as_json:
         click.echo(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
     else:
-        click.echo(format_answer(answer))
+        click.echo(format_answer(answer, bot.title))
 
 
-def format_answer(answer) -> str:
-    """The answer, then each citation: its file and lines, and the quote indented below. A
-    refusal shows the sentence that came nearest (if one came near) and names the closest
-    passages searched, so a person can read them for themselves."""
-    return "\n".join([answer.text, *_source_lines(answer)])
+def format_answer(answer, title: Callable[[str], str | None] | None = None) -> str:
+    """The answer, then each citation: its file (with the document's title, when ``title``
+    gives one for it) and lines, and the quote indented below. A refusal shows the sentence
+    that came nearest (if one came near) and names the closest passages searched, so a person
+    can read them for themselves."""
+    return "\n".join([answer.text, *_source_lines(answer, title)])
 
 
-def _source_lines(answer) -> list[str]:
+def _source_lines(answer, title: Callable[[str], str | None] | None = None) -> list[str]:
+    titled: set[str] = set()
+
+    def place(source: str, start_line: int, end_line: int) -> str:
+        """``003_58ec.txt “Kadyrov shifts stance…”, line 21``: a hashed file name says nothing to
+        a reader, so its title goes beside it, at the file's first mention only."""
+        named = title(source) if title and source not in titled else None
+        titled.add(source)
+        name = f"{source} “{named}”" if named else source
+        return f"{name}, {line_span(start_line, end_line)}"
+
     lines = []
     if answer.understood_as:
         lines.append(f"(read as: {answer.understood_as})")
     if answer.fallback_reason:
         lines.append(f"(note: {answer.fallback_reason})")
     for citation in answer.citations:
-        lines.append(f"[{citation.marker}] {citation.source}, {line_span(citation.start_line, citation.end_line)}")
+        lines.append(f"[{citation.marker}] {place(citation.source, citation.start_line, citation.end_line)}")
         lines.append(f"    {one_line(citation.quote)}")
     if answer.closest:
-        where = f"{answer.closest.source}, {line_span(answer.closest.start_line, answer.closest.end_line)}"
+        where = place(answer.closest.source, answer.closest.start_line, answer.closest.end_line)
         lines.append(f"Nearest sentence, judged not to answer it ({where}):")
         lines.append(f"    {one_line(answer.closest.quote)}")
     if answer.abstained and answer.hits:
         lines.append("Closest passages searched:")
         places = dict.fromkeys((hit.source, hit.start_line, hit.end_line) for hit in answer.hits[:CLOSEST])
-        lines.extend(f"    {source}, {line_span(start, end)}" for source, start, end in places)
+        lines.extend(f"    {place(source, start, end)}" for source, start, end in places)
     return lines
 
 
@@ -249,7 +261,9 @@ def chat_command(index_dir, folder, embedding_model, reranker_model, llm_model) 
             # The sources follow the streamed text; the whole answer is printed again only when
             # it is not what was streamed (a model's answer that failed its citation check).
             same = "".join(streamed).strip() == answer.text.strip()
-            click.echo("\n" + "\n".join(_source_lines(answer) if same else [format_answer(answer)]))
+            click.echo(
+                "\n" + "\n".join(_source_lines(answer, bot.title) if same else [format_answer(answer, bot.title)])
+            )
         except RagError as error:
             click.echo(f"Error: {error}", err=True)
             continue

@@ -25,7 +25,17 @@ def test_index_then_ask_prints_the_answer_and_its_sources(runner, built):
     result = runner.invoke(main, ["ask", "How many prisoners were exchanged on February 5?", "--index-dir", str(built)])
     assert result.exit_code == 0
     assert "314" in result.output
-    assert "[1] 003_58ec4efac89fea89.txt, line 21\n    The February 5 exchange included 314 prisoners" in result.output
+    assert "\n    The February 5 exchange included 314 prisoners" in result.output
+
+
+def test_ask_names_each_cited_file_with_its_title_at_its_first_mention(runner, built):
+    result = runner.invoke(main, ["ask", "How many prisoners were exchanged on February 5?", "--index-dir", str(built)])
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    assert lines[1:4:2] == [
+        "[1] 003_58ec4efac89fea89.txt “Chechnya’s Kadyrov shifts stance on POWs, touting efforts to bring…”, line 21",
+        "[2] 003_58ec4efac89fea89.txt, line 11",
+    ]
 
 
 def test_reindexing_an_unchanged_folder_reports_nothing_to_do(runner, built):
@@ -82,7 +92,8 @@ def test_chat_prints_each_answer_once_then_its_sources(runner, built):
     result = runner.invoke(main, ["chat", "--index-dir", str(built)], input=questions)
     assert result.exit_code == 0
     assert result.output.count("(157 from each side). [1]") == 1  # the answer, streamed
-    assert "\n[1] 003_58ec4efac89fea89.txt, line 21\n    The February 5 exchange included 314" in result.output
+    title = "“Chechnya’s Kadyrov shifts stance on POWs, touting efforts to bring…”"
+    assert f"\n[1] 003_58ec4efac89fea89.txt {title}, line 21\n    The February 5 exchange included 314" in result.output
 
 
 def test_doctor_reports_each_backend(runner, built):
@@ -130,7 +141,8 @@ def test_a_refusal_names_the_closest_passages(runner, built):
     assert result.exit_code == 0
     lines = result.output.splitlines()
     assert lines[:2] == ["The documents do not say.", "Closest passages searched:"]
-    assert len(lines) == 5 and all(line.startswith("    0") and ".txt, line" in line for line in lines[2:])
+    assert len(lines) == 5 and all(line.startswith("    0") and ", line" in line for line in lines[2:])
+    assert lines[2].startswith("    002_16c963fab6cf1b6f.txt “Putin’s grasp on power teetering on edge as")
 
 
 def test_a_refusal_shows_the_sentence_that_came_nearest(runner, built):
@@ -140,7 +152,8 @@ def test_a_refusal_shows_the_sentence_that_came_nearest(runner, built):
     lines = result.output.splitlines()
     assert lines[:4] == [
         "The documents do not say.",
-        "Nearest sentence, judged not to answer it (002_16c963fab6cf1b6f.txt, line 51):",
+        "Nearest sentence, judged not to answer it (002_16c963fab6cf1b6f.txt “Putin’s grasp on power teetering on "
+        "edge as Russian generals ‘upset’…”, line 51):",
         "    “I would specify three of them.",
         "Closest passages searched:",
     ]
