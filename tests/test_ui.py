@@ -86,6 +86,29 @@ def test_sources_panel_highlights_the_quote_within_its_surroundings():
     assert "First line.<br>The <mark>exchange included 314 prisoners</mark> &lt;b&gt;in all" in panel
 
 
+def test_sources_panel_shows_each_cited_files_title_escaped_above_its_name():
+    document = "Intro.\nThe exchange included 314 prisoners.\n"
+    citations = [_citation(1, source="a.txt"), _citation(2, source="b.txt")]
+    titles = {"a.txt": "Talks <b>stall</b>"}
+    panel = render.sources_panel(Answer("q", "x [1] y [2]", citations=citations), lambda s: document, titles.get)
+    assert '<div class="source-title">Talks &lt;b&gt;stall&lt;/b&gt;</div><div class="source-name">a.txt</div>' in panel
+    assert '<section class="source-file"><div class="source-name">b.txt</div>' in panel, "no title: the name alone"
+
+
+def test_a_refusal_titles_the_nearest_sentences_file_and_each_file_in_the_closest_list_once():
+    document = "Talks went on.\nHe said there were three conditions.\nThen they left.\n"
+    quote = "He said there were three conditions."
+    start = document.index(quote)
+    closest = Citation(0, "talks.txt", 2, 2, quote, start, start + len(quote))
+    hits = [Hit(Chunk(n, "talks.txt", document, 0, len(document), n, n + 1), 0.1) for n in (1, 5)]
+    answer = Answer("q", "no", hits=hits, abstained=True, closest=closest)
+    panel = render.sources_panel(answer, lambda source: document, {"talks.txt": "Talks in Istanbul"}.get)
+    nearest, listed = panel.split("closest passages searched")
+    assert nearest.count('<div class="source-title">Talks in Istanbul</div><span class="source-name">talks.txt') == 1
+    assert listed.count('<div class="source-title">Talks in Istanbul</div><span class="source-name">talks.txt') == 1
+    assert listed.count('<span class="source-name">talks.txt') == 2
+
+
 def test_passage_in_context_finds_the_quote_when_offsets_are_stale():
     document = "Intro. " * 100 + "The quoted sentence. " + "Outro. " * 100
     citation = Citation(1, "a.txt", 1, 1, "The quoted sentence.", 0, 5)
@@ -204,6 +227,9 @@ def test_ask_streams_then_shows_the_cited_answer_and_its_sources(app):
     assert [m["role"] for m in shown] == ["user", "assistant"]
     assert "314" in shown[-1]["content"] and 'class="cite"' in shown[-1]["content"]
     assert SEED_FILE in sources and "<mark>" in sources
+    assert (
+        '<div class="source-title">Chechnya’s Kadyrov shifts stance on POWs, touting efforts to bring…</div>' in sources
+    )
     assert conversation.history[0] == {"role": "user", "content": SEED_QUESTION}
     assert "314" in conversation.history[1]["content"] and "<" not in conversation.history[1]["content"]
 
@@ -218,6 +244,9 @@ class RecordingBot:
         self.index = self
 
     def document_text(self, source):
+        return None
+
+    def title(self, source):
         return None
 
     def stream(self, question, history=None, *, top_k=None):

@@ -153,7 +153,7 @@ class ChatApp:
                 answer = stream.answer
                 if answer is None:
                     raise RuntimeError("the answer stream ended without an Answer")
-                sources = render.sources_panel(answer, bot.index.document_text)
+                sources = render.sources_panel(answer, bot.index.document_text, bot.title)
         except RagError as error:
             failure = str(error)
         except Exception:
@@ -305,7 +305,9 @@ CSS = """
 .sources-empty { opacity: 0.75; padding: 0.5em 0; }
 .source-file { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 0.6em 0.8em;
   margin-bottom: 0.7em; }
+.source-title { font-weight: 600; line-height: 1.3; }
 .source-name { font-weight: 600; font-family: var(--font-mono); word-break: break-all; }
+.source-title + .source-name { font-weight: 400; font-size: 0.85em; opacity: 0.75; }
 .source-lines, .passage-lines { font-size: 0.85em; opacity: 0.75; }
 .passage { margin-top: 0.5em; scroll-margin-top: 1em; }
 .passage .badge { font-weight: 700; margin-right: 0.4em; }

@@ -124,10 +124,15 @@ def sources_placeholder(message: str = "Ask a question; the passages its answer 
     return f'<div class="sources"><div class="sources-empty">{text(message)}</div></div>'
 
 
-def sources_panel(answer: Answer, document_text: Callable[[str], str | None]) -> str:
-    """Each cited file with its line ranges, and each quote highlighted in its surroundings."""
+def sources_panel(
+    answer: Answer,
+    document_text: Callable[[str], str | None],
+    title: Callable[[str], str | None] | None = None,
+) -> str:
+    """Each cited file with its title (when ``title`` gives one: hashed file names say nothing
+    to a reader) and line ranges, and each quote highlighted in its surroundings."""
     if answer.abstained or not answer.citations:
-        return _closest_passages(answer.hits[:3], answer.closest, document_text)
+        return _closest_passages(answer.hits[:3], answer.closest, document_text, title)
     by_source: dict[str, list[Citation]] = {}
     for citation in answer.citations:
         by_source.setdefault(citation.source, []).append(citation)
@@ -136,8 +141,10 @@ def sources_panel(answer: Answer, document_text: Callable[[str], str | None]) ->
         document = document_text(source)
         ranges = ranges_label([(c.start_line, c.end_line) for c in citations])
         passages = "".join(_cited_passage(c, document) for c in citations)
+        named = title(source) if title else None
+        heading = f'<div class="source-title">{text(named)}</div>' if named else ""
         blocks.append(
-            f'<section class="source-file"><div class="source-name">{text(source)}</div>'
+            f'<section class="source-file">{heading}<div class="source-name">{text(source)}</div>'
             f'<div class="source-lines">{text(ranges)}</div>{passages}</section>'
         )
     backend = f'<div class="backend">Answer written by: {text(answer.backend)}</div>'
@@ -197,18 +204,36 @@ def _last_break(value: str) -> int:
     return spaces[-1] if spaces else len(value)
 
 
-def _closest_passages(hits: Sequence[Hit], closest: Citation | None, document_text: Callable[[str], str | None]) -> str:
+def _closest_passages(
+    hits: Sequence[Hit],
+    closest: Citation | None,
+    document_text: Callable[[str], str | None],
+    title: Callable[[str], str | None] | None,
+) -> str:
     intro = "No passage supports an answer, so nothing is cited."
     if not hits:
         return sources_placeholder(intro)
     nearest = ""
     if closest is not None:
+        body = _marked_text(closest, document_text(closest.source))
+        nearest_title = title(closest.source) if title else None
         nearest = (
             '<div class="sources-empty">The sentence that came nearest, judged not to answer the question:</div>'
-            f"{_closest_passage(closest, _marked_text(closest, document_text(closest.source)), 'nearest')}"
+            f"{_closest_passage(closest, body, nearest_title, 'nearest')}"
         )
+    titled: set[str] = set()
+
+    def named(source: str) -> str | None:
+        """The file's title above its first passage in the list, not again above each one."""
+        found = title(source) if title and source not in titled else None
+        titled.add(source)
+        return found
+
     items = "".join(
-        _closest_passage(hit, f'<div class="passage-text">{_inline(_tidy(_excerpt(hit.text)))}</div>') for hit in hits
+        _closest_passage(
+            hit, f'<div class="passage-text">{_inline(_tidy(_excerpt(hit.text)))}</div>', named(hit.source)
+        )
+        for hit in hits
     )
     return (
         f'<div class="sources"><div class="sources-title">Sources</div><div class="sources-empty">{text(intro)}</div>'
@@ -216,11 +241,13 @@ def _closest_passages(hits: Sequence[Hit], closest: Citation | None, document_te
     )
 
 
-def _closest_passage(span: Hit | Citation, body: str, kind: str = "") -> str:
-    """A passage shown under a refusal: its file and lines, then ``body`` (its text)."""
+def _closest_passage(span: Hit | Citation, body: str, title: str | None = None, kind: str = "") -> str:
+    """A passage shown under a refusal: its file's title (if given), file and lines, then
+    ``body`` (its text)."""
     classes = f"passage closest {kind}".rstrip()
+    heading = f'<div class="source-title">{text(title)}</div>' if title else ""
     return (
-        f'<div class="{classes}"><span class="source-name">{text(span.source)}</span> '
+        f'<div class="{classes}">{heading}<span class="source-name">{text(span.source)}</span> '
         f'<span class="passage-lines">{text(lines_label(span.start_line, span.end_line))}</span>{body}</div>'
     )
 
