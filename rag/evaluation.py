@@ -218,6 +218,7 @@ class EvalResult:
     judge: str
     top_k: int | None = None
     settings: dict[str, Any] = field(default_factory=dict)
+    titles: dict[str, str] = field(default_factory=dict)  # cited file → its title, for the report
 
     def to_dict(self) -> dict:
         return {
@@ -311,7 +312,18 @@ def evaluate(
         judge=judge_name(judge),
         top_k=getattr(bot, "top_k", None),
         settings=_settings_of(bot),
+        titles=_titles_of(bot, results),
     )
+
+
+def _titles_of(bot, results: Sequence[PromptResult]) -> dict[str, str]:
+    """The titles of the files the answers cite (or came nearest in), from ``bot.title`` when the
+    bot has it: the report shows them beside the file names."""
+    title = getattr(bot, "title", None)
+    if title is None:
+        return {}
+    sources = {c.source for r in results for c in [*r.citations, *([r.closest] if r.closest else [])]}
+    return {source: named for source in sorted(sources) if (named := title(source))}
 
 
 def _as_prompts(prompts) -> list[Prompt]:

@@ -143,10 +143,15 @@ def _verdicts(r: PromptResult) -> list[str]:
     return out
 
 
-def _citation_lines(r: PromptResult) -> list[str]:
+def _named(source: str, titles: dict[str, str]) -> str:
+    """The file name, with the document's title beside it when it has one."""
+    return f"{source} “{titles[source]}”" if source in titles else source
+
+
+def _citation_lines(r: PromptResult, titles: dict[str, str]) -> list[str]:
     out = []
     for c in r.citations:
-        out.append(f"[{c.marker}] {c.source}, {line_span(c.start_line, c.end_line)}")
+        out.append(f"[{c.marker}] {_named(c.source, titles)}, {line_span(c.start_line, c.end_line)}")
     return out
 
 
@@ -162,12 +167,13 @@ def _outcome(r: PromptResult) -> str:
     return "correct" if m["answer_accuracy"] == 1.0 else "answer not found"
 
 
-def _nearest(r: PromptResult) -> str:
+def _nearest(r: PromptResult, titles: dict[str, str]) -> str:
     """A refusal's nearest sentence, which was judged not to answer and is not cited."""
     if r.closest is None:
         return ""
     c = r.closest
-    return f"Nearest sentence, not cited: “{one_line(c.quote)}” ({c.source}, {line_span(c.start_line, c.end_line)})"
+    where = f"{_named(c.source, titles)}, {line_span(c.start_line, c.end_line)}"
+    return f"Nearest sentence, not cited: “{one_line(c.quote)}” ({where})"
 
 
 _NOTE = (
@@ -193,8 +199,8 @@ def markdown_report(result: EvalResult, images: dict[str, str]) -> str:
     ]
     for n, r in enumerate(result.results, 1):
         lines.append(
-            f"| {n} | {cell(r.prompt.question)} | {_outcome(r)} | {'<br>'.join(cell(t) for t in (r.answer_text, _nearest(r)) if t)} | "
-            f"{'<br>'.join(cell(c) for c in _citation_lines(r))} | {'<br>'.join(cell(v) for v in _verdicts(r))} | "
+            f"| {n} | {cell(r.prompt.question)} | {_outcome(r)} | {'<br>'.join(cell(t) for t in (r.answer_text, _nearest(r, result.titles)) if t)} | "
+            f"{'<br>'.join(cell(c) for c in _citation_lines(r, result.titles))} | {'<br>'.join(cell(v) for v in _verdicts(r))} | "
             f"{_value(r.retrieval_rank)} | {r.latency_ms:.1f} |"
         )
     return "\n".join(lines) + "\n"
@@ -217,11 +223,10 @@ def html_report(result: EvalResult, images: dict[str, str]) -> str:
         outcome = _outcome(r)
         good = outcome in {"correct", "abstained (right)", "answered"}
         citations = "".join(
-            f"<div>[{c.marker}] {e(c.source)}:{c.start_line}-{c.end_line}"
-            f'<div class="quote">“{e(one_line(c.quote))}”</div></div>'
-            for c in r.citations
+            f'<div>{e(line)}<div class="quote">“{e(one_line(c.quote))}”</div></div>'
+            for c, line in zip(r.citations, _citation_lines(r, result.titles))
         )
-        nearest = f'<div class="quote">{e(_nearest(r))}</div>' if r.closest else ""
+        nearest = f'<div class="quote">{e(_nearest(r, result.titles))}</div>' if r.closest else ""
         verdicts = "".join(
             f'<div class="{"ok" if v.supported else "bad"}">{"✓" if v.supported else "✗"} {v.score:.2f} '
             f"{e(v.sentence)}</div>"

@@ -410,6 +410,27 @@ def test_a_wrong_refusal_whose_nearest_sentence_holds_the_answer_says_so():
     assert f"Nearest sentence, not cited: “{PARIS}”" in html_report(result, images)
 
 
+def test_the_report_shows_each_cited_or_nearest_files_title_beside_its_name():
+    from rag.report import html_report, markdown_report
+
+    class TitledBot(ScriptedBot):
+        def title(self, source):
+            return {"paris.txt": "France <at> a glance"}.get(source)
+
+    bot, prompts = scripted()
+    refused = "What does France export?"
+    near = replace(abstention(refused, ["paris.txt"]), closest=Citation(0, "paris.txt", 1, 1, PARIS))
+    result = evaluate(TitledBot({**bot.answers, refused: near}), [*prompts, {"question": refused}], progress=False)
+    assert result.titles == {"paris.txt": "France <at> a glance"}
+    images = dict.fromkeys(["metrics", "latency", "retrieval_rank"], "x.png")
+    page = markdown_report(result, images)
+    assert "| [1] paris.txt “France &lt;at&gt; a glance”, line 1 |" in page
+    assert f"Nearest sentence, not cited: “{PARIS}” (paris.txt “France &lt;at&gt; a glance”, line 1)" in page
+    page = html_report(result, images)
+    assert "<div>[1] paris.txt “France &lt;at&gt; a glance”, line 1<div class" in page
+    assert "(paris.txt “France &lt;at&gt; a glance”, line 1)" in page
+
+
 def test_a_report_with_an_unknown_suffix_is_refused_before_asking(tmp_path):
     bot, prompts = scripted()
     with pytest.raises(ReportError, match=r"\.html or \.md"):
