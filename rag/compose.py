@@ -841,11 +841,15 @@ _MAX_GAP = 4  # characters: a space, a line break, a paragraph's blank line
 
 
 def _complete(text: str) -> bool:
-    """Whether a sentence may stand beside the best one: a heading, a caption or a fragment may
+    """Whether a sentence may stand beside the best one: a heading, a caption or a byline may
     be the answer itself ("Which outlets are credited in the headline?") but never adds to one
     ("Relations Between Putin and Kadyrov Sour ... – The Moscow Times" after the talks it names).
+    A long run of words without a full stop is a table or a list, and may hold what was asked.
     The document's own footnote markers ("tall.[12]") do not hide a sentence's full stop."""
-    return ends_like_a_sentence(MARKER_RE.sub("", text))
+    return ends_like_a_sentence(MARKER_RE.sub("", text)) or len(text.split()) > _LONGEST_HEADING
+
+
+_LONGEST_HEADING = 20  # words, as `rag.overview` reads a document's heading
 
 
 def _distinct(a: Candidate, b: Candidate) -> bool:

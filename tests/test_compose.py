@@ -323,6 +323,18 @@ def test_a_heading_may_answer_but_never_pads_an_answer(tmp_path):
     ]
 
 
+def test_a_table_row_without_a_full_stop_may_join_the_best_sentence(tmp_path):
+    row = (
+        "Leeds Friday Leeds Saturday The Strokes Pulp Weezer Muse Ash The Hives Foo Fighters Slipknot Incubus "
+        "NOFX Amen Guns N' Roses (Leeds) Raging Speedhorn (Reading)"
+    )
+    text = f"Line-up\n\nThe Strokes and Pulp headlined the Leeds festival line-up.\n{row}\n"
+    bot = Chatbot.from_documents([Document("a.txt", text), DOCS[1]], index_dir=tmp_path)
+    bot.composer_settings = replace(bot.composer_settings, second_sentence_ratio=0.1)
+    quotes = [c.quote for c in bot.ask("Which band played only at Leeds in the line-up with The Strokes?").citations]
+    assert row in quotes
+
+
 def test_a_sentence_opening_with_a_pronoun_brings_the_sentence_that_says_who(tmp_path):
     text = (
         "The Kremlin and the fleet\n\n"
