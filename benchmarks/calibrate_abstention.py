@@ -112,6 +112,7 @@ def best_sentence(bot: Chatbot, question: str) -> Scored | None:
     """The composer's best sentence for ``question``, as ``bot`` asks it; None when nothing
     was retrieved."""
     settings = bot.composer_settings
+    question = bot.read_as(question)
     hits = bot.retrieve(question, k=bot.top_k)
     scored = score_sentences(question, candidates_from_hits(hits, settings.evidence_hits), bot.index, settings)
     return scored[0] if scored else None

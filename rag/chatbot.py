@@ -23,12 +23,14 @@ from .compose import ComposerSettings, abstain, compose_extractive
 from .conversation import Message, checked_history, condense_question, resolve_people
 from .embedding import Embedder, load_embedder
 from .errors import DocumentsError, IndexCorruptError, InvalidQuestionError, RagError
+from .lexicon import load_lexicon
 from .llm import GenerationSettings, LLMAnswerer, Prompt, answer_from_output, load_llm
 from .loading import display_title, read_folder
 from .neural import load_reranker
 from .overview import compose_overview, overview_request
 from .records import MAX_QUESTION_CHARS, Answer, Document, Hit
 from .retrieval import RetrievalSettings, Retriever
+from .spelling import respell
 from .store import (
     Index,
     IndexSettings,
@@ -182,7 +184,7 @@ class Chatbot:
         ``top_k`` passages are retrieved (default: ``self.top_k``).
         """
         question, history = _checked(question), checked_history(history)
-        meant = self._meant(question, history)
+        meant = self.read_as(question, history)
         hits = self._passages_for(meant, history, top_k)
         answer = self._compose(meant, hits, history)
         return replace(answer, question=question, understood_as=meant) if meant != question else answer
@@ -198,13 +200,18 @@ class Chatbot:
         """The ``k`` passages most relevant to ``question``, best first."""
         return self.retriever.search(_searchable(_checked(question)), k=_passage_count(k, "k", minimum=0))
 
-    def _meant(self, question: str, history: list[dict[str, str]]) -> str:
-        """The question with "he" or "she" read as the person the conversation is about. The
-        language model reads the history itself, so with one the question is left as asked."""
-        if not history or self.llm is not None:
-            return question
-        meant = resolve_people(question, history)
-        return meant if len(meant) <= MAX_QUESTION_CHARS else question
+    def read_as(self, question: str, history: Sequence[Message] | None = None) -> str:
+        """The question as it is answered: "he" or "she" read as the person the conversation is
+        about (the language model reads the history itself, so not with one), and a name the
+        index spells otherwise respelt its way ("Kadryov" as "Kadyrov", `rag.spelling`)."""
+        meant = question
+        if history and self.llm is None:
+            resolved = resolve_people(question, checked_history(history))
+            meant = resolved if len(resolved) <= MAX_QUESTION_CHARS else question
+        if not self.composer_settings.use_lexicon:
+            return meant
+        lexicon = load_lexicon()  # it tells a misspelt name from an English word the index lacks
+        return respell(meant, self.index, lexicon.knows) if lexicon.available else meant
 
     def _passages_for(self, question: str, history: Sequence[Message] | None, top_k: int | None) -> list[Hit]:
         # Checked after the history is added: "Who is he?" has no words of its own to search for.
@@ -259,18 +266,20 @@ class Chatbot:
                 yield word if position == 0 else " " + word
             yield answer
             return
-        hits = self._passages_for(question, history, top_k)
+        meant = self.read_as(question, history)
+        hits = self._passages_for(meant, history, top_k)
         if not hits:
             answer = abstain(question, hits)
             yield answer.text
             yield answer
             return
-        prompt = self.llm.prompt(question, hits, history)
+        prompt = self.llm.prompt(meant, hits, history)
         written: list[str] = []
         for piece in self.llm.stream(prompt):
             written.append(piece)
             yield piece
-        yield self._llm_answer(question, hits, prompt, "".join(written))
+        answer = self._llm_answer(meant, hits, prompt, "".join(written))
+        yield replace(answer, question=question, understood_as=meant) if meant != question else answer
 
     # -- documents ----------------------------------------------------------------------
 
