@@ -140,7 +140,10 @@ def _answered_with(asked: str, answered: str | None, lexicon: Lexicon) -> str | 
     asked_terms = set(index_terms(asked))
     found = people(answered, lexicon)
     if _IDENTIFY_RE.match(asked):
-        named = [name for name in found if set(index_terms(name)) <= asked_terms]
+        # The name it asks about ends it ("who is the analyst Harold Chambers?"); a name inside
+        # a description ("Who is the commander of the Akhmat unit?") is not who it asks about.
+        ending = index_terms(asked)
+        named = [name for name in found if (terms := index_terms(name)) and ending[-len(terms) :] == terms]
         if named:
             return named[0]
     return next((name for name in found if not asked_terms & set(index_terms(name))), None)

@@ -91,6 +91,9 @@ def test_a_who_question_is_answered_with_someone_it_did_not_name(lexicon):
     assert person_in_focus(_exchange("Who commands the Akhmat unit?", answer), lexicon) == "Apti Alaudinov"
     answer = "In practice the Akhmat unit answers to Kadyrov."
     assert person_in_focus(_exchange("Who commands the Akhmat unit?", answer), lexicon) == "Kadyrov"
+    # "Who is ..." asks who the description is; the name inside it is not whom it asks about.
+    asked = "Who is the commander of the Akhmat unit?"
+    assert person_in_focus(_exchange(asked, ALAUDINOV), lexicon) == "Apti Alaudinov"
 
 
 @pytest.mark.parametrize(
