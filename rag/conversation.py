@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 
 from .analysis import index_terms, question_terms
 from .compose import REFUSAL, people, question_type
+from .definitions import defined_name
 from .errors import RagError
 from .lexicon import Lexicon, load_lexicon
 from .records import MAX_QUESTION_CHARS
@@ -79,7 +80,11 @@ def user_turns(history: Sequence[Message] | None) -> list[str]:
 
 
 def is_follow_up(question: str) -> bool:
-    return bool(_REFERRING_RE.search(question)) or len(question_terms(question)) < _OWN_TERMS_ENOUGH
+    """Whether ``question`` leans on the one before: it refers back, or has too few words of its
+    own ("And Zelensky?"), unless it asks who someone is ("Who is Kadyrov?" asks it all)."""
+    if _REFERRING_RE.search(question):
+        return True
+    return len(question_terms(question)) < _OWN_TERMS_ENOUGH and defined_name(question) is None
 
 
 def condense_question(question: str, history: Sequence[Message] | None) -> str:

@@ -3,7 +3,7 @@
 import pytest
 
 from rag.compose import people
-from rag.conversation import person_in_focus, resolve_people
+from rag.conversation import condense_question, person_in_focus, resolve_people
 from rag.lexicon import load_lexicon
 
 
@@ -115,7 +115,6 @@ def test_how_a_pronoun_is_read(lexicon, question, read_as):
 
 
 def test_a_follow_up_is_searched_with_as_much_of_the_previous_question_as_the_length_limit_allows():
-    from rag.conversation import condense_question
     from rag.records import MAX_QUESTION_CHARS
 
     previous = "Who commands the Akhmat unit? " + "Please be precise. " * 200
@@ -158,3 +157,19 @@ def test_only_the_first_pronoun_of_a_sentence_is_written_as_the_person(lexicon):
     assert resolve_people('Did "he" say what his view was?', history, lexicon) == (
         'Did "he" say what Harold Chambers’s view was?'
     )
+
+
+@pytest.mark.parametrize(
+    ("question", "follow_up"),
+    [
+        ("And Zelensky?", True),
+        ("Who is he?", True),
+        ("How many?", True),
+        ("Who is Kadyrov?", False),  # few words, but it asks all it needs
+        ("Who was Mikhail Kasyanov?", False),
+    ],
+)
+def test_a_question_with_few_words_leans_on_the_one_before_unless_it_asks_who_someone_is(question, follow_up):
+    history = _exchange("What did Putin say about the talks?", "He said little. [1]")
+    searched = condense_question(question, history)
+    assert searched == (f"{question} What did Putin say about the talks?" if follow_up else question)
