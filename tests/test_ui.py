@@ -153,6 +153,12 @@ def test_documents_table_escapes_names_and_totals_chunks():
     assert "2 documents" in table and ">5<" in table
 
 
+def test_documents_table_shows_each_files_title_escaped_above_its_name():
+    table = render.documents_table({"a.txt": 3, "b.txt": 2}, {"a.txt": "Talks <b>stall</b>"}.get)
+    assert '<td class="doc-name"><div class="source-title">Talks &lt;b&gt;stall&lt;/b&gt;</div>' in table
+    assert '<td class="doc-name"><div class="source-name">b.txt</div></td>' in table, "no title: the name alone"
+
+
 def test_line_ranges_read_naturally():
     assert render.ranges_label([(11, 11)]) == "line 11"
     assert render.ranges_label([(11, 11), (21, 23), (11, 11)]) == "lines 11, 21–23"
@@ -232,6 +238,16 @@ def test_ask_streams_then_shows_the_cited_answer_and_its_sources(app):
     )
     assert conversation.history[0] == {"role": "user", "content": SEED_QUESTION}
     assert "314" in conversation.history[1]["content"] and "<" not in conversation.history[1]["content"]
+
+
+def test_the_documents_tab_shows_each_seeds_title_above_its_file_name(app):
+    table = app.documents()
+    assert (
+        '<td class="doc-name"><div class="source-title">'
+        "Chechnya’s Kadyrov shifts stance on POWs, touting efforts to bring…</div>"
+        '<div class="source-name">003_58ec4efac89fea89.txt</div></td>'
+    ) in table
+    assert '<td class="doc-name"><div class="source-name">004_7efb122e67c28a6b.txt</div></td>' in table
 
 
 class RecordingBot:

@@ -187,7 +187,7 @@ class ChatApp:
     # -- documents ----------------------------------------------------------------------------
 
     def documents(self) -> str:
-        return render.documents_table(self.bot.documents)
+        return render.documents_table(self.bot.documents, self.bot.title)
 
     def backends(self) -> dict[str, str]:
         """What does each step in the running bot: embedder, reranker, answer writer."""

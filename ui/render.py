@@ -141,14 +141,18 @@ def sources_panel(
         document = document_text(source)
         ranges = ranges_label([(c.start_line, c.end_line) for c in citations])
         passages = "".join(_cited_passage(c, document) for c in citations)
-        named = title(source) if title else None
-        heading = f'<div class="source-title">{text(named)}</div>' if named else ""
+        heading = _titled_name(source, title(source) if title else None)
         blocks.append(
-            f'<section class="source-file">{heading}<div class="source-name">{text(source)}</div>'
-            f'<div class="source-lines">{text(ranges)}</div>{passages}</section>'
+            f'<section class="source-file">{heading}<div class="source-lines">{text(ranges)}</div>{passages}</section>'
         )
     backend = f'<div class="backend">Answer written by: {text(answer.backend)}</div>'
     return f'<div class="sources"><div class="sources-title">Sources</div>{"".join(blocks)}{backend}</div>'
+
+
+def _titled_name(name: str, title: str | None) -> str:
+    """A file's name, with its title (if any) above it."""
+    heading = f'<div class="source-title">{text(title)}</div>' if title else ""
+    return f'{heading}<div class="source-name">{text(name)}</div>'
 
 
 def _cited_passage(citation: Citation, document: str | None) -> str:
@@ -260,11 +264,15 @@ def _excerpt(value: str, limit: int = 300) -> str:
 # -- documents and status -------------------------------------------------------------------
 
 
-def documents_table(counts: Mapping[str, int]) -> str:
+def documents_table(counts: Mapping[str, int], title: Callable[[str], str | None] | None = None) -> str:
+    """The indexed files with their chunk counts, each file's title (when ``title`` gives one)
+    above its name, as in the sources panel."""
     if not counts:
         return '<div class="documents"><div class="sources-empty">No documents are indexed.</div></div>'
     rows = "".join(
-        f'<tr><td class="doc-name">{text(name)}</td><td class="num">{count}</td></tr>' for name, count in counts.items()
+        f'<tr><td class="doc-name">{_titled_name(name, title(name) if title else None)}</td>'
+        f'<td class="num">{count}</td></tr>'
+        for name, count in counts.items()
     )
     total = sum(counts.values())
     return (
