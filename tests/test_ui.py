@@ -303,6 +303,20 @@ def test_an_earlier_answers_markers_stop_linking_when_a_new_answer_takes_the_sou
     assert second.latest is not None and "UnHerd" in second.latest.text
 
 
+def test_a_markers_label_names_its_files_title_in_the_latest_and_earlier_answers(app):
+    title = "Chechnya’s Kadyrov shifts stance on POWs, touting efforts to bring…"
+    label = f'title="[1] 003_58ec4efac89fea89.txt “{title}”, line '
+    *_, (_, _, _, first) = app.ask(SEED_QUESTION, 5, Conversation())
+    assert label in first.shown[-1]["content"]
+    *_, (_, shown, _, _) = app.ask("Which magazine did Harold Chambers write in?", 5, first)
+    assert label in shown[1]["content"], "drawn again unlinked, the earlier answer's markers keep the title"
+
+
+def test_a_markers_label_escapes_its_files_title():
+    shown = render.answer_message(Answer("q", "It was 314. [1]", citations=[_citation()]), title=lambda s: "<b>x</b>")
+    assert "a.txt “&lt;b&gt;x&lt;/b&gt;”, line 2" in shown and "<b>" not in shown
+
+
 def test_passages_setting_applies_to_one_question_without_changing_the_shared_bot():
     bot = RecordingBot()
     app = ChatApp(bot, index_dir=".")
@@ -470,6 +484,7 @@ def test_twenty_clients_at_once_get_their_own_correct_answers(served):
     url, index_dir = served
     library = Chatbot.from_index(index_dir)
     expected = {question: library.ask(question) for question in CONCURRENT_QUESTIONS}
+    drawn = {question: render.answer_message(answer, title=library.title) for question, answer in expected.items()}
     library.index.close()
     assert "314" in expected[SEED_QUESTION].text
 
@@ -487,7 +502,7 @@ def test_twenty_clients_at_once_get_their_own_correct_answers(served):
     assert len(results) == 20
     for question, shown, sources in results:
         texts = [part["text"] for message in shown for part in message["content"]]
-        assert texts == [render.user_message(question), render.answer_message(expected[question])], (
+        assert texts == [render.user_message(question), drawn[question]], (
             "each client must see only its own question and the library's answer to it"
         )
         for citation in expected[question].citations:

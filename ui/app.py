@@ -103,13 +103,15 @@ class Conversation:
     shown: list[dict] = field(default_factory=list)
     history: list[dict] = field(default_factory=list)
     latest: Answer | None = None  # the answer whose sources the panel shows, last in ``shown``
+    titles: dict[str, str | None] = field(default_factory=dict)  # of the files ``latest`` cites
 
     def earlier(self) -> list[dict]:
         """The messages shown, the latest answer's markers unlinked: a new question is about
-        to replace the sources they point at."""
+        to replace the sources they point at. Their labels keep the cited files' titles, read
+        from the bot when the answer was first drawn."""
         if self.latest is None or not self.shown:
             return list(self.shown)
-        unlinked = _message("assistant", render.answer_message(self.latest, linked=False))
+        unlinked = _message("assistant", render.answer_message(self.latest, linked=False, title=self.titles.get))
         return [*self.shown[:-1], unlinked]
 
 
@@ -154,6 +156,7 @@ class ChatApp:
                 if answer is None:
                     raise RuntimeError("the answer stream ended without an Answer")
                 sources = render.sources_panel(answer, bot.index.document_text, bot.title)
+                titles = {citation.source: bot.title(citation.source) for citation in answer.citations}
         except RagError as error:
             failure = str(error)
         except Exception:
@@ -168,7 +171,7 @@ class ChatApp:
             unanswered = render.sources_placeholder("No sources: the question was not answered.")
             yield question, shown, unanswered, Conversation(shown=shown, history=conversation.history)
             return
-        shown = [*shown[:-1], _message("assistant", render.answer_message(answer))]
+        shown = [*shown[:-1], _message("assistant", render.answer_message(answer, title=titles.get))]
         conversation = Conversation(
             shown=shown,
             history=[
@@ -177,6 +180,7 @@ class ChatApp:
                 {"role": "assistant", "content": answer.text},
             ],
             latest=answer,
+            titles=titles,
         )
         yield gr.skip(), shown, sources, conversation
 

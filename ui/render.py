@@ -68,8 +68,9 @@ def pending_message(partial: str = "") -> str:
     return f'<div class="msg answer streaming">{body}<span class="cursor">▍</span></div>'
 
 
-def answer_message(answer: Answer, *, linked: bool = True) -> str:
+def answer_message(answer: Answer, *, linked: bool = True, title: Callable[[str], str | None] | None = None) -> str:
     """The final answer: markers become labelled links to their source, abstentions say so.
+    A marker's label names its file, with the file's title when ``title`` gives one.
 
     Only the latest answer's sources are on the page, so an earlier answer is drawn with
     ``linked=False``: its markers keep their label (file, lines, quote) but link nowhere,
@@ -89,7 +90,8 @@ def answer_message(answer: Answer, *, linked: bool = True) -> str:
     for match in _MARKER_RE.finditer(answer.text):
         pieces.append(_inline(answer.text[position : match.start()]))
         citation = by_marker.get(int(match.group(1)))
-        pieces.append(_marker(citation, linked) if citation else text(match.group(0)))
+        named = title(citation.source) if citation and title else None
+        pieces.append(_marker(citation, linked, named) if citation else text(match.group(0)))
         position = match.end()
     pieces.append(_inline(answer.text[position:]))
     note = ""
@@ -105,8 +107,10 @@ def _read_as(answer: Answer) -> str:
     return f'<div class="note">Read as: “{text(answer.understood_as)}”</div>'
 
 
-def _marker(citation: Citation, linked: bool = True) -> str:
-    where = f"{citation.source}, {lines_label(citation.start_line, citation.end_line)}"
+def _marker(citation: Citation, linked: bool = True, named: str | None = None) -> str:
+    """``[1] 003_58ec.txt “Kadyrov shifts stance…”, line 21: “quote”``, as ``rag ask`` names it."""
+    source = f"{citation.source} “{named}”" if named else citation.source
+    where = f"{source}, {lines_label(citation.start_line, citation.end_line)}"
     title = f"[{citation.marker}] {where}: “{one_line(citation.quote)}”"
     if not linked:
         return f'<span class="cite" title="{text(title)}">[{citation.marker}]</span>'
