@@ -25,7 +25,7 @@ from .embedding import Embedder, load_embedder
 from .errors import DocumentsError, IndexCorruptError, InvalidQuestionError, RagError
 from .lexicon import load_lexicon
 from .llm import GenerationSettings, LLMAnswerer, Prompt, answer_from_output, load_llm
-from .loading import display_title, read_folder
+from .loading import TITLE_SHOWN_CHARS, display_title, read_folder
 from .neural import load_reranker
 from .overview import compose_overview, overview_request
 from .records import MAX_QUESTION_CHARS, Answer, Document, Hit
@@ -88,7 +88,7 @@ class Chatbot:
         reranker = load_reranker(self.models.reranker_model)
         self.llm: LLMAnswerer | None = load_llm(self.models.llm_model, settings=self.generation_settings)
         self.retriever = Retriever(index, embedder, self._retrieval_settings, reranker)
-        self._titles: dict[str, str | None] = {}
+        self._titles: dict[tuple[str, int], str | None] = {}
         logger.info("backends: %s", self.backends)
 
     # -- construction -------------------------------------------------------------------
@@ -288,15 +288,16 @@ class Chatbot:
         """Indexed document ids with their chunk counts."""
         return self.index.document_chunk_counts()
 
-    def title(self, source: str) -> str | None:
+    def title(self, source: str, max_chars: int = TITLE_SHOWN_CHARS) -> str | None:
         """The title to show beside the file name ``source`` (a citation's or hit's), read from
-        the top of its text by ``rag.loading.display_title``; None when the text opens without
-        one or ``source`` is not indexed. For display only: ``Document.title`` and retrieval
-        are left alone."""
-        if source not in self._titles:
+        the top of its text by ``rag.loading.display_title`` and cut at ``max_chars``; None when
+        the text opens without one or ``source`` is not indexed. For display only:
+        ``Document.title`` and retrieval are left alone."""
+        key = (source, max_chars)
+        if key not in self._titles:
             text = self.index.document_text(source)
-            self._titles[source] = display_title(text) if text else None
-        return self._titles[source]
+            self._titles[key] = display_title(text, max_chars) if text else None
+        return self._titles[key]
 
     def refresh(self, *, progress: bool | None = None) -> UpdateReport:
         """Re-read the folder this bot was built from and index what changed."""

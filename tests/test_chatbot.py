@@ -200,6 +200,13 @@ def test_title_reads_each_indexed_documents_title_for_display(seeds_bot):
     assert seeds_bot.title("no-such-file.txt") is None
 
 
+def test_title_is_cut_at_the_length_asked_for(seeds_bot):
+    whole = "Chechnya’s Kadyrov shifts stance on POWs, touting efforts to bring home troops who surrendered in Ukraine"
+    assert seeds_bot.title("003_58ec4efac89fea89.txt", max_chars=110) == whole
+    assert seeds_bot.title("003_58ec4efac89fea89.txt", max_chars=30) == "Chechnya’s Kadyrov shifts…"
+    assert seeds_bot.title("003_58ec4efac89fea89.txt").endswith("to bring…"), "each length is kept apart"
+
+
 def test_a_changed_file_shows_its_new_title_after_a_refresh(tmp_path):
     folder = tmp_path / "docs"
     folder.mkdir()
