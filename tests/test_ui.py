@@ -24,6 +24,7 @@ from ui.app import INDEX_FAILED, UNEXPECTED_ERROR, ChatApp, Conversation, ReadWr
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 SEED_QUESTION = "How many prisoners were exchanged on February 5?"
 SEED_FILE = "003_58ec4efac89fea89.txt"
+SEED_TITLE = "Chechnya’s Kadyrov shifts stance on POWs, touting efforts to bring home troops who surrendered in Ukraine"
 PAYLOAD = "<script>alert(1)</script> <img src=x onerror=alert(1)> ${alert(1)} {{x}} `y`"
 
 
@@ -233,9 +234,7 @@ def test_ask_streams_then_shows_the_cited_answer_and_its_sources(app):
     assert [m["role"] for m in shown] == ["user", "assistant"]
     assert "314" in shown[-1]["content"] and 'class="cite"' in shown[-1]["content"]
     assert SEED_FILE in sources and "<mark>" in sources
-    assert (
-        '<div class="source-title">Chechnya’s Kadyrov shifts stance on POWs, touting efforts to bring…</div>' in sources
-    )
+    assert f'<div class="source-title">{SEED_TITLE}</div>' in sources, "the page has room for the whole title"
     assert conversation.history[0] == {"role": "user", "content": SEED_QUESTION}
     assert "314" in conversation.history[1]["content"] and "<" not in conversation.history[1]["content"]
 
@@ -243,8 +242,7 @@ def test_ask_streams_then_shows_the_cited_answer_and_its_sources(app):
 def test_the_documents_tab_shows_each_seeds_title_above_its_file_name(app):
     table = app.documents()
     assert (
-        '<td class="doc-name"><div class="source-title">'
-        "Chechnya’s Kadyrov shifts stance on POWs, touting efforts to bring…</div>"
+        f'<td class="doc-name"><div class="source-title">{SEED_TITLE}</div>'
         '<div class="source-name">003_58ec4efac89fea89.txt</div></td>'
     ) in table
     assert '<td class="doc-name"><div class="source-name">004_7efb122e67c28a6b.txt</div></td>' in table
@@ -262,7 +260,7 @@ class RecordingBot:
     def document_text(self, source):
         return None
 
-    def title(self, source):
+    def title(self, source, max_chars=70):
         return None
 
     def stream(self, question, history=None, *, top_k=None):
@@ -304,8 +302,7 @@ def test_an_earlier_answers_markers_stop_linking_when_a_new_answer_takes_the_sou
 
 
 def test_a_markers_label_names_its_files_title_in_the_latest_and_earlier_answers(app):
-    title = "Chechnya’s Kadyrov shifts stance on POWs, touting efforts to bring…"
-    label = f'title="[1] 003_58ec4efac89fea89.txt “{title}”, line '
+    label = f'title="[1] 003_58ec4efac89fea89.txt “{SEED_TITLE}”, line '
     *_, (_, _, _, first) = app.ask(SEED_QUESTION, 5, Conversation())
     assert label in first.shown[-1]["content"]
     *_, (_, shown, _, _) = app.ask("Which magazine did Harold Chambers write in?", 5, first)
@@ -484,7 +481,8 @@ def test_twenty_clients_at_once_get_their_own_correct_answers(served):
     url, index_dir = served
     library = Chatbot.from_index(index_dir)
     expected = {question: library.ask(question) for question in CONCURRENT_QUESTIONS}
-    drawn = {question: render.answer_message(answer, title=library.title) for question, answer in expected.items()}
+    title = ChatApp(library, index_dir=index_dir).title  # as the page cuts titles
+    drawn = {question: render.answer_message(answer, title=title) for question, answer in expected.items()}
     library.index.close()
     assert "314" in expected[SEED_QUESTION].text
 

@@ -54,6 +54,9 @@ SEED_EXAMPLES = [
     ("What are these articles about?", "001_7766d24d19bfa5ea.txt"),
 ]
 
+# Titles are cut shorter on the command line; the page has room for the seeds' whole.
+PAGE_TITLE_CHARS = 110
+
 _MODEL_CHECKS = frozenset({"embedder", "reranker", "llm"})
 
 UNEXPECTED_ERROR = "Something went wrong while answering; the details are in the server log. Please try again."
@@ -155,8 +158,8 @@ class ChatApp:
                 answer = stream.answer
                 if answer is None:
                     raise RuntimeError("the answer stream ended without an Answer")
-                sources = render.sources_panel(answer, bot.index.document_text, bot.title)
-                titles = {citation.source: bot.title(citation.source) for citation in answer.citations}
+                sources = render.sources_panel(answer, bot.index.document_text, self.title)
+                titles = {citation.source: self.title(citation.source) for citation in answer.citations}
         except RagError as error:
             failure = str(error)
         except Exception:
@@ -191,7 +194,11 @@ class ChatApp:
     # -- documents ----------------------------------------------------------------------------
 
     def documents(self) -> str:
-        return render.documents_table(self.bot.documents, self.bot.title)
+        return render.documents_table(self.bot.documents, self.title)
+
+    def title(self, source: str) -> str | None:
+        """The title the page shows beside the file name ``source``."""
+        return self.bot.title(source, max_chars=PAGE_TITLE_CHARS)
 
     def backends(self) -> dict[str, str]:
         """What does each step in the running bot: embedder, reranker, answer writer."""
