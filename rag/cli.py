@@ -15,7 +15,7 @@ from collections.abc import Callable
 import click
 
 from .errors import IndexCorruptError, RagError
-from .records import line_span, one_line
+from .records import line_span, one_line, titled
 
 DEFAULT_FOLDER = "seeds"
 DEFAULT_INDEX = "index"
@@ -198,15 +198,14 @@ def format_answer(answer, title: Callable[[str], str | None] | None = None) -> s
 
 
 def _source_lines(answer, title: Callable[[str], str | None] | None = None) -> list[str]:
-    titled: set[str] = set()
+    mentioned: set[str] = set()
 
     def place(source: str, start_line: int, end_line: int) -> str:
         """``003_58ec.txt “Kadyrov shifts stance…”, line 21``: a hashed file name says nothing to
         a reader, so its title goes beside it, at the file's first mention only."""
-        named = title(source) if title and source not in titled else None
-        titled.add(source)
-        name = f"{source} “{named}”" if named else source
-        return f"{name}, {line_span(start_line, end_line)}"
+        named = title(source) if title and source not in mentioned else None
+        mentioned.add(source)
+        return f"{titled(source, named)}, {line_span(start_line, end_line)}"
 
     lines = []
     if answer.understood_as:

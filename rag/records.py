@@ -128,6 +128,13 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+def titled(source: str, title: str | None) -> str:
+    """``003_58ec.txt “Kadyrov shifts stance…”``: a file's name with its document's title beside
+    it, as the terminal, the report and the page's marker labels name a file; the name alone
+    when it has no title."""
+    return f"{source} “{title}”" if title else source
+
+
 def line_span(start_line: int, end_line: int, dash: str = "-") -> str:
     """``line 21`` or ``lines 21-23``: how the terminal, the report and the page name a span
     (the page passes an en dash)."""

@@ -18,7 +18,7 @@ from pathlib import Path
 from .errors import ReportError
 from .evaluation import METRICS, EvalResult, PromptResult, check_writable
 from .metrics import contains_answer
-from .records import line_span, one_line
+from .records import line_span, one_line, titled
 
 SUFFIXES = (".html", ".htm", ".md")
 
@@ -145,7 +145,7 @@ def _verdicts(r: PromptResult) -> list[str]:
 
 def _named(source: str, titles: dict[str, str]) -> str:
     """The file name, with the document's title beside it when it has one."""
-    return f"{source} “{titles[source]}”" if source in titles else source
+    return titled(source, titles.get(source))
 
 
 def _citation_lines(r: PromptResult, titles: dict[str, str]) -> list[str]:

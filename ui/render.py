@@ -16,7 +16,7 @@ import html
 import re
 from collections.abc import Callable, Mapping, Sequence
 
-from rag.records import Answer, Citation, Hit, line_span, one_line
+from rag.records import Answer, Citation, Hit, line_span, one_line, titled
 
 CONTEXT_CHARS = 220
 _BLANK_LINES_RE = re.compile(r"[ \t\xa0]*\n\s*")
@@ -109,8 +109,7 @@ def _read_as(answer: Answer) -> str:
 
 def _marker(citation: Citation, linked: bool = True, named: str | None = None) -> str:
     """``[1] 003_58ec.txt “Kadyrov shifts stance…”, line 21: “quote”``, as ``rag ask`` names it."""
-    source = f"{citation.source} “{named}”" if named else citation.source
-    where = f"{source}, {lines_label(citation.start_line, citation.end_line)}"
+    where = f"{titled(citation.source, named)}, {lines_label(citation.start_line, citation.end_line)}"
     title = f"[{citation.marker}] {where}: “{one_line(citation.quote)}”"
     if not linked:
         return f'<span class="cite" title="{text(title)}">[{citation.marker}]</span>'
