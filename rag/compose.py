@@ -846,10 +846,10 @@ def _complete(text: str) -> bool:
     ("Relations Between Putin and Kadyrov Sour ... – The Moscow Times" after the talks it names).
     A long run of words without a full stop is a table or a list, and may hold what was asked.
     The document's own footnote markers ("tall.[12]") do not hide a sentence's full stop."""
-    return ends_like_a_sentence(MARKER_RE.sub("", text)) or len(text.split()) > _LONGEST_HEADING
+    return ends_like_a_sentence(MARKER_RE.sub("", text)) or len(text.split()) > HEADING_MAX_WORDS
 
 
-_LONGEST_HEADING = 20  # words, as `rag.overview` reads a document's heading
+HEADING_MAX_WORDS = 20  # a longer line is a paragraph, a table row or a list (`rag.overview` reads so too)
 
 
 def _distinct(a: Candidate, b: Candidate) -> bool:

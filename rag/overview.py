@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from .analysis import index_terms, question_terms, words
 from .chunking import LineIndex
 from .citations import check_sentences, passages_of
-from .compose import TermStatistics, abstain, ends_like_a_sentence, term_weights
+from .compose import HEADING_MAX_WORDS, TermStatistics, abstain, ends_like_a_sentence, term_weights
 from .records import Answer, Citation, Hit, one_line
 from .sentences import split_sentences
 
@@ -72,9 +72,8 @@ _SAY_OVERVIEW_RE = re.compile(
 # "Summarise the Moscow Times article": after the verb, a name before the noun.
 _NAMED_IN_REST_RE = re.compile(rf"\s*(?:the|this|that)\s+(?:{_NAME_WORD}\s+){{1,4}}{_COLLECTION}\b", re.I)
 # A document's heading: its leading short lines (title, outlet, byline), at most this many;
-# the first line as long as a paragraph ends it.
+# the first line as long as a paragraph (more than HEADING_MAX_WORDS) ends it.
 HEADING_LINES = 5
-HEADING_MAX_WORDS = 20
 # Words that only say which document is meant, not what it is about. "The first article" is
 # read as every article: documents have no order a person can see.
 _POINTING_RE = re.compile(
