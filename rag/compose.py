@@ -39,7 +39,9 @@ the question, so a question written in lower case is left to the model alone.
 
 Sentences are ranked by ``SentenceScorer`` (coverage first, then passage coverage, answer type,
 retrieval rank, less for headings and fragments). The answer is the best sentence, plus the
-runner-up when it is nearly as good and adds something new. Whether to answer at all is
+runner-up when it is nearly as good and adds something new; a sentence opening with "he" or
+"they" brings the one before it (which says who), and the best sentence brings the one after
+it when that one qualifies it ("Not in a medical sense ..."). Whether to answer at all is
 ``AbstentionModel``'s call: a logistic model of P(the best sentence answers the question) on
 the best sentence's evidence, fitted on ClapNQ by ``benchmarks/calibrate_abstention.py``; see
 docs/EVALUATION.md for the data, the held-out figures and the trade-off curve.
@@ -805,7 +807,7 @@ def _choose(scored: list[Scored], settings: ComposerSettings) -> list[Scored]:
     if len({s.candidate.source for s in chosen}) == 1:
         lead = chosen[:1] if best.direct else []
         chosen = lead + sorted(chosen[len(lead) :], key=lambda s: s.candidate.start_char)
-    return _with_antecedents(chosen, scored)
+    return _with_qualifiers(_with_antecedents(chosen, scored), scored)
 
 
 # "He was especially outraged by the sinking ..." does not say who was: the sentence before it
@@ -825,6 +827,24 @@ def _with_antecedents(chosen: list[Scored], scored: list[Scored]) -> list[Scored
     return out
 
 
+# "... I saw that Putin is already out of it." is followed by "Not in a medical sense but in
+# political terms": a sentence that opens by qualifying the one before it changes what that one
+# says, and a quote without it misleads.
+_QUALIFYING_OPENING_RE = re.compile(r"^[\W_]*(?:not|but|however|yet|still|nevertheless|nonetheless)\b", re.IGNORECASE)
+
+
+def _with_qualifiers(chosen: list[Scored], scored: list[Scored]) -> list[Scored]:
+    """``chosen``, the best sentence followed by the sentence after it in its passage when that
+    one opens by qualifying it ("Not in a medical sense ...") and is not chosen already. Only the
+    best sentence's: it is the one that says what was asked."""
+    best = scored[0]
+    after = _sentence_after(best.candidate, scored)
+    if after is None or not _QUALIFYING_OPENING_RE.match(after.candidate.text) or after in chosen:
+        return chosen
+    at = chosen.index(best) + 1
+    return chosen[:at] + [after] + chosen[at:]
+
+
 def _sentence_before(candidate: Candidate, scored: list[Scored]) -> Scored | None:
     """The complete sentence just before ``candidate`` in its document, when a retrieved
     passage holds it (sentences are split leaving only white space between them)."""
@@ -833,6 +853,18 @@ def _sentence_before(candidate: Candidate, scored: list[Scored]) -> Scored | Non
     ]
     nearest = max(earlier, key=lambda s: s.candidate.end_char, default=None)
     if nearest is None or candidate.start_char - nearest.candidate.end_char > _MAX_GAP:
+        return None
+    return nearest if _complete(nearest.candidate.text) else None
+
+
+def _sentence_after(candidate: Candidate, scored: list[Scored]) -> Scored | None:
+    """The complete sentence just after ``candidate`` in its document, when a retrieved
+    passage holds it."""
+    later = [
+        s for s in scored if s.candidate.source == candidate.source and s.candidate.start_char >= candidate.end_char
+    ]
+    nearest = min(later, key=lambda s: s.candidate.start_char, default=None)
+    if nearest is None or nearest.candidate.start_char - candidate.end_char > _MAX_GAP:
         return None
     return nearest if _complete(nearest.candidate.text) else None
 

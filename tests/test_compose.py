@@ -356,6 +356,26 @@ def test_a_sentence_opening_with_a_pronoun_brings_the_sentence_that_says_who(tmp
     assert quotes == ["They rebuilt the harbour wall of Sevastopol after the storm."]
 
 
+def test_a_sentence_that_qualifies_the_best_one_follows_it(tmp_path):
+    text = (
+        "The former minister and the president\n\n"
+        "The former minister knew the president for years. "
+        "“By looking at him I saw that the president is exhausted. "
+        "Not in a medical sense but in political terms.” "
+        "The minister now lives abroad.\n"
+    )
+    bot = Chatbot.from_documents([Document("a.txt", text), DOCS[1]], index_dir=tmp_path)
+    bot.composer_settings = replace(bot.composer_settings, max_sentences=1)
+    quotes = [c.quote for c in bot.ask("Is the president exhausted?").citations]
+    assert quotes == [
+        "“By looking at him I saw that the president is exhausted.",
+        "Not in a medical sense but in political terms.”",
+    ]
+    # A sentence after it that does not qualify it stays out.
+    quotes = [c.quote for c in bot.ask("Where does the minister live now?").citations]
+    assert quotes == ["The minister now lives abroad."]
+
+
 def test_answers_quote_verbatim_and_every_sentence_carries_its_marker(small_bot):
     answer = small_bot.ask("How many captives changed hands in the prisoner swap?")
     assert not answer.abstained and "314" in answer.text
