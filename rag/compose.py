@@ -802,12 +802,24 @@ def _choose(scored: list[Scored], settings: ComposerSettings) -> list[Scored]:
             chosen.append(other)
     # Read in document order when the sentences come from one source, but a sentence that says
     # what was asked in so many words leads ("The February 5 exchange included 314 prisoners."
-    # before the 20 soldiers it included). Leading with the best sentence whenever a question
+    # before the 20 soldiers it included), as does one that holds the thing asked for and far
+    # more of the question than the rest. Leading with the best sentence whenever a question
     # asks for a thing read worse on ClapNQ (docs/EVALUATION.md).
     if len({s.candidate.source for s in chosen}) == 1:
-        lead = chosen[:1] if best.direct else []
+        lead = chosen[:1] if best.direct or _stands_out(best, chosen[1:]) else []
         chosen = lead + sorted(chosen[len(lead) :], key=lambda s: s.candidate.start_char)
     return _with_qualifiers(_with_antecedents(chosen, scored), scored)
+
+
+LEAD_MARGIN = 0.2  # of coverage: "Mr Costa compared Putin to Slobodan Milošević" (0.92) over 0.71
+
+
+def _stands_out(best: Scored, others: list[Scored]) -> bool:
+    """Whether the best sentence holds the kind of thing asked for ("which Serbian leader": a
+    name) and covers clearly more of the question than every other chosen sentence."""
+    return bool(best.evidence.answer_type) and all(
+        best.evidence.coverage - other.evidence.coverage >= LEAD_MARGIN for other in others
+    )
 
 
 # "He was especially outraged by the sinking ..." does not say who was: the sentence before it

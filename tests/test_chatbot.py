@@ -322,3 +322,18 @@ def test_a_follow_up_near_the_length_limit_is_answered_as_asked_when_naming_the_
     assert seeds_bot.ask("What did he say about the prisoners?", history).understood_as == (
         "What did Alaudinov say about the prisoners?"
     )
+
+
+def test_the_sentence_that_names_what_was_asked_leads_the_answer(seeds_bot):
+    # Three Costa sentences are chosen; the one naming the Serbian leader reads first, not in
+    # the article's order (the chat page offers this question as an example).
+    answer = seeds_bot.ask("Which Serbian leader did Chris Costa compare Putin to?")
+    assert answer.citations[0].quote.startswith("Mr Costa compared Putin to Slobodan Milošević")
+    assert len(answer.citations) > 1
+
+
+def test_a_quote_is_not_cut_from_the_sentence_that_qualifies_it(seeds_bot):
+    answer = seeds_bot.ask("Is Putin sick?")
+    quotes = [c.quote for c in answer.citations]
+    assert quotes[0].endswith("I saw that Putin is already out of it.")
+    assert quotes[1].startswith("Not in a medical sense but in political terms")
