@@ -445,7 +445,8 @@ def update_index(
     """Make the index in ``folder`` hold exactly ``documents``, re-embedding only what changed.
 
     ``rebuild`` starts from nothing; without it, an index built with another embedder or
-    chunker is an ``IndexMismatchError`` and a damaged one an ``IndexCorruptError``.
+    chunker is an ``IndexMismatchError``, as is one of another folder, still there, whose
+    documents this would remove; a damaged index is an ``IndexCorruptError``.
     ``source`` is the folder the documents were read from, recorded in the manifest.
     ``keep``: ids of documents that are still there but could not be read this time; the
     index keeps the version it holds of them instead of removing them.
@@ -464,7 +465,7 @@ def update_index(
             _data_file(folder, current, "vectors")
         report = _diff(current, documents, keep)
         if current is not None:
-            _warn_if_replaced(folder, current, source, report)
+            _check_not_replacing(folder, current, source, report)
         for doc_id in report.kept:
             logger.warning("%s stays in the index as it was last read; index again once it can be read", doc_id)
         if current is not None and not report.touched:
@@ -487,17 +488,26 @@ def update_index(
         return report
 
 
-def _warn_if_replaced(folder: Path, current: Manifest, source: str | None, report: UpdateReport) -> None:
-    """Documents of one folder indexed over another's are legitimate (a folder that moved) but
-    easy to do by mistake, with a forgotten --index-dir: say so."""
-    if current.source and source and current.source != source and report.removed:
-        logger.warning(
-            "The index in %s was built from %s; it now holds the documents of %s (%d removed).",
-            folder,
-            current.source,
-            source,
-            len(report.removed),
+def _check_not_replacing(folder: Path, current: Manifest, source: str | None, report: UpdateReport) -> None:
+    """Documents of one folder indexed over another's would remove the other's: a forgotten or
+    mistyped --index-dir. Refused while that folder is still there (rebuilding says it is
+    meant); when it is gone, the folder most likely moved, and it goes ahead, saying so."""
+    if not (current.source and source and current.source != source and report.removed):
+        return
+    if Path(current.source).is_dir():
+        removed = ", ".join(report.removed[:3]) + (", ..." if len(report.removed) > 3 else "")
+        raise IndexMismatchError(
+            f"The index in {folder} holds the documents of {current.source}; indexing {source} there would "
+            f"remove {len(report.removed)} of them ({removed}). Give another --index-dir, or replace them: "
+            f"`rag index {source} --index-dir {folder} --rebuild` (rebuild=True in Python)."
         )
+    logger.warning(
+        "The index in %s was built from %s, which is no longer there; it now holds the documents of %s (%d removed).",
+        folder,
+        current.source,
+        source,
+        len(report.removed),
+    )
 
 
 def _check_not_foreign(folder: Path) -> None:

@@ -211,15 +211,37 @@ def test_index_without_a_folder_names_it_as_typed_when_it_is_under_the_working_d
     assert f"Indexed {folder.name} into index: 0 added, 0 changed, 0 removed, 1 unchanged." in result.output
 
 
-def test_indexing_another_folder_into_an_index_says_what_it_replaces(runner, tmp_path, caplog):
+def test_indexing_another_folder_into_an_index_is_refused_before_anything_is_removed(runner, tmp_path):
     first, second = notes_folder(tmp_path), notes_folder(tmp_path, "other")
     (second / "kettle.txt").rename(second / "kettle2.txt")
     index_dir = tmp_path / "index"
     assert runner.invoke(main, ["index", str(first), "--index-dir", str(index_dir)]).exit_code == 0
     result = runner.invoke(main, ["index", str(second), "--index-dir", str(index_dir)])
-    assert result.exit_code == 0
-    assert f"The index in {index_dir} was built from {first}; it now holds the documents of {second} (1 removed)." in (
-        caplog.text
+    assert result.exit_code == 2
+    assert result.output == (
+        f"Error: The index in {index_dir} holds the documents of {first}; indexing {second} there would remove "
+        f"1 of them (kettle.txt). Give another --index-dir, or replace them: "
+        f"`rag index {second} --index-dir {index_dir} --rebuild` (rebuild=True in Python).\n"
+    )
+    answer = runner.invoke(main, ["ask", "Where was the kettle bought?", "--index-dir", str(index_dir), "--json"])
+    assert json.loads(answer.output)["citations"][0]["source"] == "kettle.txt"
+    # Asked for, the other folder's documents replace them.
+    result = runner.invoke(main, ["index", str(second), "--index-dir", str(index_dir), "--rebuild"])
+    assert result.exit_code == 0, result.output
+    assert f"Indexed {second} into {index_dir}: 1 added, 0 changed, 0 removed, 0 unchanged." in result.output
+
+
+def test_indexing_a_moved_folder_into_its_index_goes_ahead_and_says_so(runner, tmp_path, caplog):
+    first = notes_folder(tmp_path)
+    index_dir = tmp_path / "index"
+    assert runner.invoke(main, ["index", str(first), "--index-dir", str(index_dir)]).exit_code == 0
+    moved = first.rename(tmp_path / "moved")
+    (moved / "kettle.txt").rename(moved / "kettle2.txt")
+    result = runner.invoke(main, ["index", str(moved), "--index-dir", str(index_dir)])
+    assert result.exit_code == 0, result.output
+    assert (
+        f"The index in {index_dir} was built from {first}, which is no longer there; it now holds the documents "
+        f"of {moved} (1 removed)." in caplog.text
     )
 
 
