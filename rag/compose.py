@@ -39,8 +39,8 @@ the question, so a question written in lower case is left to the model alone.
 
 Sentences are ranked by ``SentenceScorer`` (coverage first, then passage coverage, answer type,
 retrieval rank, less for headings and fragments). The answer is the best sentence, plus the
-runner-up when it is nearly as good and adds something new; a sentence opening with "he" or
-"they" brings the one before it (which says who), and the best sentence brings the one after
+runner-up when it is nearly as good and adds something new; a sentence opening with "he",
+"they", "it" or "these" brings the one before it (which says who or what), and the best sentence brings the one after
 it when that one qualifies it ("Not in a medical sense ..."). Whether to answer at all is
 ``AbstentionModel``'s call: a logistic model of P(the best sentence answers the question) on
 the best sentence's evidence, fitted on ClapNQ by ``benchmarks/calibrate_abstention.py``; see
@@ -822,14 +822,16 @@ def _stands_out(best: Scored, others: list[Scored]) -> bool:
     )
 
 
-# "He was especially outraged by the sinking ..." does not say who was: the sentence before it
-# in the passage usually does ("The head of the Kremlin ... lost interest in it.").
-_PRONOUN_OPENING_RE = re.compile(r"^[\W_]*(?:he|she|they|his|her|their|him|them)\b", re.IGNORECASE)
+# "He was especially outraged by the sinking ..." does not say who was, nor "These include
+# Sergei Shoigu, ..." what: the sentence before it in the passage usually does ("The head of
+# the Kremlin ... lost interest in it.", "... a narrowing circle of hard line advisers").
+_PRONOUN_OPENING_RE = re.compile(
+    r"^[\W_]*(?:he|she|they|his|her|their|him|them|these|this|those|it|its)\b", re.IGNORECASE
+)
 
 
 def _with_antecedents(chosen: list[Scored], scored: list[Scored]) -> list[Scored]:
-    """``chosen``, each sentence that opens with a personal pronoun preceded by the sentence
-    before it in its passage (when that one is a complete sentence and not chosen already)."""
+    """``chosen``, each sentence that opens with a pronoun preceded by the sentence before it in its passage (when that one is a complete sentence and not chosen already)."""
     out: list[Scored] = []
     for s in chosen:
         before = _sentence_before(s.candidate, scored)

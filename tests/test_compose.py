@@ -356,6 +356,27 @@ def test_a_sentence_opening_with_a_pronoun_brings_the_sentence_that_says_who(tmp
     assert quotes == ["They rebuilt the harbour wall of Sevastopol after the storm."]
 
 
+def test_a_sentence_opening_with_it_or_these_brings_the_sentence_that_says_what(tmp_path):
+    text = (
+        "The bank\n\n"
+        "The Federal Reserve System is composed of several layers. "
+        "It is governed by the Board of Governors in Washington. "
+        "The advisers\n\n"
+        "The president relies on a narrowing circle of hard-line advisers. "
+        "These include the defence minister and the chief of staff.\n"
+    )
+    bot = Chatbot.from_documents([Document("a.txt", text), DOCS[1]], index_dir=tmp_path)
+    bot.composer_settings = replace(bot.composer_settings, max_sentences=1)
+    quotes = [c.quote for c in bot.ask("Who governs it from Washington?").citations]
+    assert quotes == [
+        "The Federal Reserve System is composed of several layers.",
+        "It is governed by the Board of Governors in Washington.",
+    ]
+    quotes = [c.quote for c in bot.ask("Does the circle include the defence minister?").citations]
+    assert quotes[-1] == "These include the defence minister and the chief of staff."
+    assert quotes[-2] == "The president relies on a narrowing circle of hard-line advisers."
+
+
 def test_a_sentence_that_qualifies_the_best_one_follows_it(tmp_path):
     text = (
         "The former minister and the president\n\n"
