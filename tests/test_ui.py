@@ -163,6 +163,7 @@ def test_documents_table_shows_each_files_title_escaped_above_its_name():
 def test_line_ranges_read_naturally():
     assert render.ranges_label([(11, 11)]) == "line 11"
     assert render.ranges_label([(11, 11), (21, 23), (11, 11)]) == "lines 11, 21–23"
+    assert render.ranges_label([(21, 21), (11, 11), (17, 17)]) == "lines 11, 17, 21"
 
 
 # -- uploads ------------------------------------------------------------------------------

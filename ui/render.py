@@ -34,8 +34,9 @@ def lines_label(start_line: int, end_line: int) -> str:
 
 
 def ranges_label(spans: Sequence[tuple[int, int]]) -> str:
-    """``[(11, 11), (21, 23)]`` as ``lines 11, 21–23``."""
-    unique = list(dict.fromkeys(spans))
+    """``[(21, 23), (11, 11)]`` as ``lines 11, 21–23``: in the file's order, as a reader looks
+    them up, whatever order the answer cites them in."""
+    unique = sorted(set(spans))
     if len(unique) == 1:
         return lines_label(*unique[0])
     return "lines " + ", ".join(str(a) if a == b else f"{a}–{b}" for a, b in unique)
