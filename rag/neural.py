@@ -21,10 +21,13 @@ Trade-offs:
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import re
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
@@ -129,13 +132,80 @@ def _offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+_quiet_lock = threading.Lock()
+_quiet_depth = 0
+_quiet_saved: tuple[bool, dict[str, bool] | None, bool] | None = None
+
+
+@contextmanager
+def quiet_loading() -> Iterator[None]:
+    """Hide the progress bars transformers draws while a model loads ("Loading weights"), and
+    turn them back on afterwards if they were on.
+
+    Loading takes a second or two, so a bar for it only buries the answer to a question on
+    stderr. Downloads (huggingface_hub's bars) take longer and keep theirs, and the bars rag
+    draws itself (indexing, embedding a corpus) are not affected. When
+    ``HF_HUB_DISABLE_PROGRESS_BARS`` is set, the user has chosen, and nothing is changed.
+    Loads overlapping in several threads restore the settings once, when the last one ends.
+    """
+    global _quiet_depth, _quiet_saved
+    from huggingface_hub import constants
+    from transformers.utils import logging as transformers_logging
+
+    if constants.HF_HUB_DISABLE_PROGRESS_BARS is not None:
+        yield
+        return
+    with _quiet_lock:
+        if _quiet_depth == 0:
+            _quiet_saved = _progress_settings(transformers_logging)
+            transformers_logging.disable_progress_bar()  # turns huggingface_hub's off too: put them back
+            _apply_progress_settings(transformers_logging, (False, *_quiet_saved[1:]))
+        _quiet_depth += 1
+    try:
+        yield
+    finally:
+        with _quiet_lock:
+            _quiet_depth -= 1
+            if _quiet_depth == 0 and _quiet_saved is not None:
+                _apply_progress_settings(transformers_logging, _quiet_saved)
+                _quiet_saved = None
+
+
+def _progress_settings(transformers_logging) -> tuple[bool, dict[str, bool] | None, bool]:
+    """Whether transformers draws bars; huggingface_hub's settings per group of bars (None in
+    versions without groups); whether huggingface_hub's bars are off as a whole."""
+    hub = importlib.import_module("huggingface_hub.utils.tqdm")
+    groups = getattr(hub, "progress_bar_states", None)
+    return (
+        transformers_logging.is_progress_bar_enabled(),
+        dict(groups) if isinstance(groups, dict) else None,
+        hub.are_progress_bars_disabled(),
+    )
+
+
+def _apply_progress_settings(transformers_logging, saved: tuple[bool, dict[str, bool] | None, bool]) -> None:
+    transformers_enabled, groups, hub_disabled = saved
+    hub = importlib.import_module("huggingface_hub.utils.tqdm")
+    if transformers_enabled:
+        transformers_logging.enable_progress_bar()  # also turns all of huggingface_hub's on: set below
+    current = getattr(hub, "progress_bar_states", None)
+    if groups is not None and isinstance(current, dict):
+        current.clear()
+        current.update(groups)
+    elif hub_disabled:
+        hub.disable_progress_bars()
+    else:
+        hub.enable_progress_bars()
+
+
 @lru_cache(maxsize=4)
 def _sentence_transformer(path: str, device: str):
     """The loaded model; cached so a second ``Chatbot`` on the same model does not reload it."""
     try:
         from sentence_transformers import SentenceTransformer
 
-        return SentenceTransformer(path, device=device)
+        with quiet_loading():
+            return SentenceTransformer(path, device=device)
     except Exception as error:  # any failure to load is the user's to fix, so it becomes a RagError
         raise load_error("embedding", path, error) from error
 
@@ -145,7 +215,8 @@ def _cross_encoder(path: str, device: str):
     try:
         from sentence_transformers import CrossEncoder
 
-        return CrossEncoder(path, device=device)
+        with quiet_loading():
+            return CrossEncoder(path, device=device)
     except Exception as error:
         raise load_error("reranker", path, error) from error
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from huggingface_hub import constants as hub_constants
 from tiny_models import DOCUMENT_PROMPT, QUERY_PROMPT, SEEDS, tiny_models  # noqa: F401 - a fixture
 
 from rag import Chatbot, Document, RagError
@@ -26,7 +27,16 @@ from rag.embedding import load_embedder
 from rag.errors import IndexMismatchError, ModelLoadError
 from rag.llm import GenerationSettings
 from rag.loading import load_folder
-from rag.neural import BGE_QUERY, known_prompts, load_reranker, pick_device, resolve_model
+from rag.neural import (
+    BGE_QUERY,
+    _cross_encoder,
+    _sentence_transformer,
+    known_prompts,
+    load_reranker,
+    pick_device,
+    quiet_loading,
+    resolve_model,
+)
 from rag.retrieval import RetrievalSettings, Retriever
 from rag.sentences import split_sentences
 
@@ -133,6 +143,43 @@ def test_device_is_chosen_automatically_unless_set(monkeypatch):
     assert pick_device() == ("cuda" if torch.cuda.is_available() else pick_device("cpu"))
     monkeypatch.setenv("RAG_DEVICE", "cpu")
     assert pick_device() == "cpu"
+
+
+def test_loading_a_model_draws_no_progress_bar(tiny_models, capfd):  # noqa: F811
+    from transformers.utils import logging as transformers_logging
+
+    _sentence_transformer.cache_clear()
+    _cross_encoder.cache_clear()
+    capfd.readouterr()
+    load_embedder(str(tiny_models.embedder), device="cpu")
+    load_reranker(str(tiny_models.reranker), device="cpu")
+    assert "Loading weights" not in capfd.readouterr().err
+    # Other bars, such as those of an index being built, are drawn as before.
+    list(transformers_logging.tqdm(range(3), desc="Embedding"))
+    assert "Embedding: 100%" in capfd.readouterr().err
+
+
+@pytest.mark.skipif(hub_constants.HF_HUB_DISABLE_PROGRESS_BARS is not None, reason="bars set by the environment")
+@pytest.mark.parametrize("before", ["on", "off", "one group off"])
+def test_quiet_loading_puts_the_progress_bar_settings_back(before):
+    from huggingface_hub.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
+    from transformers.utils import logging as transformers_logging
+
+    group = "huggingface_hub.lfs_upload"
+    try:
+        if before == "off":
+            transformers_logging.disable_progress_bar()
+        elif before == "one group off":
+            disable_progress_bars(group)
+        settings = (transformers_logging.is_progress_bar_enabled(), are_progress_bars_disabled(group))
+        with quiet_loading(), quiet_loading():  # nested, as when a load loads another model
+            assert not transformers_logging.is_progress_bar_enabled()
+            assert are_progress_bars_disabled(group) == settings[1]  # downloads show theirs, if they did
+        assert (transformers_logging.is_progress_bar_enabled(), are_progress_bars_disabled(group)) == settings
+        assert are_progress_bars_disabled() == (before == "off")
+    finally:
+        transformers_logging.enable_progress_bar()
+        enable_progress_bars()
 
 
 def test_importing_rag_loads_no_neural_library():
