@@ -7,9 +7,13 @@ import os
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .errors import RagError
+from .errors import ModelLoadError, RagError
 from .tokens import APPROXIMATION, load_token_counter
+
+if TYPE_CHECKING:
+    from .embedding import Embedder
 
 
 @dataclass(frozen=True)
@@ -33,16 +37,19 @@ def diagnose(
     reranker_model: str | None = None,
     llm_model: str | None = None,
 ) -> list[Check]:
-    """One line per component: libraries, token counter, each model (loaded to prove it loads), index."""
+    """One line per component: libraries, token counter, each model (loaded to prove it loads), index
+    (opened as ``rag ask`` opens it, with the embedder ``rag ask`` would use)."""
+    index_dir = Path(index_dir)
     checks = [_library(name, required=True) for name in ("faiss-cpu", "numpy", "PyStemmer")]
     checks += [_library(name, required=False) for name in ("tiktoken", "bm25s")]
     checks.append(_fts5())
     checks.append(_token_counter())
     checks.append(_lexicon())
-    checks.append(_embedder(embedding_model or _recorded_embedder(Path(index_dir)), asked=embedding_model is not None))
+    embedder_check, embedder = _embedder(embedding_model, index_dir)
+    checks.append(embedder_check)
     checks.append(_reranker(reranker_model))
     checks.append(_llm(llm_model))
-    checks.append(_index(Path(index_dir)))
+    checks.append(_index(index_dir, embedder))
     return checks
 
 
@@ -102,21 +109,34 @@ def _recorded_embedder(index_dir: Path) -> str | None:
     return manifest.embedder.get("id") if manifest else None
 
 
-def _embedder(name: str | None, asked: bool = True) -> Check:
+def _embedder(named: str | None, index_dir: Path) -> tuple[Check, Embedder | None]:
+    """The embedder ``rag ask`` would use, loaded to prove it loads, as ``Chatbot.from_index``
+    picks it: the one named, else the one the index was built with. With the check, the
+    embedder, None when it does not load."""
     from .embedding import HashingEmbedder, load_embedder
 
+    recorded = None if named else _recorded_embedder(index_dir)
     try:
-        embedder = load_embedder(name)
+        embedder = load_embedder(named or recorded)
     except RagError as error:
-        return Check("embedder", False, str(error), broken=True)
+        detail = str(error)
+        if recorded and isinstance(error, ModelLoadError):
+            # Nothing was named, so say why this model: a user who never chose one should not
+            # have to guess where it comes from.
+            detail = (
+                f"The index in {index_dir} was built with the embedder {recorded}, which `rag ask` needs to "
+                f"embed questions (or rebuild the index with another: `rag index FOLDER --index-dir {index_dir} "
+                f"--rebuild`). {detail}"
+            )
+        return Check("embedder", False, detail, broken=True), None
     if isinstance(embedder, HashingEmbedder):
         kind = "offline hashing embedder (no weights)"
     else:
         prompts = [f"{role} prompt {p!r}" for role, p in _prompts(embedder) if p]
         kind = ", ".join(["sentence-transformers, loads", *prompts])
     device = getattr(embedder, "device", "cpu")
-    recorded = ", as the index records" if name and not asked else ""
-    return Check("embedder", True, f"{embedder.id}, dim {embedder.dim}, {kind}, device {device}{recorded}")
+    source = ", as the index records" if recorded else ""
+    return Check("embedder", True, f"{embedder.id}, dim {embedder.dim}, {kind}, device {device}{source}"), embedder
 
 
 def _prompts(embedder) -> list[tuple[str, str]]:
@@ -170,9 +190,10 @@ def _count(number: int) -> str:
     return str(number)
 
 
-def _index(index_dir: Path) -> Check:
-    """Opened as ``rag ask`` opens it, so a missing or damaged data file shows here too."""
-    from .store import MANIFEST, Index
+def _index(index_dir: Path, embedder: Embedder | None = None) -> Check:
+    """Opened as ``rag ask`` opens it, so a missing or damaged data file shows here too; then,
+    as ``rag ask`` goes on to do, checked against ``embedder``, the embedder it would use."""
+    from .store import MANIFEST, Index, check_embedder, embedder_entry
 
     if not (index_dir / MANIFEST).exists():
         return Check("index", False, f"none in {index_dir}: run `rag index FOLDER --index-dir {index_dir}`")
@@ -180,8 +201,15 @@ def _index(index_dir: Path) -> Check:
         index = Index.open(index_dir)
     except RagError as error:
         return Check("index", False, str(error), broken=True)
+    try:
+        if embedder is not None:
+            # The store's own message, word for word what `rag ask` says, with what to do.
+            check_embedder(index.folder, index.manifest, embedder_entry(embedder))
+    except RagError as error:
+        return Check("index", False, str(error), broken=True)
+    finally:
+        index.close()
     manifest = index.manifest
-    index.close()
     return Check(
         "index",
         True,
