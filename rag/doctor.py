@@ -14,6 +14,7 @@ from .tokens import APPROXIMATION, load_token_counter
 
 if TYPE_CHECKING:
     from .embedding import Embedder
+    from .store import Index
 
 
 @dataclass(frozen=True)
@@ -191,8 +192,11 @@ def _count(number: int) -> str:
 
 
 def _index(index_dir: Path, embedder: Embedder | None = None) -> Check:
-    """Opened as ``rag ask`` opens it, so a missing or damaged data file shows here too; then,
-    as ``rag ask`` goes on to do, checked against ``embedder``, the embedder it would use."""
+    """Opened as ``rag ask`` opens it: the manifest is read, the chunk store and the FAISS
+    vectors are read, and each must hold the chunks the manifest counts. Then what opening
+    leaves unread (``_check_contents``), and, as ``rag ask`` goes on to do, whether the index
+    was built with ``embedder``, the embedder it would use. Each failure is the store's own
+    one-line error, which says how to rebuild."""
     from .store import MANIFEST, Index, check_embedder, embedder_entry
 
     if not (index_dir / MANIFEST).exists():
@@ -202,6 +206,7 @@ def _index(index_dir: Path, embedder: Embedder | None = None) -> Check:
     except RagError as error:
         return Check("index", False, str(error), broken=True)
     try:
+        _check_contents(index)
         if embedder is not None:
             # The store's own message, word for word what `rag ask` says, with what to do.
             check_embedder(index.folder, index.manifest, embedder_entry(embedder))
@@ -216,6 +221,30 @@ def _index(index_dir: Path, embedder: Embedder | None = None) -> Check:
         f"{index_dir}: {len(manifest.documents)} documents{_from(manifest.source)}, {manifest.chunk_count} chunks, "
         f"embedder {manifest.embedder.get('id')}, tokens {manifest.chunker.get('tokenizer')}",
     )
+
+
+def _check_contents(index: Index) -> None:
+    """IndexCorruptError for damage that opening an index does not read, but a question would
+    meet: vectors of another dimension than the manifest's embedder (FAISS would fail an
+    assertion at the first search), and a damaged page of the chunk store (opening counts the
+    chunks from an index of the table; reading their text would fail). ``PRAGMA quick_check``
+    reads every page once: a fifth of a second for 300 MB."""
+    from .errors import IndexCorruptError
+
+    manifest = index.manifest
+    dim, expected = index._vectors.d, manifest.embedder["dim"]
+    if dim != expected:
+        raise IndexCorruptError(
+            index.folder,
+            f"{manifest.files['vectors']['name']} holds vectors of dimension {dim}, the manifest says {expected}",
+        )
+    chunks = manifest.files["chunks"]["name"]
+    try:
+        problems = [row[0] for row in index._query("PRAGMA quick_check", ())]
+    except IndexCorruptError as error:
+        raise IndexCorruptError(index.folder, f"{chunks}: {error.detail}") from error
+    if problems != ["ok"]:
+        raise IndexCorruptError(index.folder, f"{chunks}: {' '.join(problems[0].split())}")
 
 
 def _from(source: str | None) -> str:

@@ -98,3 +98,73 @@ def test_without_a_named_model_a_recorded_one_that_does_not_load_is_named_as_wha
         f"The embedding model folder '{gone}' does not exist. Give the path of a "
         "folder saved with save_pretrained, or a Hugging Face id such as 'org/model'."
     )
+
+
+# -- what the index holds --------------------------------------------------------------------
+
+
+def not_json(index_dir: Path) -> None:
+    (index_dir / "manifest.json").write_text('{"embedder": ', encoding="utf-8")
+
+
+def one_chunk_more_in_the_manifest(index_dir: Path) -> None:
+    documents = json.loads((index_dir / "manifest.json").read_text(encoding="utf-8"))["documents"]
+    first = sorted(documents)[0]
+    edit_manifest(
+        index_dir, documents=documents | {first: documents[first] | {"chunks": documents[first]["chunks"] + 1}}
+    )
+
+
+def data_file(index_dir: Path, role: str) -> Path:
+    return index_dir / json.loads((index_dir / "manifest.json").read_text(encoding="utf-8"))["files"][role]["name"]
+
+
+def vectors_faiss_cannot_read(index_dir: Path) -> None:
+    vectors = data_file(index_dir, "vectors")
+    vectors.write_bytes(bytes(64) + vectors.read_bytes()[64:])  # a zeroed header, the same size
+
+
+def vectors_of_another_dimension(index_dir: Path) -> None:
+    # An IndexIDMap2's header is b"IxM2" and then the dimension (int32, little-endian): FAISS
+    # reads the file, and the first search fails an assertion.
+    vectors = data_file(index_dir, "vectors")
+    data = bytearray(vectors.read_bytes())
+    assert data[:4] == b"IxM2"
+    data[4:8] = (7).to_bytes(4, "little")
+    vectors.write_bytes(bytes(data))
+
+
+def chunk_store_not_a_database(index_dir: Path) -> None:
+    chunks = data_file(index_dir, "chunks")
+    chunks.write_bytes(bytes(100) + chunks.read_bytes()[100:])
+
+
+def chunk_store_page_damaged(index_dir: Path) -> None:
+    # The page that holds a chunk's text, overwritten: the chunks are still counted (from the
+    # index on doc_id), reading their text fails.
+    chunks = data_file(index_dir, "chunks")
+    data = bytearray(chunks.read_bytes())
+    page_size = int.from_bytes(data[16:18], "big")
+    start = data.index(b"Harold Chambers") // page_size * page_size
+    data[start : start + page_size] = b"\xff" * page_size
+    chunks.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize(
+    ("damage", "detail"),
+    [
+        (not_json, "manifest.json: Expecting value"),
+        (one_chunk_more_in_the_manifest, "51 chunks in the table, 51 vectors, 52 in the manifest"),
+        (vectors_faiss_cannot_read, "vectors-1.faiss cannot be read as FAISS vectors"),
+        (vectors_of_another_dimension, "vectors-1.faiss holds vectors of dimension 7, the manifest says 1024"),
+        (chunk_store_not_a_database, "chunks-1.sqlite: file is not a database"),
+        (chunk_store_page_damaged, "chunks-1.sqlite: database disk image is malformed"),
+    ],
+)
+def test_a_damaged_index_is_one_line_that_says_how_to_rebuild(hashing_index, damage, detail):
+    damage(hashing_index)
+    result = CliRunner().invoke(main, ["doctor", "--index-dir", str(hashing_index)])
+    assert isinstance(result.exception, SystemExit) and result.exit_code == 1  # no traceback
+    (line,) = [line for line in result.output.splitlines() if line.startswith(("ok  index", "--  index"))]
+    assert line.startswith(f"--  index          The index in {hashing_index} is damaged ({detail}")
+    assert line.endswith(f"). Rebuild it with `rag index FOLDER --index-dir {hashing_index} --rebuild`.")
