@@ -328,8 +328,9 @@ def eval_command(
 @click.option("--index-dir", default=DEFAULT_INDEX, show_default=True, type=click.Path())
 @_model_options
 def doctor_command(index_dir, embedding_model, reranker_model, llm_model) -> None:
-    """Show which backends are active, and why. Exits 1 when a model asked for does not load or
-    the index cannot be opened, so a script can tell."""
+    """Show which backends are active, and why. Exits 1 when a model asked for does not load, the
+    index is damaged, or it was built with another embedder than `rag ask` would use with these
+    options, so a script can tell."""
     from .doctor import diagnose, failed
 
     checks = diagnose(index_dir, embedding_model=embedding_model, reranker_model=reranker_model, llm_model=llm_model)
