@@ -21,6 +21,7 @@ Trade-offs:
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import logging
 import os
@@ -29,7 +30,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -91,6 +92,57 @@ def resolve_model(name: str, role: str) -> str:
             "save_pretrained, or a Hugging Face id such as 'org/model'."
         )
     return name
+
+
+# What a model folder's fingerprint reads: every file, except the model card, hidden files
+# (.git, the .cache of `hf download --local-dir`) and the weights of other runtimes, which a
+# copy may leave out. Files up to _WHOLE_FILE bytes are read whole; bigger ones (the weights)
+# by their size and their first and last _SAMPLE bytes, so a 1 GB model takes milliseconds.
+FINGERPRINT_SCHEME = "model-files-v1"
+_NOT_READ_FOLDERS = frozenset({"__pycache__", "onnx", "openvino"})
+_NOT_READ_SUFFIXES = frozenset({".md", ".onnx", ".h5", ".msgpack", ".ot", ".pyc"})
+_WHOLE_FILE = 1 << 20
+_SAMPLE = 1 << 16
+
+
+def model_fingerprint(folder: str | Path) -> str | None:
+    """What identifies the model saved in ``folder`` wherever the folder lies: a hash of its
+    files' names (relative to it), sizes and contents (see ``_WHOLE_FILE``). The same model
+    copied, moved or installed elsewhere has the same fingerprint; another model, or the same
+    one fine-tuned, has another. None when the folder cannot be read."""
+    root = Path(folder)
+    digest = hashlib.sha256()
+    try:
+        for relative in _model_files(root):
+            path = root / relative
+            size = path.stat().st_size
+            digest.update(f"{relative}\0{size}\0".encode())
+            with path.open("rb") as handle:
+                if size <= _WHOLE_FILE:
+                    digest.update(handle.read())
+                else:
+                    digest.update(handle.read(_SAMPLE))
+                    handle.seek(size - _SAMPLE)
+                    digest.update(handle.read(_SAMPLE))
+    except OSError as error:
+        logger.debug("no fingerprint for the model in %s: %s", folder, error)
+        return None
+    return f"{FINGERPRINT_SCHEME}:{digest.hexdigest()[:32]}"
+
+
+def _model_files(root: Path) -> list[str]:
+    """The files a fingerprint reads, as sorted paths relative to ``root`` with ``/``."""
+    found = []
+    for parent, folders, files in os.walk(root, onerror=_raise):
+        folders[:] = [f for f in folders if not f.startswith(".") and f not in _NOT_READ_FOLDERS]
+        for name in files:
+            if not name.startswith(".") and Path(name).suffix.lower() not in _NOT_READ_SUFFIXES:
+                found.append((Path(parent) / name).relative_to(root).as_posix())
+    return sorted(found)
+
+
+def _raise(error: OSError) -> None:
+    raise error
 
 
 def _looks_like_path(name: str) -> bool:
@@ -265,6 +317,13 @@ class SentenceTransformerEmbedder:
     @property
     def dim(self) -> int:
         return self._dim
+
+    @cached_property
+    def fingerprint(self) -> str | None:
+        """For a model in a local folder, ``model_fingerprint`` of the folder: recorded in the
+        index manifest beside ``id``, so the index opens with the same model moved elsewhere.
+        None for a Hugging Face id, which names the model wherever the cache is."""
+        return model_fingerprint(self.name) if Path(self.name).is_dir() else None
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:

@@ -289,6 +289,7 @@ def _check_shape(folder: Path, data: dict) -> None:
     embedder = _entry(folder, data, "embedder", _OBJECT)
     _entry(folder, embedder, "id", _TEXT, "embedder.id")
     _entry(folder, embedder, "dim", _WHOLE, "embedder.dim")
+    _entry(folder, embedder, "fingerprint", _TEXT, "embedder.fingerprint", optional=True)
     chunker = _entry(folder, data, "chunker", _OBJECT)
     for key, kind in _CHUNKER_ENTRIES.items():
         _entry(folder, chunker, key, kind, f"chunker.{key}", optional=True)
@@ -526,19 +527,49 @@ def _check_unique_ids(documents: Sequence[Document]) -> None:
 
 
 def embedder_entry(embedder: Embedder) -> dict:
-    """How the manifest records an embedder."""
-    return {"id": embedder.id, "dim": embedder.dim}
+    """How the manifest records an embedder: its id and dimension, and for a model in a local
+    folder the fingerprint of the model's files (``rag.neural.model_fingerprint``)."""
+    entry = {"id": embedder.id, "dim": embedder.dim}
+    fingerprint = getattr(embedder, "fingerprint", None)
+    if fingerprint:
+        entry["fingerprint"] = fingerprint
+    return entry
 
 
 def check_embedder(folder: Path, manifest: Manifest, embedder: dict) -> None:
-    """IndexMismatchError unless the index was built with ``embedder`` (its manifest entry)."""
-    if manifest.embedder != embedder:
+    """IndexMismatchError unless the index was built with ``embedder`` (its manifest entry).
+
+    The id and dimension must be the same; where both entries hold a fingerprint, the
+    fingerprints must be the same instead of the ids: a model folder moved or installed
+    elsewhere is the same model, and a folder whose model was replaced is not. Manifests
+    written before fingerprints were recorded are compared by id and dimension, as then."""
+    recorded = manifest.embedder
+    if _same_embedder(recorded, embedder):
+        return
+    if recorded.get("id") == embedder["id"] and recorded.get("dim") == embedder["dim"]:
         raise IndexMismatchError(
-            f"The index in {folder} was built with the embedder {manifest.embedder.get('id')} "
-            f"(dim {manifest.embedder.get('dim')}), not {embedder['id']} (dim {embedder['dim']}). "
-            f"Use the same embedding model, or rebuild with `rag index FOLDER --index-dir {folder} --rebuild` "
+            f"The index in {folder} was built with the embedder {embedder['id']}, but the model there has "
+            f"changed since (its files' fingerprint was {recorded.get('fingerprint')}, now "
+            f"{embedder.get('fingerprint')}), so its vectors would not match the index's. Put back the model "
+            f"the index was built with, or rebuild with `rag index FOLDER --index-dir {folder} --rebuild` "
             "(rebuild=True in Python)."
         )
+    raise IndexMismatchError(
+        f"The index in {folder} was built with the embedder {recorded.get('id')} "
+        f"(dim {recorded.get('dim')}), not {embedder['id']} (dim {embedder['dim']}). "
+        f"Use the same embedding model, or rebuild with `rag index FOLDER --index-dir {folder} --rebuild` "
+        "(rebuild=True in Python)."
+    )
+
+
+def _same_embedder(recorded: dict, current: dict) -> bool:
+    if recorded.get("dim") != current["dim"]:
+        return False
+    fingerprints = recorded.get("fingerprint"), current.get("fingerprint")
+    schemes = {fingerprint.partition(":")[0] for fingerprint in fingerprints if fingerprint}
+    if not all(fingerprints) or len(schemes) != 1:  # an older manifest, a Hugging Face id, another scheme
+        return recorded.get("id") == current["id"]
+    return fingerprints[0] == fingerprints[1]
 
 
 def _check_compatible(folder: Path, manifest: Manifest, embedder: dict, chunker: dict) -> None:

@@ -24,7 +24,7 @@ from rag import Chatbot, Document, RagError
 from rag.cli import main
 from rag.doctor import diagnose
 from rag.embedding import load_embedder
-from rag.errors import IndexMismatchError, ModelLoadError
+from rag.errors import IndexCorruptError, IndexMismatchError, ModelLoadError
 from rag.llm import GenerationSettings
 from rag.loading import load_folder
 from rag.neural import (
@@ -33,6 +33,7 @@ from rag.neural import (
     _sentence_transformer,
     known_prompts,
     load_reranker,
+    model_fingerprint,
     pick_device,
     quiet_loading,
     resolve_model,
@@ -229,8 +230,104 @@ def test_batches_give_the_same_vectors_as_one_at_a_time(tiny_models):  # noqa: F
 
 def test_the_manifest_id_loads_the_same_embedder(tiny_models, neural_index):  # noqa: F811
     recorded = manifest_embedder(neural_index)
-    assert recorded == {"id": f"sentence-transformers:{tiny_models.embedder}", "dim": 32}
+    assert recorded == {
+        "id": f"sentence-transformers:{tiny_models.embedder}",
+        "dim": 32,
+        "fingerprint": model_fingerprint(tiny_models.embedder),
+    }
+    assert recorded["fingerprint"].startswith("model-files-v1:")
     assert load_embedder(recorded["id"]).id == recorded["id"]
+
+
+def test_a_model_folder_has_the_same_fingerprint_wherever_it_is(tiny_models, tmp_path):  # noqa: F811
+    copy = shutil.copytree(tiny_models.embedder, tmp_path / "elsewhere" / "minilm")
+    assert model_fingerprint(copy) == model_fingerprint(tiny_models.embedder)
+    # Neither the model card nor hidden files (what `hf download --local-dir` keeps) count ...
+    (copy / "README.md").write_text("Notes of our own.", encoding="utf-8")
+    (copy / ".cache").mkdir()
+    (copy / ".cache" / "download.lock").write_text("x", encoding="utf-8")
+    assert model_fingerprint(copy) == model_fingerprint(tiny_models.embedder)
+    # ... any other file does.
+    (copy / "1_Pooling" / "config.json").write_text('{"pooling_mode_cls_token": true}', encoding="utf-8")
+    assert model_fingerprint(copy) != model_fingerprint(tiny_models.embedder)
+    assert model_fingerprint(tmp_path / "no-such-folder") is None
+
+
+def test_a_big_weight_file_is_fingerprinted_by_its_size_and_ends(tmp_path):
+    weights = tmp_path / "model.safetensors"
+    data = bytearray(range(256)) * (3 * 4096)  # 3 MiB: read by its ends only
+    weights.write_bytes(data)
+    first = model_fingerprint(tmp_path)
+    for position in (10, len(data) - 10):  # the header and the last tensor
+        changed = bytearray(data)
+        changed[position] ^= 1
+        weights.write_bytes(changed)
+        assert model_fingerprint(tmp_path) != first
+    weights.write_bytes(data + b"\0")
+    assert model_fingerprint(tmp_path) != first
+    weights.write_bytes(data)
+    assert model_fingerprint(tmp_path) == first
+
+
+def test_an_index_opens_with_its_model_moved_elsewhere(tiny_models, neural_index, tmp_path):  # noqa: F811
+    index_dir = shutil.copytree(neural_index, tmp_path / "index")
+    moved = shutil.copytree(tiny_models.embedder, tmp_path / "another-venv" / "embedder")
+    question = QUESTIONS[0]
+    expected = [h.chunk.id for h in Chatbot.from_index(index_dir).retrieve(question)]
+
+    bot = Chatbot.from_index(index_dir, embedding_model=str(moved))
+    assert bot.embedder.id == f"sentence-transformers:{moved}"
+    assert [h.chunk.id for h in bot.retrieve(question)] == expected
+    # Updating the index with it goes ahead too, and records where the model is now.
+    (docs := tmp_path / "docs").mkdir()
+    for path in SEEDS.glob("*.txt"):
+        shutil.copy(path, docs)
+    (docs / "new.txt").write_text("Apples are red.", encoding="utf-8")
+    Chatbot.from_folder(docs, index_dir=index_dir, embedding_model=str(moved))
+    assert manifest_embedder(index_dir)["id"] == f"sentence-transformers:{moved}"
+
+
+def test_another_model_at_the_same_path_does_not_open_the_index(tiny_models, tmp_path):  # noqa: F811
+    from safetensors.torch import load_file, save_file
+
+    model = shutil.copytree(tiny_models.embedder, tmp_path / "model")
+    documents = [Document(id="a.txt", text="Apples are red."), Document(id="b.txt", text="Pears are green.")]
+    Chatbot.from_documents(documents, tmp_path / "index", embedding_model=str(model))
+    # Another model of the same shape saved in its place: the vectors would no longer match.
+    weights = load_file(model / "model.safetensors")
+    save_file({name: tensor + 0.01 for name, tensor in weights.items()}, model / "model.safetensors")
+    _sentence_transformer.cache_clear()
+
+    with pytest.raises(
+        IndexMismatchError, match=re.escape(f"sentence-transformers:{model}, but the model there has changed")
+    ):
+        Chatbot.from_index(tmp_path / "index")
+    with pytest.raises(IndexMismatchError, match="Put back the model the index was built with, or rebuild"):
+        Chatbot.from_documents(documents, tmp_path / "index", embedding_model=str(model))
+    assert Chatbot.from_documents(documents, tmp_path / "index", embedding_model=str(model), rebuild=True)
+
+
+def test_a_fingerprint_that_is_not_text_is_damage(neural_index, tmp_path):
+    index_dir = shutil.copytree(neural_index, tmp_path / "index")
+    manifest = json.loads((index_dir / "manifest.json").read_text(encoding="utf-8"))
+    manifest["embedder"]["fingerprint"] = 5
+    (index_dir / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(IndexCorruptError, match="embedder.fingerprint should be text, not a whole number"):
+        Chatbot.from_index(index_dir)
+
+
+def test_an_index_without_a_fingerprint_opens_as_it_did(tiny_models, neural_index, tmp_path):  # noqa: F811
+    """Indexes built before fingerprints were recorded: the same folder opens them, and only it."""
+    index_dir = shutil.copytree(neural_index, tmp_path / "index")
+    manifest = json.loads((index_dir / "manifest.json").read_text(encoding="utf-8"))
+    del manifest["embedder"]["fingerprint"]
+    (index_dir / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    moved = shutil.copytree(tiny_models.embedder, tmp_path / "moved")
+
+    assert Chatbot.from_index(index_dir).embedder.id == f"sentence-transformers:{tiny_models.embedder}"
+    assert Chatbot.from_index(index_dir, embedding_model=str(tiny_models.embedder)).retrieve(QUESTIONS[0])
+    with pytest.raises(IndexMismatchError, match=re.escape(f"not sentence-transformers:{moved} (dim 32)")):
+        Chatbot.from_index(index_dir, embedding_model=str(moved))
 
 
 def test_switching_embedders_on_an_existing_index(tiny_models, neural_index, tmp_path):  # noqa: F811
