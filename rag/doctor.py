@@ -241,19 +241,12 @@ def _index(index_dir: Path, embedder: Embedder | None = None) -> Check:
 
 def _check_contents(index: Index) -> None:
     """IndexCorruptError for damage that opening an index does not read, but a question would
-    meet: vectors of another dimension than the manifest's embedder (FAISS would fail an
-    assertion at the first search), and a damaged page of the chunk store (opening counts the
-    chunks from an index of the table; reading their text would fail). ``PRAGMA quick_check``
-    reads every page once: a fifth of a second for 300 MB."""
+    meet: a damaged page of the chunk store (opening counts the chunks from an index of the
+    table; reading their text would fail). ``PRAGMA quick_check`` reads every page once: a
+    fifth of a second for 300 MB."""
     from .errors import IndexCorruptError
 
     manifest = index.manifest
-    dim, expected = index._vectors.d, manifest.embedder["dim"]
-    if dim != expected:
-        raise IndexCorruptError(
-            index.folder,
-            f"{manifest.files['vectors']['name']} holds vectors of dimension {dim}, the manifest says {expected}",
-        )
     chunks = manifest.files["chunks"]["name"]
     try:
         problems = [row[0] for row in index._query("PRAGMA quick_check", ())]

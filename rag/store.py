@@ -225,7 +225,21 @@ class Index:
                     raise RagError(f"The index in {self.folder} was closed. Open it again to ask more.") from error
                 raise IndexCorruptError(self.folder, error) from error
 
+    @property
+    def dim(self) -> int:
+        """The dimension of the stored vectors."""
+        return int(self._vectors.d)
+
     def _check_consistent(self) -> None:
+        # Vectors of another dimension than the embedder's would fail FAISS's assertion at the
+        # first search, a traceback instead of this message.
+        expected = self.manifest.embedder.get("dim")
+        if self.dim != expected:
+            raise IndexCorruptError(
+                self.folder,
+                f"{self.manifest.files['vectors']['name']} holds vectors of dimension {self.dim}, "
+                f"the manifest says {expected}",
+            )
         rows = self._query("SELECT count(*) FROM chunks", ())
         if rows[0][0] != self.chunk_count or self.chunk_count != self.manifest.chunk_count:
             raise IndexCorruptError(

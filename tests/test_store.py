@@ -204,6 +204,7 @@ def test_no_index_is_a_rag_error(tmp_path):
         "truncate-chunks",
         "delete-vectors",
         "garbage-chunks",
+        "redimension-vectors",
     ],
 )
 def test_a_damaged_index_is_a_rag_error_and_from_folder_rebuilds_it(tmp_path, damage):
@@ -225,6 +226,10 @@ def test_a_damaged_index_is_a_rag_error_and_from_folder_rebuilds_it(tmp_path, da
         target.write_bytes(b"\x00garbage" * (target.stat().st_size // 8 + 1))
         if damage == "garbage-chunks":  # same size, so only SQLite itself can notice
             target.write_bytes(target.read_bytes()[: manifest["files"]["chunks"]["bytes"]])
+    elif damage == "redimension-vectors":  # FAISS reads it; only its first search would fail
+        data = bytearray(target.read_bytes())
+        data[4:8] = (7).to_bytes(4, "little")  # after b"IxM2", the dimension
+        target.write_bytes(bytes(data))
     else:
         target.unlink()
 
