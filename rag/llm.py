@@ -218,11 +218,14 @@ def _causal_lm(path: str, device: str):
         import transformers
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
+        from .neural import quiet_loading
+
         tokenizer = AutoTokenizer.from_pretrained(path)
         # Half precision only where it is fast; on CPU float32 is both faster and safer.
         dtype = "auto" if device.startswith("cuda") else torch.float32
         dtype_argument = "dtype" if int(transformers.__version__.split(".")[0]) >= 5 else "torch_dtype"
-        model = AutoModelForCausalLM.from_pretrained(path, **{dtype_argument: dtype})
+        with quiet_loading():
+            model = AutoModelForCausalLM.from_pretrained(path, **{dtype_argument: dtype})
         model.to(device)
         model.eval()
     except Exception as error:  # any failure to load is the user's to fix, so it becomes a RagError

@@ -41,7 +41,10 @@ class CrossEncoderJudge:
         try:
             from sentence_transformers import CrossEncoder
 
-            self._model = CrossEncoder(model, device=device, max_length=max_length)
+            from .neural import quiet_loading
+
+            with quiet_loading():
+                self._model = CrossEncoder(model, device=device, max_length=max_length)
         except ImportError as error:
             raise ModelLoadError(
                 f"The NLI judge needs sentence-transformers ({error.name} is missing): "

@@ -505,6 +505,14 @@ def tiny_nli(tmp_path_factory):
     return build_tiny_nli(folder, {0: "contradiction", 1: "entailment", 2: "neutral"})
 
 
+def test_loading_the_nli_judge_draws_no_progress_bar(tiny_nli, capfd):
+    from rag.nli import CrossEncoderJudge
+
+    capfd.readouterr()
+    CrossEncoderJudge(str(tiny_nli), max_length=64)
+    assert "Loading weights" not in capfd.readouterr().err
+
+
 def test_the_nli_judge_scores_entailment_probability_and_plugs_into_evaluate(tiny_nli):
     from rag.nli import CrossEncoderJudge
 

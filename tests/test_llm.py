@@ -336,6 +336,15 @@ def tiny_llm(tiny_models) -> LLMAnswerer:  # noqa: F811 - the imported fixture
     return load_llm(str(tiny_models.llm), settings=GenerationSettings(max_new_tokens=24))
 
 
+def test_loading_the_language_model_draws_no_progress_bar(tiny_models, capfd):  # noqa: F811
+    from rag.llm import _causal_lm
+
+    _causal_lm.cache_clear()
+    capfd.readouterr()
+    load_llm(str(tiny_models.plain_llm), device="cpu")
+    assert "Loading weights" not in capfd.readouterr().err
+
+
 def seeds_like_passages(count: int) -> list[Hit]:
     sentence = "The February 5 exchange included 314 prisoners, and Kadyrov said Chechen soldiers were among them. "
     return [hit(sentence * 12, f"{n}.txt", start_line=n, chunk_id=n) for n in range(count)]
