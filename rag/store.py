@@ -484,8 +484,12 @@ def update_index(
         for doc_id in report.kept:
             logger.warning("%s stays in the index as it was last read; index again once it can be read", doc_id)
         if current is not None and not report.touched:
-            if current.source != source:
-                _write_json_atomic(folder / MANIFEST, current.to_json() | {"source": source})
+            # Nothing to re-embed, but the folder may be new, or the model may have moved (the
+            # same fingerprint at another path): record where they are now.
+            if current.source != source or current.embedder != embedder_entry:
+                _write_json_atomic(
+                    folder / MANIFEST, current.to_json() | {"source": source, "embedder": embedder_entry}
+                )
             _remove_stale_files(folder, current)
             return report
         manifest = Manifest(embedder=embedder_entry, chunker=chunker_entry, source=source)

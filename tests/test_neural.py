@@ -285,6 +285,12 @@ def test_an_index_opens_with_its_model_moved_elsewhere(tiny_models, neural_index
     (docs / "new.txt").write_text("Apples are red.", encoding="utf-8")
     Chatbot.from_folder(docs, index_dir=index_dir, embedding_model=str(moved))
     assert manifest_embedder(index_dir)["id"] == f"sentence-transformers:{moved}"
+    # Moved again with nothing to re-embed: the index still records where it is now, so that
+    # `rag ask` finds it without --embedding-model.
+    again = shutil.move(moved, tmp_path / "third-place")
+    Chatbot.from_folder(docs, index_dir=index_dir, embedding_model=str(again))
+    assert manifest_embedder(index_dir)["id"] == f"sentence-transformers:{again}"
+    assert Chatbot.from_index(index_dir).embedder.id == f"sentence-transformers:{again}"
 
 
 def test_another_model_at_the_same_path_does_not_open_the_index(tiny_models, tmp_path):  # noqa: F811
