@@ -22,7 +22,7 @@ from .citations import SupportJudge
 from .compose import ComposerSettings, abstain, compose_extractive
 from .conversation import Message, checked_history, condense_question, resolve_people
 from .embedding import Embedder, load_embedder
-from .errors import DocumentsError, IndexCorruptError, InvalidQuestionError, RagError
+from .errors import DocumentsError, IndexCorruptError, InvalidQuestionError, ModelLoadError, RagError
 from .lexicon import load_lexicon
 from .llm import GenerationSettings, LLMAnswerer, Prompt, answer_from_output, load_llm
 from .loading import TITLE_SHOWN_CHARS, display_title, read_folder
@@ -156,7 +156,7 @@ class Chatbot:
         """Open an index that is already built, with the embedder it was built with."""
         index = Index.open(index_dir)
         models = Models(embedding_model, reranker_model, llm_model)
-        embedder = load_embedder(models.embedding_model or index.manifest.embedder.get("id"))
+        embedder = _embedder_for(index.manifest, models.embedding_model, index.folder)
         check_embedder(index.folder, index.manifest, embedder_entry(embedder))
         return cls(index, embedder, models=models, **options)
 
@@ -392,7 +392,7 @@ def index_documents(
             "Document(id='notes.txt', text='...')."
         )
     built = None if rebuild else existing_manifest(index_dir)
-    embedder = _embedder_for(built, embedding_model)
+    embedder = _embedder_for(built, embedding_model, index_dir)
     settings = IndexSettings(
         embedder,
         _token_counter_of(built),
@@ -443,11 +443,25 @@ def _passage_count(value: int, name: str, minimum: int = 1) -> int:
     return int(value)
 
 
-def _embedder_for(built: Manifest | None, requested: str | None) -> Embedder:
+def _embedder_for(built: Manifest | None, requested: str | None, index_dir: str | Path) -> Embedder:
     """The requested embedder, or, when none is requested, the one the index was built with."""
-    if requested is None and built is not None:
-        return load_embedder(built.embedder.get("id"))
-    return load_embedder(requested)
+    if requested is not None or built is None:
+        return load_embedder(requested)
+    recorded = built.embedder.get("id")
+    try:
+        return load_embedder(recorded)
+    except ModelLoadError as error:
+        raise recorded_embedder_error(index_dir, recorded, error) from error
+
+
+def recorded_embedder_error(index_dir: str | Path, recorded: str, error: ModelLoadError) -> ModelLoadError:
+    """A model nobody named this time failed to load: say it is the index's, and what to do
+    (a model folder that moved is named again; the index can be rebuilt with another)."""
+    return ModelLoadError(
+        f"The index in {index_dir} was built with the embedder {recorded}, which `rag ask` needs to embed "
+        f"questions. {error} If the model is elsewhere now, name it with --embedding-model (embedding_model= "
+        f"in Python); or rebuild the index with another: `rag index FOLDER --index-dir {index_dir} --rebuild`."
+    )
 
 
 def _token_counter_of(manifest: Manifest | None) -> TokenCounter:

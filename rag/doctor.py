@@ -130,22 +130,18 @@ def _embedder(named: str | None, index_dir: Path) -> tuple[Check, Embedder | Non
     """The embedder ``rag ask`` would use, loaded to prove it loads, as ``Chatbot.from_index``
     picks it: the one named, else the one the index was built with. With the check, the
     embedder, None when it does not load."""
+    from .chatbot import recorded_embedder_error
     from .embedding import HashingEmbedder, load_embedder
 
     recorded = None if named else _recorded_embedder(index_dir)
     try:
         embedder = load_embedder(named or recorded)
     except RagError as error:
-        detail = str(error)
         if recorded and isinstance(error, ModelLoadError):
-            # Nothing was named, so say why this model: a user who never chose one should not
-            # have to guess where it comes from.
-            detail = (
-                f"The index in {index_dir} was built with the embedder {recorded}, which `rag ask` needs to "
-                f"embed questions (or rebuild the index with another: `rag index FOLDER --index-dir {index_dir} "
-                f"--rebuild`). {detail}"
-            )
-        return Check("embedder", False, detail, broken=True), None
+            # Nothing was named, so say why this model, as `rag ask` does: a user who never
+            # chose one should not have to guess where it comes from.
+            error = recorded_embedder_error(index_dir, recorded, error)
+        return Check("embedder", False, str(error), broken=True), None
     if isinstance(embedder, HashingEmbedder):
         kind = "offline hashing embedder (no weights)"
     else:

@@ -90,15 +90,18 @@ def test_without_a_named_model_a_recorded_one_that_does_not_load_is_named_as_wha
     edit_manifest(hashing_index, embedder={"id": f"sentence-transformers:{gone}", "dim": 1024})
     embedder = checks_of(hashing_index)["embedder"]
     assert embedder.broken
-    assert embedder.detail.startswith(
+    expected = (
         f"The index in {hashing_index} was built with the embedder sentence-transformers:{gone}, "
-        f"which `rag ask` needs to embed questions (or rebuild the index with another: "
-        f"`rag index FOLDER --index-dir {hashing_index} --rebuild`). "
+        f"which `rag ask` needs to embed questions. The embedding model folder '{gone}' does not exist. "
+        "Give the path of a folder saved with save_pretrained, or a Hugging Face id such as 'org/model'. "
+        "If the model is elsewhere now, name it with --embedding-model (embedding_model= in Python); "
+        f"or rebuild the index with another: `rag index FOLDER --index-dir {hashing_index} --rebuild`."
     )
-    assert embedder.detail.endswith(
-        f"The embedding model folder '{gone}' does not exist. Give the path of a "
-        "folder saved with save_pretrained, or a Hugging Face id such as 'org/model'."
-    )
+    assert embedder.detail == expected
+    # `rag ask` says the same, on one line.
+    result = CliRunner().invoke(main, ["ask", "Who is Kadyrov?", "--index-dir", str(hashing_index)])
+    assert result.exit_code == 2
+    assert result.output == f"Error: {expected}\n"
 
 
 # -- what the index holds --------------------------------------------------------------------
