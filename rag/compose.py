@@ -767,7 +767,7 @@ def compose_extractive(
         return abstain(question, hits, closest_worth_showing(scored[0], settings.abstention))
     chosen = _choose(scored, settings)
     citations = [Citation.of(n, s.candidate) for n, s in enumerate(chosen, 1)]
-    text = " ".join(_cited(s.candidate.text, n) for n, s in enumerate(chosen, 1))
+    text = " ".join(cited_quote(s.candidate.text, n) for n, s in enumerate(chosen, 1))
     checks = check_sentences(text, passages_of(citations))
     return Answer(question=question, text=text, citations=citations, hits=list(hits), raw_text=text, checks=checks)
 
@@ -830,12 +830,17 @@ _PRONOUN_OPENING_RE = re.compile(
 )
 
 
+def opens_with_pronoun(sentence: str) -> bool:
+    """Whether ``sentence`` leans on the one before it for who or what it is about."""
+    return bool(_PRONOUN_OPENING_RE.match(sentence))
+
+
 def _with_antecedents(chosen: list[Scored], scored: list[Scored]) -> list[Scored]:
     """``chosen``, each sentence that opens with a pronoun preceded by the sentence before it in its passage (when that one is a complete sentence and not chosen already)."""
     out: list[Scored] = []
     for s in chosen:
         before = _sentence_before(s.candidate, scored)
-        if before is not None and _PRONOUN_OPENING_RE.match(s.candidate.text) and before not in chosen + out:
+        if before is not None and opens_with_pronoun(s.candidate.text) and before not in chosen + out:
             out.append(before)
         out.append(s)
     return out
@@ -910,7 +915,7 @@ def _distinct(a: Candidate, b: Candidate) -> bool:
 _MARKDOWN_RE = re.compile(r"(?m)^\s*(?:#{1,6}|>|[-*+•▪◦‣]|\d+[.)])(?=\s)|\*\*|\|")
 
 
-def _cited(text: str, marker: int) -> str:
+def cited_quote(text: str, marker: int) -> str:
     """The quote on one line with its marker; a quote that does not end a sentence (a heading,
     a table row) gets a full stop after the marker, so the answer's sentences stay apart. The
     document's own footnote markers ("tall.[12]", pasted from Wikipedia) are left out of the

@@ -30,8 +30,16 @@ from dataclasses import dataclass
 from .analysis import index_terms, question_terms, words
 from .chunking import LineIndex
 from .citations import check_sentences, passages_of
-from .compose import HEADING_MAX_WORDS, TermStatistics, abstain, ends_like_a_sentence, term_weights
-from .records import Answer, Citation, Hit, one_line
+from .compose import (
+    HEADING_MAX_WORDS,
+    TermStatistics,
+    abstain,
+    cited_quote,
+    ends_like_a_sentence,
+    opens_with_pronoun,
+    term_weights,
+)
+from .records import Answer, Citation, Hit
 from .sentences import split_sentences
 
 MAX_DOCUMENTS = 8
@@ -155,7 +163,7 @@ def compose_overview(
             marker = len(citations) + 1
             citations.append(Citation(marker, source, *lines.span(start, end), text[start:end], start, end))
         if len(citations) > first:
-            paragraphs.append(" ".join(f"{one_line(c.quote)} [{c.marker}]" for c in citations[first:]))
+            paragraphs.append(" ".join(cited_quote(c.quote, c.marker) for c in citations[first:]))
     if not citations:
         return None
     if left_out:
@@ -176,8 +184,12 @@ def central_sentences(
     when given) nearest their centroid, in reading order. A ``topic`` pulls the centre
     towards its words as much as the sentences pull it towards theirs."""
     pieces = ranges if ranges is not None else [(0, len(text))]
-    found = {(s.start, s.end) for start, end in pieces for s in split_sentences(text, start, end)}
-    spans = sorted(span for span in found if _quotable(text[span[0] : span[1]]))
+    found = sorted({(s.start, s.end) for start, end in pieces for s in split_sentences(text, start, end)})
+    # A document of short sentences ("She has worked there since 2001.") has none of the
+    # usual length; it is summarised with the sentences it has rather than left out.
+    spans = [span for span in found if _quotable(text[span[0] : span[1]])] or [
+        span for span in found if _finished(text[span[0] : span[1]])
+    ]
     if not spans:
         return []
     terms = [Counter(index_terms(text[start:end])) for start, end in spans]
@@ -189,9 +201,14 @@ def central_sentences(
     if wanted:
         pull = _unit({t: n * weights[t] for t, n in wanted.items()})
         centre = {t: centre.get(t, 0.0) + pull.get(t, 0.0) for t in centre.keys() | pull.keys()}
+    # A sentence that opens with "she" or "it" does not stand alone: the others go first.
     ranked = sorted(
         range(len(spans)),
-        key=lambda i: (-_cosine({t: n * weights[t] for t, n in terms[i].items()}, centre), i),
+        key=lambda i: (
+            opens_with_pronoun(text[spans[i][0] : spans[i][1]]),
+            -_cosine({t: n * weights[t] for t, n in terms[i].items()}, centre),
+            i,
+        ),
     )
     return [spans[i] for i in sorted(ranked[:count])]
 
@@ -238,7 +255,12 @@ def _topic_share(topic: str, hits: Sequence[Hit], stats: TermStatistics) -> floa
 
 
 def _quotable(sentence: str) -> bool:
-    return MIN_WORDS <= len(sentence.split()) <= MAX_WORDS and ends_like_a_sentence(sentence)
+    return MIN_WORDS <= len(sentence.split()) <= MAX_WORDS and _finished(sentence)
+
+
+def _finished(sentence: str) -> bool:
+    """A sentence, not a heading or a list's line: it ends like one and is not too long to read."""
+    return len(sentence.split()) <= MAX_WORDS and ends_like_a_sentence(sentence)
 
 
 def _unit(vector: dict[str, float]) -> dict[str, float]:

@@ -18,8 +18,8 @@ from rag.compose import (
     AbstentionModel,
     ComposerSettings,
     Evidence,
-    _cited,
     candidates_from_hits,
+    cited_quote,
     closest_worth_showing,
     counted_terms,
     has_answer_type,
@@ -409,7 +409,9 @@ def test_answers_quote_verbatim_and_every_sentence_carries_its_marker(small_bot)
 
 
 def test_a_quote_that_ends_without_a_full_stop_stays_its_own_sentence():
-    text = " ".join([_cited("Regional Autonomy Increased independence from Moscow", 1), _cited("It ended.", 2)])
+    text = " ".join(
+        [cited_quote("Regional Autonomy Increased independence from Moscow", 1), cited_quote("It ended.", 2)]
+    )
     assert text == "Regional Autonomy Increased independence from Moscow [1]. It ended. [2]"
     assert [s.markers for s in split_cited_sentences(text)] == [(1,), (2,)]
 
@@ -424,9 +426,11 @@ def test_markdown_marks_stay_in_the_quote_but_not_in_the_answer(tmp_path):
     answer = bot.ask("When did the Lisbon office open?")
     assert answer.text.startswith("The Lisbon office opened in 1999. [1]")
     assert answer.citations[0].quote == "- The **Lisbon** office opened in 1999."
-    assert _cited("| Lisbon | 40 |", 2) == "Lisbon 40 [2]."
-    assert _cited("## Staff", 3) == "Staff [3]."
-    assert _cited("• Strategic alliances: he may seek allies.", 4) == "Strategic alliances: he may seek allies. [4]"
+    assert cited_quote("| Lisbon | 40 |", 2) == "Lisbon 40 [2]."
+    assert cited_quote("## Staff", 3) == "Staff [3]."
+    assert (
+        cited_quote("• Strategic alliances: he may seek allies.", 4) == "Strategic alliances: he may seek allies. [4]"
+    )
 
 
 def test_the_documents_own_footnote_markers_stay_in_the_quote_but_not_in_the_answer(tmp_path):

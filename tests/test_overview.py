@@ -130,6 +130,19 @@ def test_an_overview_of_many_documents_says_how_many_it_left_out(tmp_path):
     assert answer.citations[0].start_line == 3
 
 
+def test_a_document_of_short_sentences_is_summarised_not_left_out(tmp_path):
+    documents = [
+        Document("festival.md", "# Festival\n\nThe **annual harbour festival** opens with fireworks over the water.\n"),
+        Document("lighthouse.txt", "The lighthouse\n\nIngrid Solberg keeps the lighthouse. She has worked there since 2001.\n"),
+    ]
+    answer = Chatbot.from_documents(documents, tmp_path / "idx").ask("What are these documents about?")
+    assert [c.source for c in answer.citations] == ["festival.md", "lighthouse.txt"]
+    assert answer.citations[1].quote == "Ingrid Solberg keeps the lighthouse."
+    # Markdown's marks stay in the quote, not in the answer, as in any answer.
+    assert answer.citations[0].quote == "The **annual harbour festival** opens with fireworks over the water."
+    assert answer.text.startswith("The annual harbour festival opens with fireworks over the water. [1]\n\n")
+
+
 def test_an_article_named_by_its_outlet_is_the_one_whose_heading_names_it(seeds_bot):
     # "Moscow" and "Times" are both in the Financial Times article; only one heading says
     # "The Moscow Times", and that article is summarised whole, not its sentences on Moscow.
