@@ -128,6 +128,16 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+def in_quotes(text: str) -> str:
+    """A quote on one line between quotation marks, without doubling the ones it has: a
+    sentence cut from a longer quotation opens it (“I just know ...) or closes it (... Putin.”)
+    and is given only the mark it lacks."""
+    line = one_line(text)
+    opening = "" if line.startswith(("“", '"')) else "“"
+    closing = "" if line.endswith(("”", '"')) else "”"
+    return f"{opening}{line}{closing}"
+
+
 def titled(source: str, title: str | None) -> str:
     """``003_58ec.txt “Kadyrov shifts stance…”``: a file's name with its document's title beside
     it, as the terminal, the report and the page's marker labels name a file; the name alone

@@ -18,7 +18,7 @@ from pathlib import Path
 from .errors import ReportError
 from .evaluation import METRICS, EvalResult, PromptResult, check_writable
 from .metrics import contains_answer
-from .records import line_span, one_line, titled
+from .records import in_quotes, line_span, titled
 
 SUFFIXES = (".html", ".htm", ".md")
 
@@ -173,7 +173,7 @@ def _nearest(r: PromptResult, titles: dict[str, str]) -> str:
         return ""
     c = r.closest
     where = f"{_named(c.source, titles)}, {line_span(c.start_line, c.end_line)}"
-    return f"Nearest sentence, not cited: “{one_line(c.quote)}” ({where})"
+    return f"Nearest sentence, not cited: {in_quotes(c.quote)} ({where})"
 
 
 _NOTE = (
@@ -223,7 +223,7 @@ def html_report(result: EvalResult, images: dict[str, str]) -> str:
         outcome = _outcome(r)
         good = outcome in {"correct", "abstained (right)", "answered"}
         citations = "".join(
-            f'<div>{e(line)}<div class="quote">“{e(one_line(c.quote))}”</div></div>'
+            f'<div>{e(line)}<div class="quote">{e(in_quotes(c.quote))}</div></div>'
             for c, line in zip(r.citations, _citation_lines(r, result.titles))
         )
         nearest = f'<div class="quote">{e(_nearest(r, result.titles))}</div>' if r.closest else ""

@@ -606,3 +606,15 @@ def test_documents_path_gives_the_same_figures_as_a_folder(tmp_path):
     bot = Chatbot.from_documents(docs, index_dir=tmp_path / "i")
     result = evaluate(bot, [Prompt("What is the capital of France?", ("paris.txt",), ("Paris",))], progress=False)
     assert result.summary["retrieval_hit_rate"] == 1.0
+
+
+def test_quotes_are_shown_between_quotation_marks_without_doubling_their_own():
+    from rag.records import in_quotes
+
+    assert in_quotes("The swap included\n314 prisoners.") == "“The swap included 314 prisoners.”"
+    assert in_quotes("“I just know these people.") == "“I just know these people.”"
+    assert (
+        in_quotes("Not in a medical sense — I knew a different Putin.”")
+        == "“Not in a medical sense — I knew a different Putin.”"
+    )
+    assert in_quotes("“It is a gamble.”") == "“It is a gamble.”"

@@ -16,7 +16,7 @@ import html
 import re
 from collections.abc import Callable, Mapping, Sequence
 
-from rag.records import Answer, Citation, Hit, line_span, one_line, titled
+from rag.records import Answer, Citation, Hit, in_quotes, line_span, one_line, titled
 
 CONTEXT_CHARS = 220
 _BLANK_LINES_RE = re.compile(r"[ \t\xa0]*\n\s*")
@@ -111,7 +111,7 @@ def _read_as(answer: Answer) -> str:
 def _marker(citation: Citation, linked: bool = True, named: str | None = None) -> str:
     """``[1] 003_58ec.txt “Kadyrov shifts stance…”, line 21: “quote”``, as ``rag ask`` names it."""
     where = f"{titled(citation.source, named)}, {lines_label(citation.start_line, citation.end_line)}"
-    title = f"[{citation.marker}] {where}: “{one_line(citation.quote)}”"
+    title = f"[{citation.marker}] {where}: {in_quotes(citation.quote)}"
     if not linked:
         return f'<span class="cite" title="{text(title)}">[{citation.marker}]</span>'
     return f'<a class="cite" href="#source-{citation.marker}" title="{text(title)}">[{citation.marker}]</a>'
