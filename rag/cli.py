@@ -244,7 +244,7 @@ def chat_command(index_dir, folder, embedding_model, reranker_model, llm_model) 
             click.echo()
             return
         if not sys.stdin.isatty():  # piped questions are not echoed by a terminal: show each one
-            click.echo(question)
+            click.echo(_echoed(question))
         if question.strip().lower() in {"exit", "quit", ":q"}:
             return
         if not question.strip():
@@ -267,6 +267,16 @@ def chat_command(index_dir, folder, embedding_model, reranker_model, llm_model) 
             click.echo(f"Error: {error}", err=True)
             continue
         history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer.text}]
+
+
+ECHO_CHARS = 200
+
+
+def _echoed(question: str) -> str:
+    """A piped question as shown back: whole, unless it is long enough to bury the answer."""
+    if len(question) <= ECHO_CHARS:
+        return question
+    return f"{question[:ECHO_CHARS]}… ({len(question):,} characters)"
 
 
 @main.command("ui")

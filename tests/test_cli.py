@@ -96,6 +96,15 @@ def test_chat_prints_each_answer_once_then_its_sources(runner, built):
     assert f"\n[1] 003_58ec4efac89fea89.txt {title}, line 21\n    The February 5 exchange included 314" in result.output
 
 
+def test_chat_shows_a_long_piped_question_back_cut_short(runner, built):
+    questions = "prisoners" * 20_000 + "\nexit\n"
+    result = runner.invoke(main, ["chat", "--index-dir", str(built)], input=questions)
+    assert result.exit_code == 0
+    assert f"\nyou> {('prisoners' * 22)}pr… (180,000 characters)\n" in result.output
+    assert len(result.output) < 2_000
+    assert "The question is 180,000 characters long" in result.stderr
+
+
 def test_doctor_reports_each_backend(runner, built):
     result = runner.invoke(main, ["doctor", "--index-dir", str(built)])
     assert result.exit_code == 0
