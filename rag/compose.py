@@ -40,8 +40,9 @@ the question, so a question written in lower case is left to the model alone.
 Sentences are ranked by ``SentenceScorer`` (coverage first, then passage coverage, answer type,
 retrieval rank, less for headings and fragments). The answer is the best sentence, plus the
 runner-up when it is nearly as good and adds something new; a sentence opening with "he",
-"they", "it" or "these" brings the one before it (which says who or what), and the best sentence brings the one after
-it when that one qualifies it ("Not in a medical sense ..."). Whether to answer at all is
+"they", "it" or "these" (not "this", which points at an event) brings the one before it,
+which says who or what, and the best sentence brings the one after it when that one
+qualifies it ("Not in a medical sense ..."). Whether to answer at all is
 ``AbstentionModel``'s call: a logistic model of P(the best sentence answers the question) on
 the best sentence's evidence, fitted on ClapNQ by ``benchmarks/calibrate_abstention.py``; see
 docs/EVALUATION.md for the data, the held-out figures and the trade-off curve.
@@ -826,7 +827,7 @@ def _stands_out(best: Scored, others: list[Scored]) -> bool:
 # Sergei Shoigu, ..." what: the sentence before it in the passage usually does ("The head of
 # the Kremlin ... lost interest in it.", "... a narrowing circle of hard line advisers").
 _PRONOUN_OPENING_RE = re.compile(
-    r"^[\W_]*(?:he|she|they|his|her|their|him|them|these|this|those|it|its)\b", re.IGNORECASE
+    r"^[\W_]*(?:he|she|they|his|her|their|him|them|these|those|it|its)\b", re.IGNORECASE
 )
 
 

@@ -337,3 +337,10 @@ def test_a_quote_is_not_cut_from_the_sentence_that_qualifies_it(seeds_bot):
     quotes = [c.quote for c in answer.citations]
     assert quotes[0].endswith("I saw that Putin is already out of it.")
     assert quotes[1].startswith("Not in a medical sense but in political terms")
+
+
+def test_a_sentence_opening_with_this_stands_alone(seeds_bot):
+    # "This came after ... Fomin said ..." points at an event; the sentence before it, a quote
+    # about brutality, would lead the answer to who said it.
+    answer = seeds_bot.ask("Who said Russia would scale back operations near Kyiv?")
+    assert answer.citations[0].quote.startswith("This came after Russia’s deputy defense minister Alexander Fomin")
