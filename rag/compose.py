@@ -826,9 +826,7 @@ def _stands_out(best: Scored, others: list[Scored]) -> bool:
 # "He was especially outraged by the sinking ..." does not say who was, nor "These include
 # Sergei Shoigu, ..." what: the sentence before it in the passage usually does ("The head of
 # the Kremlin ... lost interest in it.", "... a narrowing circle of hard line advisers").
-_PRONOUN_OPENING_RE = re.compile(
-    r"^[\W_]*(?:he|she|they|his|her|their|him|them|these|those|it|its)\b", re.IGNORECASE
-)
+_PRONOUN_OPENING_RE = re.compile(r"^[\W_]*(?:he|she|they|his|her|their|him|them|these|those|it|its)\b", re.IGNORECASE)
 
 
 def opens_with_pronoun(sentence: str) -> bool:

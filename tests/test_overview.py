@@ -133,7 +133,10 @@ def test_an_overview_of_many_documents_says_how_many_it_left_out(tmp_path):
 def test_a_document_of_short_sentences_is_summarised_not_left_out(tmp_path):
     documents = [
         Document("festival.md", "# Festival\n\nThe **annual harbour festival** opens with fireworks over the water.\n"),
-        Document("lighthouse.txt", "The lighthouse\n\nIngrid Solberg keeps the lighthouse. She has worked there since 2001.\n"),
+        Document(
+            "lighthouse.txt",
+            "The lighthouse\n\nIngrid Solberg keeps the lighthouse. She has worked there since 2001.\n",
+        ),
     ]
     answer = Chatbot.from_documents(documents, tmp_path / "idx").ask("What are these documents about?")
     assert [c.source for c in answer.citations] == ["festival.md", "lighthouse.txt"]
