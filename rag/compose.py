@@ -835,7 +835,8 @@ def opens_with_pronoun(sentence: str) -> bool:
 
 
 def _with_antecedents(chosen: list[Scored], scored: list[Scored]) -> list[Scored]:
-    """``chosen``, each sentence that opens with a pronoun preceded by the sentence before it in its passage (when that one is a complete sentence and not chosen already)."""
+    """``chosen``, each sentence that opens with a pronoun preceded by the sentence before it
+    in its passage (when that one is a complete sentence and not chosen already)."""
     out: list[Scored] = []
     for s in chosen:
         before = _sentence_before(s.candidate, scored)
@@ -866,23 +867,23 @@ def _with_qualifiers(chosen: list[Scored], scored: list[Scored]) -> list[Scored]
 def _sentence_before(candidate: Candidate, scored: list[Scored]) -> Scored | None:
     """The complete sentence just before ``candidate`` in its document, when a retrieved
     passage holds it (sentences are split leaving only white space between them)."""
-    earlier = [
-        s for s in scored if s.candidate.source == candidate.source and s.candidate.end_char <= candidate.start_char
-    ]
-    nearest = max(earlier, key=lambda s: s.candidate.end_char, default=None)
-    if nearest is None or candidate.start_char - nearest.candidate.end_char > _MAX_GAP:
-        return None
-    return nearest if _complete(nearest.candidate.text) else None
+    return _neighbour(candidate, scored, after=False)
 
 
 def _sentence_after(candidate: Candidate, scored: list[Scored]) -> Scored | None:
     """The complete sentence just after ``candidate`` in its document, when a retrieved
     passage holds it."""
-    later = [
-        s for s in scored if s.candidate.source == candidate.source and s.candidate.start_char >= candidate.end_char
-    ]
-    nearest = min(later, key=lambda s: s.candidate.start_char, default=None)
-    if nearest is None or nearest.candidate.start_char - candidate.end_char > _MAX_GAP:
+    return _neighbour(candidate, scored, after=True)
+
+
+def _neighbour(candidate: Candidate, scored: list[Scored], *, after: bool) -> Scored | None:
+    def gap(s: Scored) -> int:  # characters between the two, negative when on the wrong side
+        c = s.candidate
+        return c.start_char - candidate.end_char if after else candidate.start_char - c.end_char
+
+    beside = [s for s in scored if s.candidate.source == candidate.source and gap(s) >= 0]
+    nearest = min(beside, key=gap, default=None)
+    if nearest is None or gap(nearest) > _MAX_GAP:
         return None
     return nearest if _complete(nearest.candidate.text) else None
 
