@@ -335,6 +335,14 @@ def test_a_table_row_without_a_full_stop_may_join_the_best_sentence(tmp_path):
     assert row in quotes
 
 
+def quotes_answering(text: str, index_dir):
+    """Asking one document beside an unrelated one, one sentence chosen: what is quoted besides
+    that sentence is what the composer added to it."""
+    bot = Chatbot.from_documents([Document("a.txt", text), DOCS[1]], index_dir=index_dir)
+    bot.composer_settings = replace(bot.composer_settings, max_sentences=1)
+    return lambda question: [c.quote for c in bot.ask(question).citations]
+
+
 def test_a_sentence_opening_with_a_pronoun_brings_the_sentence_that_says_who(tmp_path):
     text = (
         "The Kremlin and the fleet\n\n"
@@ -344,15 +352,14 @@ def test_a_sentence_opening_with_a_pronoun_brings_the_sentence_that_says_who(tmp
         "The Harbour\n"
         "They rebuilt the harbour wall of Sevastopol after the storm.\n"
     )
-    bot = Chatbot.from_documents([Document("a.txt", text), DOCS[1]], index_dir=tmp_path)
-    bot.composer_settings = replace(bot.composer_settings, max_sentences=1)
-    quotes = [c.quote for c in bot.ask("Who was outraged by the sinking of the cruiser?").citations]
+    ask = quotes_answering(text, tmp_path)
+    quotes = ask("Who was outraged by the sinking of the cruiser?")
     assert quotes == [
         "The head of the Kremlin lost interest in the peace agreement.",
         "He was especially outraged by the sinking of the cruiser Moscow.",
     ]
     # A heading before it says nothing about who "they" are: the sentence stands alone.
-    quotes = [c.quote for c in bot.ask("Who rebuilt the harbour wall of Sevastopol?").citations]
+    quotes = ask("Who rebuilt the harbour wall of Sevastopol?")
     assert quotes == ["They rebuilt the harbour wall of Sevastopol after the storm."]
 
 
@@ -365,14 +372,13 @@ def test_a_sentence_opening_with_it_or_these_brings_the_sentence_that_says_what(
         "The president relies on a narrowing circle of hard-line advisers. "
         "These include the defence minister and the chief of staff.\n"
     )
-    bot = Chatbot.from_documents([Document("a.txt", text), DOCS[1]], index_dir=tmp_path)
-    bot.composer_settings = replace(bot.composer_settings, max_sentences=1)
-    quotes = [c.quote for c in bot.ask("Who governs it from Washington?").citations]
+    ask = quotes_answering(text, tmp_path)
+    quotes = ask("Who governs it from Washington?")
     assert quotes == [
         "The Federal Reserve System is composed of several layers.",
         "It is governed by the Board of Governors in Washington.",
     ]
-    quotes = [c.quote for c in bot.ask("Does the circle include the defence minister?").citations]
+    quotes = ask("Does the circle include the defence minister?")
     assert quotes[-1] == "These include the defence minister and the chief of staff."
     assert quotes[-2] == "The president relies on a narrowing circle of hard-line advisers."
 
@@ -385,15 +391,14 @@ def test_a_sentence_that_qualifies_the_best_one_follows_it(tmp_path):
         "Not in a medical sense but in political terms.” "
         "The minister now lives abroad.\n"
     )
-    bot = Chatbot.from_documents([Document("a.txt", text), DOCS[1]], index_dir=tmp_path)
-    bot.composer_settings = replace(bot.composer_settings, max_sentences=1)
-    quotes = [c.quote for c in bot.ask("Is the president exhausted?").citations]
+    ask = quotes_answering(text, tmp_path)
+    quotes = ask("Is the president exhausted?")
     assert quotes == [
         "“By looking at him I saw that the president is exhausted.",
         "Not in a medical sense but in political terms.”",
     ]
     # A sentence after it that does not qualify it stays out.
-    quotes = [c.quote for c in bot.ask("Where does the minister live now?").citations]
+    quotes = ask("Where does the minister live now?")
     assert quotes == ["The minister now lives abroad."]
 
 
