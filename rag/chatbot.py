@@ -156,7 +156,7 @@ class Chatbot:
         """Open an index that is already built, with the embedder it was built with."""
         index = Index.open(index_dir)
         models = Models(embedding_model, reranker_model, llm_model)
-        embedder = _embedder_for(index.manifest, models.embedding_model, index.folder)
+        embedder = embedder_for(index.manifest, models.embedding_model, index.folder)
         check_embedder(index.folder, index.manifest, embedder_entry(embedder))
         return cls(index, embedder, models=models, **options)
 
@@ -392,7 +392,7 @@ def index_documents(
             "Document(id='notes.txt', text='...')."
         )
     built = None if rebuild else existing_manifest(index_dir)
-    embedder = _embedder_for(built, embedding_model, index_dir)
+    embedder = embedder_for(built, embedding_model, index_dir)
     settings = IndexSettings(
         embedder,
         _token_counter_of(built),
@@ -443,18 +443,19 @@ def _passage_count(value: int, name: str, minimum: int = 1) -> int:
     return int(value)
 
 
-def _embedder_for(built: Manifest | None, requested: str | None, index_dir: str | Path) -> Embedder:
-    """The requested embedder, or, when none is requested, the one the index was built with."""
+def embedder_for(built: Manifest | None, requested: str | None, index_dir: str | Path) -> Embedder:
+    """The requested embedder, or, when none is requested, the one the index in ``index_dir``
+    was built with (``built``, its manifest; None for no index: the offline default)."""
     if requested is not None or built is None:
         return load_embedder(requested)
     recorded = built.embedder.get("id")
     try:
         return load_embedder(recorded)
     except ModelLoadError as error:
-        raise recorded_embedder_error(index_dir, recorded, error) from error
+        raise _recorded_embedder_error(index_dir, recorded, error) from error
 
 
-def recorded_embedder_error(index_dir: str | Path, recorded: str, error: ModelLoadError) -> ModelLoadError:
+def _recorded_embedder_error(index_dir: str | Path, recorded: str, error: ModelLoadError) -> ModelLoadError:
     """A model nobody named this time failed to load: say it is the index's, and what to do
     (a model folder that moved is named again; the index can be rebuilt with another)."""
     return ModelLoadError(

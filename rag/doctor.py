@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import ModelLoadError, RagError
+from .errors import RagError
 from .tokens import APPROXIMATION, load_token_counter
 
 if TYPE_CHECKING:
     from .embedding import Embedder
-    from .store import Index
+    from .store import Index, Manifest
 
 
 @dataclass(frozen=True)
@@ -114,33 +114,28 @@ def _wordnet_source(folder: Path, configured: str | None) -> str:
     return "WordNet 3.0, from NLTK's data"
 
 
-def _recorded_embedder(index_dir: Path) -> str | None:
-    """The embedder the index was built with, which ``rag ask`` uses when none is named; None
+def _manifest(index_dir: Path) -> Manifest | None:
+    """The index's manifest, which says the embedder ``rag ask`` uses when none is named; None
     without a readable index (the index line says why)."""
     from .store import read_manifest
 
     try:
-        manifest = read_manifest(index_dir)
+        return read_manifest(index_dir)
     except RagError:
         return None
-    return manifest.embedder.get("id") if manifest else None
 
 
 def _embedder(named: str | None, index_dir: Path) -> tuple[Check, Embedder | None]:
-    """The embedder ``rag ask`` would use, loaded to prove it loads, as ``Chatbot.from_index``
-    picks it: the one named, else the one the index was built with. With the check, the
-    embedder, None when it does not load."""
-    from .chatbot import recorded_embedder_error
-    from .embedding import HashingEmbedder, load_embedder
+    """The embedder ``rag ask`` would use, loaded to prove it loads, picked as
+    ``Chatbot.from_index`` picks it: the one named, else the one the index was built with. With
+    the check, the embedder, None when it does not load."""
+    from .chatbot import embedder_for
+    from .embedding import HashingEmbedder
 
-    recorded = None if named else _recorded_embedder(index_dir)
+    built = None if named else _manifest(index_dir)
     try:
-        embedder = load_embedder(named or recorded)
+        embedder = embedder_for(built, named, index_dir)
     except RagError as error:
-        if recorded and isinstance(error, ModelLoadError):
-            # Nothing was named, so say why this model, as `rag ask` does: a user who never
-            # chose one should not have to guess where it comes from.
-            error = recorded_embedder_error(index_dir, recorded, error)
         return Check("embedder", False, str(error), broken=True), None
     if isinstance(embedder, HashingEmbedder):
         kind = "offline hashing embedder (no weights)"
@@ -148,7 +143,7 @@ def _embedder(named: str | None, index_dir: Path) -> tuple[Check, Embedder | Non
         prompts = [f"{role} prompt {p!r}" for role, p in _prompts(embedder) if p]
         kind = ", ".join(["sentence-transformers, loads", *prompts])
     device = getattr(embedder, "device", "cpu")
-    source = ", as the index records" if recorded else ""
+    source = ", as the index records" if built is not None else ""
     return Check("embedder", True, f"{embedder.id}, dim {embedder.dim}, {kind}, device {device}{source}"), embedder
 
 
