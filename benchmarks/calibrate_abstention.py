@@ -16,7 +16,7 @@ Data (read from ../shared/data, never copied into the project):
 Only the *train* half of the questions (``clapnq.split``) is used to fit and to choose the
 threshold; the held-out half is reported. Each question is asked as the chatbot asks it
 (hybrid retrieval, top 5 passages), and the evidence of the composer's best sentence
-(``rag.compose.Evidence``) is the model's input. The model is an L2-regularised logistic
+(``rag.answer.extractive.Evidence``) is the model's input. The model is an L2-regularised logistic
 regression fitted with Newton's method in numpy. The answerable questions weigh 1 in all, the
 on-topic unanswerable ones 1 and the out-of-scope ones 0.5 (``NEGATIVE_WEIGHTS``): the easy
 out-of-scope questions must teach the model what "never mentioned" looks like without
@@ -42,7 +42,7 @@ from clapnq import EVALUATION, ROOT, Question, load
 from common import DATA, write_section
 
 from rag import Chatbot, Document
-from rag.compose import AbstentionModel, Evidence, Scored, candidates_from_hits, score_sentences
+from rag.answer.extractive import AbstentionModel, Evidence, Scored, candidates_from_hits, score_sentences
 
 FEATURES = [f.name for f in fields(Evidence)]
 L2 = 1.0
@@ -92,7 +92,7 @@ def open_bot(name: str, documents: list[Document], root: Path) -> Chatbot:
 
 def collect(questions: list[Question], index_root: Path) -> list[Sample]:
     """Ask every question of ClapNQ's corpus and of the out-of-scope corpora."""
-    from rag.loading import load_folder
+    from rag.ingest.loading import load_folder
 
     clapnq_documents, _ = load()
     corpora = {"clapnq": clapnq_documents, "seeds": load_folder(ROOT / "seeds")}

@@ -30,8 +30,8 @@ from pathlib import Path
 from common import DATA, ROOT, require, write_section
 
 from rag import Chatbot, Document, evaluate
-from rag.evaluation import EvalResult, Prompt
-from rag.metrics import balanced_accuracy, mean, rouge_l, strip_markers, token_f1
+from rag.evaluation.metrics import balanced_accuracy, mean, rouge_l, strip_markers, token_f1
+from rag.evaluation.run import EvalResult, Prompt
 
 FILES = {
     True: "annotated_data_dev_clapnq_dev_answerable.jsonl",
@@ -185,7 +185,7 @@ def publish(section: str, text: str, result: EvalResult, args: argparse.Namespac
     """Print the figures, write the report if asked, and the section of docs/EVALUATION.md."""
     print(text)
     if args.report:
-        from rag.report import write_report
+        from rag.evaluation.report import write_report
 
         write_report(result, args.report)
     if not args.no_write:

@@ -21,7 +21,7 @@ from pathlib import Path
 from common import DATA, machine, median, p95, require, write_section
 
 from rag import Chatbot, Document
-from rag.retrieval import RetrievalSettings, Retriever
+from rag.search.retrieval import RetrievalSettings, Retriever
 
 CHUNK_DEPTH = 300  # chunks retrieved per query, enough for 100 distinct documents
 

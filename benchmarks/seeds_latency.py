@@ -20,7 +20,7 @@ from pathlib import Path
 from common import ROOT, machine, median, p95, write_section
 
 from rag import Chatbot
-from rag.loading import load_folder
+from rag.ingest.loading import load_folder
 
 BUILD_ROUNDS = 7
 ASK_ROUNDS = 3

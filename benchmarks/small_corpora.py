@@ -8,7 +8,7 @@ The abstention model is fitted on ClapNQ's whole corpus (933 chunks) and on out-
 corpora; a person's folder may hold five articles, or one. There, a word's rarity says little
 (most words are in one chunk), and a question word the index has never seen weighs many
 times what the seen ones do: the evidence moves away from the range the model was fitted on.
-``rag.compose.EVIDENCE_MIN_CHUNKS`` weighs terms as if the index held at least that many
+``rag.answer.extractive.EVIDENCE_MIN_CHUNKS`` weighs terms as if the index held at least that many
 chunks. This script measures the shipped model with several such floors.
 
 ClapNQ's 596 passages are shuffled (fixed seed) into groups of five, each indexed alone. Each
@@ -29,8 +29,8 @@ from clapnq import EVALUATION, Question, load
 from common import write_section
 
 from rag import Chatbot, compose
-from rag.compose import should_abstain
-from rag.metrics import mean
+from rag.answer.extractive import should_abstain
+from rag.evaluation.metrics import mean
 
 GROUP = 5
 SEED = 0

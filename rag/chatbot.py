@@ -3,7 +3,7 @@ named steps: check the question, condense it with the history, retrieve (and rer
 cite.
 
 Composing is extractive unless a language model is configured; then the model writes the
-answer and ``rag.llm`` checks its citations, falling back to the extractive answer (and saying
+answer and ``rag.answer.llm`` checks its citations, falling back to the extractive answer (and saying
 so in ``Answer.fallback_reason``) when they do not hold. Configured models are loaded when the
 bot is built, so a model that cannot be loaded is an error up front, not on the first question.
 """
@@ -16,22 +16,23 @@ from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .analysis import index_terms
-from .chunking import ChunkerSettings
-from .citations import SupportJudge
-from .compose import ComposerSettings, abstain, compose_extractive
-from .conversation import Message, checked_history, condense_question, resolve_people
-from .embedding import Embedder, load_embedder
-from .errors import DocumentsError, IndexCorruptError, InvalidQuestionError, ModelLoadError, RagError
-from .lexicon import load_lexicon
-from .llm import GenerationSettings, LLMAnswerer, Prompt, answer_from_output, load_llm
-from .loading import TITLE_SHOWN_CHARS, display_title, read_folder
-from .neural import load_reranker
-from .overview import compose_overview, overview_request
-from .records import MAX_QUESTION_CHARS, Answer, Document, Hit
-from .retrieval import RetrievalSettings, Retriever
-from .spelling import respell
-from .store import (
+from rag.answer.citations import SupportJudge
+from rag.answer.extractive import ComposerSettings, abstain, compose_extractive
+from rag.answer.llm import GenerationSettings, LLMAnswerer, Prompt, answer_from_output, load_llm
+from rag.answer.overview import compose_overview, overview_request
+from rag.errors import DocumentsError, IndexCorruptError, InvalidQuestionError, ModelLoadError, RagError
+from rag.ingest.chunking import ChunkerSettings
+from rag.ingest.loading import TITLE_SHOWN_CHARS, display_title, read_folder
+from rag.ingest.tokens import APPROXIMATION, DEFAULT_ENCODING, TokenCounter, load_token_counter
+from rag.language.analysis import index_terms
+from rag.language.lexicon import load_lexicon
+from rag.models.embedding import Embedder, load_embedder
+from rag.models.neural import load_reranker
+from rag.records import MAX_QUESTION_CHARS, Answer, Document, Hit
+from rag.search.conversation import Message, checked_history, condense_question, resolve_people
+from rag.search.retrieval import RetrievalSettings, Retriever
+from rag.search.spelling import respell
+from rag.store.index import (
     Index,
     IndexSettings,
     Manifest,
@@ -41,7 +42,6 @@ from .store import (
     existing_manifest,
     update_index,
 )
-from .tokens import APPROXIMATION, DEFAULT_ENCODING, TokenCounter, load_token_counter
 
 logger = logging.getLogger(__name__)
 
@@ -203,7 +203,7 @@ class Chatbot:
     def read_as(self, question: str, history: Sequence[Message] | None = None) -> str:
         """The question as it is answered: "he" or "she" read as the person the conversation is
         about (the language model reads the history itself, so not with one), and a name the
-        index spells otherwise respelt its way ("Kadryov" as "Kadyrov", `rag.spelling`)."""
+        index spells otherwise respelt its way ("Kadryov" as "Kadyrov", `rag.search.spelling`)."""
         meant = question
         if history and self.llm is None:
             resolved = resolve_people(question, checked_history(history))
@@ -290,7 +290,7 @@ class Chatbot:
 
     def title(self, source: str, max_chars: int = TITLE_SHOWN_CHARS) -> str | None:
         """The title to show beside the file name ``source`` (a citation's or hit's), read from
-        the top of its text by ``rag.loading.display_title`` and cut at ``max_chars``; None when
+        the top of its text by ``rag.ingest.loading.display_title`` and cut at ``max_chars``; None when
         the text opens without one or ``source`` is not indexed. For display only:
         ``Document.title`` and retrieval are left alone."""
         key = (source, max_chars)

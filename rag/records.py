@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from typing import Protocol
 
-from .errors import DocumentsError
+from rag.errors import DocumentsError
 
 
 class LocatedText(Protocol):

@@ -15,7 +15,7 @@ from rag import Chatbot, doctor
 from rag.cli import main
 from rag.doctor import diagnose
 from rag.errors import IndexMismatchError
-from rag.lexicon import Lexicon, load_lexicon
+from rag.language.lexicon import Lexicon, load_lexicon
 
 
 def checks_of(index_dir: Path, **models) -> dict:
@@ -190,5 +190,5 @@ def test_the_lexicon_line_says_what_wordnet_is_for_and_where_it_comes_from(monke
 
 def test_a_wordnet_chosen_with_rag_wordnet_dir_is_named_so(tmp_path, monkeypatch):
     monkeypatch.setenv("RAG_WORDNET_DIR", str(tmp_path))
-    monkeypatch.setattr("rag.lexicon.load_lexicon", lambda: Lexicon(tmp_path))
+    monkeypatch.setattr("rag.language.lexicon.load_lexicon", lambda: Lexicon(tmp_path))
     assert doctor._lexicon().detail.startswith("WordNet from RAG_WORDNET_DIR: a question's words also match words")

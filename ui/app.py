@@ -1,7 +1,7 @@
 """The chat page: a Gradio app over one ``Chatbot``.
 
 A thin layer: questions go to ``Chatbot.stream`` with the conversation so far, uploads are
-stored by ``rag.uploads`` and indexed by ``Chatbot.refresh``, and ``ui.render`` turns the
+stored by ``rag.ingest.uploads`` and indexed by ``Chatbot.refresh``, and ``rag_seeds_ui.render`` turns the
 records into escaped HTML. No retrieval or answer logic lives here.
 
 Trade-offs made:
@@ -30,8 +30,8 @@ import gradio as gr
 from rag import Answer, Chatbot, RagError
 from rag.chatbot import open_chatbot
 from rag.doctor import Check, diagnose
-from rag.store import UpdateReport
-from rag.uploads import DEFAULT_MAX_UPLOAD_BYTES, save_upload
+from rag.ingest.uploads import DEFAULT_MAX_UPLOAD_BYTES, save_upload
+from rag.store.index import UpdateReport
 
 from . import render
 

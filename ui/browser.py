@@ -1,5 +1,5 @@
 """Driving the chat page in headless Chromium: the browser tests use it, and so does the
-README screenshot (``python -m ui.browser docs/ui-screenshot.png``).
+README screenshot (``python -m rag_seeds_ui.browser docs/ui-screenshot.png``).
 
 Playwright's own browser download needs the network, so this drives the system's Chromium
 (Debian's ``chromium`` package) through Playwright's ``executable_path``, with a fresh

@@ -1,0 +1,111 @@
+"""Cutting documents into overlapping, sentence-aligned chunks of bounded token length.
+
+A chunk is whole sentences, as many as fit in ``max_tokens``; the next chunk starts with the
+last sentences of the previous one, up to ``overlap_tokens``, so a fact that straddles a
+boundary is whole in at least one chunk. A chunk also ends early at a paragraph break once it
+is half full, so passages do not mix unrelated paragraphs needlessly. A single sentence longer
+than ``max_tokens`` is cut at word boundaries. Every chunk records its character span (its
+text is exactly ``document.text[start:end]``) and its 1-based, inclusive line span.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass
+
+from rag.ingest.sentences import Span, split_sentences
+from rag.ingest.tokens import TokenCounter
+from rag.records import Chunk, Document
+
+_WORD_END_RE = re.compile(r"\S+")
+
+
+@dataclass(frozen=True)
+class ChunkerSettings:
+    max_tokens: int = 256
+    overlap_tokens: int = 48
+
+    def __post_init__(self) -> None:
+        if self.max_tokens < 8 or not 0 <= self.overlap_tokens < self.max_tokens:
+            raise ValueError("need max_tokens >= 8 and 0 <= overlap_tokens < max_tokens")
+
+
+class LineIndex:
+    """Maps character offsets of one text to 1-based line numbers."""
+
+    def __init__(self, text: str) -> None:
+        self._starts = [0] + [i + 1 for i, ch in enumerate(text) if ch == "\n"]
+
+    def line_of(self, offset: int) -> int:
+        return bisect.bisect_right(self._starts, offset)
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """Lines of ``text[start:end]``, inclusive (the last character decides the end line)."""
+        return self.line_of(start), self.line_of(max(start, end - 1))
+
+
+def chunk_document(document: Document, counter: TokenCounter, settings: ChunkerSettings) -> list[Chunk]:
+    """The document's chunks in order; ``Chunk.id`` is the ordinal within the document."""
+    text = document.text
+    pieces = [(s, counter.count(text[s.start : s.end])) for s in _bounded_sentences(text, counter, settings)]
+    lines = LineIndex(text)
+    chunks: list[Chunk] = []
+    i = 0
+    while i < len(pieces):
+        j, total = i, 0
+        while j < len(pieces) and (j == i or total + pieces[j][1] <= settings.max_tokens):
+            if j > i and total * 2 >= settings.max_tokens and _paragraph_break(text, pieces[j - 1][0], pieces[j][0]):
+                break
+            total += pieces[j][1]
+            j += 1
+        start, end = pieces[i][0].start, pieces[j - 1][0].end
+        first_line, last_line = lines.span(start, end)
+        chunks.append(Chunk(len(chunks), document.id, text[start:end], start, end, first_line, last_line))
+        if j >= len(pieces):
+            break
+        i = _overlap_start(pieces, i, j, settings.overlap_tokens)
+    return chunks
+
+
+def _overlap_start(pieces: list[tuple[Span, int]], i: int, j: int, overlap_tokens: int) -> int:
+    """Index of the first sentence of the next chunk: back from ``j`` while within the overlap."""
+    k, total = j, 0
+    while k - 1 > i and total + pieces[k - 1][1] <= overlap_tokens:
+        total += pieces[k - 1][1]
+        k -= 1
+    return k
+
+
+def _paragraph_break(text: str, before: Span, after: Span) -> bool:
+    return "\n\n" in text[before.end : after.start]
+
+
+def _bounded_sentences(text: str, counter: TokenCounter, settings: ChunkerSettings) -> list[Span]:
+    spans = []
+    for sentence in split_sentences(text):
+        if counter.count(text[sentence.start : sentence.end]) <= settings.max_tokens:
+            spans.append(sentence)
+        else:
+            spans.extend(_split_long(text, sentence, counter, settings.max_tokens))
+    return spans
+
+
+def _split_long(text: str, sentence: Span, counter: TokenCounter, max_tokens: int) -> list[Span]:
+    """Cut an over-long sentence at word boundaries into pieces of at most ``max_tokens``.
+
+    Word counts are summed rather than re-counting the growing piece, which keeps this linear
+    on a megabyte-long line; a word's own count is close to its count inside running text.
+    """
+    spans = []
+    start = end = sentence.start
+    total = 0
+    for word in _WORD_END_RE.finditer(text, sentence.start, sentence.end):
+        tokens = counter.count(word.group())
+        if end > start and total + tokens > max_tokens:
+            spans.append(Span(start, end))
+            start, total = word.start(), 0
+        total += tokens
+        end = word.end()
+    spans.append(Span(start, end))
+    return spans

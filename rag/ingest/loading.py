@@ -1,0 +1,238 @@
+"""Reading a folder of articles into Documents.
+
+Plain-text formats only (``TEXT_SUFFIXES``), because a citation must quote the file's own
+lines: converting HTML or PDF would cite text that is not in the file. Files are decoded as
+UTF-16 when a BOM says so, else as UTF-8 (with or without a BOM) with each byte that is not
+valid UTF-8 read as Windows-1252 (Latin-1 for the five bytes it leaves undefined), which
+decodes anything. Binary and empty files are skipped
+with one warning each. Line endings are normalised to ``\\n`` so line numbers match editors.
+Hidden files and folders are left out; linked folders are followed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rag.errors import DocumentsError
+from rag.records import Document
+
+logger = logging.getLogger(__name__)
+
+TEXT_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".rst", ".text", ".org", ".csv", ".tsv"})
+_BINARY_SNIFF_BYTES = 8192
+
+
+@dataclass(frozen=True)
+class FolderContents:
+    """What ``read_folder`` found: the documents, and the ids of text files that are there but
+    could not be read (permissions, a lock): an index keeps its earlier version of those rather
+    than dropping them."""
+
+    documents: list[Document]
+    unreadable: list[str] = field(default_factory=list)
+
+
+def load_folder(folder: str | Path) -> list[Document]:
+    """Every readable text file below ``folder``, sorted by id (the path relative to it).
+
+    A folder with none is a ``DocumentsError``: there would be nothing to answer from.
+    """
+    return read_folder(folder).documents
+
+
+def read_folder(folder: str | Path) -> FolderContents:
+    """``load_folder``'s documents, and the text files it could not read."""
+    if not isinstance(folder, (str, os.PathLike)):
+        raise DocumentsError(f"The folder must be a path, not {type(folder).__name__}: from_folder('my-articles').")
+    root = Path(folder)
+    if not root.exists():
+        raise DocumentsError(f"Folder not found: {root}. Pass the folder that holds your articles.")
+    if not root.is_dir():
+        raise DocumentsError(f"{root} is a file, not a folder. Pass the folder that holds it.")
+    documents, unreadable = [], []
+    other_formats: Counter[str] = Counter()
+    for path in _files_below(root):
+        doc_id = path.relative_to(root).as_posix()
+        if path.suffix.lower() not in TEXT_SUFFIXES:
+            other_formats[path.suffix.lower() or "without extension"] += 1
+            continue
+        try:
+            document = _read_file(path, doc_id)
+        except OSError as error:
+            _warn_unreadable(doc_id, error)
+            unreadable.append(doc_id)
+            continue
+        if document is not None:
+            documents.append(document)
+    if other_formats:
+        _warn_other_formats(other_formats)
+    if not documents:
+        raise DocumentsError(
+            f"No text files to index in {root} (looked for {', '.join(sorted(TEXT_SUFFIXES))}). "
+            "Add some articles, or point at the folder that holds them."
+        )
+    return FolderContents(documents, unreadable)
+
+
+def _files_below(root: Path) -> list[Path]:
+    """The files below ``root``, sorted, hidden ones and hidden folders left out. Linked
+    folders are followed, each real folder once (a link to a parent would loop); a folder
+    that cannot be read is named in a warning, not skipped in silence."""
+
+    def unreadable(error: OSError) -> None:
+        logger.warning("skipping folder %s: cannot read it (%s)", error.filename, error.strerror or error)
+
+    seen: set[str] = set()
+    files = []
+    for folder, subfolders, names in os.walk(root, onerror=unreadable, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen:
+            subfolders[:] = []
+            continue
+        seen.add(real)
+        subfolders[:] = [name for name in subfolders if not name.startswith(".")]
+        for name in names:
+            path = Path(folder, name)
+            if not name.startswith(".") and path.is_file():
+                files.append(path)
+    return sorted(files)
+
+
+def _warn_other_formats(counts: Counter[str]) -> None:
+    """One warning for all the files left out, so a folder of PDFs does not index silently."""
+    listed = ", ".join(f"{count} {suffix}" for suffix, count in sorted(counts.items()))
+    total = sum(counts.values())
+    files, them = ("file", "it") if total == 1 else ("files", "them")
+    logger.warning(
+        "skipping %d %s not in a text format (%s): save %s as .txt or .md to index %s", total, files, listed, them, them
+    )
+
+
+def load_file(path: Path, doc_id: str | None = None) -> Document | None:
+    """One file as a Document, or None (with a warning) when it is empty, binary or unreadable."""
+    doc_id = doc_id or path.name
+    try:
+        return _read_file(path, doc_id)
+    except OSError as error:
+        _warn_unreadable(doc_id, error)
+        return None
+
+
+def _warn_unreadable(doc_id: str, error: OSError) -> None:
+    logger.warning("skipping %s: cannot read it (%s)", doc_id, error.strerror or error)
+
+
+def _read_file(path: Path, doc_id: str) -> Document | None:
+    """The file as a Document; None (with a warning) when it is binary or empty; OSError when
+    it cannot be read."""
+    text = decode(path.read_bytes())
+    if text is None:
+        logger.warning("skipping %s: it looks like a binary file, not text", doc_id)
+        return None
+    if not text.strip():
+        logger.warning("skipping %s: it is empty", doc_id)
+        return None
+    return Document(id=doc_id, text=text)
+
+
+def decode(raw: bytes) -> str | None:
+    """Text from bytes, or None for binary data."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        text = raw.decode("utf-16", errors="replace")
+    elif b"\x00" in raw[:_BINARY_SNIFF_BYTES]:
+        return None
+    else:
+        text = _decode_8bit(raw)
+    if _mostly_control_characters(text):
+        return None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+_STRAY_BYTE_RE = re.compile("[\udc80-\udcff]")
+
+
+def _decode_8bit(raw: bytes) -> str:
+    """UTF-8 wherever the bytes are valid UTF-8, Windows-1252 for each byte that is not.
+
+    A UTF-8 file with one pasted Windows-1252 quote keeps its other accents, and a file
+    wholly in Windows-1252 or Latin-1 decodes as that, in one pass over the bytes.
+    """
+    text = raw.decode("utf-8-sig", errors="surrogateescape")
+    return _STRAY_BYTE_RE.sub(lambda m: _legacy_character(ord(m.group()) - 0xDC00), text)
+
+
+def _legacy_character(byte: int) -> str:
+    try:
+        return bytes([byte]).decode("cp1252")
+    except UnicodeDecodeError:  # the five bytes Windows-1252 leaves undefined
+        return bytes([byte]).decode("latin-1")
+
+
+def _mostly_control_characters(text: str) -> bool:
+    sample = text[:_BINARY_SNIFF_BYTES]
+    if not sample:
+        return False
+    control = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\n\r\t\f")
+    return control / len(sample) > 0.1
+
+
+# -- titles, for display ----------------------------------------------------------------------
+
+TITLE_SEARCHED_LINES = 5  # the first non-blank lines looked at for a title
+TITLE_MAX_WORDS = 25  # a longer line is a paragraph
+TITLE_SHOWN_CHARS = 70
+
+_MARKDOWN_HEADING_RE = re.compile(r"#{1,6}\s+(.*?)(?:\s+#+)?")
+_NAVIGATION_RE = re.compile(
+    r"(?:skip|jump) to\b.*|(?:main |site |open |close |toggle )?(?:menu|navigation)|sign in|log in|subscribe",
+    re.IGNORECASE,
+)
+_LETTER_RE = re.compile(r"[^\W\d_]")
+_CLOSING_MARKS = "”’\"')] "
+
+
+def display_title(text: str, max_chars: int = TITLE_SHOWN_CHARS) -> str | None:
+    """The title a person would read at the top of ``text``, to show beside its file name; None
+    when the text opens without one. For display only: retrieval never sees it.
+
+    Among the first ``TITLE_SEARCHED_LINES`` non-blank lines, web-page boilerplate is passed
+    over: navigation ("Skip to main content", "Menu"), single-word section labels ("news")
+    and lines of symbols or figures alone (rules, "12/03/2022"). The first other line decides: it is
+    the title when it has at most ``TITLE_MAX_WORDS`` words and does not end like a sentence
+    (a full stop, or a colon, semicolon or comma leading on; a headline may ask a question),
+    else the text opens with a paragraph and has no title. A Markdown heading is a title,
+    its ``#`` marks removed, even of one word. A site's name or section after " | " is dropped
+    ("Title | World | News"). Whitespace runs become one space, and a title longer than
+    ``max_chars`` is cut at a word, with "…".
+    """
+    lines = [" ".join(line.split()) for line in text.splitlines()]
+    for line in [line for line in lines if line][:TITLE_SEARCHED_LINES]:
+        heading = _MARKDOWN_HEADING_RE.fullmatch(line)
+        if heading:
+            title = heading.group(1).strip()
+            if _LETTER_RE.search(title):
+                return _shortened(title, max_chars)
+            continue
+        line = line.split(" | ")[0].strip()
+        words = line.split()
+        if len(words) < 2 or not _LETTER_RE.search(line) or _NAVIGATION_RE.fullmatch(line):
+            continue
+        if len(words) > TITLE_MAX_WORDS or line.rstrip(_CLOSING_MARKS).endswith((".", ":", ";", ",")):
+            return None
+        return _shortened(line, max_chars)
+    return None
+
+
+def _shortened(title: str, max_chars: int) -> str:
+    """``title`` cut at a word so that it and "…" fit in ``max_chars``."""
+    if len(title) <= max_chars:
+        return title
+    cut = title[: max_chars - 1]
+    if " " in cut and not title[max_chars - 1].isspace():
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:–—-") + "…"

@@ -1,0 +1,154 @@
+"""Embedders: text → L2-normalised float32 vectors for the FAISS index.
+
+Two implementations share the ``Embedder`` protocol. ``HashingEmbedder`` needs no weights,
+so it is the offline default; ``rag.models.neural.SentenceTransformerEmbedder`` loads a real model
+when one is configured. ``load_embedder`` picks between them from a name.
+
+The hashing embedder is a signed feature-hashing vectoriser over three views of the text:
+stemmed words (what BM25 sees), stemmed word pairs (phrases) and character 4-grams of each
+word (spelling variants, names transliterated two ways, compounds). Term counts are damped
+with ``1 + log(tf)`` per word. It is stateless: a text's vector never depends on the rest of the
+corpus, so an index can be updated one file at a time. Its strength is fuzzy lexical
+matching; it knows no synonyms, which is why retrieval fuses it with BM25 rather than
+trusting it alone.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import zlib
+from collections import Counter
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Protocol
+
+import numpy as np
+
+from rag.errors import IndexMismatchError
+from rag.language.analysis import INDEX_STOPWORDS, stem_all, words
+
+HASHING = "hashing"
+HASHING_VERSION = "v2"
+_HASHING_ID_RE = re.compile(rf"{HASHING}-(v\d+)-(\d+)")
+
+
+class Embedder(Protocol):
+    """What the index needs from an embedder."""
+
+    @property
+    def id(self) -> str:
+        """Recorded in the index manifest; two embedders with the same id give the same vectors."""
+
+    @property
+    def dim(self) -> int: ...
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        """Shape ``(len(texts), dim)``, float32, rows of unit length."""
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """Shape ``(dim,)``, float32, unit length."""
+
+
+class HashingEmbedder:
+    """Weight-free embedder: signed feature hashing of words, word pairs and character 4-grams."""
+
+    WORD_WEIGHT = 1.0
+    PAIR_WEIGHT = 0.5
+    CHAR_GRAM_WEIGHT = 0.3
+    CHAR_GRAM = 4
+
+    def __init__(self, dim: int = 1024) -> None:
+        if dim < 16:
+            raise ValueError("dim must be at least 16")
+        self._dim = dim
+
+    @property
+    def id(self) -> str:
+        return f"{HASHING}-{HASHING_VERSION}-{self._dim}"
+
+    @property
+    def dim(self) -> int:
+        return self._dim
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        matrix = np.zeros((len(texts), self._dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            self._fill(matrix[row], text)
+        return matrix
+
+    def embed_query(self, text: str) -> np.ndarray:
+        vector = np.zeros(self._dim, dtype=np.float32)
+        self._fill(vector, text)
+        return vector
+
+    def _fill(self, vector: np.ndarray, text: str) -> None:
+        tokens = [w for w in words(text) if w not in INDEX_STOPWORDS]
+        if not tokens:
+            return
+        # Damping applies per word: a word said three times counts 1 + log 3 for its stem and
+        # for each of its character grams alike.
+        counts = Counter(tokens)
+        features = [self._word_features(token) for token in counts]
+        scales = np.repeat([1.0 + math.log(c) for c in counts.values()], [len(f[0]) for f in features])
+        stems = stem_all(tokens)
+        pairs = Counter(zip(stems, stems[1:]))
+        pair_slots, pair_values = [], []
+        for (first, second), count in pairs.items():
+            slot, sign = self._slot(f"p {first} {second}")
+            pair_slots.append(slot)
+            pair_values.append(sign * self.PAIR_WEIGHT * (1.0 + math.log(count)))
+        slots = np.concatenate([f[0] for f in features] + [np.asarray(pair_slots, dtype=np.int64)])
+        values = np.concatenate([np.concatenate([f[1] for f in features]) * scales, pair_values])
+        np.add.at(vector, slots, values.astype(np.float32))
+        norm = float(np.linalg.norm(vector))
+        if norm > 0:
+            vector /= norm
+
+    @lru_cache(maxsize=1 << 18)  # noqa: B019 - bounded, and an embedder lives as long as its index
+    def _word_features(self, token: str) -> tuple[np.ndarray, np.ndarray]:
+        """Slots and signed weights of one word: its stem and its character grams."""
+        features = [(f"w {stem_all([token])[0]}", self.WORD_WEIGHT)]
+        features += [(gram, self.CHAR_GRAM_WEIGHT) for gram in _char_grams(token, self.CHAR_GRAM)]
+        slots = np.empty(len(features), dtype=np.int64)
+        values = np.empty(len(features), dtype=np.float32)
+        for position, (feature, weight) in enumerate(features):
+            slots[position], sign = self._slot(feature)
+            values[position] = sign * weight
+        return slots, values
+
+    def _slot(self, feature: str) -> tuple[int, float]:
+        digest = zlib.crc32(feature.encode("utf-8"))
+        return digest % self._dim, 1.0 if digest & (1 << 31) else -1.0
+
+
+def _char_grams(word: str, n: int) -> list[str]:
+    padded = f"<{word}>"
+    if len(padded) <= n:
+        return ["c " + padded]
+    return ["c " + padded[i : i + n] for i in range(len(padded) - n + 1)]
+
+
+def load_embedder(name: str | None = None, *, device: str | None = None) -> Embedder:
+    """The embedder called ``name``: None or ``"hashing"`` for the offline default, else a
+    sentence-transformers model (a Hugging Face id or a local folder).
+
+    An embedder's ``id``, as recorded in an index manifest, is also a name: ``"hashing-v2-1024"``
+    or ``"sentence-transformers:<id or absolute folder>"``.
+    """
+    if name is None or name == HASHING:
+        return HashingEmbedder()
+    version = _HASHING_ID_RE.fullmatch(name)
+    if version and version[1] == HASHING_VERSION:
+        return HashingEmbedder(dim=int(version[2]))
+    if version:
+        # Not a model name: an index built by an earlier offline embedder, whose vectors this
+        # version cannot reproduce.
+        raise IndexMismatchError(
+            f"The index was built by the offline embedder {name}, from an earlier version of rag; this "
+            f"version has {HASHING}-{HASHING_VERSION}. Rebuild the index: `rag index FOLDER --index-dir DIR "
+            "--rebuild` (rebuild=True in Python)."
+        )
+    from rag.models.neural import EMBEDDER_PREFIX, SentenceTransformerEmbedder
+
+    return SentenceTransformerEmbedder(name.removeprefix(EMBEDDER_PREFIX), device=device)

@@ -1,0 +1,99 @@
+import logging
+
+import pytest
+
+import rag.ingest.tokens
+from rag import Document
+from rag.ingest.chunking import ChunkerSettings, LineIndex, chunk_document
+from rag.ingest.tokens import APPROXIMATION, DEFAULT_ENCODING, TokenCounter, approximate_tokens, load_token_counter
+from tests.conftest import SEEDS
+
+APPROX = TokenCounter(APPROXIMATION)
+
+
+def tiny_tiktoken():
+    """A real tiktoken Encoding built locally: one token per byte, plus merges for 'th' and 'e '."""
+    import tiktoken
+
+    ranks = {bytes([i]): i for i in range(256)}
+    ranks[b"th"] = 256
+    ranks[b"e "] = 257
+    return tiktoken.Encoding(name="tiny-bytes", pat_str=r"\S+\s*|\s+", mergeable_ranks=ranks, special_tokens={})
+
+
+def test_the_approximation_counts_words_digits_and_symbols():
+    # "Kadyrov" 7 letters -> 2, "said" -> 1, "314" -> 1, "," -> 1, "prisoners" 9 -> 2, "." -> 1
+    assert approximate_tokens("Kadyrov said 314, prisoners.") == 8
+    assert approximate_tokens("") == 0
+    assert approximate_tokens("1234567") == 3  # digits count in groups of three
+
+
+def test_tiktoken_encodings_are_used_when_available():
+    counter = TokenCounter("tiny-bytes", tiny_tiktoken())
+    assert counter.count("the cat") == 5  # "th", "e ", "c", "a", "t"
+    assert counter.count("") == 0
+
+
+def test_offline_without_a_cached_encoding_falls_back_with_one_warning(monkeypatch, tmp_path, caplog):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path))
+    rag.ingest.tokens._load.cache_clear()
+    try:
+        with caplog.at_level(logging.WARNING, logger="rag.ingest.tokens"):
+            first = load_token_counter()
+            second = load_token_counter(DEFAULT_ENCODING)  # as an index names it: still the same warning
+    finally:
+        rag.ingest.tokens._load.cache_clear()
+    assert first.name == second.name == APPROXIMATION
+    assert len([r for r in caplog.records if "tiktoken" in r.getMessage()]) == 1
+
+
+def test_chunks_are_verbatim_spans_with_correct_lines():
+    text = (SEEDS / "003_58ec4efac89fea89.txt").read_text(encoding="utf-8")
+    document = Document(id="003.txt", text=text)
+    chunks = chunk_document(document, APPROX, ChunkerSettings(max_tokens=120, overlap_tokens=30))
+    assert len(chunks) > 3
+    for chunk in chunks:
+        assert chunk.text == text[chunk.start_char : chunk.end_char]
+        assert chunk.start_line == text.count("\n", 0, chunk.start_char) + 1
+        assert chunk.end_line == text.count("\n", 0, chunk.end_char - 1) + 1
+
+
+@pytest.mark.parametrize(
+    ("counter", "settings"),
+    [
+        (APPROX, ChunkerSettings(max_tokens=80, overlap_tokens=20)),
+        (TokenCounter("tiny-bytes", tiny_tiktoken()), ChunkerSettings(max_tokens=200, overlap_tokens=60)),
+    ],
+    ids=["approx", "tiktoken"],
+)
+def test_chunks_respect_the_token_bound_and_overlap(counter, settings):
+    sentences = [f"Sentence number {i} talks about topic {i % 7} in some detail." for i in range(60)]
+    document = Document(id="d.txt", text=" ".join(sentences))
+    chunks = chunk_document(document, counter, settings)
+    assert len(chunks) > 3
+    for chunk in chunks:
+        assert counter.count(chunk.text) <= settings.max_tokens
+    for before, after in zip(chunks, chunks[1:]):
+        assert after.start_char < before.end_char, "consecutive chunks overlap"
+        assert after.start_char > before.start_char, "and still move forward"
+    assert chunks[0].start_char == 0 and chunks[-1].end_char == len(document.text)
+
+
+def test_a_sentence_longer_than_the_bound_is_cut_at_words():
+    document = Document(id="long.txt", text=" ".join(f"word{i}" for i in range(500)))
+    chunks = chunk_document(document, APPROX, ChunkerSettings(max_tokens=50, overlap_tokens=0))
+    assert len(chunks) > 5
+    assert all(APPROX.count(c.text) <= 50 for c in chunks)
+    assert " ".join(c.text for c in chunks) == document.text
+
+
+def test_line_index_maps_offsets_to_one_based_lines():
+    lines = LineIndex("ab\ncd\n\nef")
+    assert [lines.line_of(i) for i in (0, 2, 3, 6, 7)] == [1, 1, 2, 3, 4]
+    assert lines.span(3, 6) == (2, 2)  # "cd\n" ends on line 2
+
+
+def test_settings_are_validated():
+    with pytest.raises(ValueError):
+        ChunkerSettings(max_tokens=100, overlap_tokens=100)
