@@ -28,7 +28,8 @@ from rag.evaluation.metrics import (
     token_f1,
 )
 from rag.evaluation.report import write_report
-from rag.evaluation.run import Prompt, load_prompts, score_answer, summarize
+from rag.evaluation.results import Prompt
+from rag.evaluation.run import load_prompts, score_answer, summarize
 from rag.records import Chunk, Hit
 from tests.conftest import PROMPTS
 
