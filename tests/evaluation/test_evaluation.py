@@ -31,7 +31,7 @@ from rag.evaluation.report import write_report
 from rag.evaluation.results import Prompt
 from rag.evaluation.run import load_prompts, score_answer, summarize
 from rag.records import Chunk, Hit
-from tests.conftest import PROMPTS
+from tests.conftest import PROMPTS, benchmark
 
 PARIS = "Paris is the capital of France."
 BANANAS = "Bananas are yellow and rich in potassium."
@@ -113,6 +113,13 @@ def test_percentile_matches_numpy():
     for q in (50, 95, 0, 100):
         assert percentile(values, q) == pytest.approx(float(np.percentile(values, q)))
     assert percentile([], 50) is None
+
+
+def test_the_benchmarks_p95_is_the_same_interpolated_percentile():
+    # Seven samples, as the seeds benchmark's builds: position 0.95 * 6 = 5.7 lies between the
+    # sorted values 7 and 9. (A nearest-rank p95 would say 9, the slowest run.)
+    values = [5.0, 1.0, 4.0, 2.0, 3.0, 9.0, 7.0]
+    assert benchmark("common").p95(values) == percentile(values, 95) == pytest.approx(8.4)
 
 
 def test_token_f1_and_rouge_l_on_known_cases():
