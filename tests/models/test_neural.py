@@ -361,7 +361,7 @@ def test_dense_and_lexical_results_stay_fused(neural_bot):
 
 def test_a_neural_embedder_weighs_more_in_the_fusion_than_the_hashing_one(neural_bot, tmp_path):
     assert neural_bot.retriever.dense_weight == 0.5
-    fused = dict(neural_bot.retriever._fuse([(1, 0.9), (2, 0.5)], [(2, 10.0), (3, 4.0)]))
+    fused = dict(neural_bot.retriever.fuse([(1, 0.9), (2, 0.5)], [(2, 10.0), (3, 4.0)]))
     assert fused == pytest.approx({1: 0.5, 2: 0.5, 3: 0.0})
     hashing = Chatbot.from_documents([Document(id="a.txt", text="Apples are red.")], tmp_path)
     assert hashing.retriever.dense_weight == 0.1
