@@ -6,7 +6,6 @@ from __future__ import annotations
 import threading
 
 import pytest
-from tiny_models import LLM_WINDOW, tiny_models  # noqa: F401 - a fixture
 
 from rag.answer.extractive import REFUSAL
 from rag.answer.llm import (
@@ -25,6 +24,7 @@ from rag.answer.llm import (
 )
 from rag.errors import RagError
 from rag.records import Answer, Chunk, Hit
+from tests.tiny_models import LLM_WINDOW
 
 EXCHANGE = "On February 5, Russia and Ukraine exchanged 314 prisoners, 157 from each side."
 CHECHENS = "Kadyrov said that 20 Chechen soldiers were among the prisoners returned to Russia."
@@ -332,11 +332,11 @@ def test_the_configured_judge_decides_support(passages):
 
 
 @pytest.fixture(scope="module")
-def tiny_llm(tiny_models) -> LLMAnswerer:  # noqa: F811 - the imported fixture
+def tiny_llm(tiny_models) -> LLMAnswerer:
     return load_llm(str(tiny_models.llm), settings=GenerationSettings(max_new_tokens=24))
 
 
-def test_loading_the_language_model_draws_no_progress_bar(tiny_models, capfd):  # noqa: F811
+def test_loading_the_language_model_draws_no_progress_bar(tiny_models, capfd):
     from rag.answer.llm import _causal_lm
 
     _causal_lm.cache_clear()
@@ -350,7 +350,7 @@ def seeds_like_passages(count: int) -> list[Hit]:
     return [hit(sentence * 12, f"{n}.txt", start_line=n, chunk_id=n) for n in range(count)]
 
 
-def test_the_tiny_model_loads_with_its_window_and_template(tiny_llm, tiny_models):  # noqa: F811
+def test_the_tiny_model_loads_with_its_window_and_template(tiny_llm, tiny_models):
     assert tiny_llm.id == f"transformers:{tiny_models.llm}"
     assert tiny_llm.window == LLM_WINDOW
     assert tiny_llm.has_chat_template
@@ -367,7 +367,7 @@ def test_the_prompt_uses_the_chat_template_and_fits_the_window(tiny_llm):
     assert prompt.token_count <= LLM_WINDOW - 24
 
 
-def test_a_model_without_a_template_gets_the_plain_layout(tiny_models):  # noqa: F811
+def test_a_model_without_a_template_gets_the_plain_layout(tiny_models):
     plain = load_llm(str(tiny_models.plain_llm), settings=GenerationSettings(max_new_tokens=24))
     passages = seeds_like_passages(1)
     prompt = plain.prompt("How many prisoners were exchanged?", passages)
@@ -398,6 +398,6 @@ def test_no_passage_means_no_generation(tiny_llm):
     assert list(tiny_llm.stream(Prompt("unused", [], 0))) == []
 
 
-def test_a_window_too_small_for_the_answer_is_an_error(tiny_models):  # noqa: F811
+def test_a_window_too_small_for_the_answer_is_an_error(tiny_models):
     with pytest.raises(RagError, match="reads at most 1024 tokens"):
         load_llm(str(tiny_models.llm), settings=GenerationSettings(max_new_tokens=LLM_WINDOW))

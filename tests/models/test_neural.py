@@ -18,7 +18,6 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from huggingface_hub import constants as hub_constants
-from tiny_models import DOCUMENT_PROMPT, QUERY_PROMPT, SEEDS, tiny_models  # noqa: F401 - a fixture
 
 from rag import Chatbot, Document, RagError
 from rag.answer.llm import GenerationSettings
@@ -40,6 +39,7 @@ from rag.models.neural import (
     resolve_model,
 )
 from rag.search.retrieval import RetrievalSettings, Retriever
+from tests.tiny_models import DOCUMENT_PROMPT, QUERY_PROMPT, SEEDS
 
 QUESTIONS = [
     "How many prisoners were exchanged on February 5?",
@@ -50,7 +50,7 @@ FEW_TOKENS = GenerationSettings(max_new_tokens=24)
 
 
 @pytest.fixture(scope="module")
-def neural_index(tiny_models, tmp_path_factory) -> Path:  # noqa: F811 - the imported fixture
+def neural_index(tiny_models, tmp_path_factory) -> Path:
     """seeds/ indexed with the tiny embedder, once per module; tests copy it before changing it."""
     index_dir = tmp_path_factory.mktemp("neural-index")
     Chatbot.from_folder(SEEDS, index_dir=index_dir, embedding_model=str(tiny_models.embedder))
@@ -58,7 +58,7 @@ def neural_index(tiny_models, tmp_path_factory) -> Path:  # noqa: F811 - the imp
 
 
 @pytest.fixture(scope="module")
-def neural_bot(neural_index, tiny_models) -> Chatbot:  # noqa: F811
+def neural_bot(neural_index, tiny_models) -> Chatbot:
     return Chatbot.from_index(
         neural_index,
         reranker_model=str(tiny_models.reranker),
@@ -68,7 +68,7 @@ def neural_bot(neural_index, tiny_models) -> Chatbot:  # noqa: F811
 
 
 @pytest.fixture(scope="module")
-def extractive_bot(neural_index, tiny_models) -> Chatbot:  # noqa: F811
+def extractive_bot(neural_index, tiny_models) -> Chatbot:
     """The same index and reranker, no language model: what the fallback must equal."""
     return Chatbot.from_index(neural_index, reranker_model=str(tiny_models.reranker))
 
@@ -86,7 +86,7 @@ def manifest_embedder(index_dir: Path) -> dict:
 # Naming and finding models
 
 
-def test_an_existing_folder_resolves_to_its_absolute_path(tiny_models, tmp_path, monkeypatch):  # noqa: F811
+def test_an_existing_folder_resolves_to_its_absolute_path(tiny_models, tmp_path, monkeypatch):
     monkeypatch.chdir(tiny_models.embedder.parent)
     assert resolve_model("embedder", "embedding") == str(tiny_models.embedder)
     assert resolve_model("sentence-transformers/all-MiniLM-L6-v2", "embedding") == (
@@ -146,7 +146,7 @@ def test_device_is_chosen_automatically_unless_set(monkeypatch):
     assert pick_device() == "cpu"
 
 
-def test_loading_a_model_draws_no_progress_bar(tiny_models, capfd):  # noqa: F811
+def test_loading_a_model_draws_no_progress_bar(tiny_models, capfd):
     from transformers.utils import logging as transformers_logging
 
     _sentence_transformer.cache_clear()
@@ -200,7 +200,7 @@ def test_known_prompts_for_families_that_do_not_save_them():
     assert known_prompts("sentence-transformers/all-MiniLM-L6-v2") == {}
 
 
-def test_the_embedder_uses_the_models_prompts_and_normalises(tiny_models):  # noqa: F811
+def test_the_embedder_uses_the_models_prompts_and_normalises(tiny_models):
     embedder = load_embedder(str(tiny_models.embedder))
     model = embedder.model
     text = "Kadyrov said 20 Chechen soldiers were in the exchange."
@@ -217,7 +217,7 @@ def test_the_embedder_uses_the_models_prompts_and_normalises(tiny_models):  # no
     assert not np.allclose(query, document, atol=1e-4)
 
 
-def test_batches_give_the_same_vectors_as_one_at_a_time(tiny_models):  # noqa: F811
+def test_batches_give_the_same_vectors_as_one_at_a_time(tiny_models):
     embedder = load_embedder(str(tiny_models.embedder))
     texts = [f"Passage {n} about the prisoner exchange." + " More words." * (n % 7) for n in range(70)]
     batched = embedder.embed_documents(texts)
@@ -228,7 +228,7 @@ def test_batches_give_the_same_vectors_as_one_at_a_time(tiny_models):  # noqa: F
     assert embedder.embed_documents([]).shape == (0, 32)
 
 
-def test_the_manifest_id_loads_the_same_embedder(tiny_models, neural_index):  # noqa: F811
+def test_the_manifest_id_loads_the_same_embedder(tiny_models, neural_index):
     recorded = manifest_embedder(neural_index)
     assert recorded == {
         "id": f"sentence-transformers:{tiny_models.embedder}",
@@ -239,7 +239,7 @@ def test_the_manifest_id_loads_the_same_embedder(tiny_models, neural_index):  # 
     assert load_embedder(recorded["id"]).id == recorded["id"]
 
 
-def test_a_model_folder_has_the_same_fingerprint_wherever_it_is(tiny_models, tmp_path):  # noqa: F811
+def test_a_model_folder_has_the_same_fingerprint_wherever_it_is(tiny_models, tmp_path):
     copy = shutil.copytree(tiny_models.embedder, tmp_path / "elsewhere" / "minilm")
     assert model_fingerprint(copy) == model_fingerprint(tiny_models.embedder)
     # Neither the model card nor hidden files (what `hf download --local-dir` keeps) count ...
@@ -269,7 +269,7 @@ def test_a_big_weight_file_is_fingerprinted_by_its_size_and_ends(tmp_path):
     assert model_fingerprint(tmp_path) == first
 
 
-def test_an_index_opens_with_its_model_moved_elsewhere(tiny_models, neural_index, tmp_path):  # noqa: F811
+def test_an_index_opens_with_its_model_moved_elsewhere(tiny_models, neural_index, tmp_path):
     index_dir = shutil.copytree(neural_index, tmp_path / "index")
     moved = shutil.copytree(tiny_models.embedder, tmp_path / "another-venv" / "embedder")
     question = QUESTIONS[0]
@@ -293,7 +293,7 @@ def test_an_index_opens_with_its_model_moved_elsewhere(tiny_models, neural_index
     assert Chatbot.from_index(index_dir).embedder.id == f"sentence-transformers:{again}"
 
 
-def test_another_model_at_the_same_path_does_not_open_the_index(tiny_models, tmp_path):  # noqa: F811
+def test_another_model_at_the_same_path_does_not_open_the_index(tiny_models, tmp_path):
     from safetensors.torch import load_file, save_file
 
     model = shutil.copytree(tiny_models.embedder, tmp_path / "model")
@@ -322,7 +322,7 @@ def test_a_fingerprint_that_is_not_text_is_damage(neural_index, tmp_path):
         Chatbot.from_index(index_dir)
 
 
-def test_an_index_without_a_fingerprint_opens_as_it_did(tiny_models, neural_index, tmp_path):  # noqa: F811
+def test_an_index_without_a_fingerprint_opens_as_it_did(tiny_models, neural_index, tmp_path):
     """Indexes built before fingerprints were recorded: the same folder opens them, and only it."""
     index_dir = shutil.copytree(neural_index, tmp_path / "index")
     manifest = json.loads((index_dir / "manifest.json").read_text(encoding="utf-8"))
@@ -336,7 +336,7 @@ def test_an_index_without_a_fingerprint_opens_as_it_did(tiny_models, neural_inde
         Chatbot.from_index(index_dir, embedding_model=str(moved))
 
 
-def test_switching_embedders_on_an_existing_index(tiny_models, neural_index, tmp_path):  # noqa: F811
+def test_switching_embedders_on_an_existing_index(tiny_models, neural_index, tmp_path):
     index_dir = tmp_path / "index"
     shutil.copytree(neural_index, index_dir)
     tiny_id = f"sentence-transformers:{tiny_models.embedder}"
@@ -373,7 +373,7 @@ def test_a_neural_embedder_weighs_more_in_the_fusion_than_the_hashing_one(neural
 # The reranker
 
 
-def test_the_reranker_orders_the_fused_candidates_by_its_scores(neural_bot, tiny_models, monkeypatch):  # noqa: F811
+def test_the_reranker_orders_the_fused_candidates_by_its_scores(neural_bot, tiny_models, monkeypatch):
     from sentence_transformers import CrossEncoder
 
     retriever = neural_bot.retriever
@@ -422,7 +422,7 @@ def test_gibberish_falls_back_to_the_extractive_answer(neural_bot, extractive_bo
     assert_cited_verbatim(answer, documents)
 
 
-def test_fallback_answers_carry_verbatim_citations(neural_index, tiny_models, documents):  # noqa: F811
+def test_fallback_answers_carry_verbatim_citations(neural_index, tiny_models, documents):
     # Without the random reranker the passages are the fused ones, which hold the answers, so
     # the fallback cites them: the checks above are not passing only because answers abstained.
     bot = Chatbot.from_index(neural_index, llm_model=str(tiny_models.llm), generation=FEW_TOKENS)
@@ -491,7 +491,7 @@ def test_a_follow_up_is_searched_with_the_previous_question_and_shown_the_conver
     assert [h.chunk.id for h in answer.hits] == [h.chunk.id for h in expected_hits]
 
 
-def test_backends_say_what_is_active(neural_bot, extractive_bot, tiny_models):  # noqa: F811
+def test_backends_say_what_is_active(neural_bot, extractive_bot, tiny_models):
     assert neural_bot.backends == {
         "embedder": f"sentence-transformers:{tiny_models.embedder}",
         "reranker": f"cross-encoder:{tiny_models.reranker}",
@@ -504,7 +504,7 @@ def test_backends_say_what_is_active(neural_bot, extractive_bot, tiny_models):  
 # rag doctor
 
 
-def test_doctor_lists_each_model_with_its_device_and_dimension(tiny_models, neural_index):  # noqa: F811
+def test_doctor_lists_each_model_with_its_device_and_dimension(tiny_models, neural_index):
     checks = {
         c.name: c
         for c in diagnose(
@@ -526,7 +526,7 @@ def test_doctor_lists_each_model_with_its_device_and_dimension(tiny_models, neur
     assert checks["llm"].detail.endswith("parameters, window 1024 tokens, chat template")
 
 
-def test_doctor_names_the_embedder_the_index_was_built_with_when_none_is_named(tiny_models, neural_index):  # noqa: F811
+def test_doctor_names_the_embedder_the_index_was_built_with_when_none_is_named(tiny_models, neural_index):
     # `rag ask --index-dir` on this index embeds questions with the tiny model, so doctor says so.
     embedder = {c.name: c for c in diagnose(neural_index)}["embedder"]
     assert embedder.ok
@@ -550,7 +550,7 @@ def test_rag_doctor_exits_1_when_a_named_model_does_not_load(tmp_path):
     assert "--  index          none in" in result.output  # no index yet is not a failure by itself
 
 
-def test_rag_doctor_prints_the_model_lines(tiny_models, tmp_path):  # noqa: F811
+def test_rag_doctor_prints_the_model_lines(tiny_models, tmp_path):
     result = CliRunner().invoke(
         main, ["doctor", "--index-dir", str(tmp_path), "--reranker-model", str(tiny_models.reranker)]
     )
