@@ -387,6 +387,7 @@ def test_a_data_file_that_may_not_be_read_is_a_permissions_error_not_damage(tmp_
     )
 
 
+@pytest.mark.slow
 def test_kill_9_during_indexing_leaves_the_previous_index_usable(tmp_path):
     """A real `rag index` process killed while it writes the next generation."""
     folder = tmp_path / "docs"

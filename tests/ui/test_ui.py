@@ -474,6 +474,7 @@ def test_the_server_listens_on_loopback_only(served):
     assert url.startswith("http://127.0.0.1:")
 
 
+@pytest.mark.slow
 def test_twenty_clients_at_once_get_their_own_correct_answers(served):
     from gradio_client import Client
 
@@ -523,6 +524,7 @@ def test_a_taken_port_is_a_user_error(app):
 
 # uvicorn's server thread ends by raising SystemExit when it cannot bind; Gradio then raises.
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+@pytest.mark.slow
 def test_an_address_not_on_this_machine_is_one_user_error_and_no_server_log(app, capfd):
     from rag_seeds_ui.app import build, serve
     from rag_seeds_ui.browser import free_port
