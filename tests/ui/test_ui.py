@@ -13,13 +13,12 @@ import pytest
 
 pytest.importorskip("gradio")
 
-from rag_seeds_ui import render  # noqa: E402
-from rag_seeds_ui.app import INDEX_FAILED, UNEXPECTED_ERROR, ChatApp, Conversation, ReadWriteLock, parse_auth  # noqa: E402
-
 from rag import RagError  # noqa: E402
 from rag.errors import DocumentsError, InvalidQuestionError  # noqa: E402
 from rag.ingest.uploads import safe_name, save_upload  # noqa: E402
 from rag.records import Answer, Chunk, Citation, Hit  # noqa: E402
+from rag_seeds_ui import render  # noqa: E402
+from rag_seeds_ui.app import INDEX_FAILED, UNEXPECTED_ERROR, ChatApp, Conversation, ReadWriteLock, parse_auth  # noqa: E402
 from tests.conftest import SEEDS  # noqa: E402
 
 SEED_QUESTION = "How many prisoners were exchanged on February 5?"
@@ -538,6 +537,7 @@ def test_an_address_not_on_this_machine_is_one_user_error_and_no_server_log(app,
 def test_login_is_required_when_auth_is_set(seeds_copy, tmp_path):
     import httpx
     from gradio_client import Client
+
     from rag_seeds_ui.browser import serving
 
     with serving(seeds_copy, tmp_path / "index", auth=("ann", "s3cret")) as url:
