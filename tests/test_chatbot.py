@@ -219,20 +219,20 @@ def test_a_changed_file_shows_its_new_title_after_a_refresh(tmp_path):
 
 
 def test_a_file_that_cannot_be_read_stays_in_the_index_as_it_was(seeds_copy, tmp_path, monkeypatch, caplog):
-    from pathlib import Path
+    import os
 
     bot = Chatbot.from_folder(seeds_copy, index_dir=tmp_path / "index")
     locked = sorted(bot.documents)[0]
     chunks = bot.documents[locked]
     (seeds_copy / "new.md").write_text("The harbour froze solid in January 1963.\n", encoding="utf-8")
-    real_read_bytes = Path.read_bytes
+    real_open = os.open
 
-    def read_bytes(path):  # chmod does not lock root out, so the refusal is simulated
-        if path.name == locked:
-            raise PermissionError(13, "Permission denied", str(path))
-        return real_read_bytes(path)
+    def refusing_open(path, *args, **kwargs):  # chmod does not lock root out, so the refusal is simulated
+        if os.path.basename(os.fspath(path)) == locked:
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_open(path, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    monkeypatch.setattr(os, "open", refusing_open)
     with caplog.at_level("WARNING"):
         report = bot.refresh()
     assert (report.added, report.removed, report.unchanged) == (["new.md"], [], 5)
