@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -154,3 +155,27 @@ def _read_only(folder):
             subprocess.run(["chattr", "-i", str(folder)], check=True)
         else:
             folder.chmod(0o755)
+
+
+def test_the_store_writes_the_chunks_and_vectors_it_is_handed(tmp_path):
+    """No chunker, no embedder: what is stored is what the caller gives."""
+    from rag.records import Chunk
+    from rag.store.update import begin_update
+
+    document = Document(id="k.txt", text="Kettles boil water.\nTeapots brew tea.")
+    chunks = [
+        Chunk(0, "k.txt", "Kettles boil water.", 0, 19, 1, 1),
+        Chunk(1, "k.txt", "Teapots brew tea.", 20, 37, 2, 2),
+    ]
+    entries = {"embedder": {"id": "by-hand", "dim": 2}, "chunker": {"max_tokens": 8}}
+    with begin_update(tmp_path, [document], **entries) as update:
+        assert update.writes and update.documents == [document]
+        ids = update.add_document(document, chunks, [c.text for c in chunks])
+        update.add_vectors(ids, np.eye(2, dtype=np.float32))
+    assert str(update.report) == "1 added, 0 changed, 0 removed, 0 unchanged"
+
+    with contextlib.closing(Index.open(tmp_path)) as index:
+        assert index.dense_search(np.asarray([0, 1], dtype=np.float32), 1) == [(ids[1], 1.0)]
+        assert [index.chunks(ids)[i] for i in ids] == [replace(c, id=i) for c, i in zip(chunks, ids, strict=True)]
+    with begin_update(tmp_path, [document], **entries) as update:
+        assert not update.writes and update.documents == []
