@@ -2,9 +2,10 @@
 
 Every data file carries the generation that wrote it (``chunks-<gen>.sqlite``,
 ``vectors-<gen>.faiss``), so the files of the generation a manifest names are never written
-over: the next one is written beside them, then committed by replacing the manifest. A file
-is durable once its bytes and the rename that put it in place have both been fsynced; the
-folder is fsynced after the rename, since that is what a crash would otherwise lose.
+over: the next one is written beside them, then committed by replacing the manifest. Each
+file's bytes are fsynced before it is renamed into place, and the folder is fsynced after the
+manifest's rename, which makes that rename and the data files' renames before it durable: a
+crash cannot leave a manifest that names files whose contents were lost.
 
 The names are fixed here, in one place, because they are the format on disk: readers of an
 older version find the files by the names their manifest records, and the writer tells its own

@@ -8,8 +8,8 @@ removing a document is one transaction with its chunk rows. A chunk's rowid is i
 everywhere: the vectors are keyed by it.
 
 Reading goes through ``ChunkTable``, one read-only connection shared by threads behind a lock
-(SQLite connections are not safe to use from two threads at once, and opening one per query
-would cost more than the queries). Writing is the functions below, on a connection that the
+(an SQLite connection may not be used by two threads at once; the lock is simpler than a
+connection per thread, and queries are short). Writing is the functions below, on a connection that the
 updater opens on the next generation's file and commits as one transaction.
 """
 
