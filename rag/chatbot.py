@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import numbers
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -20,28 +20,23 @@ from rag.answer.citations import SupportJudge
 from rag.answer.extractive import ComposerSettings, abstain, compose_extractive
 from rag.answer.llm import GenerationSettings, LLMAnswerer, Prompt, answer_from_output, load_llm
 from rag.answer.overview import compose_overview, overview_request
-from rag.errors import DocumentsError, IndexCorruptError, InvalidQuestionError, ModelLoadError, RagError
+from rag.errors import DocumentsError, InvalidQuestionError, RagError
 from rag.ingest.chunking import ChunkerSettings
 from rag.ingest.loading import TITLE_SHOWN_CHARS, display_title, read_folder
-from rag.ingest.tokens import APPROXIMATION, DEFAULT_ENCODING, TokenCounter, load_token_counter
+from rag.ingest.pipeline import IndexSettings, embedder_for, index_documents, update_index
+from rag.ingest.pipeline import chunker_of as _chunker_of
+from rag.ingest.pipeline import token_counter_of as _token_counter_of
 from rag.language.analysis import index_terms
 from rag.language.lexicon import load_lexicon
-from rag.models.embedding import Embedder, load_embedder
+from rag.models.embedding import Embedder
 from rag.models.neural import load_reranker
 from rag.records import MAX_QUESTION_CHARS, Answer, Document, Hit
 from rag.search.conversation import Message, checked_history, condense_question, resolve_people
 from rag.search.retrieval import RetrievalSettings, Retriever
 from rag.search.spelling import respell
-from rag.store.index import (
-    Index,
-    IndexSettings,
-    Manifest,
-    UpdateReport,
-    check_embedder,
-    embedder_entry,
-    existing_manifest,
-    update_index,
-)
+from rag.store.index import Index
+from rag.store.manifest import check_embedder, embedder_entry
+from rag.store.update import UpdateReport
 
 logger = logging.getLogger(__name__)
 
@@ -366,50 +361,6 @@ def open_chatbot(
     return Chatbot.from_index(index_dir, **models)
 
 
-def index_documents(
-    documents: Sequence[Document],
-    index_dir: str | Path,
-    *,
-    embedding_model: str | None = None,
-    rebuild: bool = False,
-    progress: bool | None = None,
-    chunker: ChunkerSettings | None = None,
-    source: str | Path | None = None,
-    keep: Collection[str] = (),
-) -> tuple[Index, Embedder, UpdateReport]:
-    """Bring the index in ``index_dir`` up to date with ``documents`` and open it.
-
-    ``source``: the folder the documents were read from, recorded in the manifest; ``keep``:
-    the ids of its files that could not be read this time, left in the index as they were. A
-    damaged index is rebuilt from the documents (with a warning): they are all at hand.
-    """
-    if not documents:
-        raise DocumentsError("There are no documents to index.")
-    strays = [d for d in documents if not isinstance(d, Document)]
-    if strays:
-        raise DocumentsError(
-            f"Documents to index must be rag.Document records, not {type(strays[0]).__name__}: "
-            "Document(id='notes.txt', text='...')."
-        )
-    built = None if rebuild else existing_manifest(index_dir)
-    embedder = embedder_for(built, embedding_model, index_dir)
-    settings = IndexSettings(
-        embedder,
-        _token_counter_of(built),
-        chunker or (_chunker_of(built) if built else ChunkerSettings()),
-    )
-    try:
-        report = update_index(
-            index_dir, documents, settings, rebuild=rebuild, progress=progress, source=source, keep=keep
-        )
-        return Index.open(index_dir), embedder, report
-    except IndexCorruptError as error:
-        # What happened only: the error's own advice, to rebuild, is what happens next.
-        logger.warning("The index in %s is damaged (%s): rebuilding it from the documents.", error.folder, error.detail)
-        report = update_index(index_dir, documents, settings, rebuild=True, progress=progress, source=source)
-        return Index.open(index_dir), embedder, report
-
-
 def _checked(question: str) -> str:
     if not isinstance(question, str):
         raise InvalidQuestionError(f"A question must be text, not {type(question).__name__}.")
@@ -441,43 +392,3 @@ def _passage_count(value: int, name: str, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
         raise RagError(f"{name} must be a whole number of passages, at least {minimum}; got {value!r}.")
     return int(value)
-
-
-def embedder_for(built: Manifest | None, requested: str | None, index_dir: str | Path) -> Embedder:
-    """The requested embedder, or, when none is requested, the one the index in ``index_dir``
-    was built with (``built``, its manifest; None for no index: the offline default)."""
-    if requested is not None or built is None:
-        return load_embedder(requested)
-    recorded = built.embedder.get("id")
-    try:
-        return load_embedder(recorded)
-    except ModelLoadError as error:
-        raise _recorded_embedder_error(index_dir, recorded, error) from error
-
-
-def _recorded_embedder_error(index_dir: str | Path, recorded: str, error: ModelLoadError) -> ModelLoadError:
-    """A model nobody named this time failed to load: say it is the index's, and what to do
-    (a model folder that moved is named again; the index can be rebuilt with another)."""
-    return ModelLoadError(
-        f"The index in {index_dir} was built with the embedder {recorded}, which `rag ask` needs to embed "
-        f"questions. {error} If the model is elsewhere now, name it with --embedding-model (embedding_model= "
-        f"in Python); or rebuild the index with another: `rag index FOLDER --index-dir {index_dir} --rebuild`."
-    )
-
-
-def _token_counter_of(manifest: Manifest | None) -> TokenCounter:
-    """The token counter an index was chunked with, so that one built with the approximation
-    keeps it when tiktoken's encoding turns up later (chunks counted two ways would not be
-    one index); ``--rebuild`` moves it to tiktoken."""
-    name = manifest.chunker.get("tokenizer") if manifest else None
-    if name == APPROXIMATION:
-        return TokenCounter(APPROXIMATION)
-    return load_token_counter(name or DEFAULT_ENCODING)
-
-
-def _chunker_of(manifest: Manifest) -> ChunkerSettings:
-    entry, default = manifest.chunker, ChunkerSettings()
-    return ChunkerSettings(
-        max_tokens=entry.get("max_tokens", default.max_tokens),
-        overlap_tokens=entry.get("overlap_tokens", default.overlap_tokens),
-    )

@@ -81,7 +81,7 @@ def _folder_to_index(index_dir: str, folder: str | None) -> str | None:
     exists (it is opened as it is, never refilled from another folder); else the seeds, saying so."""
     from pathlib import Path
 
-    from rag.store.index import MANIFEST
+    from rag.store.manifest import MANIFEST
 
     if folder is not None or (Path(index_dir) / MANIFEST).exists():
         return folder
@@ -111,8 +111,8 @@ def index_command(folder: str | None, index_dir: str, rebuild: bool, embedding_m
     """Index the text files in FOLDER; only changed files are re-read.
 
     Without FOLDER: the folder the index was built from, or seeds/ for a new index."""
-    from rag.chatbot import index_documents
     from rag.ingest.loading import read_folder
+    from rag.ingest.pipeline import index_documents
 
     folder = folder if folder is not None else _indexed_folder(index_dir)
     contents = read_folder(folder)
@@ -132,7 +132,7 @@ def _indexed_folder(index_dir: str) -> str:
     """The folder the index in ``index_dir`` was built from; seeds/ when there is no index yet."""
     from pathlib import Path
 
-    from rag.store.index import read_manifest
+    from rag.store.manifest import read_manifest
 
     try:
         built = read_manifest(Path(index_dir))

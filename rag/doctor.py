@@ -14,7 +14,8 @@ from rag.ingest.tokens import APPROXIMATION, load_token_counter
 
 if TYPE_CHECKING:
     from rag.models.embedding import Embedder
-    from rag.store.index import Index, Manifest
+    from rag.store.index import Index
+    from rag.store.manifest import Manifest
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,7 @@ def _wordnet_source(folder: Path, configured: str | None) -> str:
 def _manifest(index_dir: Path) -> Manifest | None:
     """The index's manifest, which says the embedder ``rag ask`` uses when none is named; None
     without a readable index (the index line says why)."""
-    from rag.store.index import read_manifest
+    from rag.store.manifest import read_manifest
 
     try:
         return read_manifest(index_dir)
@@ -129,7 +130,7 @@ def _embedder(named: str | None, index_dir: Path) -> tuple[Check, Embedder | Non
     """The embedder ``rag ask`` would use, loaded to prove it loads, picked as
     ``Chatbot.from_index`` picks it: the one named, else the one the index was built with. With
     the check, the embedder, None when it does not load."""
-    from rag.chatbot import embedder_for
+    from rag.ingest.pipeline import embedder_for
     from rag.models.embedding import HashingEmbedder
 
     built = None if named else _manifest(index_dir)
@@ -204,7 +205,8 @@ def _index(index_dir: Path, embedder: Embedder | None = None) -> Check:
     leaves unread (``_check_contents``), and, as ``rag ask`` goes on to do, whether the index
     was built with ``embedder``, the embedder it would use. Each failure is the store's own
     one-line error, which says how to rebuild."""
-    from rag.store.index import MANIFEST, Index, check_embedder, embedder_entry
+    from rag.store.index import Index
+    from rag.store.manifest import MANIFEST, check_embedder, embedder_entry
 
     if not (index_dir / MANIFEST).exists():
         return Check("index", False, f"none in {index_dir}: run `rag index FOLDER --index-dir {index_dir}`")
@@ -240,7 +242,7 @@ def _check_contents(index: Index) -> None:
     manifest = index.manifest
     chunks = manifest.files["chunks"]["name"]
     try:
-        problems = [row[0] for row in index._query("PRAGMA quick_check", ())]
+        problems = index.quick_check()
     except IndexCorruptError as error:
         raise IndexCorruptError(index.folder, f"{chunks}: {error.detail}") from error
     if problems != ["ok"]:

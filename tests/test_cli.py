@@ -262,7 +262,7 @@ def test_indexing_over_a_damaged_index_says_what_happened_without_telling_to_reb
     result = runner.invoke(main, ["index", str(folder), "--index-dir", str(index_dir)])
     assert result.exit_code == 0, result.output
     assert f"Indexed {folder} into {index_dir}: 1 added, 0 changed, 0 removed, 0 unchanged." in result.output
-    assert [r.getMessage() for r in caplog.records if r.name == "rag.chatbot"] == [
+    assert [r.getMessage() for r in caplog.records if r.name == "rag.ingest.pipeline"] == [
         f"The index in {index_dir} is damaged (vectors-1.faiss is missing): rebuilding it from the documents."
     ]
 

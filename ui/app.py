@@ -31,7 +31,7 @@ from rag import Answer, Chatbot, RagError
 from rag.chatbot import open_chatbot
 from rag.doctor import Check, diagnose
 from rag.ingest.uploads import DEFAULT_MAX_UPLOAD_BYTES, save_upload
-from rag.store.index import UpdateReport
+from rag.store.update import UpdateReport
 
 from . import render
 
