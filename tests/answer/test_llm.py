@@ -8,7 +8,6 @@ import threading
 import pytest
 from tiny_models import LLM_WINDOW, tiny_models  # noqa: F401 - a fixture
 
-from rag.answer.extractive import REFUSAL
 from rag.answer.llm import (
     SYSTEM_PROMPT,
     GenerationSettings,
@@ -23,6 +22,7 @@ from rag.answer.llm import (
     render_chat,
     render_plain,
 )
+from rag.answer.refusal import REFUSAL
 from rag.errors import RagError
 from rag.records import Answer, Chunk, Hit
 
