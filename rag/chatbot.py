@@ -17,9 +17,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from rag.answer.citations import SupportJudge
-from rag.answer.extractive import ComposerSettings, abstain, compose_extractive
+from rag.answer.evidence import ComposerSettings
+from rag.answer.extractive import compose_extractive
 from rag.answer.llm import GenerationSettings, LLMAnswerer, Prompt, answer_from_output, load_llm
 from rag.answer.overview import compose_overview, overview_request
+from rag.answer.refusal import abstain
 from rag.errors import DocumentsError, InvalidQuestionError, RagError
 from rag.ingest.chunking import ChunkerSettings
 from rag.ingest.loading import TITLE_SHOWN_CHARS, display_title, read_folder

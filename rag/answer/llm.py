@@ -40,7 +40,7 @@ from rag.answer.citations import (
     passages_of,
     remove_invalid_markers,
 )
-from rag.answer.extractive import REFUSAL
+from rag.answer.refusal import REFUSAL
 from rag.errors import GenerationError
 from rag.models.neural import load_error, pick_device, resolve_model
 from rag.records import Answer, Citation, Hit, SentenceCheck

@@ -7,7 +7,6 @@ import threading
 
 import pytest
 
-from rag.answer.extractive import REFUSAL
 from rag.answer.llm import (
     SYSTEM_PROMPT,
     GenerationSettings,
@@ -22,6 +21,7 @@ from rag.answer.llm import (
     render_chat,
     render_plain,
 )
+from rag.answer.refusal import REFUSAL
 from rag.errors import RagError
 from rag.records import Answer, Chunk, Hit
 from tests.tiny_models import LLM_WINDOW

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from rag import Chatbot, Document
-from rag.answer.extractive import ComposerSettings
+from rag.answer.evidence import ComposerSettings
 from rag.language.lexicon import Lexicon, load_lexicon, wordnet_folder
 
 LICENCE = "  1 This database is provided under a licence.\n  2 Second line of the licence.\n"
