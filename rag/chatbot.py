@@ -27,7 +27,7 @@ from rag.ingest.tokens import APPROXIMATION, DEFAULT_ENCODING, TokenCounter, loa
 from rag.language.analysis import index_terms
 from rag.language.lexicon import load_lexicon
 from rag.models.embedding import Embedder, load_embedder
-from rag.models.neural import load_reranker
+from rag.models.rerankers import load_reranker
 from rag.records import MAX_QUESTION_CHARS, Answer, Document, Hit
 from rag.search.conversation import Message, checked_history, condense_question, resolve_people
 from rag.search.retrieval import RetrievalSettings, Retriever

@@ -9,7 +9,7 @@ Three parts, read in order:
    say that what a source says is never an instruction. The model's chat template is used when
    its tokenizer has one, a plain layout otherwise. What does not fit the model's window is
    dropped: the lowest-ranked passages first, then the conversation, then the end of the last.
-2. **The model** (``LLMAnswerer``): loaded with ``AutoModelForCausalLM``, greedy decoding (the
+2. **The model** (``LLMAnswerer``): loaded through ``rag.models.registry`` with ``AutoModelForCausalLM``, greedy decoding (the
    same question gives the same answer), streamed through ``TextIteratorStreamer`` from a
    generation thread that stops when the reader stops reading.
 3. **The checks** (``check_output``, ``answer_from_output``): markers that point at no passage
@@ -31,7 +31,6 @@ import re
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 
 from rag.answer.citations import (
     MARKER_RE,
@@ -42,7 +41,7 @@ from rag.answer.citations import (
 )
 from rag.answer.extractive import REFUSAL
 from rag.errors import GenerationError
-from rag.models.neural import load_error, pick_device, resolve_model
+from rag.models.registry import GENERATOR, hidden_size, load_model, parameter_count
 from rag.records import Answer, Citation, Hit, SentenceCheck
 
 logger = logging.getLogger(__name__)
@@ -210,26 +209,19 @@ def _shortened(hit: Hit, excess_tokens: int) -> Hit | None:
 # 2. The model
 
 
-@lru_cache(maxsize=2)
 def _causal_lm(path: str, device: str):
-    """Tokenizer and model, loaded once per process for each (model, device)."""
-    try:
-        import torch
-        import transformers
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+    """Tokenizer and model, on ``device``, ready to generate."""
+    import torch
+    import transformers
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        from rag.models.neural import quiet_loading
-
-        tokenizer = AutoTokenizer.from_pretrained(path)
-        # Half precision only where it is fast; on CPU float32 is both faster and safer.
-        dtype = "auto" if device.startswith("cuda") else torch.float32
-        dtype_argument = "dtype" if int(transformers.__version__.split(".")[0]) >= 5 else "torch_dtype"
-        with quiet_loading():
-            model = AutoModelForCausalLM.from_pretrained(path, **{dtype_argument: dtype})
-        model.to(device)
-        model.eval()
-    except Exception as error:  # any failure to load is the user's to fix, so it becomes a RagError
-        raise load_error("language", path, error) from error
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    # Half precision only where it is fast; on CPU float32 is both faster and safer.
+    dtype = "auto" if device.startswith("cuda") else torch.float32
+    dtype_argument = "dtype" if int(transformers.__version__.split(".")[0]) >= 5 else "torch_dtype"
+    model = AutoModelForCausalLM.from_pretrained(path, **{dtype_argument: dtype})
+    model.to(device)
+    model.eval()
     return tokenizer, model
 
 
@@ -246,13 +238,10 @@ class LLMAnswerer:
     """A causal LM that writes answers from numbered passages; see the module docstring."""
 
     def __init__(self, name: str, *, device: str | None = None, settings: GenerationSettings | None = None) -> None:
-        self.name = resolve_model(name, "language")
+        loaded = load_model(GENERATOR, name, _causal_lm, device=device)
+        self.name = loaded.path
+        self.tokenizer, self.model = loaded.model
         self.settings = settings or GenerationSettings()
-        try:
-            wanted = pick_device(device)
-        except ImportError as error:
-            raise load_error("language", self.name, error) from error
-        self.tokenizer, self.model = _causal_lm(self.name, wanted)
         self.device = str(self.model.device)
         self.window = context_window(self.model, self.tokenizer, self.settings.max_context_tokens)
         if self.window <= self.settings.max_new_tokens:
@@ -265,6 +254,14 @@ class LLMAnswerer:
     @property
     def id(self) -> str:
         return f"{LLM_PREFIX}{self.name}"
+
+    @property
+    def hidden_size(self) -> int | None:
+        return hidden_size(self.model)
+
+    @property
+    def parameter_count(self) -> int:
+        return parameter_count(self.model)
 
     @property
     def has_chat_template(self) -> bool:

@@ -337,9 +337,9 @@ def tiny_llm(tiny_models) -> LLMAnswerer:  # noqa: F811 - the imported fixture
 
 
 def test_loading_the_language_model_draws_no_progress_bar(tiny_models, capfd):  # noqa: F811
-    from rag.answer.llm import _causal_lm
+    from rag.models.registry import forget_loaded_models
 
-    _causal_lm.cache_clear()
+    forget_loaded_models()
     capfd.readouterr()
     load_llm(str(tiny_models.plain_llm), device="cpu")
     assert "Loading weights" not in capfd.readouterr().err
