@@ -16,10 +16,12 @@ from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from rag.answer.checking import answer_from_output
 from rag.answer.citations import SupportJudge
 from rag.answer.extractive import ComposerSettings, abstain, compose_extractive
-from rag.answer.llm import GenerationSettings, LLMAnswerer, Prompt, answer_from_output, load_llm
+from rag.answer.llm import LLMAnswerer, load_llm
 from rag.answer.overview import compose_overview, overview_request
+from rag.answer.prompting import GenerationSettings, ModelPrompt
 from rag.errors import DocumentsError, IndexCorruptError, InvalidQuestionError, ModelLoadError, RagError
 from rag.ingest.chunking import ChunkerSettings
 from rag.ingest.loading import TITLE_SHOWN_CHARS, display_title, read_folder
@@ -246,7 +248,7 @@ class Chatbot:
                 return overview
         return compose_extractive(question, hits, self.index, self.composer_settings)
 
-    def _llm_answer(self, question: str, hits: list[Hit], prompt: Prompt, raw_text: str) -> Answer:
+    def _llm_answer(self, question: str, hits: list[Hit], prompt: ModelPrompt, raw_text: str) -> Answer:
         """The model's answer if its citations hold, else the extractive answer saying why."""
         return answer_from_output(
             question,

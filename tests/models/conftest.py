@@ -9,7 +9,7 @@ import pytest
 from tiny_models import SEEDS, tiny_models  # noqa: F401 - a fixture
 
 from rag import Chatbot
-from rag.answer.llm import GenerationSettings
+from rag.answer.prompting import GenerationSettings
 from rag.ingest.loading import load_folder
 
 QUESTIONS = [
