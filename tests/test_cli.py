@@ -60,7 +60,7 @@ def test_ask_json_has_the_api_field_names(runner, built):
         (["eval", "{tmp}/missing.jsonl", "--folder", str(SEEDS), "--index-dir", "{tmp}/i"], "No prompts file at"),
         (
             ["eval", str(PROMPTS / "seeds.jsonl"), "--judge-model", "{tmp}/no-such-model", "--index-dir", "{tmp}/i"],
-            "Cannot load the NLI model",
+            "The NLI model folder",
         ),
     ],
 )

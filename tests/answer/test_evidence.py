@@ -24,7 +24,7 @@ from rag.answer.evidence import (
     weigh_terms,
 )
 from rag.language.questions import analyse_question
-from tests.answer.corpus import DOCS, PassageStatistics, best, hits_of, scored_by_hand, small_bot  # noqa: F401
+from tests.answer.corpus import DOCS, PassageStatistics, best, hits_of, scored_by_hand
 from tests.conftest import ROOT, benchmark
 
 SWAP = (
@@ -167,7 +167,7 @@ def test_headings_fragments_and_run_on_lines_are_penalised(text, typed, penalty)
 # The same rules through an index
 
 
-def test_a_count_or_date_the_sentence_lacks_is_evidence_against_answering_but_a_name_is_not(small_bot):  # noqa: F811
+def test_a_count_or_date_the_sentence_lacks_is_evidence_against_answering_but_a_name_is_not(small_bot):
     counted = {s.candidate.text: s.evidence for s in best(small_bot, "How many soldiers guarded the swap?")}
     with_count = counted["In total 314 captives changed hands, officials said."]
     assert (with_count.answer_type, with_count.type_missing) == (1.0, 0.0)
@@ -181,7 +181,7 @@ def test_a_count_or_date_the_sentence_lacks_is_evidence_against_answering_but_a_
     assert untyped.evidence.answer_type == 0.0 and untyped.evidence.type_missing == 0.0
 
 
-def test_the_sentence_holding_the_answer_ranks_first_with_full_evidence(small_bot):  # noqa: F811
+def test_the_sentence_holding_the_answer_ranks_first_with_full_evidence(small_bot):
     scored = best(small_bot, "How many captives changed hands in the swap?")
     top = scored[0]
     assert "314 captives" in top.candidate.text
@@ -200,7 +200,7 @@ def test_a_surname_alone_stands_for_the_full_name_the_question_gives(tmp_path):
     assert top.evidence.missing_share == 0.25 and top.evidence.coverage == pytest.approx(0.75, abs=1e-12)
 
 
-def test_a_sentence_whose_passage_mentions_none_of_the_questions_names_is_marked(small_bot):  # noqa: F811
+def test_a_sentence_whose_passage_mentions_none_of_the_questions_names_is_marked(small_bot):
     elsewhere = best(small_bot, "Who brokered the exchange between Finland and Norway?")
     assert elsewhere and all(s.names_absent for s in elsewhere)
     one_named = best(small_bot, "Who brokered the exchange between Finland and Russia?")
@@ -217,7 +217,7 @@ def test_an_age_the_passage_does_not_give_is_refused(tmp_path):
     assert not bot.ask("Which unit does Apti Alaudinov command?").abstained
 
 
-def test_unseen_terms_are_counted_apart_from_coverage(small_bot):  # noqa: F811
+def test_unseen_terms_are_counted_apart_from_coverage(small_bot):
     top = best(small_bot, "What is the capital of Australia?")[0]
     assert top.evidence.unseen_share == pytest.approx(1.0)
     assert top.evidence.coverage == 0.0

@@ -18,7 +18,7 @@ from rag.answer.evidence import (
 )
 from rag.answer.quotes import cited_quote
 from rag.answer.refusal import REFUSAL
-from tests.answer.corpus import DOCS, small_bot  # noqa: F401
+from tests.answer.corpus import DOCS
 
 
 def test_a_short_sentence_holding_what_was_asked_is_not_taken_for_a_heading(tmp_path):
@@ -33,13 +33,13 @@ def test_a_short_sentence_holding_what_was_asked_is_not_taken_for_a_heading(tmp_
     assert shape_penalty("Brisk tower 1999", scorer, typed=True) == scorer.heading_penalty
 
 
-def test_out_of_scope_questions_get_the_refusal_and_no_citations(small_bot):  # noqa: F811
+def test_out_of_scope_questions_get_the_refusal_and_no_citations(small_bot):
     for question in ("What is the capital of Australia?", "Can you give me a recipe for banana bread?"):
         answer = small_bot.ask(question)
         assert answer.abstained and answer.text == REFUSAL and answer.citations == []
 
 
-def test_a_refusal_shows_the_sentence_that_came_near_only_when_it_came_near(small_bot):  # noqa: F811
+def test_a_refusal_shows_the_sentence_that_came_near_only_when_it_came_near(small_bot):
     question = "How many captives changed hands in the prisoner swap?"
     settings = small_bot.composer_settings
     hits = small_bot.retrieve(question)
@@ -174,7 +174,7 @@ def test_a_sentence_that_qualifies_the_best_one_follows_it(tmp_path):
     assert quotes == ["The minister now lives abroad."]
 
 
-def test_answers_quote_verbatim_and_every_sentence_carries_its_marker(small_bot):  # noqa: F811
+def test_answers_quote_verbatim_and_every_sentence_carries_its_marker(small_bot):
     answer = small_bot.ask("How many captives changed hands in the prisoner swap?")
     assert not answer.abstained and "314" in answer.text
     texts = {d.id: d.text for d in DOCS}
@@ -214,7 +214,7 @@ def test_the_documents_own_footnote_markers_stay_in_the_quote_but_not_in_the_ans
     assert [(c.markers, c.supported) for c in answer.checks] == [((1,), True), ((2,), True)]
 
 
-def test_composer_settings_can_turn_abstention_off(small_bot):  # noqa: F811
+def test_composer_settings_can_turn_abstention_off(small_bot):
     never = ComposerSettings(abstention=AbstentionModel(threshold=0.0))
     bot = Chatbot(small_bot.index, small_bot.embedder, composer=never)
     assert not bot.ask("Who won the 2018 FIFA World Cup?").abstained

@@ -575,7 +575,7 @@ def test_a_missing_nli_model_is_a_model_load_error(tmp_path):
     pytest.importorskip("sentence_transformers")
     from rag.evaluation.nli import CrossEncoderJudge
 
-    with pytest.raises(ModelLoadError, match="Cannot load"):
+    with pytest.raises(ModelLoadError, match="The NLI model folder .* does not exist"):
         CrossEncoderJudge(str(tmp_path / "no-such-model"))
 
 
