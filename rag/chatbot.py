@@ -11,7 +11,6 @@ bot is built, so a model that cannot be loaded is an error up front, not on the 
 from __future__ import annotations
 
 import logging
-import numbers
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -20,16 +19,16 @@ from rag.answer.citations import SupportJudge
 from rag.answer.extractive import ComposerSettings, abstain, compose_extractive
 from rag.answer.llm import GenerationSettings, LLMAnswerer, Prompt, answer_from_output, load_llm
 from rag.answer.overview import compose_overview, overview_request
-from rag.errors import DocumentsError, IndexCorruptError, InvalidQuestionError, ModelLoadError, RagError
+from rag.errors import DocumentsError, IndexCorruptError, ModelLoadError
 from rag.ingest.chunking import ChunkerSettings
 from rag.ingest.loading import TITLE_SHOWN_CHARS, display_title, read_folder
 from rag.ingest.tokens import APPROXIMATION, DEFAULT_ENCODING, TokenCounter, load_token_counter
-from rag.language.analysis import index_terms
 from rag.language.lexicon import load_lexicon
 from rag.models.embedding import Embedder, load_embedder
 from rag.models.neural import load_reranker
 from rag.records import MAX_QUESTION_CHARS, Answer, Document, Hit
 from rag.search.conversation import Message, checked_history, condense_question, resolve_people
+from rag.search.questions import checked_question, passage_count, searchable
 from rag.search.retrieval import RetrievalSettings, Retriever
 from rag.search.spelling import respell
 from rag.store.index import (
@@ -80,7 +79,7 @@ class Chatbot:
         self.embedder = embedder
         self.models = models or Models()
         self.folder = folder
-        self.top_k = _passage_count(top_k, "top_k")
+        self.top_k = passage_count(top_k, "top_k")
         self.composer_settings = composer or ComposerSettings()
         self.generation_settings = generation or GenerationSettings()
         self.judge = judge  # for the language model's sentences; None: the lexical judge
@@ -183,7 +182,7 @@ class Chatbot:
 
         ``top_k`` passages are retrieved (default: ``self.top_k``).
         """
-        question, history = _checked(question), checked_history(history)
+        question, history = checked_question(question), checked_history(history)
         meant = self.read_as(question, history)
         hits = self._passages_for(meant, history, top_k)
         answer = self._compose(meant, hits, history)
@@ -193,12 +192,12 @@ class Chatbot:
         self, question: str, history: Sequence[Message] | None = None, *, top_k: int | None = None
     ) -> AnswerStream:
         """Like ``ask``, but iterate over it for text as it is written; ``.answer`` at the end."""
-        question, history = _checked(question), checked_history(history)
+        question, history = checked_question(question), checked_history(history)
         return AnswerStream(self._stream_pieces(question, history, top_k))
 
     def retrieve(self, question: str, k: int = 10) -> list[Hit]:
         """The ``k`` passages most relevant to ``question``, best first."""
-        return self.retriever.search(_searchable(_checked(question)), k=_passage_count(k, "k", minimum=0))
+        return self.retriever.search(searchable(checked_question(question)), k=passage_count(k, "k", minimum=0))
 
     def read_as(self, question: str, history: Sequence[Message] | None = None) -> str:
         """The question as it is answered: "he" or "she" read as the person the conversation is
@@ -215,7 +214,7 @@ class Chatbot:
 
     def _passages_for(self, question: str, history: Sequence[Message] | None, top_k: int | None) -> list[Hit]:
         # Checked after the history is added: "Who is he?" has no words of its own to search for.
-        k = self.top_k if top_k is None else _passage_count(top_k, "top_k")
+        k = self.top_k if top_k is None else passage_count(top_k, "top_k")
         return self.retrieve(condense_question(question, history), k=k)
 
     @property
@@ -408,39 +407,6 @@ def index_documents(
         logger.warning("The index in %s is damaged (%s): rebuilding it from the documents.", error.folder, error.detail)
         report = update_index(index_dir, documents, settings, rebuild=True, progress=progress, source=source)
         return Index.open(index_dir), embedder, report
-
-
-def _checked(question: str) -> str:
-    if not isinstance(question, str):
-        raise InvalidQuestionError(f"A question must be text, not {type(question).__name__}.")
-    question = question.strip()
-    if not question:
-        raise InvalidQuestionError("The question is empty. Type a question about the documents.")
-    if len(question) > MAX_QUESTION_CHARS:
-        raise InvalidQuestionError(
-            f"The question is {len(question):,} characters long; the limit is {MAX_QUESTION_CHARS:,}. "
-            "Ask a shorter question."
-        )
-    return question
-
-
-def _searchable(question: str) -> str:
-    """A question of punctuation or stop words alone ("?!", "the the") would be answered from
-    whatever passages happen to come first: say so instead."""
-    if not index_terms(question):
-        raise InvalidQuestionError(
-            "The question has no words to search for, only punctuation or words such as “the” and “of”. "
-            "Ask about something in the documents."
-        )
-    return question
-
-
-def _passage_count(value: int, name: str, minimum: int = 1) -> int:
-    """``top_k=0`` would answer from nothing and ``top_k=-1`` used to mean the default: both
-    are mistakes to say, not to guess at."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise RagError(f"{name} must be a whole number of passages, at least {minimum}; got {value!r}.")
-    return int(value)
 
 
 def embedder_for(built: Manifest | None, requested: str | None, index_dir: str | Path) -> Embedder:
