@@ -1,6 +1,6 @@
-"""``Chatbot``: the one entry object. It wires the pipeline and keeps ``ask`` a short list of
-named steps: check the question, condense it with the history, retrieve (and rerank), compose,
-cite.
+"""``Chatbot``: the one entry object, configured by one ``Settings`` value (``rag.settings``).
+It wires the pipeline and keeps ``ask`` a short list of named steps: check the question,
+condense it with the history, retrieve (and rerank), compose, cite.
 
 Composing is extractive unless a language model is configured; then the model writes the
 answer and ``rag.answer.llm`` checks its citations, falling back to the extractive answer (and saying
@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 from rag.answer.citations import SupportJudge
 from rag.answer.extractive import ComposerSettings, abstain, compose_extractive
-from rag.answer.llm import GenerationSettings, LLMAnswerer, Prompt, answer_from_output, load_llm
+from rag.answer.llm import LLMAnswerer, Prompt, answer_from_output, load_llm
 from rag.answer.overview import compose_overview, overview_request
 from rag.errors import DocumentsError, IndexCorruptError, ModelLoadError
 from rag.ingest.chunking import ChunkerSettings
@@ -29,8 +29,9 @@ from rag.models.neural import load_reranker
 from rag.records import MAX_QUESTION_CHARS, Answer, Document, Hit
 from rag.search.conversation import Message, checked_history, condense_question, resolve_people
 from rag.search.questions import checked_question, passage_count, searchable
-from rag.search.retrieval import RetrievalSettings, Retriever
+from rag.search.retrieval import Retriever
 from rag.search.spelling import respell
+from rag.settings import Settings, split_settings
 from rag.store.index import (
     Index,
     IndexSettings,
@@ -47,19 +48,13 @@ logger = logging.getLogger(__name__)
 DEFAULT_TOP_K = 5
 
 
-@dataclass(frozen=True)
-class Models:
-    """What the user asked for: a Hugging Face id or local folder each, None for the default."""
-
-    embedding_model: str | None = None
-    reranker_model: str | None = None
-    llm_model: str | None = None
-
-
 class Chatbot:
     """Answers questions about a set of documents, with citations.
 
-    Build one with ``from_folder``, ``from_documents`` or ``from_index``.
+    Build one with ``from_folder``, ``from_documents`` or ``from_index``. Each takes
+    ``settings=`` (a ``Settings``: models, retrieval, composer, generation) or its fields as
+    keywords (``llm_model=``, ``generation=`` ...; a keyword that is not None overrides the
+    same field of ``settings=``), and ``top_k=`` and ``judge=`` as the constructor does.
     """
 
     def __init__(
@@ -67,26 +62,26 @@ class Chatbot:
         index: Index,
         embedder: Embedder,
         *,
-        models: Models | None = None,
+        settings: Settings | None = None,
         folder: Path | None = None,
         top_k: int = DEFAULT_TOP_K,
-        retrieval: RetrievalSettings | None = None,
-        composer: ComposerSettings | None = None,
-        generation: GenerationSettings | None = None,
         judge: SupportJudge | None = None,
+        **named,
     ) -> None:
+        """``embedder``: the one ``index`` was built with; ``named``: ``Settings`` fields, as in
+        ``from_index``; ``top_k``: passages per answer; ``judge``: checks a language model's
+        sentences (None: the lexical judge)."""
         self.index = index
         self.embedder = embedder
-        self.models = models or Models()
+        self.settings = (settings or Settings()).with_named(**named)
         self.folder = folder
         self.top_k = passage_count(top_k, "top_k")
-        self.composer_settings = composer or ComposerSettings()
-        self.generation_settings = generation or GenerationSettings()
-        self.judge = judge  # for the language model's sentences; None: the lexical judge
-        self._retrieval_settings = retrieval or RetrievalSettings()
-        reranker = load_reranker(self.models.reranker_model)
-        self.llm: LLMAnswerer | None = load_llm(self.models.llm_model, settings=self.generation_settings)
-        self.retriever = Retriever(index, embedder, self._retrieval_settings, reranker)
+        self.judge = judge
+        reranker = load_reranker(self.settings.reranker_model, device=self.settings.device)
+        self.llm: LLMAnswerer | None = load_llm(
+            self.settings.llm_model, device=self.settings.device, settings=self.settings.generation
+        )
+        self.retriever = Retriever(index, embedder, self.settings.retrieval, reranker)
         self._titles: dict[tuple[str, int], str | None] = {}
         logger.info("backends: %s", self.backends)
 
@@ -98,9 +93,7 @@ class Chatbot:
         folder: str | Path = "seeds",
         index_dir: str | Path = "index",
         *,
-        embedding_model: str | None = None,
-        reranker_model: str | None = None,
-        llm_model: str | None = None,
+        settings: Settings | None = None,
         rebuild: bool = False,
         progress: bool | None = None,
         chunker: ChunkerSettings | None = None,
@@ -109,17 +102,9 @@ class Chatbot:
         """Index the text files in ``folder`` (only what changed since last time) and open it."""
         contents = read_folder(folder)
         folder = Path(folder)
-        models = Models(embedding_model, reranker_model, llm_model)
-        bot = cls._build(
-            contents.documents,
-            index_dir,
-            models,
-            rebuild,
-            progress,
-            chunker,
-            source=folder,
-            keep=contents.unreadable,
-            **options,
+        indexing = {"rebuild": rebuild, "progress": progress, "chunker": chunker}
+        bot = cls._indexed(
+            contents.documents, index_dir, settings, options, **indexing, source=folder, keep=contents.unreadable
         )
         bot.folder = folder
         return bot
@@ -130,50 +115,45 @@ class Chatbot:
         documents: Sequence[Document],
         index_dir: str | Path,
         *,
-        embedding_model: str | None = None,
-        reranker_model: str | None = None,
-        llm_model: str | None = None,
+        settings: Settings | None = None,
         rebuild: bool = False,
         progress: bool | None = None,
         chunker: ChunkerSettings | None = None,
         **options,
     ) -> Chatbot:
         """Index ``documents`` (ids must be unique) in ``index_dir`` and open it."""
-        models = Models(embedding_model, reranker_model, llm_model)
-        return cls._build(list(documents), index_dir, models, rebuild, progress, chunker, **options)
+        indexing = {"rebuild": rebuild, "progress": progress, "chunker": chunker}
+        return cls._indexed(list(documents), index_dir, settings, options, **indexing)
 
     @classmethod
-    def from_index(
-        cls,
-        index_dir: str | Path = "index",
-        *,
-        embedding_model: str | None = None,
-        reranker_model: str | None = None,
-        llm_model: str | None = None,
-        **options,
-    ) -> Chatbot:
-        """Open an index that is already built, with the embedder it was built with."""
+    def from_index(cls, index_dir: str | Path = "index", *, settings: Settings | None = None, **options) -> Chatbot:
+        """Open an index that is already built, with the embedder it was built with.
+
+        ``options``: ``Settings`` fields as keywords (``embedding_model=``, ``reranker_model=``,
+        ``llm_model=``, ``device=``, ``retrieval=``, ``composer=``, ``generation=``), and
+        ``top_k=`` and ``judge=`` (see ``Chatbot``)."""
+        settings, rest = split_settings(settings, options)
         index = Index.open(index_dir)
-        models = Models(embedding_model, reranker_model, llm_model)
-        embedder = embedder_for(index.manifest, models.embedding_model, index.folder)
+        embedder = embedder_for(index.manifest, settings.embedding_model, index.folder)
         check_embedder(index.folder, index.manifest, embedder_entry(embedder))
-        return cls(index, embedder, models=models, **options)
+        return cls(index, embedder, settings=settings, **rest)
 
     @classmethod
-    def _build(
-        cls, documents, index_dir, models: Models, rebuild, progress, chunker, source=None, keep=(), **options
-    ) -> Chatbot:
-        index, embedder, _ = index_documents(
-            documents,
-            index_dir,
-            embedding_model=models.embedding_model,
-            rebuild=rebuild,
-            progress=progress,
-            chunker=chunker,
-            source=source,
-            keep=keep,
-        )
-        return cls(index, embedder, models=models, **options)
+    def _indexed(cls, documents, index_dir, settings: Settings | None, options: dict, **indexing) -> Chatbot:
+        """``documents`` brought up to date in ``index_dir`` (``indexing``: ``index_documents``'
+        options), opened with the settings ``settings`` and ``options`` make."""
+        settings, rest = split_settings(settings, options)
+        index, embedder, _ = index_documents(documents, index_dir, embedding_model=settings.embedding_model, **indexing)
+        return cls(index, embedder, settings=settings, **rest)
+
+    @property
+    def composer_settings(self) -> ComposerSettings:
+        """``settings.composer``; assigning one puts it in ``settings`` (as tuning scripts do)."""
+        return self.settings.composer
+
+    @composer_settings.setter
+    def composer_settings(self, composer: ComposerSettings) -> None:
+        self.settings = replace(self.settings, composer=composer)
 
     # -- questions ----------------------------------------------------------------------
 
@@ -254,7 +234,7 @@ class Chatbot:
             raw_text,
             lambda: self._extractive(question, hits),
             judge=self.judge,
-            settings=self.generation_settings,
+            settings=self.settings.generation,
         )
 
     def _stream_pieces(self, question: str, history, top_k: int | None) -> Iterator[str | Answer]:
@@ -331,7 +311,7 @@ class Chatbot:
         # The old index is not closed here: a question answered on another thread may still be
         # reading it. It closes when the last reference to it goes.
         index = Index.open(self.index.folder)
-        self.retriever = Retriever(index, self.embedder, self._retrieval_settings, self.retriever.reranker)
+        self.retriever = Retriever(index, self.embedder, self.settings.retrieval, self.retriever.reranker)
         self.index = index
         self._titles = {}  # a changed file may have a new title
 
@@ -356,13 +336,18 @@ class AnswerStream:
 
 
 def open_chatbot(
-    index_dir: str | Path, folder: str | Path | None = None, *, progress: bool | None = None, **models
+    index_dir: str | Path,
+    folder: str | Path | None = None,
+    *,
+    progress: bool | None = None,
+    settings: Settings | None = None,
+    **options,
 ) -> Chatbot:
     """The chatbot on ``index_dir``: with ``folder``, that folder indexed into it first (only
-    what changed); without, the index as it is. ``models``: ``from_index``'s model names."""
+    what changed); without, the index as it is. ``settings``, ``options``: as ``from_index`` takes them."""
     if folder is not None:
-        return Chatbot.from_folder(folder, index_dir=index_dir, progress=progress, **models)
-    return Chatbot.from_index(index_dir, **models)
+        return Chatbot.from_folder(folder, index_dir=index_dir, progress=progress, settings=settings, **options)
+    return Chatbot.from_index(index_dir, settings=settings, **options)
 
 
 def index_documents(
