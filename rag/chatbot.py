@@ -1,17 +1,23 @@
-"""``Chatbot``: the one entry object, configured by one ``Settings`` value (``rag.settings``).
-It wires the pipeline and keeps ``ask`` a short list of named steps: check the question,
-condense it with the history, retrieve (and rerank), compose, cite.
+"""``Chatbot``: the one entry object. It wires the pipeline, configured by one ``Settings``
+value (``rag.settings``), and answers along one path, ``stream``, in named steps: check the
+question and the history, read the question as meant (a pronoun as the person the
+conversation is about, a misspelt name as the index spells it), retrieve (with the previous
+question for a follow-up, and rerank), compose, and give the answer back as asked.
 
 Composing is extractive unless a language model is configured; then the model writes the
 answer and ``rag.answer.llm`` checks its citations, falling back to the extractive answer (and saying
 so in ``Answer.fallback_reason``) when they do not hold. Configured models are loaded when the
 bot is built, so a model that cannot be loaded is an error up front, not on the first question.
+
+Trade-offs made:
+- ``ask`` is ``stream`` run to the end, so the two cannot answer differently. An answer that is
+  composed, not written by a model, is composed whole and then streamed a word at a time.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Generator, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -160,20 +166,30 @@ class Chatbot:
     def ask(self, question: str, history: Sequence[Message] | None = None, *, top_k: int | None = None) -> Answer:
         """Answer ``question``; ``history`` is the conversation so far, as role/content messages.
 
-        ``top_k`` passages are retrieved (default: ``self.top_k``).
+        ``top_k`` passages are retrieved (default: ``self.top_k``). The answer is the one
+        ``stream`` ends with.
         """
-        question, history = checked_question(question), checked_history(history)
-        meant = self.read_as(question, history)
-        hits = self._passages_for(meant, history, top_k)
-        answer = self._compose(meant, hits, history)
-        return replace(answer, question=question, understood_as=meant) if meant != question else answer
+        return self.stream(question, history, top_k=top_k).finish()
 
     def stream(
         self, question: str, history: Sequence[Message] | None = None, *, top_k: int | None = None
     ) -> AnswerStream:
-        """Like ``ask``, but iterate over it for text as it is written; ``.answer`` at the end."""
+        """Like ``ask``, but iterate over it for text as it is written; ``.answer`` at the end.
+
+        The question and history are checked here, before the first piece is asked for."""
         question, history = checked_question(question), checked_history(history)
-        return AnswerStream(self._stream_pieces(question, history, top_k))
+        return AnswerStream(self._answer_pieces(question, history, top_k))
+
+    def _answer_pieces(self, question: str, history: list[Message], top_k: int | None) -> Iterator[str | Answer]:
+        """The one answer path: the text as it is written, then the final ``Answer``."""
+        meant = self.read_as(question, history)
+        hits = self._passages_for(meant, history, top_k)
+        if self.llm is None or not hits:
+            answer = self._extractive(meant, hits) if hits else abstain(meant, hits)
+            yield from _words(answer.text)
+        else:
+            answer = yield from self._written(meant, hits, history)
+        yield _as_asked(answer, question, meant)
 
     def retrieve(self, question: str, k: int = 10) -> list[Hit]:
         """The ``k`` passages most relevant to ``question``, best first."""
@@ -207,14 +223,6 @@ class Chatbot:
             "answers": f"{self.llm.id} (checked, extractive fallback)" if self.llm else "extractive",
         }
 
-    def _compose(self, question: str, hits: list[Hit], history: Sequence[Message] | None = None) -> Answer:
-        if not hits:
-            return abstain(question, hits)
-        if self.llm is None:
-            return self._extractive(question, hits)
-        prompt = self.llm.prompt(question, hits, history)
-        return self._llm_answer(question, hits, prompt, self.llm.generate(prompt))
-
     def _extractive(self, question: str, hits: list[Hit]) -> Answer:
         request = overview_request(question)
         if request is not None:
@@ -224,6 +232,15 @@ class Chatbot:
             if overview is not None:
                 return overview
         return compose_extractive(question, hits, self.index, self.composer_settings)
+
+    def _written(self, question: str, hits: list[Hit], history: list[Message]) -> Generator[str, None, Answer]:
+        """The language model's answer, streamed as it writes it, then checked."""
+        prompt = self.llm.prompt(question, hits, history)
+        written: list[str] = []
+        for piece in self.llm.stream(prompt):
+            written.append(piece)
+            yield piece
+        return self._llm_answer(question, hits, prompt, "".join(written))
 
     def _llm_answer(self, question: str, hits: list[Hit], prompt: Prompt, raw_text: str) -> Answer:
         """The model's answer if its citations hold, else the extractive answer saying why."""
@@ -236,29 +253,6 @@ class Chatbot:
             judge=self.judge,
             settings=self.settings.generation,
         )
-
-    def _stream_pieces(self, question: str, history, top_k: int | None) -> Iterator[str | Answer]:
-        if self.llm is None:
-            answer = self.ask(question, history, top_k=top_k)
-            words = answer.text.split(" ")
-            for position, word in enumerate(words):
-                yield word if position == 0 else " " + word
-            yield answer
-            return
-        meant = self.read_as(question, history)
-        hits = self._passages_for(meant, history, top_k)
-        if not hits:
-            answer = abstain(question, hits)
-            yield answer.text
-            yield answer
-            return
-        prompt = self.llm.prompt(meant, hits, history)
-        written: list[str] = []
-        for piece in self.llm.stream(prompt):
-            written.append(piece)
-            yield piece
-        answer = self._llm_answer(meant, hits, prompt, "".join(written))
-        yield replace(answer, question=question, understood_as=meant) if meant != question else answer
 
     # -- documents ----------------------------------------------------------------------
 
@@ -333,6 +327,23 @@ class AnswerStream:
                 self.answer = piece
             else:
                 yield piece
+
+    def finish(self) -> Answer:
+        """The final ``Answer``, once the pieces not read yet have been read."""
+        for _ in self:
+            pass
+        return self.answer
+
+
+def _words(text: str) -> Iterator[str]:
+    """A composed answer a word at a time, each after its space: the pieces join to ``text``."""
+    for position, word in enumerate(text.split(" ")):
+        yield word if position == 0 else " " + word
+
+
+def _as_asked(answer: Answer, question: str, meant: str) -> Answer:
+    """The answer to ``question`` as asked, saying how it was read (``meant``) when otherwise."""
+    return replace(answer, question=question, understood_as=meant) if meant != question else answer
 
 
 def open_chatbot(
