@@ -12,6 +12,8 @@ bot is built, so a model that cannot be loaded is an error up front, not on the 
 Trade-offs made:
 - ``ask`` is ``stream`` run to the end, so the two cannot answer differently. An answer that is
   composed, not written by a model, is composed whole and then streamed a word at a time.
+- ``documents`` keeps its name for the callers that count and look up documents with it; it
+  is ``chunk_counts``, the name that says what the values are.
 """
 
 from __future__ import annotations
@@ -228,7 +230,9 @@ class Chatbot:
         if request is not None:
             if request.topic:  # "the article about Kadyrov": the document that topic finds first
                 hits = self.retrieve(request.topic, k=len(hits) or self.top_k)
-            overview = compose_overview(question, request, hits, self.documents, self.index.document_text, self.index)
+            overview = compose_overview(
+                question, request, hits, self.chunk_counts, self.index.document_text, self.index
+            )
             if overview is not None:
                 return overview
         return compose_extractive(question, hits, self.index, self.composer_settings)
@@ -257,9 +261,15 @@ class Chatbot:
     # -- documents ----------------------------------------------------------------------
 
     @property
-    def documents(self) -> dict[str, int]:
-        """Indexed document ids with their chunk counts."""
+    def chunk_counts(self) -> dict[str, int]:
+        """Each indexed document's id with the number of chunks it was cut into, by id."""
         return self.index.document_chunk_counts()
+
+    @property
+    def documents(self) -> dict[str, int]:
+        """The indexed documents, as ``chunk_counts``: keyed by id, so ``len(bot.documents)``
+        counts them and ``"a.txt" in bot.documents`` asks whether one is indexed."""
+        return self.chunk_counts
 
     def title(self, source: str, max_chars: int = TITLE_SHOWN_CHARS) -> str | None:
         """The title to show beside the file name ``source`` (a citation's or hit's), read from

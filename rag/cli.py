@@ -235,7 +235,7 @@ def chat_command(index_dir, folder, embedding_model, reranker_model, llm_model) 
     """Chat in the terminal; follow-up questions keep the conversation. Ctrl-D or 'exit' quits."""
     folder = _folder_to_index(index_dir, folder)
     bot = _open_bot(index_dir, folder, embedding_model, reranker_model, llm_model)
-    click.echo(f"Ask about the {len(bot.documents)} documents in {folder or index_dir}. Ctrl-D or 'exit' to quit.")
+    click.echo(f"Ask about the {len(bot.chunk_counts)} documents in {folder or index_dir}. Ctrl-D or 'exit' to quit.")
     history: list[dict] = []
     while True:
         try:

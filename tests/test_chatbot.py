@@ -202,6 +202,14 @@ def test_a_folder_with_binary_empty_and_latin1_files_indexes_the_rest(tmp_path):
     assert bot.retrieve("café Genève", k=1)[0].text == "Le café de Genève ouvre à 7 heures."
 
 
+def test_chunk_counts_are_each_documents_chunks_and_documents_is_the_same_mapping(seeds_bot):
+    counts = seeds_bot.chunk_counts
+    assert sorted(counts) == sorted(path.name for path in SEEDS.iterdir() if path.suffix == ".txt")
+    assert all(isinstance(count, int) and count > 0 for count in counts.values())
+    assert sum(counts.values()) == seeds_bot.index.manifest.chunk_count
+    assert seeds_bot.documents == counts
+
+
 def test_a_missing_folder_is_a_rag_error(tmp_path):
     with pytest.raises(RagError, match="not found"):
         Chatbot.from_folder(tmp_path / "missing", index_dir=tmp_path / "index")

@@ -194,7 +194,7 @@ class ChatApp:
     # -- documents ----------------------------------------------------------------------------
 
     def documents(self) -> str:
-        return render.documents_table(self.bot.documents, self.title)
+        return render.documents_table(self.bot.chunk_counts, self.title)
 
     def title(self, source: str) -> str | None:
         """The title the page shows beside the file name ``source``."""
@@ -205,7 +205,7 @@ class ChatApp:
         return self.bot.backends
 
     def status(self) -> str:
-        counts = self.bot.documents
+        counts = self.bot.chunk_counts
         backends = self.backends()
         parts = [f"{len(counts)} documents, {sum(counts.values())} chunks"]
         parts += [f"{step}: {what}" for step, what in sorted(backends.items())]
@@ -239,7 +239,7 @@ class ChatApp:
             report, failure = self._reindex()
             if failure:
                 return self._after(failure, ok=False)
-            counts = self.bot.documents
+            counts = self.bot.chunk_counts
             added = ", ".join(f"{name} ({_chunks(counts.get(name, 0))})" for name in saved)
             notices.append(render.notice(f"Added {added}. Index: {report}."))
         if refused:
@@ -288,7 +288,7 @@ class ChatApp:
         return render.notice(message, ok=ok), self.documents(), self.status()
 
     def examples(self) -> list[str]:
-        indexed = self.bot.documents
+        indexed = self.bot.chunk_counts
         return [question for question, source in SEED_EXAMPLES if source in indexed]
 
 
