@@ -31,6 +31,7 @@ from rag import Answer, Chatbot, RagError
 from rag.chatbot import open_chatbot
 from rag.doctor import Check, diagnose
 from rag.ingest.uploads import DEFAULT_MAX_UPLOAD_BYTES, save_upload
+from rag.settings import Settings
 from rag.store.index import UpdateReport
 
 from . import render
@@ -517,22 +518,14 @@ def launch(
     host: str = "127.0.0.1",
     port: int = 7860,
     auth: str | None = None,
-    embedding_model: str | None = None,
-    reranker_model: str | None = None,
-    llm_model: str | None = None,
+    settings: Settings | None = None,
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
 ) -> None:
     """Index ``folder`` (only what changed) and serve the chat page until interrupted; with no
-    folder, serve the index at ``index_dir`` as it is (the page cannot add files to it then)."""
+    folder, serve the index at ``index_dir`` as it is (the page cannot add files to it then).
+    ``settings``: the models and settings the chatbot is built with (default: ``Settings()``)."""
     credentials = parse_auth(auth)
-    bot = open_chatbot(
-        index_dir,
-        folder,
-        progress=True,
-        embedding_model=embedding_model,
-        reranker_model=reranker_model,
-        llm_model=llm_model,
-    )
+    bot = open_chatbot(index_dir, folder, progress=True, settings=settings)
     app = ChatApp(bot, index_dir=index_dir, max_upload_bytes=max_upload_bytes)
     if host not in ("127.0.0.1", "localhost", "::1") and credentials is None:
         logger.warning("serving on %s without --auth: anyone who can reach this address can use the page", host)

@@ -375,7 +375,6 @@ def test_a_failed_reindex_is_a_notice_and_the_old_index_stays(tmp_path, caplog):
     bot = RecordingBot()
     bot.folder = tmp_path
     bot.chunk_counts = {"a.txt": 1}
-    bot.models = None
     bot.backends = {"answers": "extractive"}
 
     def refresh(progress=None):
