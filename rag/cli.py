@@ -16,6 +16,7 @@ import click
 
 from rag.errors import IndexCorruptError, RagError
 from rag.records import line_span, one_line, titled
+from rag.settings import Settings
 
 DEFAULT_FOLDER = "seeds"
 DEFAULT_INDEX = "index"
@@ -42,13 +43,10 @@ def _user_errors(command):
 
 def _model_options(command):
     """--embedding-model, --reranker-model and --llm-model, handed to ``command`` as one
-    ``settings`` (a ``rag.settings.Settings``), built when the command runs: importing it at
-    startup would slow ``rag --help``."""
+    ``settings`` value, which it passes on whole."""
 
     @functools.wraps(command)
     def with_settings(*args, embedding_model, reranker_model, llm_model, **kwargs):
-        from rag.settings import Settings
-
         settings = Settings(embedding_model=embedding_model, reranker_model=reranker_model, llm_model=llm_model)
         return command(*args, settings=settings, **kwargs)
 
