@@ -14,6 +14,7 @@ from rag.ingest.tokens import APPROXIMATION, load_token_counter
 
 if TYPE_CHECKING:
     from rag.models.embedding import Embedder
+    from rag.settings import Settings
     from rag.store.index import Index
     from rag.store.manifest import Manifest
 
@@ -33,24 +34,23 @@ def failed(checks: list[Check]) -> bool:
     return any(check.broken for check in checks)
 
 
-def diagnose(
-    index_dir: str | Path = "index",
-    embedding_model: str | None = None,
-    reranker_model: str | None = None,
-    llm_model: str | None = None,
-) -> list[Check]:
+def diagnose(index_dir: str | Path = "index", settings: Settings | None = None, **named) -> list[Check]:
     """One line per component: libraries, token counter, each model (loaded to prove it loads), index
-    (opened as ``rag ask`` opens it, with the embedder ``rag ask`` would use)."""
+    (opened as ``rag ask`` opens it, with the embedder ``rag ask`` would use). The models are
+    those of ``settings`` with ``named`` fields put in (``llm_model=`` ...), as ``Chatbot.from_index`` takes them."""
+    from rag.settings import Settings
+
+    settings = (settings or Settings()).with_named(**named)
     index_dir = Path(index_dir)
     checks = [_library(name, required=True) for name in ("faiss-cpu", "numpy", "PyStemmer")]
     checks += [_library(name, required=False) for name in ("tiktoken", "bm25s")]
     checks.append(_fts5())
     checks.append(_token_counter())
     checks.append(_lexicon())
-    embedder_check, embedder = _embedder(embedding_model, index_dir)
+    embedder_check, embedder = _embedder(settings.embedding_model, index_dir)
     checks.append(embedder_check)
-    checks.append(_reranker(reranker_model))
-    checks.append(_llm(llm_model))
+    checks.append(_reranker(settings.reranker_model))
+    checks.append(_llm(settings.llm_model))
     checks.append(_index(index_dir, embedder))
     return checks
 

@@ -3,7 +3,7 @@ import pytest
 
 from rag import Answer, Chatbot, Citation, Document, RagError
 from rag.errors import InvalidQuestionError
-from tests.conftest import SEEDS
+from tests.conftest import SEEDS, load_prompts
 
 QUESTION = "How many prisoners were exchanged on February 5?"
 
@@ -37,6 +37,31 @@ def test_stream_yields_the_answer_text_then_the_answer(seeds_bot):
     pieces = list(stream)
     assert len(pieces) > 3
     assert "".join(pieces) == stream.answer.text == seeds_bot.ask(QUESTION).text
+
+
+@pytest.mark.parametrize("question", [prompt["question"] for prompt in load_prompts()])
+def test_ask_is_the_stream_run_to_the_end_on_every_seeds_prompt(seeds_bot, question):
+    stream = seeds_bot.stream(question)
+    pieces = list(stream)
+    assert seeds_bot.ask(question) == stream.answer
+    assert "".join(pieces) == stream.answer.text
+
+
+def test_a_follow_up_streams_the_answer_ask_gives_and_how_it_was_read(seeds_bot):
+    history = _after(seeds_bot, "Who commands the Akhmat unit?")
+    question = "What did he say about the soldiers who surrendered?"
+    stream = seeds_bot.stream(question, history=history)
+    assert "".join(stream) == stream.answer.text
+    assert stream.answer == seeds_bot.ask(question, history=history)
+    assert stream.answer.understood_as == "What did Apti Alaudinov say about the soldiers who surrendered?"
+
+
+def test_a_question_without_words_fails_alike_in_ask_and_once_the_stream_is_read(seeds_bot):
+    stream = seeds_bot.stream("the the the")  # checked for words as it is searched, not before
+    with pytest.raises(InvalidQuestionError, match="^The question has no words to search for"):
+        list(stream)
+    with pytest.raises(InvalidQuestionError, match="^The question has no words to search for"):
+        seeds_bot.ask("the the the")
 
 
 def test_retrieve_returns_hits_best_first(seeds_bot):
@@ -175,6 +200,14 @@ def test_a_folder_with_binary_empty_and_latin1_files_indexes_the_rest(tmp_path):
     assert sorted(bot.documents) == ["cafe.txt", "plain.txt"]
     assert bot.ask("Who is the lighthouse keeper?").citations[0].quote == "The lighthouse keeper is named Morwenna."
     assert bot.retrieve("café Genève", k=1)[0].text == "Le café de Genève ouvre à 7 heures."
+
+
+def test_chunk_counts_are_each_documents_chunks_and_documents_is_the_same_mapping(seeds_bot):
+    counts = seeds_bot.chunk_counts
+    assert sorted(counts) == sorted(path.name for path in SEEDS.iterdir() if path.suffix == ".txt")
+    assert all(isinstance(count, int) and count > 0 for count in counts.values())
+    assert sum(counts.values()) == seeds_bot.index.manifest.chunk_count
+    assert seeds_bot.documents == counts
 
 
 def test_a_missing_folder_is_a_rag_error(tmp_path):

@@ -15,6 +15,7 @@ from rag.cli import main
 from rag.doctor import diagnose
 from rag.errors import IndexMismatchError
 from rag.language.lexicon import Lexicon, load_lexicon
+from rag.settings import Settings
 from tests.tiny_models import SEEDS
 
 
@@ -59,6 +60,12 @@ def test_a_model_named_for_an_index_built_offline_is_flagged_as_rag_ask_would(ti
     assert checks["index"].detail == ask_error(seeds_index, **named)
     assert "built with the embedder hashing-v2-1024 (dim 1024)" in checks["index"].detail
     assert f"--index-dir {seeds_index} --rebuild" in checks["index"].detail
+
+
+def test_settings_passed_whole_are_checked_as_the_same_models_named_as_keywords(tiny_models, seeds_index):
+    named = {"embedding_model": str(tiny_models.embedder)}
+    assert diagnose(seeds_index, Settings(**named)) == diagnose(seeds_index, **named)
+    assert diagnose(seeds_index, Settings(embedding_model="hashing"), **named) == diagnose(seeds_index, **named)
 
 
 def test_the_offline_embedder_named_for_an_index_built_with_a_model_is_flagged(tiny_models, tiny_index):

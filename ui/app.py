@@ -31,6 +31,7 @@ from rag import Answer, Chatbot, RagError
 from rag.chatbot import open_chatbot
 from rag.doctor import Check, diagnose
 from rag.ingest.uploads import DEFAULT_MAX_UPLOAD_BYTES, save_upload
+from rag.settings import Settings
 from rag.store.update import UpdateReport
 
 from . import render
@@ -194,7 +195,7 @@ class ChatApp:
     # -- documents ----------------------------------------------------------------------------
 
     def documents(self) -> str:
-        return render.documents_table(self.bot.documents, self.title)
+        return render.documents_table(self.bot.chunk_counts, self.title)
 
     def title(self, source: str) -> str | None:
         """The title the page shows beside the file name ``source``."""
@@ -205,7 +206,7 @@ class ChatApp:
         return self.bot.backends
 
     def status(self) -> str:
-        counts = self.bot.documents
+        counts = self.bot.chunk_counts
         backends = self.backends()
         parts = [f"{len(counts)} documents, {sum(counts.values())} chunks"]
         parts += [f"{step}: {what}" for step, what in sorted(backends.items())]
@@ -239,7 +240,7 @@ class ChatApp:
             report, failure = self._reindex()
             if failure:
                 return self._after(failure, ok=False)
-            counts = self.bot.documents
+            counts = self.bot.chunk_counts
             added = ", ".join(f"{name} ({_chunks(counts.get(name, 0))})" for name in saved)
             notices.append(render.notice(f"Added {added}. Index: {report}."))
         if refused:
@@ -288,7 +289,7 @@ class ChatApp:
         return render.notice(message, ok=ok), self.documents(), self.status()
 
     def examples(self) -> list[str]:
-        indexed = self.bot.documents
+        indexed = self.bot.chunk_counts
         return [question for question, source in SEED_EXAMPLES if source in indexed]
 
 
@@ -517,22 +518,14 @@ def launch(
     host: str = "127.0.0.1",
     port: int = 7860,
     auth: str | None = None,
-    embedding_model: str | None = None,
-    reranker_model: str | None = None,
-    llm_model: str | None = None,
+    settings: Settings | None = None,
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
 ) -> None:
     """Index ``folder`` (only what changed) and serve the chat page until interrupted; with no
-    folder, serve the index at ``index_dir`` as it is (the page cannot add files to it then)."""
+    folder, serve the index at ``index_dir`` as it is (the page cannot add files to it then).
+    ``settings``: the models and settings the chatbot is built with (default: ``Settings()``)."""
     credentials = parse_auth(auth)
-    bot = open_chatbot(
-        index_dir,
-        folder,
-        progress=True,
-        embedding_model=embedding_model,
-        reranker_model=reranker_model,
-        llm_model=llm_model,
-    )
+    bot = open_chatbot(index_dir, folder, progress=True, settings=settings)
     app = ChatApp(bot, index_dir=index_dir, max_upload_bytes=max_upload_bytes)
     if host not in ("127.0.0.1", "localhost", "::1") and credentials is None:
         logger.warning("serving on %s without --auth: anyone who can reach this address can use the page", host)

@@ -373,8 +373,7 @@ def test_reindex_picks_up_files_changed_on_disk(app):
 def test_a_failed_reindex_is_a_notice_and_the_old_index_stays(tmp_path, caplog):
     bot = RecordingBot()
     bot.folder = tmp_path
-    bot.documents = {"a.txt": 1}
-    bot.models = None
+    bot.chunk_counts = {"a.txt": 1}
     bot.backends = {"answers": "extractive"}
 
     def refresh(progress=None):
@@ -388,13 +387,13 @@ def test_a_failed_reindex_is_a_notice_and_the_old_index_stays(tmp_path, caplog):
 
 def test_examples_are_offered_only_for_indexed_seed_files():
     bot = RecordingBot()
-    bot.documents = {SEED_FILE: 3}
+    bot.chunk_counts = {SEED_FILE: 3}
     assert ChatApp(bot, index_dir=".").examples() == [
         "How many prisoners were exchanged on February 5?",
         "Who is Kadyrov?",
         "What is the capital of Australia?",
     ]
-    bot.documents = {"001_7766d24d19bfa5ea.txt": 3, "notes.txt": 1}
+    bot.chunk_counts = {"001_7766d24d19bfa5ea.txt": 3, "notes.txt": 1}
     assert ChatApp(bot, index_dir=".").examples() == ["What are these articles about?"]
 
 
