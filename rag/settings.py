@@ -21,8 +21,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from rag.answer.extractive import ComposerSettings
-from rag.answer.llm import GenerationSettings
+from rag.answer.evidence import ComposerSettings
+from rag.answer.prompting import GenerationSettings
 from rag.search.retrieval import RetrievalSettings
 
 

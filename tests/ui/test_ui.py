@@ -18,7 +18,8 @@ from rag.errors import DocumentsError, InvalidQuestionError  # noqa: E402
 from rag.ingest.uploads import safe_name, save_upload  # noqa: E402
 from rag.records import Answer, Chunk, Citation, Hit  # noqa: E402
 from rag_seeds_ui import render  # noqa: E402
-from rag_seeds_ui.app import INDEX_FAILED, UNEXPECTED_ERROR, ChatApp, Conversation, ReadWriteLock, parse_auth  # noqa: E402
+from rag_seeds_ui.app import parse_auth  # noqa: E402
+from rag_seeds_ui.chat import INDEX_FAILED, UNEXPECTED_ERROR, ChatApp, Conversation, ReadWriteLock  # noqa: E402
 from tests.conftest import SEEDS  # noqa: E402
 
 SEED_QUESTION = "How many prisoners were exchanged on February 5?"
@@ -398,7 +399,7 @@ def test_examples_are_offered_only_for_indexed_seed_files():
 
 
 def test_each_seed_example_shows_what_it_is_offered_for(seeds_bot):
-    from rag_seeds_ui.app import SEED_EXAMPLES
+    from rag_seeds_ui.chat import SEED_EXAMPLES
 
     for question, source in SEED_EXAMPLES:
         answer = seeds_bot.ask(question)
