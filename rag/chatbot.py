@@ -139,7 +139,7 @@ class Chatbot:
         ``top_k=`` and ``judge=`` (see ``Chatbot``)."""
         settings, rest = split_settings(settings, options)
         index = Index.open(index_dir)
-        embedder = embedder_for(index.manifest, settings.embedding_model, index.folder)
+        embedder = embedder_for(index.manifest, settings.embedding_model, index.folder, device=settings.device)
         check_embedder(index.folder, index.manifest, embedder_entry(embedder))
         return cls(index, embedder, settings=settings, **rest)
 
@@ -148,7 +148,9 @@ class Chatbot:
         """``documents`` brought up to date in ``index_dir`` (``indexing``: ``index_documents``'
         options), opened with the settings ``settings`` and ``options`` make."""
         settings, rest = split_settings(settings, options)
-        index, embedder, _ = index_documents(documents, index_dir, embedding_model=settings.embedding_model, **indexing)
+        index, embedder, _ = index_documents(
+            documents, index_dir, embedding_model=settings.embedding_model, device=settings.device, **indexing
+        )
         return cls(index, embedder, settings=settings, **rest)
 
     @property

@@ -104,6 +104,7 @@ def test_settings_are_frozen_and_a_tuned_composer_goes_into_the_bots_settings(se
 
 def test_the_device_setting_reaches_the_models_the_bot_loads(seeds_index, monkeypatch):
     import rag.chatbot
+    import rag.ingest.pipeline
 
     asked = {}
 
@@ -113,10 +114,16 @@ def test_the_device_setting_reaches_the_models_the_bot_loads(seeds_index, monkey
 
         return load
 
+    def embedder(name, *, device=None):
+        asked["embedder"] = device
+        return real_embedder(name)
+
+    real_embedder = rag.ingest.pipeline.load_embedder
+    monkeypatch.setattr(rag.ingest.pipeline, "load_embedder", embedder)
     monkeypatch.setattr(rag.chatbot, "load_reranker", recording("reranker"))
     monkeypatch.setattr(rag.chatbot, "load_llm", recording("llm"))
     Chatbot.from_index(seeds_index, settings=Settings(device="cpu"))
-    assert asked == {"reranker": "cpu", "llm": "cpu"}
+    assert asked == {"embedder": "cpu", "reranker": "cpu", "llm": "cpu"}
 
 
 def test_neural_settings_passed_whole_open_the_same_bot_as_the_keywords(tiny_models, tmp_path):

@@ -54,6 +54,7 @@ def index_documents(
     index_dir: str | Path,
     *,
     embedding_model: str | None = None,
+    device: str | None = None,
     rebuild: bool = False,
     progress: bool | None = None,
     chunker: ChunkerSettings | None = None,
@@ -75,7 +76,7 @@ def index_documents(
             "Document(id='notes.txt', text='...')."
         )
     built = None if rebuild else existing_manifest(index_dir)
-    embedder = embedder_for(built, embedding_model, index_dir)
+    embedder = embedder_for(built, embedding_model, index_dir, device=device)
     settings = IndexSettings(
         embedder,
         token_counter_of(built),
@@ -170,14 +171,17 @@ def _quiet(progress: bool | None, count: int, characters: int) -> bool | None:
 # What an index was built with, read back from its manifest
 
 
-def embedder_for(built: Manifest | None, requested: str | None, index_dir: str | Path) -> Embedder:
+def embedder_for(
+    built: Manifest | None, requested: str | None, index_dir: str | Path, *, device: str | None = None
+) -> Embedder:
     """The requested embedder, or, when none is requested, the one the index in ``index_dir``
-    was built with (``built``, its manifest; None for no index: the offline default)."""
+    was built with (``built``, its manifest; None for no index: the offline default), on
+    ``device`` (None: chosen as the registry chooses)."""
     if requested is not None or built is None:
-        return load_embedder(requested)
+        return load_embedder(requested, device=device)
     recorded = built.embedder.get("id")
     try:
-        return load_embedder(recorded)
+        return load_embedder(recorded, device=device)
     except ModelLoadError as error:
         raise _recorded_embedder_error(index_dir, recorded, error) from error
 
