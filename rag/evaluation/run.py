@@ -32,7 +32,6 @@ import os
 import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -232,10 +231,10 @@ def judge_name(judge: SupportJudge) -> str:
 
 
 def _settings_of(bot) -> dict[str, Any]:
-    models = getattr(bot, "models", None)
+    settings = getattr(bot, "settings", None)
     out: dict[str, Any] = {}
-    if models is not None:
-        out.update({k: v for k, v in asdict(models).items()})
+    if settings is not None:
+        out.update({name: getattr(settings, name) for name in ("embedding_model", "reranker_model", "llm_model")})
     embedder = getattr(bot, "embedder", None)
     if embedder is not None:
         out["embedder"] = getattr(embedder, "id", None)

@@ -376,8 +376,16 @@ def test_cli_writes_json_and_both_report_formats(tmp_path, small_index):
         result = runner.invoke(main, [*args, "--json", str(tmp_path / "out.json"), "--report", str(tmp_path / report)])
         assert result.exit_code == 0, result.output
         assert "answer_accuracy" in result.output and "latency p95" in result.output
-    summary = json.loads((tmp_path / "out.json").read_text())["summary"]
+    written = json.loads((tmp_path / "out.json").read_text())
+    summary = written["summary"]
     assert summary["answer_accuracy"] == 1.0 and summary["abstention_accuracy"] == 1.0
+    assert written["settings"] == {
+        "embedding_model": None,
+        "reranker_model": None,
+        "llm_model": None,
+        "embedder": "hashing-v2-1024",
+        "dense_weight": 0.1,
+    }
     markdown = (tmp_path / "report.md").read_text()
     assert "| answer_accuracy | 1.000 |" in markdown and "paris.txt, line 1" in markdown
     assert {p.name for p in (tmp_path / "report_files").iterdir()} == {
