@@ -153,40 +153,41 @@ def _prompts(embedder) -> list[tuple[str, str]]:
 
 
 def _reranker(name: str | None) -> Check:
-    if not name:
-        return Check(
-            "reranker", True, "none configured: the fused order is final (--reranker-model, RAG_RERANKER_MODEL)"
+    def describe(reranker) -> str:
+        return (
+            f"{reranker.id}, loads, device {reranker.device}, dim {_known(reranker.hidden_size)}, "
+            f"max length {reranker.max_length}"
         )
+
     from rag.models.rerankers import load_reranker
 
-    try:
-        reranker = load_reranker(name)
-    except RagError as error:
-        return Check("reranker", False, str(error), broken=True)
-    return Check(
-        "reranker",
-        True,
-        f"{reranker.id}, loads, device {reranker.device}, dim {_known(reranker.hidden_size)}, "
-        f"max length {reranker.max_length}",
-    )
+    unset = "none configured: the fused order is final (--reranker-model, RAG_RERANKER_MODEL)"
+    return _model_check("reranker", name, unset, load_reranker, describe)
 
 
 def _llm(name: str | None) -> Check:
-    if not name:
-        return Check("llm", True, "none configured: extractive answers (--llm-model, RAG_LLM_MODEL)")
+    def describe(llm) -> str:
+        template = "chat template" if llm.has_chat_template else "no chat template (plain prompt)"
+        return (
+            f"{llm.id}, loads, device {llm.device}, dim {_known(llm.hidden_size)}, "
+            f"{_count(llm.parameter_count)} parameters, window {llm.window} tokens, {template}"
+        )
+
     from rag.answer.llm import load_llm
 
+    unset = "none configured: extractive answers (--llm-model, RAG_LLM_MODEL)"
+    return _model_check("llm", name, unset, load_llm, describe)
+
+
+def _model_check(kind: str, name: str | None, unset: str, load, describe) -> Check:
+    """A named model loaded and described, or the error it gave; ``unset`` when none is named."""
+    if not name:
+        return Check(kind, True, unset)
     try:
-        llm = load_llm(name)
+        model = load(name)
     except RagError as error:
-        return Check("llm", False, str(error), broken=True)
-    template = "chat template" if llm.has_chat_template else "no chat template (plain prompt)"
-    return Check(
-        "llm",
-        True,
-        f"{llm.id}, loads, device {llm.device}, dim {_known(llm.hidden_size)}, "
-        f"{_count(llm.parameter_count)} parameters, window {llm.window} tokens, {template}",
-    )
+        return Check(kind, False, str(error), broken=True)
+    return Check(kind, True, describe(model))
 
 
 def _known(value: int | None) -> str:
