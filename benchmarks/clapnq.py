@@ -30,7 +30,8 @@ from pathlib import Path
 from common import DATA, ROOT, require, write_section
 
 from rag import Chatbot, Document, evaluate
-from rag.evaluation.metrics import balanced_accuracy, mean, rouge_l, strip_markers, token_f1
+from rag.answer.citations import strip_markers
+from rag.evaluation.metrics import balanced_accuracy, mean, rouge_l, token_f1
 from rag.evaluation.results import EvalResult, Prompt
 
 FILES = {

@@ -182,6 +182,22 @@ def cycles(modules: Mapping[str, Module]) -> list[list[str]]:
     return sorted(found)
 
 
+def stage_of(name: str) -> str:
+    """The stage a module belongs to: its sub-package (``rag.store``), or the module itself when
+    it sits at the top (``rag.chatbot``)."""
+    parts = name.split(".")
+    return ".".join(parts[:2])
+
+
+def stage_graph(modules: Mapping[str, Module]) -> dict[str, set[str]]:
+    """Which stages each stage imports (its own left out): the layout at a glance."""
+    stages: dict[str, set[str]] = {}
+    for name, module in modules.items():
+        targets = stages.setdefault(stage_of(name), set())
+        targets.update(stage_of(t) for t in module.imports if stage_of(t) != stage_of(name))
+    return stages
+
+
 def oversized(modules: Mapping[str, Module], limit: int = MAX_LINES) -> dict[str, int]:
     """Modules longer than ``limit`` lines, longest first: module -> lines."""
     long = [(m.name, m.lines) for m in modules.values() if m.lines > limit]
@@ -210,6 +226,9 @@ def text_report(modules: Mapping[str, Module], root: Path, limit: int = MAX_LINE
         module = modules[name]
         targets = ", ".join(t + ("*" if module.imports[t] else "") for t in sorted(module.imports)) or "-"
         lines.append(f"{name} ({module.lines} lines) -> {targets}")
+    stages = stage_graph(modules)
+    lines += ["", f"Stages ({len(stages)}, {sum(map(len, stages.values()))} edges between them):"]
+    lines += [f"  {stage} -> {', '.join(sorted(stages[stage])) or '-'}" for stage in sorted(stages)]
     found = cycles(modules)
     lines += ["", f"Import cycles (function-local imports included): {len(found) or 'none'}"]
     lines += [f"  {' <-> '.join(component)}" for component in found]

@@ -30,6 +30,14 @@ def test_no_import_cycle_even_through_function_local_imports(graph, modules):
     assert graph.cycles(modules) == []
 
 
+def test_the_stages_import_each_other_in_one_direction(graph, modules):
+    """No two stages lean on each other (language -> answer -> language, say): each package
+    can be read knowing only those it imports."""
+    stages = graph.stage_graph(modules)
+    assert [(a, b) for a in stages for b in stages[a] if a in stages.get(b, set())] == []
+    assert stages["rag.language"] == set(), "English knowledge depends on no other stage"
+
+
 def test_no_module_is_over_the_line_limit(graph, modules):
     too_long = graph.oversized(modules) | graph.oversized(graph.scan(ROOT, "ui"))
     assert too_long == {}, f"split these modules (over {graph.MAX_LINES} lines): {too_long}"

@@ -24,6 +24,14 @@ MARKER_RE = re.compile(r"\[(\d{1,3})\]")
 # Several numbers in one marker, "[1, 3]": how models often cite two sources at once.
 MARKER_LIST_RE = re.compile(r"\[(\d{1,3}(?:\s*[,;]\s*\d{1,3})+)\]")
 _LEADING_MARKERS_RE = re.compile(r"^(?:\s*\[\d{1,3}\])+")
+
+
+def strip_markers(text: str) -> str:
+    """``text`` without its ``[n]`` markers, whitespace runs made one space: for reading an
+    answer as plain words (the names it gives, its overlap with a reference)."""
+    return " ".join(MARKER_RE.sub(" ", text).split())
+
+
 _NUMBER_RE = re.compile(r"\d+(?:[.,]\d+)*")
 
 

@@ -198,11 +198,6 @@ def _lcs_length(a: Sequence[str], b: Sequence[str]) -> int:
     return previous[-1]
 
 
-def strip_markers(text: str) -> str:
-    """Answer text without ``[n]`` markers, for overlap with a reference."""
-    return " ".join(re.sub(r"\[\d{1,3}\]", " ", text).split())
-
-
 def balanced_accuracy(predicted: Sequence[bool], actual: Sequence[bool]) -> float | None:
     """Mean of the recall of each class (True and False); None when a class is absent."""
     positives = [p for p, a in zip(predicted, actual, strict=True) if a]

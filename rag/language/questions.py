@@ -18,7 +18,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from rag.answer.citations import MARKER_RE
 from rag.language.analysis import QUESTION_STOPWORDS, fold, index_terms, question_words, stem_all, words
 from rag.language.lexicon import Lexicon
 from rag.language.patterns import (
@@ -173,12 +172,11 @@ def _close(run: list[str], runs: list[list[str]]) -> list[str]:
 
 
 def people(text: str, lexicon: Lexicon | None) -> list[str]:
-    """Names in ``text`` that may be people, full names first ("Apti Alaudinov", then
+    """Names in ``text`` (plain words: strip an answer's markers first) that may be people, full names first ("Apti Alaudinov", then
     "Kadyrov"): not places, not words WordNet knows as something else ("Telegram", "Chechen",
     which is also an adjective), while a person WordNet knows ("Putin") stays."""
     if lexicon is None or not lexicon.available:
         return []
-    text = " ".join(MARKER_RE.sub("", text).split())
     places = {name for pair in PLACE_NAME_RE.findall(text) for name in pair if name}
 
     def person(name: str) -> bool:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
+from rag.answer.citations import strip_markers
 from rag.answer.definitions import defined_name
 from rag.answer.refusal import REFUSAL
 from rag.errors import RagError
@@ -144,7 +145,7 @@ def _answered_with(asked: str, answered: str | None, lexicon: Lexicon) -> str | 
     if question_type(asked) != "person" or not answered or answered == REFUSAL:
         return None
     asked_terms = set(index_terms(asked))
-    found = people(answered, lexicon)
+    found = people(strip_markers(answered), lexicon)
     if _IDENTIFY_RE.match(asked):
         # The name it asks about ends it ("who is the analyst Harold Chambers?"); a name inside
         # a description ("Who is the commander of the Akhmat unit?") is not who it asks about.
