@@ -42,8 +42,8 @@ class CrossEncoderJudge:
         self.name = f"nli:{model}"
         self._cache: dict[tuple[str, str], float] = {}
         self._model = load_model(NLI, model, _nli_cross_encoder, device=device, max_length=max_length).model
-        self._entailment = _entailment_index(self._model)
-        logger.info("NLI judge %s (entailment output %s)", model, self._entailment)
+        self.entailment_output = _entailment_index(self._model)
+        logger.info("NLI judge %s (entailment output %s)", model, self.entailment_output)
 
     def support(self, claim: str, passage: str) -> float:
         key = (claim, passage)
@@ -54,13 +54,13 @@ class CrossEncoderJudge:
     def support_many(self, pairs: list[tuple[str, str]]) -> list[float]:
         """Scores for (claim, passage) pairs in one batched pass."""
         inputs = [(passage, claim) for claim, passage in pairs]
-        if self._entailment is None:
+        if self.entailment_output is None:
             scores = self._model.predict(inputs, batch_size=self.batch_size, show_progress_bar=False)
             return [float(s) for s in scores]
         probabilities = self._model.predict(
             inputs, batch_size=self.batch_size, show_progress_bar=False, apply_softmax=True
         )
-        return [float(row[self._entailment]) for row in probabilities]
+        return [float(row[self.entailment_output]) for row in probabilities]
 
 
 def _nli_cross_encoder(path: str, device: str, max_length: int):

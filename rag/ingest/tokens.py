@@ -64,6 +64,11 @@ def load_token_counter(encoding_name: str = DEFAULT_ENCODING) -> TokenCounter:
     return _load(encoding_name)
 
 
+def forget_token_counters() -> None:
+    """Load counters afresh next time (after the environment that chose them changed)."""
+    _load.cache_clear()
+
+
 @cache  # keyed on the name itself, so load_token_counter() and ("cl100k_base") warn once between them
 def _load(encoding_name: str) -> TokenCounter:
     reason = _unavailable_reason(encoding_name)

@@ -533,7 +533,7 @@ def test_the_nli_judge_scores_entailment_probability_and_plugs_into_evaluate(tin
     from rag.evaluation.nli import CrossEncoderJudge
 
     judge = CrossEncoderJudge(str(tiny_nli), max_length=64)
-    assert judge._entailment == 1
+    assert judge.entailment_output == 1  # the tiny model labels its outputs, entailment second
     score = judge.support(PARIS, PARIS)
     assert 0.0 <= score <= 1.0
     assert judge.support_many([(PARIS, PARIS), (BANANAS, PARIS)])[0] == pytest.approx(score, abs=1e-6)

@@ -2,10 +2,16 @@ import logging
 
 import pytest
 
-import rag.ingest.tokens
 from rag import Document
 from rag.ingest.chunking import ChunkerSettings, LineIndex, chunk_document
-from rag.ingest.tokens import APPROXIMATION, DEFAULT_ENCODING, TokenCounter, approximate_tokens, load_token_counter
+from rag.ingest.tokens import (
+    APPROXIMATION,
+    DEFAULT_ENCODING,
+    TokenCounter,
+    approximate_tokens,
+    forget_token_counters,
+    load_token_counter,
+)
 from tests.conftest import SEEDS
 
 APPROX = TokenCounter(APPROXIMATION)
@@ -37,13 +43,13 @@ def test_tiktoken_encodings_are_used_when_available():
 def test_offline_without_a_cached_encoding_falls_back_with_one_warning(monkeypatch, tmp_path, caplog):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path))
-    rag.ingest.tokens._load.cache_clear()
+    forget_token_counters()
     try:
         with caplog.at_level(logging.WARNING, logger="rag.ingest.tokens"):
             first = load_token_counter()
             second = load_token_counter(DEFAULT_ENCODING)  # as an index names it: still the same warning
     finally:
-        rag.ingest.tokens._load.cache_clear()
+        forget_token_counters()
     assert first.name == second.name == APPROXIMATION
     assert len([r for r in caplog.records if "tiktoken" in r.getMessage()]) == 1
 
