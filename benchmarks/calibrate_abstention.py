@@ -1,7 +1,7 @@
 """Fit the composer's abstention model on data and choose its operating point.
 
-    python benchmarks/calibrate_abstention.py            # fit, print, write docs/EVALUATION.md
-    python benchmarks/calibrate_abstention.py --check    # exit 1 unless rag/compose.py ships the fit
+    python benchmarks/calibrate_abstention.py            # fit, print, write the model and the docs
+    python benchmarks/calibrate_abstention.py --check    # exit 1 unless rag/answer/abstention.json is the fit
     python benchmarks/calibrate_abstention.py --index-root /tmp/cal-indexes   # reuse built indexes
 
 Data (read from ../shared/data, never copied into the project):
@@ -16,7 +16,7 @@ Data (read from ../shared/data, never copied into the project):
 Only the *train* half of the questions (``clapnq.split``) is used to fit and to choose the
 threshold; the held-out half is reported. Each question is asked as the chatbot asks it
 (hybrid retrieval, top 5 passages), and the evidence of the composer's best sentence
-(``rag.answer.extractive.Evidence``) is the model's input. The model is an L2-regularised logistic
+(``rag.answer.evidence.Evidence``) is the model's input. The model is an L2-regularised logistic
 regression fitted with Newton's method in numpy. The answerable questions weigh 1 in all, the
 on-topic unanswerable ones 1 and the out-of-scope ones 0.5 (``NEGATIVE_WEIGHTS``): the easy
 out-of-scope questions must teach the model what "never mentioned" looks like without
@@ -26,6 +26,10 @@ The operating point is the threshold that maximises balanced accuracy (answerabl
 unanswerable) on the train half, smoothed over neighbouring thresholds because the train
 curve is noisy, among thresholds that abstain on at least 95% of the train half's
 out-of-scope questions.
+
+The fitted numbers are written to ``rag/answer/abstention.json`` (``FITTED_ABSTENTION``), which
+the composer loads its model from, and to docs/EVALUATION.md; ``--check`` compares the fit with
+that file and writes nothing.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ import argparse
 import json
 import sys
 import tempfile
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +46,14 @@ from clapnq import EVALUATION, ROOT, Question, load
 from common import DATA, write_section
 
 from rag import Chatbot, Document
-from rag.answer.extractive import AbstentionModel, Evidence, Scored, candidates_from_hits, score_sentences
+from rag.answer.evidence import (
+    FITTED_ABSTENTION,
+    AbstentionModel,
+    Evidence,
+    Scored,
+    candidates_from_hits,
+    score_sentences,
+)
 
 FEATURES = [f.name for f in fields(Evidence)]
 L2 = 1.0
@@ -53,6 +64,7 @@ MIN_OUT_OF_SCOPE_ABSTENTION = 0.95
 SMOOTHING = 0.05  # half-width of the window over which the train curve is averaged
 GRID = np.round(np.arange(0.02, 0.981, 0.01), 2)
 PLOT = ROOT / "docs" / "img" / "abstention_tradeoff.png"
+SHIPPED = FITTED_ABSTENTION.relative_to(ROOT) if FITTED_ABSTENTION.is_relative_to(ROOT) else FITTED_ABSTENTION
 
 
 @dataclass
@@ -196,6 +208,16 @@ def fitted_model(train: list[Sample]) -> AbstentionModel:
     return AbstentionModel(**numbers, threshold=choose_threshold(model, usable))
 
 
+def write_model(model: AbstentionModel, path: Path = FITTED_ABSTENTION) -> None:
+    """The model's numbers as the composer loads them (``AbstentionModel.load``)."""
+    path.write_text(json.dumps(asdict(model), indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+
+
+def same_numbers(a: AbstentionModel, b: AbstentionModel) -> bool:
+    return all(abs(getattr(a, f.name) - getattr(b, f.name)) < 1e-9 for f in fields(AbstentionModel))
+
+
 # ----------------------------------------------------------------------------------------
 # Report
 
@@ -285,8 +307,10 @@ def markdown(model: AbstentionModel, train: list[Sample], held_out: list[Sample]
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--index-root", type=Path, default=None, help="build (or reuse) the indexes here")
-    parser.add_argument("--check", action="store_true", help="exit 1 unless rag/compose.py ships these numbers")
-    parser.add_argument("--no-write", action="store_true", help="do not update docs/EVALUATION.md or the plot")
+    parser.add_argument("--check", action="store_true", help=f"exit 1 unless {SHIPPED} holds these numbers")
+    parser.add_argument(
+        "--no-write", action="store_true", help=f"do not update {SHIPPED}, docs/EVALUATION.md or the plot"
+    )
     args = parser.parse_args(argv)
 
     _, questions = load()
@@ -300,12 +324,13 @@ def main(argv: list[str] | None = None) -> None:
     print("AbstentionModel(" + ", ".join(f"{f}={getattr(model, f)}" for f in ["bias", *FEATURES, "threshold"]) + ")")
     text = markdown(model, train, held_out, corpora)
     print(text)
-    shipped = AbstentionModel()
     if args.check:
-        same = all(abs(getattr(model, f) - getattr(shipped, f)) < 1e-9 for f in ["bias", *FEATURES, "threshold"])
-        print("rag/compose.py ships these numbers." if same else f"rag/compose.py ships {shipped}, not the fit.")
+        shipped = AbstentionModel.load(FITTED_ABSTENTION)
+        same = same_numbers(model, shipped)
+        print(f"{SHIPPED} holds these numbers." if same else f"{SHIPPED} holds {shipped}, not the fit.")
         sys.exit(0 if same else 1)
     if not args.no_write:
+        write_model(model)
         plot_curve(model, train, held_out)
         write_section("abstention", text, EVALUATION)
 

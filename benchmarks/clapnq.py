@@ -31,7 +31,7 @@ from common import DATA, ROOT, require, write_section
 
 from rag import Chatbot, Document, evaluate
 from rag.evaluation.metrics import balanced_accuracy, mean, rouge_l, strip_markers, token_f1
-from rag.evaluation.run import EvalResult, Prompt
+from rag.evaluation.results import EvalResult, Prompt
 
 FILES = {
     True: "annotated_data_dev_clapnq_dev_answerable.jsonl",

@@ -1,5 +1,9 @@
 """Shared by the benchmark scripts: where the data is, summary statistics, and writing a
-section of docs/BENCHMARKS.md between ``<!-- name:start -->`` and ``<!-- name:end -->``."""
+section of docs/BENCHMARKS.md between ``<!-- name:start -->`` and ``<!-- name:end -->``.
+
+``p95`` is the library's percentile, so a benchmark's p95 and ``rag eval``'s ``latency_p95_ms``
+mean the same thing. Figures written before they shared it used the nearest rank instead.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,8 @@ import platform
 import statistics
 import sys
 from pathlib import Path
+
+from rag.evaluation.metrics import percentile
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("RAG_BENCH_DATA", ROOT.parent / "shared" / "data"))
@@ -25,8 +31,8 @@ def median(values: list[float]) -> float:
 
 
 def p95(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    """The 95th percentile as ``rag eval`` computes it (``rag.evaluation.metrics.percentile``)."""
+    return percentile(values, 95)
 
 
 def machine() -> str:

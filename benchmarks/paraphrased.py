@@ -29,9 +29,10 @@ from clapnq import arguments, build_bot, load, publish
 from common import ROOT
 
 from rag import Chatbot, evaluate
-from rag.answer.extractive import AbstentionModel, ComposerSettings
+from rag.answer.evidence import AbstentionModel, ComposerSettings
 from rag.evaluation.metrics import balanced_accuracy, mean
-from rag.evaluation.run import EvalResult, Prompt, load_prompts
+from rag.evaluation.results import EvalResult, Prompt
+from rag.evaluation.run import load_prompts
 
 PROMPTS = ROOT / "benchmarks" / "data" / "clapnq_paraphrased.jsonl"
 

@@ -28,8 +28,9 @@ from calibrate_abstention import best_sentence
 from clapnq import EVALUATION, Question, load
 from common import write_section
 
-from rag import Chatbot, compose
-from rag.answer.extractive import should_abstain
+import rag.answer.evidence as compose
+from rag import Chatbot
+from rag.answer.evidence import should_abstain
 from rag.evaluation.metrics import mean
 
 GROUP = 5

@@ -1,66 +1,65 @@
-"""``Chatbot``: the one entry object. It wires the pipeline and keeps ``ask`` a short list of
-named steps: check the question, condense it with the history, retrieve (and rerank), compose,
-cite.
+"""``Chatbot``: the one entry object. It wires the pipeline, configured by one ``Settings``
+value (``rag.settings``), and answers along one path, ``stream``, in named steps: check the
+question and the history, read the question as meant (a pronoun as the person the
+conversation is about, a misspelt name as the index spells it), retrieve (with the previous
+question for a follow-up, and rerank), compose, and give the answer back as asked.
 
 Composing is extractive unless a language model is configured; then the model writes the
 answer and ``rag.answer.llm`` checks its citations, falling back to the extractive answer (and saying
 so in ``Answer.fallback_reason``) when they do not hold. Configured models are loaded when the
 bot is built, so a model that cannot be loaded is an error up front, not on the first question.
+
+Trade-offs made:
+- ``ask`` is ``stream`` run to the end, so the two cannot answer differently. An answer that is
+  composed, not written by a model, is composed whole and then streamed a word at a time.
+- ``documents`` keeps its name for the callers that count and look up documents with it; it
+  is ``chunk_counts``, the name that says what the values are.
 """
 
 from __future__ import annotations
 
 import logging
-import numbers
-from collections.abc import Collection, Iterator, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Generator, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 
+from rag.answer.checking import answer_from_output
 from rag.answer.citations import SupportJudge
-from rag.answer.extractive import ComposerSettings, abstain, compose_extractive
-from rag.answer.llm import GenerationSettings, LLMAnswerer, Prompt, answer_from_output, load_llm
+from rag.answer.evidence import ComposerSettings
+from rag.answer.extractive import compose_extractive
+from rag.answer.llm import LLMAnswerer, load_llm
 from rag.answer.overview import compose_overview, overview_request
-from rag.errors import DocumentsError, IndexCorruptError, InvalidQuestionError, ModelLoadError, RagError
+from rag.answer.prompting import ModelPrompt
+from rag.answer.refusal import abstain
+from rag.errors import DocumentsError
 from rag.ingest.chunking import ChunkerSettings
 from rag.ingest.loading import TITLE_SHOWN_CHARS, display_title, read_folder
-from rag.ingest.tokens import APPROXIMATION, DEFAULT_ENCODING, TokenCounter, load_token_counter
-from rag.language.analysis import index_terms
+from rag.ingest.pipeline import IndexSettings, chunker_of, embedder_for, index_documents, token_counter_of, update_index
 from rag.language.lexicon import load_lexicon
-from rag.models.embedding import Embedder, load_embedder
-from rag.models.neural import load_reranker
+from rag.models.embedding import Embedder
+from rag.models.rerankers import load_reranker
 from rag.records import MAX_QUESTION_CHARS, Answer, Document, Hit
 from rag.search.conversation import Message, checked_history, condense_question, resolve_people
-from rag.search.retrieval import RetrievalSettings, Retriever
+from rag.search.questions import checked_question, passage_count, searchable
+from rag.search.retrieval import Retriever
 from rag.search.spelling import respell
-from rag.store.index import (
-    Index,
-    IndexSettings,
-    Manifest,
-    UpdateReport,
-    check_embedder,
-    embedder_entry,
-    existing_manifest,
-    update_index,
-)
+from rag.settings import Settings, split_settings
+from rag.store.index import Index
+from rag.store.manifest import check_embedder, embedder_entry
+from rag.store.update import UpdateReport
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_TOP_K = 5
 
 
-@dataclass(frozen=True)
-class Models:
-    """What the user asked for: a Hugging Face id or local folder each, None for the default."""
-
-    embedding_model: str | None = None
-    reranker_model: str | None = None
-    llm_model: str | None = None
-
-
 class Chatbot:
     """Answers questions about a set of documents, with citations.
 
-    Build one with ``from_folder``, ``from_documents`` or ``from_index``.
+    Build one with ``from_folder``, ``from_documents`` or ``from_index``. Each takes
+    ``settings=`` (a ``Settings``: models, retrieval, composer, generation) or its fields as
+    keywords (``llm_model=``, ``generation=`` ...; a keyword that is not None overrides the
+    same field of ``settings=``), and ``top_k=`` and ``judge=`` as the constructor does.
     """
 
     def __init__(
@@ -68,26 +67,26 @@ class Chatbot:
         index: Index,
         embedder: Embedder,
         *,
-        models: Models | None = None,
+        settings: Settings | None = None,
         folder: Path | None = None,
         top_k: int = DEFAULT_TOP_K,
-        retrieval: RetrievalSettings | None = None,
-        composer: ComposerSettings | None = None,
-        generation: GenerationSettings | None = None,
         judge: SupportJudge | None = None,
+        **named,
     ) -> None:
+        """``embedder``: the one ``index`` was built with; ``named``: ``Settings`` fields, as in
+        ``from_index``; ``top_k``: passages per answer; ``judge``: checks a language model's
+        sentences (None: the lexical judge)."""
         self.index = index
         self.embedder = embedder
-        self.models = models or Models()
+        self.settings = (settings or Settings()).with_named(**named)
         self.folder = folder
-        self.top_k = _passage_count(top_k, "top_k")
-        self.composer_settings = composer or ComposerSettings()
-        self.generation_settings = generation or GenerationSettings()
-        self.judge = judge  # for the language model's sentences; None: the lexical judge
-        self._retrieval_settings = retrieval or RetrievalSettings()
-        reranker = load_reranker(self.models.reranker_model)
-        self.llm: LLMAnswerer | None = load_llm(self.models.llm_model, settings=self.generation_settings)
-        self.retriever = Retriever(index, embedder, self._retrieval_settings, reranker)
+        self.top_k = passage_count(top_k, "top_k")
+        self.judge = judge
+        reranker = load_reranker(self.settings.reranker_model, device=self.settings.device)
+        self.llm: LLMAnswerer | None = load_llm(
+            self.settings.llm_model, device=self.settings.device, settings=self.settings.generation
+        )
+        self.retriever = Retriever(index, embedder, self.settings.retrieval, reranker)
         self._titles: dict[tuple[str, int], str | None] = {}
         logger.info("backends: %s", self.backends)
 
@@ -99,9 +98,7 @@ class Chatbot:
         folder: str | Path = "seeds",
         index_dir: str | Path = "index",
         *,
-        embedding_model: str | None = None,
-        reranker_model: str | None = None,
-        llm_model: str | None = None,
+        settings: Settings | None = None,
         rebuild: bool = False,
         progress: bool | None = None,
         chunker: ChunkerSettings | None = None,
@@ -110,17 +107,9 @@ class Chatbot:
         """Index the text files in ``folder`` (only what changed since last time) and open it."""
         contents = read_folder(folder)
         folder = Path(folder)
-        models = Models(embedding_model, reranker_model, llm_model)
-        bot = cls._build(
-            contents.documents,
-            index_dir,
-            models,
-            rebuild,
-            progress,
-            chunker,
-            source=folder,
-            keep=contents.unreadable,
-            **options,
+        indexing = {"rebuild": rebuild, "progress": progress, "chunker": chunker}
+        bot = cls._indexed(
+            contents.documents, index_dir, settings, options, **indexing, source=folder, keep=contents.unreadable
         )
         bot.folder = folder
         return bot
@@ -131,74 +120,81 @@ class Chatbot:
         documents: Sequence[Document],
         index_dir: str | Path,
         *,
-        embedding_model: str | None = None,
-        reranker_model: str | None = None,
-        llm_model: str | None = None,
+        settings: Settings | None = None,
         rebuild: bool = False,
         progress: bool | None = None,
         chunker: ChunkerSettings | None = None,
         **options,
     ) -> Chatbot:
         """Index ``documents`` (ids must be unique) in ``index_dir`` and open it."""
-        models = Models(embedding_model, reranker_model, llm_model)
-        return cls._build(list(documents), index_dir, models, rebuild, progress, chunker, **options)
+        indexing = {"rebuild": rebuild, "progress": progress, "chunker": chunker}
+        return cls._indexed(list(documents), index_dir, settings, options, **indexing)
 
     @classmethod
-    def from_index(
-        cls,
-        index_dir: str | Path = "index",
-        *,
-        embedding_model: str | None = None,
-        reranker_model: str | None = None,
-        llm_model: str | None = None,
-        **options,
-    ) -> Chatbot:
-        """Open an index that is already built, with the embedder it was built with."""
+    def from_index(cls, index_dir: str | Path = "index", *, settings: Settings | None = None, **options) -> Chatbot:
+        """Open an index that is already built, with the embedder it was built with.
+
+        ``options``: ``Settings`` fields as keywords (``embedding_model=``, ``reranker_model=``,
+        ``llm_model=``, ``device=``, ``retrieval=``, ``composer=``, ``generation=``), and
+        ``top_k=`` and ``judge=`` (see ``Chatbot``)."""
+        settings, rest = split_settings(settings, options)
         index = Index.open(index_dir)
-        models = Models(embedding_model, reranker_model, llm_model)
-        embedder = embedder_for(index.manifest, models.embedding_model, index.folder)
+        embedder = embedder_for(index.manifest, settings.embedding_model, index.folder, device=settings.device)
         check_embedder(index.folder, index.manifest, embedder_entry(embedder))
-        return cls(index, embedder, models=models, **options)
+        return cls(index, embedder, settings=settings, **rest)
 
     @classmethod
-    def _build(
-        cls, documents, index_dir, models: Models, rebuild, progress, chunker, source=None, keep=(), **options
-    ) -> Chatbot:
+    def _indexed(cls, documents, index_dir, settings: Settings | None, options: dict, **indexing) -> Chatbot:
+        """``documents`` brought up to date in ``index_dir`` (``indexing``: ``index_documents``'
+        options), opened with the settings ``settings`` and ``options`` make."""
+        settings, rest = split_settings(settings, options)
         index, embedder, _ = index_documents(
-            documents,
-            index_dir,
-            embedding_model=models.embedding_model,
-            rebuild=rebuild,
-            progress=progress,
-            chunker=chunker,
-            source=source,
-            keep=keep,
+            documents, index_dir, embedding_model=settings.embedding_model, device=settings.device, **indexing
         )
-        return cls(index, embedder, models=models, **options)
+        return cls(index, embedder, settings=settings, **rest)
+
+    @property
+    def composer_settings(self) -> ComposerSettings:
+        """``settings.composer``; assigning one puts it in ``settings`` (as tuning scripts do)."""
+        return self.settings.composer
+
+    @composer_settings.setter
+    def composer_settings(self, composer: ComposerSettings) -> None:
+        self.settings = replace(self.settings, composer=composer)
 
     # -- questions ----------------------------------------------------------------------
 
     def ask(self, question: str, history: Sequence[Message] | None = None, *, top_k: int | None = None) -> Answer:
         """Answer ``question``; ``history`` is the conversation so far, as role/content messages.
 
-        ``top_k`` passages are retrieved (default: ``self.top_k``).
+        ``top_k`` passages are retrieved (default: ``self.top_k``). The answer is the one
+        ``stream`` ends with.
         """
-        question, history = _checked(question), checked_history(history)
-        meant = self.read_as(question, history)
-        hits = self._passages_for(meant, history, top_k)
-        answer = self._compose(meant, hits, history)
-        return replace(answer, question=question, understood_as=meant) if meant != question else answer
+        return self.stream(question, history, top_k=top_k).finish()
 
     def stream(
         self, question: str, history: Sequence[Message] | None = None, *, top_k: int | None = None
     ) -> AnswerStream:
-        """Like ``ask``, but iterate over it for text as it is written; ``.answer`` at the end."""
-        question, history = _checked(question), checked_history(history)
-        return AnswerStream(self._stream_pieces(question, history, top_k))
+        """Like ``ask``, but iterate over it for text as it is written; ``.answer`` at the end.
+
+        The question and history are checked here, before the first piece is asked for."""
+        question, history = checked_question(question), checked_history(history)
+        return AnswerStream(self._answer_pieces(question, history, top_k))
+
+    def _answer_pieces(self, question: str, history: list[Message], top_k: int | None) -> Iterator[str | Answer]:
+        """The one answer path: the text as it is written, then the final ``Answer``."""
+        meant = self.read_as(question, history)
+        hits = self._passages_for(meant, history, top_k)
+        if self.llm is None or not hits:
+            answer = self._extractive(meant, hits) if hits else abstain(meant, hits)
+            yield from _words(answer.text)
+        else:
+            answer = yield from self._written(meant, hits, history)
+        yield _as_asked(answer, question, meant)
 
     def retrieve(self, question: str, k: int = 10) -> list[Hit]:
         """The ``k`` passages most relevant to ``question``, best first."""
-        return self.retriever.search(_searchable(_checked(question)), k=_passage_count(k, "k", minimum=0))
+        return self.retriever.search(searchable(checked_question(question)), k=passage_count(k, "k", minimum=0))
 
     def read_as(self, question: str, history: Sequence[Message] | None = None) -> str:
         """The question as it is answered: "he" or "she" read as the person the conversation is
@@ -215,7 +211,7 @@ class Chatbot:
 
     def _passages_for(self, question: str, history: Sequence[Message] | None, top_k: int | None) -> list[Hit]:
         # Checked after the history is added: "Who is he?" has no words of its own to search for.
-        k = self.top_k if top_k is None else _passage_count(top_k, "top_k")
+        k = self.top_k if top_k is None else passage_count(top_k, "top_k")
         return self.retrieve(condense_question(question, history), k=k)
 
     @property
@@ -228,25 +224,28 @@ class Chatbot:
             "answers": f"{self.llm.id} (checked, extractive fallback)" if self.llm else "extractive",
         }
 
-    def _compose(self, question: str, hits: list[Hit], history: Sequence[Message] | None = None) -> Answer:
-        if not hits:
-            return abstain(question, hits)
-        if self.llm is None:
-            return self._extractive(question, hits)
-        prompt = self.llm.prompt(question, hits, history)
-        return self._llm_answer(question, hits, prompt, self.llm.generate(prompt))
-
     def _extractive(self, question: str, hits: list[Hit]) -> Answer:
         request = overview_request(question)
         if request is not None:
             if request.topic:  # "the article about Kadyrov": the document that topic finds first
                 hits = self.retrieve(request.topic, k=len(hits) or self.top_k)
-            overview = compose_overview(question, request, hits, self.documents, self.index.document_text, self.index)
+            overview = compose_overview(
+                question, request, hits, self.chunk_counts, self.index.document_text, self.index
+            )
             if overview is not None:
                 return overview
         return compose_extractive(question, hits, self.index, self.composer_settings)
 
-    def _llm_answer(self, question: str, hits: list[Hit], prompt: Prompt, raw_text: str) -> Answer:
+    def _written(self, question: str, hits: list[Hit], history: list[Message]) -> Generator[str, None, Answer]:
+        """The language model's answer, streamed as it writes it, then checked."""
+        prompt = self.llm.prompt(question, hits, history)
+        written: list[str] = []
+        for piece in self.llm.stream(prompt):
+            written.append(piece)
+            yield piece
+        return self._llm_answer(question, hits, prompt, "".join(written))
+
+    def _llm_answer(self, question: str, hits: list[Hit], prompt: ModelPrompt, raw_text: str) -> Answer:
         """The model's answer if its citations hold, else the extractive answer saying why."""
         return answer_from_output(
             question,
@@ -255,38 +254,21 @@ class Chatbot:
             raw_text,
             lambda: self._extractive(question, hits),
             judge=self.judge,
-            settings=self.generation_settings,
+            settings=self.settings.generation,
         )
-
-    def _stream_pieces(self, question: str, history, top_k: int | None) -> Iterator[str | Answer]:
-        if self.llm is None:
-            answer = self.ask(question, history, top_k=top_k)
-            words = answer.text.split(" ")
-            for position, word in enumerate(words):
-                yield word if position == 0 else " " + word
-            yield answer
-            return
-        meant = self.read_as(question, history)
-        hits = self._passages_for(meant, history, top_k)
-        if not hits:
-            answer = abstain(question, hits)
-            yield answer.text
-            yield answer
-            return
-        prompt = self.llm.prompt(meant, hits, history)
-        written: list[str] = []
-        for piece in self.llm.stream(prompt):
-            written.append(piece)
-            yield piece
-        answer = self._llm_answer(meant, hits, prompt, "".join(written))
-        yield replace(answer, question=question, understood_as=meant) if meant != question else answer
 
     # -- documents ----------------------------------------------------------------------
 
     @property
-    def documents(self) -> dict[str, int]:
-        """Indexed document ids with their chunk counts."""
+    def chunk_counts(self) -> dict[str, int]:
+        """Each indexed document's id with the number of chunks it was cut into, by id."""
         return self.index.document_chunk_counts()
+
+    @property
+    def documents(self) -> dict[str, int]:
+        """The indexed documents, as ``chunk_counts``: keyed by id, so ``len(bot.documents)``
+        counts them and ``"a.txt" in bot.documents`` asks whether one is indexed."""
+        return self.chunk_counts
 
     def title(self, source: str, max_chars: int = TITLE_SHOWN_CHARS) -> str | None:
         """The title to show beside the file name ``source`` (a citation's or hit's), read from
@@ -305,7 +287,7 @@ class Chatbot:
             raise DocumentsError("This chatbot was not built from a folder, so there is nothing to re-read.")
         contents = read_folder(self.folder)
         manifest = self.index.manifest
-        settings = IndexSettings(self.embedder, _token_counter_of(manifest), _chunker_of(manifest))
+        settings = IndexSettings(self.embedder, token_counter_of(manifest), chunker_of(manifest))
         report = update_index(
             self.index.folder,
             contents.documents,
@@ -332,7 +314,7 @@ class Chatbot:
         # The old index is not closed here: a question answered on another thread may still be
         # reading it. It closes when the last reference to it goes.
         index = Index.open(self.index.folder)
-        self.retriever = Retriever(index, self.embedder, self._retrieval_settings, self.retriever.reranker)
+        self.retriever = Retriever(index, self.embedder, self.settings.retrieval, self.retriever.reranker)
         self.index = index
         self._titles = {}  # a changed file may have a new title
 
@@ -355,129 +337,34 @@ class AnswerStream:
             else:
                 yield piece
 
+    def finish(self) -> Answer:
+        """The final ``Answer``, once the pieces not read yet have been read."""
+        for _ in self:
+            pass
+        return self.answer
+
+
+def _words(text: str) -> Iterator[str]:
+    """A composed answer a word at a time, each after its space: the pieces join to ``text``."""
+    for position, word in enumerate(text.split(" ")):
+        yield word if position == 0 else " " + word
+
+
+def _as_asked(answer: Answer, question: str, meant: str) -> Answer:
+    """The answer to ``question`` as asked, saying how it was read (``meant``) when otherwise."""
+    return replace(answer, question=question, understood_as=meant) if meant != question else answer
+
 
 def open_chatbot(
-    index_dir: str | Path, folder: str | Path | None = None, *, progress: bool | None = None, **models
+    index_dir: str | Path,
+    folder: str | Path | None = None,
+    *,
+    progress: bool | None = None,
+    settings: Settings | None = None,
+    **options,
 ) -> Chatbot:
     """The chatbot on ``index_dir``: with ``folder``, that folder indexed into it first (only
-    what changed); without, the index as it is. ``models``: ``from_index``'s model names."""
+    what changed); without, the index as it is. ``settings``, ``options``: as ``from_index`` takes them."""
     if folder is not None:
-        return Chatbot.from_folder(folder, index_dir=index_dir, progress=progress, **models)
-    return Chatbot.from_index(index_dir, **models)
-
-
-def index_documents(
-    documents: Sequence[Document],
-    index_dir: str | Path,
-    *,
-    embedding_model: str | None = None,
-    rebuild: bool = False,
-    progress: bool | None = None,
-    chunker: ChunkerSettings | None = None,
-    source: str | Path | None = None,
-    keep: Collection[str] = (),
-) -> tuple[Index, Embedder, UpdateReport]:
-    """Bring the index in ``index_dir`` up to date with ``documents`` and open it.
-
-    ``source``: the folder the documents were read from, recorded in the manifest; ``keep``:
-    the ids of its files that could not be read this time, left in the index as they were. A
-    damaged index is rebuilt from the documents (with a warning): they are all at hand.
-    """
-    if not documents:
-        raise DocumentsError("There are no documents to index.")
-    strays = [d for d in documents if not isinstance(d, Document)]
-    if strays:
-        raise DocumentsError(
-            f"Documents to index must be rag.Document records, not {type(strays[0]).__name__}: "
-            "Document(id='notes.txt', text='...')."
-        )
-    built = None if rebuild else existing_manifest(index_dir)
-    embedder = embedder_for(built, embedding_model, index_dir)
-    settings = IndexSettings(
-        embedder,
-        _token_counter_of(built),
-        chunker or (_chunker_of(built) if built else ChunkerSettings()),
-    )
-    try:
-        report = update_index(
-            index_dir, documents, settings, rebuild=rebuild, progress=progress, source=source, keep=keep
-        )
-        return Index.open(index_dir), embedder, report
-    except IndexCorruptError as error:
-        # What happened only: the error's own advice, to rebuild, is what happens next.
-        logger.warning("The index in %s is damaged (%s): rebuilding it from the documents.", error.folder, error.detail)
-        report = update_index(index_dir, documents, settings, rebuild=True, progress=progress, source=source)
-        return Index.open(index_dir), embedder, report
-
-
-def _checked(question: str) -> str:
-    if not isinstance(question, str):
-        raise InvalidQuestionError(f"A question must be text, not {type(question).__name__}.")
-    question = question.strip()
-    if not question:
-        raise InvalidQuestionError("The question is empty. Type a question about the documents.")
-    if len(question) > MAX_QUESTION_CHARS:
-        raise InvalidQuestionError(
-            f"The question is {len(question):,} characters long; the limit is {MAX_QUESTION_CHARS:,}. "
-            "Ask a shorter question."
-        )
-    return question
-
-
-def _searchable(question: str) -> str:
-    """A question of punctuation or stop words alone ("?!", "the the") would be answered from
-    whatever passages happen to come first: say so instead."""
-    if not index_terms(question):
-        raise InvalidQuestionError(
-            "The question has no words to search for, only punctuation or words such as “the” and “of”. "
-            "Ask about something in the documents."
-        )
-    return question
-
-
-def _passage_count(value: int, name: str, minimum: int = 1) -> int:
-    """``top_k=0`` would answer from nothing and ``top_k=-1`` used to mean the default: both
-    are mistakes to say, not to guess at."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise RagError(f"{name} must be a whole number of passages, at least {minimum}; got {value!r}.")
-    return int(value)
-
-
-def embedder_for(built: Manifest | None, requested: str | None, index_dir: str | Path) -> Embedder:
-    """The requested embedder, or, when none is requested, the one the index in ``index_dir``
-    was built with (``built``, its manifest; None for no index: the offline default)."""
-    if requested is not None or built is None:
-        return load_embedder(requested)
-    recorded = built.embedder.get("id")
-    try:
-        return load_embedder(recorded)
-    except ModelLoadError as error:
-        raise _recorded_embedder_error(index_dir, recorded, error) from error
-
-
-def _recorded_embedder_error(index_dir: str | Path, recorded: str, error: ModelLoadError) -> ModelLoadError:
-    """A model nobody named this time failed to load: say it is the index's, and what to do
-    (a model folder that moved is named again; the index can be rebuilt with another)."""
-    return ModelLoadError(
-        f"The index in {index_dir} was built with the embedder {recorded}, which `rag ask` needs to embed "
-        f"questions. {error} If the model is elsewhere now, name it with --embedding-model (embedding_model= "
-        f"in Python); or rebuild the index with another: `rag index FOLDER --index-dir {index_dir} --rebuild`."
-    )
-
-
-def _token_counter_of(manifest: Manifest | None) -> TokenCounter:
-    """The token counter an index was chunked with, so that one built with the approximation
-    keeps it when tiktoken's encoding turns up later (chunks counted two ways would not be
-    one index); ``--rebuild`` moves it to tiktoken."""
-    name = manifest.chunker.get("tokenizer") if manifest else None
-    if name == APPROXIMATION:
-        return TokenCounter(APPROXIMATION)
-    return load_token_counter(name or DEFAULT_ENCODING)
-
-
-def _chunker_of(manifest: Manifest) -> ChunkerSettings:
-    entry, default = manifest.chunker, ChunkerSettings()
-    return ChunkerSettings(
-        max_tokens=entry.get("max_tokens", default.max_tokens),
-        overlap_tokens=entry.get("overlap_tokens", default.overlap_tokens),
-    )
+        return Chatbot.from_folder(folder, index_dir=index_dir, progress=progress, settings=settings, **options)
+    return Chatbot.from_index(index_dir, settings=settings, **options)

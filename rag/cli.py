@@ -16,6 +16,7 @@ import click
 
 from rag.errors import IndexCorruptError, RagError
 from rag.records import line_span, one_line, titled
+from rag.settings import Settings
 
 DEFAULT_FOLDER = "seeds"
 DEFAULT_INDEX = "index"
@@ -41,22 +42,30 @@ def _user_errors(command):
 
 
 def _model_options(command):
-    command = click.option(
+    """--embedding-model, --reranker-model and --llm-model, handed to ``command`` as one
+    ``settings`` value, which it passes on whole."""
+
+    @functools.wraps(command)
+    def with_settings(*args, embedding_model, reranker_model, llm_model, **kwargs):
+        settings = Settings(embedding_model=embedding_model, reranker_model=reranker_model, llm_model=llm_model)
+        return command(*args, settings=settings, **kwargs)
+
+    llm = click.option(
         "--llm-model", default=None, envvar="RAG_LLM_MODEL", help="Causal LM (HF id or folder) that writes answers."
-    )(command)
-    command = click.option(
+    )
+    reranker = click.option(
         "--reranker-model",
         default=None,
         envvar="RAG_RERANKER_MODEL",
         help="Cross-encoder (HF id or folder) that reranks passages.",
-    )(command)
-    command = click.option(
+    )
+    embedder = click.option(
         "--embedding-model",
         default=None,
         envvar="RAG_EMBEDDING_MODEL",
         help="Sentence-transformers model (HF id or folder); default: the offline hashing embedder.",
-    )(command)
-    return command
+    )
+    return embedder(reranker(llm(with_settings)))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -68,12 +77,10 @@ def main(verbose: bool) -> None:
     )
 
 
-def _open_bot(index_dir: str, folder: str | None, embedding_model, reranker_model, llm_model):
+def _open_bot(index_dir: str, folder: str | None, settings):
     from rag.chatbot import open_chatbot
 
-    return open_chatbot(
-        index_dir, folder, embedding_model=embedding_model, reranker_model=reranker_model, llm_model=llm_model
-    )
+    return open_chatbot(index_dir, folder, settings=settings)
 
 
 def _folder_to_index(index_dir: str, folder: str | None) -> str | None:
@@ -81,7 +88,7 @@ def _folder_to_index(index_dir: str, folder: str | None) -> str | None:
     exists (it is opened as it is, never refilled from another folder); else the seeds, saying so."""
     from pathlib import Path
 
-    from rag.store.index import MANIFEST
+    from rag.store.manifest import MANIFEST
 
     if folder is not None or (Path(index_dir) / MANIFEST).exists():
         return folder
@@ -111,8 +118,8 @@ def index_command(folder: str | None, index_dir: str, rebuild: bool, embedding_m
     """Index the text files in FOLDER; only changed files are re-read.
 
     Without FOLDER: the folder the index was built from, or seeds/ for a new index."""
-    from rag.chatbot import index_documents
     from rag.ingest.loading import read_folder
+    from rag.ingest.pipeline import index_documents
 
     folder = folder if folder is not None else _indexed_folder(index_dir)
     contents = read_folder(folder)
@@ -132,7 +139,7 @@ def _indexed_folder(index_dir: str) -> str:
     """The folder the index in ``index_dir`` was built from; seeds/ when there is no index yet."""
     from pathlib import Path
 
-    from rag.store.index import read_manifest
+    from rag.store.manifest import read_manifest
 
     try:
         built = read_manifest(Path(index_dir))
@@ -179,9 +186,9 @@ def _as_typed(folder: str) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print the Answer as JSON.")
 @_model_options
 @_user_errors
-def ask_command(question, index_dir, folder, as_json, embedding_model, reranker_model, llm_model) -> None:
+def ask_command(question, index_dir, folder, as_json, settings) -> None:
     """Answer QUESTION from the index, with citations."""
-    bot = _open_bot(index_dir, _folder_to_index(index_dir, folder), embedding_model, reranker_model, llm_model)
+    bot = _open_bot(index_dir, _folder_to_index(index_dir, folder), settings)
     answer = bot.ask(question)
     if as_json:
         click.echo(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
@@ -231,11 +238,11 @@ def _source_lines(answer, title: Callable[[str], str | None] | None = None) -> l
 @click.option("--folder", default=None, type=click.Path(), help=FOLDER_HELP)
 @_model_options
 @_user_errors
-def chat_command(index_dir, folder, embedding_model, reranker_model, llm_model) -> None:
+def chat_command(index_dir, folder, settings) -> None:
     """Chat in the terminal; follow-up questions keep the conversation. Ctrl-D or 'exit' quits."""
     folder = _folder_to_index(index_dir, folder)
-    bot = _open_bot(index_dir, folder, embedding_model, reranker_model, llm_model)
-    click.echo(f"Ask about the {len(bot.documents)} documents in {folder or index_dir}. Ctrl-D or 'exit' to quit.")
+    bot = _open_bot(index_dir, folder, settings)
+    click.echo(f"Ask about the {len(bot.chunk_counts)} documents in {folder or index_dir}. Ctrl-D or 'exit' to quit.")
     history: list[dict] = []
     while True:
         try:
@@ -289,7 +296,7 @@ def _echoed(question: str) -> str:
 @click.option("--auth", default=None, envvar="RAG_UI_AUTH", help="user:password for a sign-in page (or RAG_UI_AUTH).")
 @_model_options
 @_user_errors
-def ui_command(host, port, folder, index_dir, auth, embedding_model, reranker_model, llm_model) -> None:
+def ui_command(host, port, folder, index_dir, auth, settings) -> None:
     """Start the chat page (Gradio) on the folder's index."""
     import importlib.util
 
@@ -303,9 +310,7 @@ def ui_command(host, port, folder, index_dir, auth, embedding_model, reranker_mo
         host=host,
         port=port,
         auth=auth,
-        embedding_model=embedding_model,
-        reranker_model=reranker_model,
-        llm_model=llm_model,
+        settings=settings,
     )
 
 
@@ -323,27 +328,25 @@ def ui_command(host, port, folder, index_dir, auth, embedding_model, reranker_mo
 )
 @_model_options
 @_user_errors
-def eval_command(
-    prompts, index_dir, folder, json_out, report, judge_model, embedding_model, reranker_model, llm_model
-) -> None:
+def eval_command(prompts, index_dir, folder, json_out, report, judge_model, settings) -> None:
     """Measure answers against a PROMPTS.jsonl file of test prompts."""
     from rag.evaluation.run import load_judge, run_eval_command
 
     judge = load_judge(judge_model) if judge_model else None
-    bot = _open_bot(index_dir, _folder_to_index(index_dir, folder), embedding_model, reranker_model, llm_model)
+    bot = _open_bot(index_dir, _folder_to_index(index_dir, folder), settings)
     run_eval_command(bot, prompts, json_out=json_out, report=report, judge=judge)
 
 
 @main.command("doctor")
 @click.option("--index-dir", default=DEFAULT_INDEX, show_default=True, type=click.Path())
 @_model_options
-def doctor_command(index_dir, embedding_model, reranker_model, llm_model) -> None:
+def doctor_command(index_dir, settings) -> None:
     """Show which backends are active, and why. Exits 1 when a model asked for does not load, the
     index is damaged, or it was built with another embedder than `rag ask` would use with these
     options, so a script can tell."""
     from rag.doctor import diagnose, failed
 
-    checks = diagnose(index_dir, embedding_model=embedding_model, reranker_model=reranker_model, llm_model=llm_model)
+    checks = diagnose(index_dir, settings)
     for check in checks:
         mark = "ok " if check.ok else "-- "
         click.echo(f"{mark} {check.name:<14} {check.detail}")

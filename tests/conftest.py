@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.tiny_models import TinyModels, build_tiny_models
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
@@ -34,6 +36,13 @@ def seeds_bot(seeds_index):
     from rag import Chatbot
 
     return Chatbot.from_index(seeds_index)
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory) -> TinyModels:
+    """Tiny random model folders for the neural path (tests/tiny_models.py), built once per
+    session: building them takes seconds, and every test only reads them."""
+    return build_tiny_models(tmp_path_factory.mktemp("tiny-models"))
 
 
 @pytest.fixture

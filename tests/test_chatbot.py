@@ -3,7 +3,7 @@ import pytest
 
 from rag import Answer, Chatbot, Citation, Document, RagError
 from rag.errors import InvalidQuestionError
-from tests.conftest import SEEDS
+from tests.conftest import SEEDS, load_prompts
 
 QUESTION = "How many prisoners were exchanged on February 5?"
 
@@ -37,6 +37,31 @@ def test_stream_yields_the_answer_text_then_the_answer(seeds_bot):
     pieces = list(stream)
     assert len(pieces) > 3
     assert "".join(pieces) == stream.answer.text == seeds_bot.ask(QUESTION).text
+
+
+@pytest.mark.parametrize("question", [prompt["question"] for prompt in load_prompts()])
+def test_ask_is_the_stream_run_to_the_end_on_every_seeds_prompt(seeds_bot, question):
+    stream = seeds_bot.stream(question)
+    pieces = list(stream)
+    assert seeds_bot.ask(question) == stream.answer
+    assert "".join(pieces) == stream.answer.text
+
+
+def test_a_follow_up_streams_the_answer_ask_gives_and_how_it_was_read(seeds_bot):
+    history = _after(seeds_bot, "Who commands the Akhmat unit?")
+    question = "What did he say about the soldiers who surrendered?"
+    stream = seeds_bot.stream(question, history=history)
+    assert "".join(stream) == stream.answer.text
+    assert stream.answer == seeds_bot.ask(question, history=history)
+    assert stream.answer.understood_as == "What did Apti Alaudinov say about the soldiers who surrendered?"
+
+
+def test_a_question_without_words_fails_alike_in_ask_and_once_the_stream_is_read(seeds_bot):
+    stream = seeds_bot.stream("the the the")  # checked for words as it is searched, not before
+    with pytest.raises(InvalidQuestionError, match="^The question has no words to search for"):
+        list(stream)
+    with pytest.raises(InvalidQuestionError, match="^The question has no words to search for"):
+        seeds_bot.ask("the the the")
 
 
 def test_retrieve_returns_hits_best_first(seeds_bot):
@@ -177,6 +202,14 @@ def test_a_folder_with_binary_empty_and_latin1_files_indexes_the_rest(tmp_path):
     assert bot.retrieve("café Genève", k=1)[0].text == "Le café de Genève ouvre à 7 heures."
 
 
+def test_chunk_counts_are_each_documents_chunks_and_documents_is_the_same_mapping(seeds_bot):
+    counts = seeds_bot.chunk_counts
+    assert sorted(counts) == sorted(path.name for path in SEEDS.iterdir() if path.suffix == ".txt")
+    assert all(isinstance(count, int) and count > 0 for count in counts.values())
+    assert sum(counts.values()) == seeds_bot.index.manifest.chunk_count
+    assert seeds_bot.documents == counts
+
+
 def test_a_missing_folder_is_a_rag_error(tmp_path):
     with pytest.raises(RagError, match="not found"):
         Chatbot.from_folder(tmp_path / "missing", index_dir=tmp_path / "index")
@@ -219,20 +252,20 @@ def test_a_changed_file_shows_its_new_title_after_a_refresh(tmp_path):
 
 
 def test_a_file_that_cannot_be_read_stays_in_the_index_as_it_was(seeds_copy, tmp_path, monkeypatch, caplog):
-    from pathlib import Path
+    import os
 
     bot = Chatbot.from_folder(seeds_copy, index_dir=tmp_path / "index")
     locked = sorted(bot.documents)[0]
     chunks = bot.documents[locked]
     (seeds_copy / "new.md").write_text("The harbour froze solid in January 1963.\n", encoding="utf-8")
-    real_read_bytes = Path.read_bytes
+    real_open = os.open
 
-    def read_bytes(path):  # chmod does not lock root out, so the refusal is simulated
-        if path.name == locked:
-            raise PermissionError(13, "Permission denied", str(path))
-        return real_read_bytes(path)
+    def refusing_open(path, *args, **kwargs):  # chmod does not lock root out, so the refusal is simulated
+        if os.path.basename(os.fspath(path)) == locked:
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_open(path, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    monkeypatch.setattr(os, "open", refusing_open)
     with caplog.at_level("WARNING"):
         report = bot.refresh()
     assert (report.added, report.removed, report.unchanged) == (["new.md"], [], 5)

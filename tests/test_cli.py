@@ -60,7 +60,7 @@ def test_ask_json_has_the_api_field_names(runner, built):
         (["eval", "{tmp}/missing.jsonl", "--folder", str(SEEDS), "--index-dir", "{tmp}/i"], "No prompts file at"),
         (
             ["eval", str(PROMPTS / "seeds.jsonl"), "--judge-model", "{tmp}/no-such-model", "--index-dir", "{tmp}/i"],
-            "Cannot load the NLI model",
+            "The NLI model folder",
         ),
     ],
 )
@@ -262,7 +262,7 @@ def test_indexing_over_a_damaged_index_says_what_happened_without_telling_to_reb
     result = runner.invoke(main, ["index", str(folder), "--index-dir", str(index_dir)])
     assert result.exit_code == 0, result.output
     assert f"Indexed {folder} into {index_dir}: 1 added, 0 changed, 0 removed, 0 unchanged." in result.output
-    assert [r.getMessage() for r in caplog.records if r.name == "rag.chatbot"] == [
+    assert [r.getMessage() for r in caplog.records if r.name == "rag.ingest.pipeline"] == [
         f"The index in {index_dir} is damaged (vectors-1.faiss is missing): rebuilding it from the documents."
     ]
 
@@ -357,3 +357,50 @@ def test_the_chat_page_without_gradio_says_what_to_install(runner, monkeypatch):
     result = runner.invoke(main, ["ui"])
     assert result.exit_code == 2
     assert result.stderr == "Error: The chat page needs gradio: pip install 'rag-seeds[ui]'.\n"
+
+
+MODEL_FLAGS = ["--embedding-model", "E", "--reranker-model", "R", "--llm-model", "L"]
+
+
+@pytest.mark.parametrize("command", [["ask", "Who?"], ["chat"], ["eval", str(PROMPTS / "seeds.jsonl")]])
+def test_the_model_options_reach_the_chatbot_as_one_settings_value(runner, built, monkeypatch, command):
+    import rag.chatbot
+    from rag.errors import RagError
+    from rag.settings import Settings
+
+    opened = []
+
+    def open_chatbot(index_dir, folder=None, *, settings=None, **options):
+        opened.append((options, settings))
+        raise RagError("opened")
+
+    monkeypatch.setattr(rag.chatbot, "open_chatbot", open_chatbot)
+    result = runner.invoke(main, [*command, "--index-dir", str(built), *MODEL_FLAGS])
+    assert result.stderr == "Error: opened\n"
+    assert opened == [({}, Settings(embedding_model="E", reranker_model="R", llm_model="L"))]
+    runner.invoke(main, [*command, "--index-dir", str(built)], env={"RAG_LLM_MODEL": "from-env"})
+    assert opened[1] == ({}, Settings(llm_model="from-env"))
+
+
+def test_doctor_and_the_chat_page_are_given_the_model_options_as_one_settings_value(runner, monkeypatch):
+    import rag.doctor
+    from rag.settings import Settings
+
+    pytest.importorskip("gradio")
+    import rag_seeds_ui.app
+
+    given = {}
+
+    def diagnose(index_dir, settings):
+        given["doctor"] = settings
+        return []
+
+    def launch(**options):
+        given["ui"] = options["settings"]
+
+    monkeypatch.setattr(rag.doctor, "diagnose", diagnose)
+    monkeypatch.setattr(rag_seeds_ui.app, "launch", launch)
+    assert runner.invoke(main, ["doctor", *MODEL_FLAGS]).exit_code == 0
+    assert runner.invoke(main, ["ui", "--folder", str(SEEDS), *MODEL_FLAGS]).exit_code == 0
+    expected = Settings(embedding_model="E", reranker_model="R", llm_model="L")
+    assert given == {"doctor": expected, "ui": expected}

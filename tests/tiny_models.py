@@ -13,8 +13,8 @@ code a user's downloaded model goes through:
 Weights are random (seeded), so the models are useless but deterministic: the language model
 writes the same gibberish every run, which is what the citation checks must catch.
 
-``tiny_models`` is a session fixture; test modules import it. The folders are built once per
-process even when several modules import the fixture.
+The ``tiny_models`` fixture (tests/conftest.py) builds them once per test session; test modules
+ask for it by name and import from here only the constants they check against.
 """
 
 from __future__ import annotations
@@ -23,8 +23,6 @@ import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-
-import pytest
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 
@@ -198,15 +196,3 @@ def build_tiny_models(root: Path) -> TinyModels:
         llm=llm,
         plain_llm=build_plain_llm(llm, root / "plain-llm"),
     )
-
-
-_built: TinyModels | None = None
-
-
-@pytest.fixture(scope="session")
-def tiny_models(tmp_path_factory) -> TinyModels:
-    """The three tiny model folders, built once per test process."""
-    global _built
-    if _built is None:
-        _built = build_tiny_models(tmp_path_factory.mktemp("tiny-models"))
-    return _built

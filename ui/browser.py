@@ -56,7 +56,8 @@ def serving(
     """The chat page on ``folder`` served on a free loopback port; yields its URL."""
     from rag import Chatbot
 
-    from .app import ChatApp, build, serve
+    from .app import build, serve
+    from .chat import ChatApp
 
     bot = Chatbot.from_folder(folder, index_dir=index_dir)
     demo = build(ChatApp(bot, index_dir=index_dir, **app_options))

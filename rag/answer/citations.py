@@ -21,6 +21,8 @@ from rag.language.analysis import index_terms
 from rag.records import Citation, SentenceCheck
 
 MARKER_RE = re.compile(r"\[(\d{1,3})\]")
+# Several numbers in one marker, "[1, 3]": how models often cite two sources at once.
+MARKER_LIST_RE = re.compile(r"\[(\d{1,3}(?:\s*[,;]\s*\d{1,3})+)\]")
 _LEADING_MARKERS_RE = re.compile(r"^(?:\s*\[\d{1,3}\])+")
 _NUMBER_RE = re.compile(r"\d+(?:[.,]\d+)*")
 

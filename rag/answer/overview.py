@@ -28,18 +28,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from rag.answer.citations import check_sentences, passages_of
-from rag.answer.extractive import (
-    HEADING_MAX_WORDS,
-    TermStatistics,
-    abstain,
-    cited_quote,
-    ends_like_a_sentence,
-    opens_with_pronoun,
-    term_weights,
-)
+from rag.answer.quotes import HEADING_MAX_WORDS, cited_quote, ends_like_a_sentence, opens_with_pronoun
+from rag.answer.refusal import abstain
 from rag.ingest.chunking import LineIndex
 from rag.ingest.sentences import split_sentences
 from rag.language.analysis import index_terms, question_terms, words
+from rag.language.terms import TermStatistics, term_weights
 from rag.records import Answer, Citation, Hit
 
 MAX_DOCUMENTS = 8

@@ -121,7 +121,14 @@ def faithfulness(verdicts: Sequence[SentenceVerdict]) -> float | None:
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
-    """The ``q``-th percentile (0-100) with linear interpolation, as numpy's default."""
+    """The ``q``-th percentile (0-100) of ``values``; None when there are none.
+
+    The one definition of a percentile here, for ``rag eval``'s latency figures and the
+    benchmark scripts alike: linear interpolation between the two nearest ranks, numpy's
+    default (Hyndman and Fan's type 7). Sorted values ``x[0] … x[n-1]`` put the percentile at
+    position ``p = (n - 1) * q / 100``, between ``x[floor(p)]`` and ``x[ceil(p)]``. Unlike a
+    nearest-rank percentile it moves smoothly as one value changes, and the 50th is the median.
+    """
     if not values:
         return None
     ordered = sorted(values)

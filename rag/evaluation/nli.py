@@ -8,7 +8,10 @@ output is read as P(entailed) after its sigmoid. ALCE (Gao et al. 2023) judges w
 TRUE model (a T5-11B NLI model) instead; its figures, this judge's and the lexical judge's are
 not comparable with each other.
 
-torch and sentence-transformers are imported when a judge is built, not with ``rag``.
+The model is loaded through ``rag.models.registry`` like every other model: its name is
+resolved first (a folder that does not exist is an error at once, before any library is
+asked), and torch and sentence-transformers are imported when a judge is built, not with
+``rag``.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from __future__ import annotations
 import logging
 
 from rag.errors import ModelLoadError
-from rag.models.neural import load_error
+from rag.models.registry import NLI, load_model
 
 logger = logging.getLogger(__name__)
 
@@ -38,20 +41,7 @@ class CrossEncoderJudge:
         self.batch_size = batch_size
         self.name = f"nli:{model}"
         self._cache: dict[tuple[str, str], float] = {}
-        try:
-            from sentence_transformers import CrossEncoder
-
-            from rag.models.neural import quiet_loading
-
-            with quiet_loading():
-                self._model = CrossEncoder(model, device=device, max_length=max_length)
-        except ImportError as error:
-            raise ModelLoadError(
-                f"The NLI judge needs sentence-transformers ({error.name} is missing): "
-                'pip install -e ".[neural]", or leave RAG_JUDGE_MODEL unset for the lexical judge.'
-            ) from None
-        except Exception as error:  # noqa: BLE001 - loading can fail in many library-specific ways
-            raise load_error("NLI", model, error) from None
+        self._model = load_model(NLI, model, _nli_cross_encoder, device=device, max_length=max_length).model
         self._entailment = _entailment_index(self._model)
         logger.info("NLI judge %s (entailment output %s)", model, self._entailment)
 
@@ -71,6 +61,12 @@ class CrossEncoderJudge:
             inputs, batch_size=self.batch_size, show_progress_bar=False, apply_softmax=True
         )
         return [float(row[self._entailment]) for row in probabilities]
+
+
+def _nli_cross_encoder(path: str, device: str, max_length: int):
+    from sentence_transformers import CrossEncoder
+
+    return CrossEncoder(path, device=device, max_length=max_length)
 
 
 def _entailment_index(model) -> int | None:

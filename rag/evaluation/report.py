@@ -17,7 +17,7 @@ from pathlib import Path
 
 from rag.errors import ReportError
 from rag.evaluation.metrics import contains_answer
-from rag.evaluation.run import METRICS, EvalResult, PromptResult, check_writable
+from rag.evaluation.results import METRICS, EvalResult, PromptResult, check_writable
 from rag.records import in_quotes, line_span, titled
 
 SUFFIXES = (".html", ".htm", ".md")

@@ -18,7 +18,10 @@ summary's metric names, each in [0, 1] and None where no prompt measures it:
 * ``faithfulness``: answer sentences supported by the passages they cite, over all sentences.
 * ``abstention_accuracy``: unanswerable prompts that abstained.
 * ``false_abstention_rate``: answerable prompts that abstained.
-* ``latency_median_ms``, ``latency_p95_ms``: wall time of ``bot.ask``.
+* ``latency_median_ms``, ``latency_p95_ms``: wall time of ``bot.ask`` (``metrics.percentile``).
+
+The records (``Prompt``, ``PromptResult``, ``EvalResult``) are in ``rag.evaluation.results``,
+which the report reads too; this module imports the report only when asked to write one.
 """
 
 from __future__ import annotations
@@ -29,14 +32,12 @@ import os
 import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rag.answer.citations import LexicalJudge, SupportJudge, passages_of, split_cited_sentences
 from rag.errors import PromptsFileError, ReportError
 from rag.evaluation.metrics import (
-    SentenceVerdict,
     citation_precision,
     citation_recall,
     contains_answer,
@@ -46,66 +47,12 @@ from rag.evaluation.metrics import (
     percentile,
     retrieval_rank,
 )
-from rag.records import MAX_QUESTION_CHARS, Answer, Citation
+from rag.evaluation.results import METRICS, EvalResult, Prompt, PromptResult, check_writable
+from rag.records import Answer
 
 logger = logging.getLogger(__name__)
 
-METRICS = (
-    "retrieval_hit_rate",
-    "answer_accuracy",
-    "citation_recall",
-    "citation_precision",
-    "faithfulness",
-    "abstention_accuracy",
-    "false_abstention_rate",
-)
 JUDGE_MODEL_ENV = "RAG_JUDGE_MODEL"
-
-
-@dataclass(frozen=True)
-class Prompt:
-    """One test prompt. ``line`` is where it was read (0 when built in code)."""
-
-    question: str
-    expected_sources: tuple[str, ...] = ()
-    expected_answer: tuple[str, ...] = ()
-    answerable: bool = True
-    line: int = 0
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any], line: int = 0) -> Prompt:
-        where = f"line {line}" if line else "prompt"
-        if not isinstance(data, Mapping):
-            raise PromptsFileError(f"{where}: expected a JSON object, got {type(data).__name__}.")
-        question = data.get("question")
-        if not isinstance(question, str) or not question.strip():
-            raise PromptsFileError(f'{where}: "question" must be a non-empty string.')
-        question = question.strip()
-        if len(question) > MAX_QUESTION_CHARS:
-            raise PromptsFileError(
-                f'{where}: "question" is {len(question):,} characters long; the limit is {MAX_QUESTION_CHARS:,}.'
-            )
-        answerable = data.get("answerable", True)
-        if not isinstance(answerable, bool):
-            raise PromptsFileError(f'{where}: "answerable" must be true or false.')
-        return cls(
-            question=question,
-            expected_sources=_strings(data, "expected_sources", where),
-            expected_answer=_strings(data, "expected_answer", where),
-            answerable=answerable,
-            line=line,
-        )
-
-
-def _strings(data: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
-    value = data.get(key, [])
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise PromptsFileError(f'{where}: "{key}" must be a list of strings.')
-    return tuple(value)
 
 
 def load_prompts(path: str | Path) -> list[Prompt]:
@@ -163,71 +110,7 @@ def _near_misses(data: Mapping[str, Any]) -> dict[str, str]:
 
 
 # ----------------------------------------------------------------------------------------
-# Results
-
-
-@dataclass
-class PromptResult:
-    """One prompt, the answer it got, the verdict on each sentence and its metrics."""
-
-    prompt: Prompt
-    answer_text: str
-    abstained: bool
-    citations: list[Citation]
-    verdicts: list[SentenceVerdict]
-    hit_sources: list[str]
-    retrieval_rank: int | None
-    latency_ms: float
-    metrics: dict[str, float | None]
-    closest: Citation | None = None  # a refusal's nearest sentence (``Answer.closest``)
-
-    def to_dict(self) -> dict:
-        return {
-            "line": self.prompt.line,
-            "question": self.prompt.question,
-            "answerable": self.prompt.answerable,
-            "expected_sources": list(self.prompt.expected_sources),
-            "expected_answer": list(self.prompt.expected_answer),
-            "answer": self.answer_text,
-            "abstained": self.abstained,
-            "citations": [asdict(c) for c in self.citations],
-            "sentences": [
-                {
-                    "sentence": v.sentence,
-                    "markers": list(v.markers),
-                    "supported": v.supported,
-                    "score": v.score,
-                    "relevant": list(v.relevant),
-                }
-                for v in self.verdicts
-            ],
-            "hit_sources": self.hit_sources,
-            "retrieval_rank": self.retrieval_rank,
-            "latency_ms": self.latency_ms,
-            "metrics": self.metrics,
-            "closest": asdict(self.closest) if self.closest else None,
-        }
-
-
-@dataclass
-class EvalResult:
-    """Every prompt's result and the overall ``summary`` (metric name → value)."""
-
-    results: list[PromptResult]
-    summary: dict[str, float | int | None]
-    judge: str
-    top_k: int | None = None
-    settings: dict[str, Any] = field(default_factory=dict)
-    titles: dict[str, str] = field(default_factory=dict)  # cited file → its title, for the report
-
-    def to_dict(self) -> dict:
-        return {
-            "summary": self.summary,
-            "judge": self.judge,
-            "top_k": self.top_k,
-            "settings": self.settings,
-            "prompts": [r.to_dict() for r in self.results],
-        }
+# Scoring
 
 
 def score_answer(prompt: Prompt, answer: Answer, latency_ms: float, judge: SupportJudge) -> PromptResult:
@@ -348,10 +231,10 @@ def judge_name(judge: SupportJudge) -> str:
 
 
 def _settings_of(bot) -> dict[str, Any]:
-    models = getattr(bot, "models", None)
+    settings = getattr(bot, "settings", None)
     out: dict[str, Any] = {}
-    if models is not None:
-        out.update({k: v for k, v in asdict(models).items()})
+    if settings is not None:
+        out.update({name: getattr(settings, name) for name in ("embedding_model", "reranker_model", "llm_model")})
     embedder = getattr(bot, "embedder", None)
     if embedder is not None:
         out["embedder"] = getattr(embedder, "id", None)
@@ -435,21 +318,6 @@ def run_eval_command(
         written = write_report(result, report)
         echo(f"Wrote {written}")
     return result
-
-
-def check_writable(path: Path) -> None:
-    """``ReportError`` now, not after the whole run, when ``path`` cannot be written."""
-    if path.is_dir():
-        raise ReportError(f"Cannot write {path}: it is a folder. Give a file name.")
-    existed = path.exists()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "a", encoding="utf-8"):
-            pass
-    except OSError as error:
-        raise ReportError(f"Cannot write {path} ({error.strerror or error}). Give a path you can write to.") from None
-    if not existed:
-        path.unlink()
 
 
 def _write_json(path: Path, data: dict) -> None:

@@ -6,14 +6,27 @@ UTF-16 when a BOM says so, else as UTF-8 (with or without a BOM) with each byte 
 valid UTF-8 read as Windows-1252 (Latin-1 for the five bytes it leaves undefined), which
 decodes anything. Binary and empty files are skipped
 with one warning each. Line endings are normalised to ``\\n`` so line numbers match editors.
-Hidden files and folders are left out; linked folders are followed.
+Hidden files and folders are left out.
+
+The walk never leaves the folder: a link is followed only when what it points to is inside
+the folder (each real folder once, so a link to a parent cannot loop); a link out of it is
+skipped with a warning, since indexing it would quote files the user never chose to share
+(``up -> ..`` would index the parent's). The walk keeps its own stack rather than recursing,
+so a folder nested thousands deep is read like any other. Only regular files are read, and
+at most ``MAX_TEXT_BYTES`` of each: a FIFO or a device in the folder is passed over instead
+of blocking or reading without end. A file name that is not valid UTF-8 (``caf\\xe9.txt``
+written by an old system) gets the id its bytes read as, decoded as file contents are
+(``café.txt``), so that the id can be stored, shown and cited; the file is still read by its
+real name, and the same bytes always give the same id.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import re
+import stat
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +38,7 @@ logger = logging.getLogger(__name__)
 
 TEXT_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".rst", ".text", ".org", ".csv", ".tsv"})
 _BINARY_SNIFF_BYTES = 8192
+MAX_TEXT_BYTES = 64 << 20  # far past any article; a file this big is a dump or a mistake
 
 
 @dataclass(frozen=True)
@@ -49,6 +63,8 @@ def read_folder(folder: str | Path) -> FolderContents:
     """``load_folder``'s documents, and the text files it could not read."""
     if not isinstance(folder, (str, os.PathLike)):
         raise DocumentsError(f"The folder must be a path, not {type(folder).__name__}: from_folder('my-articles').")
+    if not os.fspath(folder).strip():
+        raise DocumentsError("The folder name is empty. Pass the folder that holds your articles.")
     root = Path(folder)
     if not root.exists():
         raise DocumentsError(f"Folder not found: {root}. Pass the folder that holds your articles.")
@@ -56,8 +72,13 @@ def read_folder(folder: str | Path) -> FolderContents:
         raise DocumentsError(f"{root} is a file, not a folder. Pass the folder that holds it.")
     documents, unreadable = [], []
     other_formats: Counter[str] = Counter()
+    taken: set[str] = set()
     for path in _files_below(root):
-        doc_id = path.relative_to(root).as_posix()
+        doc_id = document_id(root, path)
+        if doc_id in taken:  # two names that differ only in bytes that are not UTF-8
+            logger.warning("skipping %s: another file's name reads the same; rename one of them", path)
+            continue
+        taken.add(doc_id)
         if path.suffix.lower() not in TEXT_SUFFIXES:
             other_formats[path.suffix.lower() or "without extension"] += 1
             continue
@@ -80,27 +101,79 @@ def read_folder(folder: str | Path) -> FolderContents:
 
 
 def _files_below(root: Path) -> list[Path]:
-    """The files below ``root``, sorted, hidden ones and hidden folders left out. Linked
-    folders are followed, each real folder once (a link to a parent would loop); a folder
-    that cannot be read is named in a warning, not skipped in silence."""
+    """The regular files below ``root``, sorted, hidden ones and hidden folders left out.
 
-    def unreadable(error: OSError) -> None:
-        logger.warning("skipping folder %s: cannot read it (%s)", error.filename, error.strerror or error)
-
-    seen: set[str] = set()
-    files = []
-    for folder, subfolders, names in os.walk(root, onerror=unreadable, followlinks=True):
-        real = os.path.realpath(folder)
-        if real in seen:
-            subfolders[:] = []
+    Links are followed only to what lies inside ``root`` (each real folder once); one warning
+    names each link out of it. A folder that cannot be read is named in a warning, not skipped
+    in silence. Iterative: no depth makes it fail.
+    """
+    inside = os.path.realpath(root)
+    seen = {inside}
+    pending, files = [(root, inside)], []
+    while pending:
+        folder, real_folder = pending.pop()
+        try:
+            with os.scandir(folder) as listing:
+                entries = sorted(listing, key=lambda entry: entry.name)
+        except OSError as error:
+            logger.warning("skipping folder %s: cannot read it (%s)", folder, error.strerror or error)
             continue
-        seen.add(real)
-        subfolders[:] = [name for name in subfolders if not name.startswith(".")]
-        for name in names:
-            path = Path(folder, name)
-            if not name.startswith(".") and path.is_file():
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            path = Path(entry.path)
+            # only a link needs resolving: resolving every path would cost depth² look-ups
+            real = os.path.realpath(path) if entry.is_symlink() else os.path.join(real_folder, entry.name)
+            if not _within(real, inside):
+                _warn_link_out(root, path, real)
+            elif _is_folder(entry):
+                if real not in seen:
+                    seen.add(real)
+                    pending.append((path, real))
+            elif _is_regular_file(entry):
                 files.append(path)
     return sorted(files)
+
+
+def _within(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def _is_folder(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
+
+
+def _is_regular_file(entry: os.DirEntry) -> bool:
+    """A plain file (through a link too): not a FIFO, socket or device, which would block a read
+    or never end it."""
+    try:
+        return entry.is_file()
+    except OSError:
+        return False
+
+
+def _warn_link_out(root: Path, link: Path, target: str) -> None:
+    logger.warning(
+        "skipping %s: it links to %s, outside %s (index that folder itself, or copy the files in)",
+        document_id(root, link),
+        target,
+        root,
+    )
+
+
+def document_id(root: Path, path: Path) -> str:
+    """The id of the file at ``path``: its path relative to ``root``, with ``/`` separators.
+
+    Bytes of a name that are not UTF-8 read as file contents do (Windows-1252), so that the id
+    can be stored and shown: ``caf\\xe9.txt`` is ``café.txt``.
+    """
+    relative = path.relative_to(root).as_posix()
+    if not _STRAY_BYTE_RE.search(relative):
+        return relative
+    return _decode_8bit(os.fsencode(relative))
 
 
 def _warn_other_formats(counts: Counter[str]) -> None:
@@ -130,7 +203,15 @@ def _warn_unreadable(doc_id: str, error: OSError) -> None:
 def _read_file(path: Path, doc_id: str) -> Document | None:
     """The file as a Document; None (with a warning) when it is binary or empty; OSError when
     it cannot be read."""
-    text = decode(path.read_bytes())
+    raw = read_bounded(path, MAX_TEXT_BYTES)
+    if raw is None:
+        logger.warning(
+            "skipping %s: it is over %d MB, more than an article; split it into smaller files",
+            doc_id,
+            MAX_TEXT_BYTES >> 20,
+        )
+        return None
+    text = decode(raw)
     if text is None:
         logger.warning("skipping %s: it looks like a binary file, not text", doc_id)
         return None
@@ -138,6 +219,21 @@ def _read_file(path: Path, doc_id: str) -> Document | None:
         logger.warning("skipping %s: it is empty", doc_id)
         return None
     return Document(id=doc_id, text=text)
+
+
+def read_bounded(path: Path, limit: int) -> bytes | None:
+    """The bytes of the regular file at ``path``, or None when it holds more than ``limit``.
+
+    Reads at most ``limit + 1`` bytes, so a file that grows while it is read (or a device put
+    in its place) cannot exhaust memory. OSError when it cannot be read.
+    """
+    # O_NONBLOCK: a FIFO put in place of a file opens at once instead of waiting for a writer
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(descriptor, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        raw = handle.read(limit + 1)
+    return None if len(raw) > limit else raw
 
 
 def decode(raw: bytes) -> str | None:

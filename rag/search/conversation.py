@@ -15,10 +15,11 @@ import re
 from collections.abc import Mapping, Sequence
 
 from rag.answer.definitions import defined_name
-from rag.answer.extractive import REFUSAL, people, question_type
+from rag.answer.refusal import REFUSAL
 from rag.errors import RagError
 from rag.language.analysis import index_terms, question_terms
 from rag.language.lexicon import Lexicon, load_lexicon
+from rag.language.questions import people, question_type
 from rag.records import MAX_QUESTION_CHARS
 
 Message = Mapping[str, str]

@@ -16,6 +16,8 @@ The dense weight depends on the embedder, and both were chosen on SciFact's *tra
   0.701 at 0 (BM25 alone), 0.706 at 0.1, 0.736 at 0.5, 0.732 at 0.6, 0.680 at 1 (dense alone).
 
 ``RetrievalSettings.dense_weight`` overrides it. Test-split figures are in docs/BENCHMARKS.md.
+``Retriever.fuse`` is the fusion, built on ``min_max_normalise`` (and ``reciprocal_rank_scores``
+when the settings choose RRF).
 """
 
 from __future__ import annotations
@@ -80,22 +82,25 @@ class Retriever:
         depth = max(k, self.settings.candidates)
         dense = self.index.dense_search(self.embedder.embed_query(query), depth)
         lexical = self.index.lexical_search(query_terms(query), depth)
-        fused = self._fuse(dense, lexical)
+        fused = self.fuse(dense, lexical)
         keep = max(k, self.settings.rerank_candidates) if self.reranker else k
         hits = self._hits(fused[:keep], dense, lexical)
         if self.reranker is not None and hits:
             hits = self.reranker.rerank(query, hits)
         return hits[:k]
 
-    def _fuse(self, dense: list[tuple[int, float]], lexical: list[tuple[int, float]]) -> list[tuple[int, float]]:
+    def fuse(self, dense: list[tuple[int, float]], lexical: list[tuple[int, float]]) -> list[tuple[int, float]]:
+        """One ranking from the dense and lexical ``(chunk id, score)`` lists, best first (ties by
+        chunk id): ``dense_weight`` times the min-max normalised dense score plus the rest times
+        the lexical one, or the sum of reciprocal-rank scores when the settings ask for RRF."""
         if self.settings.fusion == "rrf":
-            scores = _rrf(dense, self.settings.rrf_k, 1.0)
-            for chunk_id, score in _rrf(lexical, self.settings.rrf_k, 1.0).items():
+            scores = reciprocal_rank_scores(dense, self.settings.rrf_k, 1.0)
+            for chunk_id, score in reciprocal_rank_scores(lexical, self.settings.rrf_k, 1.0).items():
                 scores[chunk_id] = scores.get(chunk_id, 0.0) + score
         else:
             weight = self.dense_weight
-            scores = {i: weight * s for i, s in _min_max(dense).items()}
-            for chunk_id, score in _min_max(lexical).items():
+            scores = {i: weight * s for i, s in min_max_normalise(dense).items()}
+            for chunk_id, score in min_max_normalise(lexical).items():
                 scores[chunk_id] = scores.get(chunk_id, 0.0) + (1.0 - weight) * score
         return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
 
@@ -110,7 +115,7 @@ class Retriever:
         ]
 
 
-def _min_max(results: list[tuple[int, float]]) -> dict[int, float]:
+def min_max_normalise(results: list[tuple[int, float]]) -> dict[int, float]:
     """Scores scaled to [0, 1] within one result list; a lone result scores 1."""
     if not results:
         return {}
@@ -120,5 +125,7 @@ def _min_max(results: list[tuple[int, float]]) -> dict[int, float]:
     return {i: (s - low) / span if span > 0 else 1.0 for i, s in results}
 
 
-def _rrf(results: list[tuple[int, float]], k: int, weight: float) -> dict[int, float]:
+def reciprocal_rank_scores(results: list[tuple[int, float]], k: int, weight: float) -> dict[int, float]:
+    """``weight / (k + rank)`` for each chunk, by its 1-based rank in ``results`` (Cormack et al.
+    2009); the scores themselves are ignored."""
     return {chunk_id: weight / (k + rank) for rank, (chunk_id, _) in enumerate(results, 1)}

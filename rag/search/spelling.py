@@ -23,8 +23,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from rag.answer.extractive import TermStatistics
 from rag.language.analysis import QUESTION_STOPWORDS, fold, stem_all
+from rag.language.terms import TermStatistics
 
 MIN_LETTERS = 5
 MIN_LETTERS_TO_CHANGE_ONE = 6

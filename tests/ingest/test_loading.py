@@ -1,9 +1,11 @@
 import logging
+import os
 
 import pytest
 
 from rag.errors import DocumentsError
-from rag.ingest.loading import decode, display_title, load_folder
+from rag.ingest import loading
+from rag.ingest.loading import decode, display_title, load_folder, read_bounded
 
 
 def test_loads_text_formats_with_ids_relative_to_the_folder(tmp_path):
@@ -19,23 +21,114 @@ def test_loads_text_formats_with_ids_relative_to_the_folder(tmp_path):
     assert documents[1].text == "# Beta\n\nBeta text.\n"
 
 
-def test_linked_folders_are_followed_once_and_a_link_to_a_parent_does_not_loop(tmp_path):
+def test_links_inside_the_folder_are_followed_once_and_a_link_to_a_parent_does_not_loop(tmp_path):
+    library = tmp_path / "library"
+    (library / "sub").mkdir(parents=True)
+    (library / "a.txt").write_text("Alpha text.\n", encoding="utf-8")
+    (library / "sub" / "b.txt").write_text("Beta text.\n", encoding="utf-8")
+    (library / "also").symlink_to(library / "sub", target_is_directory=True)
+    (library / "loop").symlink_to(library, target_is_directory=True)
+    (library / "alias.txt").symlink_to(library / "a.txt")
+    (library / ".cache").mkdir()
+    (library / ".cache" / "c.txt").write_text("Hidden folder.\n", encoding="utf-8")
+
+    assert [d.id for d in load_folder(library)] == ["a.txt", "alias.txt", "also/b.txt"]
+
+
+def test_links_out_of_the_folder_are_skipped_with_a_warning_each(tmp_path, caplog):
     library, elsewhere = tmp_path / "library", tmp_path / "elsewhere"
     library.mkdir()
     elsewhere.mkdir()
     (library / "a.txt").write_text("Alpha text.\n", encoding="utf-8")
+    (tmp_path / "outside.txt").write_text("Secret salary list.\n", encoding="utf-8")
     (elsewhere / "b.txt").write_text("Beta text.\n", encoding="utf-8")
+    (library / "up").symlink_to("..", target_is_directory=True)
     (library / "linked").symlink_to(elsewhere, target_is_directory=True)
-    (library / "loop").symlink_to(library, target_is_directory=True)
-    (library / ".cache").mkdir()
-    (library / ".cache" / "c.txt").write_text("Hidden folder.\n", encoding="utf-8")
+    (library / "salaries.txt").symlink_to(tmp_path / "outside.txt")
 
-    assert [d.id for d in load_folder(library)] == ["a.txt", "linked/b.txt"]
+    with caplog.at_level(logging.WARNING, logger="rag.ingest.loading"):
+        documents = load_folder(library)
+
+    assert [d.id for d in documents] == ["a.txt"]
+    assert [r.getMessage() for r in caplog.records] == [
+        f"skipping {name}: it links to {target}, outside {library} (index that folder itself, or copy the files in)"
+        for name, target in [("linked", elsewhere), ("salaries.txt", tmp_path / "outside.txt"), ("up", tmp_path)]
+    ]
+
+
+def test_a_folder_nested_thousands_deep_is_read(tmp_path):
+    folders = [tmp_path / "d"]
+    for _ in range(1200):  # past Python's recursion limit (os.makedirs would recurse too)
+        folders.append(folders[-1] / "d")
+    for folder in folders:
+        folder.mkdir()
+    (folders[-1] / "bottom.txt").write_text("At the bottom.\n", encoding="utf-8")
+    try:
+        assert [d.text for d in load_folder(tmp_path)] == ["At the bottom.\n"]
+    finally:  # shutil.rmtree, which cleans tmp_path up, recurses too
+        (folders[-1] / "bottom.txt").unlink()
+        for folder in reversed(folders):
+            folder.rmdir()
+
+
+def test_a_fifo_in_the_folder_is_passed_over_without_blocking(tmp_path):
+    (tmp_path / "a.txt").write_text("Alpha text.\n", encoding="utf-8")
+    os.mkfifo(tmp_path / "pipe.txt")
+
+    assert [d.id for d in load_folder(tmp_path)] == ["a.txt"]
+
+
+def test_a_fifo_is_not_read_as_a_file(tmp_path):
+    os.mkfifo(tmp_path / "pipe.txt")
+
+    with pytest.raises(OSError, match="not a regular file"):
+        read_bounded(tmp_path / "pipe.txt", 100)
+
+
+def test_a_name_that_is_not_utf8_gets_a_stable_readable_id(tmp_path):
+    folder = os.fsencode(tmp_path)
+    with open(os.path.join(folder, b"caf\xe9.txt"), "wb") as handle:
+        handle.write(b"Coffee text.\n")
+
+    documents = load_folder(tmp_path)
+
+    assert [(d.id, d.text) for d in documents] == [("café.txt", "Coffee text.\n")]
+    documents[0].id.encode("utf-8")  # storable
+
+
+def test_two_names_that_read_the_same_keep_the_first_with_a_warning(tmp_path, caplog):
+    (tmp_path / "café.txt").write_text("UTF-8 name.\n", encoding="utf-8")
+    with open(os.path.join(os.fsencode(tmp_path), b"caf\xe9.txt"), "wb") as handle:
+        handle.write(b"Windows name.\n")
+
+    with caplog.at_level(logging.WARNING, logger="rag.ingest.loading"):
+        documents = load_folder(tmp_path)
+
+    assert [d.id for d in documents] == ["café.txt"]
+    assert len(documents) == 1 and "another file's name reads the same" in caplog.text
+
+
+def test_a_file_over_the_size_limit_is_skipped_with_a_warning(tmp_path, caplog, monkeypatch):
+    monkeypatch.setattr(loading, "MAX_TEXT_BYTES", 1 << 20)
+    (tmp_path / "a.txt").write_text("Alpha text.\n", encoding="utf-8")
+    (tmp_path / "dump.txt").write_text("x" * ((1 << 20) + 1), encoding="utf-8")
+
+    with caplog.at_level(logging.WARNING, logger="rag.ingest.loading"):
+        documents = load_folder(tmp_path)
+
+    assert [d.id for d in documents] == ["a.txt"]
+    assert [r.getMessage() for r in caplog.records] == [
+        "skipping dump.txt: it is over 1 MB, more than an article; split it into smaller files"
+    ]
+
+
+@pytest.mark.parametrize("name", ["", "  "])
+def test_an_empty_folder_name_is_a_rag_error_not_the_current_folder(name):
+    with pytest.raises(DocumentsError, match="folder name is empty"):
+        load_folder(name)
 
 
 def test_a_folder_that_cannot_be_read_is_named_in_a_warning(tmp_path, caplog, monkeypatch):
-    import os
-
     (tmp_path / "a.txt").write_text("Alpha text.\n", encoding="utf-8")
     locked = tmp_path / "locked"
     locked.mkdir()
@@ -173,3 +266,16 @@ def test_a_long_display_title_is_cut_at_a_word_with_an_ellipsis():
     assert display_title(text) == "Chechnya’s Kadyrov shifts stance on POWs, touting efforts to bring…"
     assert display_title(text, max_chars=30) == "Chechnya’s Kadyrov shifts…"
     assert display_title(text, max_chars=200) == text.splitlines()[0]
+
+
+def test_a_folder_with_a_name_that_is_not_utf8_indexes_and_cites_it(tmp_path):
+    from rag import Chatbot
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    with open(os.path.join(os.fsencode(folder), b"caf\xe9.txt"), "wb") as handle:
+        handle.write(b"The cafe opened in 1921 on the main square.\n")
+
+    answer = Chatbot.from_folder(folder, index_dir=tmp_path / "index").ask("When did the cafe open?")
+
+    assert [(c.source, c.start_line) for c in answer.citations] == [("café.txt", 1)]

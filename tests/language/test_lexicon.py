@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from rag import Chatbot, Document
-from rag.answer.extractive import ComposerSettings
+from rag.answer.evidence import ComposerSettings
 from rag.language.lexicon import Lexicon, load_lexicon, wordnet_folder
 
 LICENCE = "  1 This database is provided under a licence.\n  2 Second line of the licence.\n"
@@ -89,11 +89,11 @@ def test_rag_wordnet_dir_chooses_the_database(miniature: Lexicon, tmp_path: Path
 
 
 def test_doctor_says_when_rag_wordnet_dir_holds_no_wordnet(tmp_path: Path, monkeypatch):
-    from rag import doctor
+    from rag.doctor import diagnose
 
     monkeypatch.setenv("RAG_WORDNET_DIR", str(tmp_path))
     monkeypatch.setattr("rag.language.lexicon.load_lexicon", lambda: Lexicon(None))
-    check = doctor._lexicon()
+    (check,) = [check for check in diagnose(tmp_path) if check.name == "lexicon"]
     assert not check.ok
     assert check.detail == f"RAG_WORDNET_DIR={tmp_path} holds no WordNet (index.noun, data.noun)"
 

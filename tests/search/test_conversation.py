@@ -2,8 +2,8 @@
 
 import pytest
 
-from rag.answer.extractive import people
 from rag.language.lexicon import load_lexicon
+from rag.language.questions import people
 from rag.search.conversation import condense_question, person_in_focus, resolve_people
 
 

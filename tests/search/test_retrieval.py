@@ -1,7 +1,7 @@
 import pytest
 
 from rag import Chatbot, Document
-from rag.search.retrieval import RetrievalSettings, Retriever, _min_max, _rrf
+from rag.search.retrieval import RetrievalSettings, Retriever, min_max_normalise, reciprocal_rank_scores
 
 DOCS = [
     Document(id="swap.txt", text="The February 5 exchange included 314 prisoners, 157 from each side."),
@@ -41,14 +41,14 @@ def test_character_ngrams_find_spelling_variants_that_stemming_misses(bot):
 
 
 def test_min_max_scaling_and_rrf_are_exact():
-    assert _min_max([(1, 4.0), (2, 2.0), (3, 3.0)]) == {1: 1.0, 2: 0.0, 3: 0.5}
-    assert _min_max([(7, 0.3)]) == {7: 1.0}
-    assert _rrf([(5, 9.0), (6, 1.0)], k=60, weight=1.0) == {5: 1 / 61, 6: 1 / 62}
+    assert min_max_normalise([(1, 4.0), (2, 2.0), (3, 3.0)]) == {1: 1.0, 2: 0.0, 3: 0.5}
+    assert min_max_normalise([(7, 0.3)]) == {7: 1.0}
+    assert reciprocal_rank_scores([(5, 9.0), (6, 1.0)], k=60, weight=1.0) == {5: 1 / 61, 6: 1 / 62}
 
 
 def test_convex_fusion_weights_each_side(bot):
     retriever = Retriever(bot.index, bot.embedder, RetrievalSettings(dense_weight=0.25))
-    fused = dict(retriever._fuse([(1, 0.9), (2, 0.5)], [(2, 10.0), (3, 4.0)]))
+    fused = dict(retriever.fuse([(1, 0.9), (2, 0.5)], [(2, 10.0), (3, 4.0)]))
     assert fused == pytest.approx({1: 0.25, 2: 0.75, 3: 0.0})
 
 

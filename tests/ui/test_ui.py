@@ -13,13 +13,13 @@ import pytest
 
 pytest.importorskip("gradio")
 
-from rag_seeds_ui import render  # noqa: E402
-from rag_seeds_ui.app import INDEX_FAILED, UNEXPECTED_ERROR, ChatApp, Conversation, ReadWriteLock, parse_auth  # noqa: E402
-
 from rag import RagError  # noqa: E402
 from rag.errors import DocumentsError, InvalidQuestionError  # noqa: E402
 from rag.ingest.uploads import safe_name, save_upload  # noqa: E402
 from rag.records import Answer, Chunk, Citation, Hit  # noqa: E402
+from rag_seeds_ui import render  # noqa: E402
+from rag_seeds_ui.app import parse_auth  # noqa: E402
+from rag_seeds_ui.chat import INDEX_FAILED, UNEXPECTED_ERROR, ChatApp, Conversation, ReadWriteLock  # noqa: E402
 from tests.conftest import SEEDS  # noqa: E402
 
 SEED_QUESTION = "How many prisoners were exchanged on February 5?"
@@ -374,8 +374,7 @@ def test_reindex_picks_up_files_changed_on_disk(app):
 def test_a_failed_reindex_is_a_notice_and_the_old_index_stays(tmp_path, caplog):
     bot = RecordingBot()
     bot.folder = tmp_path
-    bot.documents = {"a.txt": 1}
-    bot.models = None
+    bot.chunk_counts = {"a.txt": 1}
     bot.backends = {"answers": "extractive"}
 
     def refresh(progress=None):
@@ -389,18 +388,18 @@ def test_a_failed_reindex_is_a_notice_and_the_old_index_stays(tmp_path, caplog):
 
 def test_examples_are_offered_only_for_indexed_seed_files():
     bot = RecordingBot()
-    bot.documents = {SEED_FILE: 3}
+    bot.chunk_counts = {SEED_FILE: 3}
     assert ChatApp(bot, index_dir=".").examples() == [
         "How many prisoners were exchanged on February 5?",
         "Who is Kadyrov?",
         "What is the capital of Australia?",
     ]
-    bot.documents = {"001_7766d24d19bfa5ea.txt": 3, "notes.txt": 1}
+    bot.chunk_counts = {"001_7766d24d19bfa5ea.txt": 3, "notes.txt": 1}
     assert ChatApp(bot, index_dir=".").examples() == ["What are these articles about?"]
 
 
 def test_each_seed_example_shows_what_it_is_offered_for(seeds_bot):
-    from rag_seeds_ui.app import SEED_EXAMPLES
+    from rag_seeds_ui.chat import SEED_EXAMPLES
 
     for question, source in SEED_EXAMPLES:
         answer = seeds_bot.ask(question)
@@ -474,6 +473,7 @@ def test_the_server_listens_on_loopback_only(served):
     assert url.startswith("http://127.0.0.1:")
 
 
+@pytest.mark.slow
 def test_twenty_clients_at_once_get_their_own_correct_answers(served):
     from gradio_client import Client
 
@@ -523,6 +523,7 @@ def test_a_taken_port_is_a_user_error(app):
 
 # uvicorn's server thread ends by raising SystemExit when it cannot bind; Gradio then raises.
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+@pytest.mark.slow
 def test_an_address_not_on_this_machine_is_one_user_error_and_no_server_log(app, capfd):
     from rag_seeds_ui.app import build, serve
     from rag_seeds_ui.browser import free_port
@@ -536,6 +537,7 @@ def test_an_address_not_on_this_machine_is_one_user_error_and_no_server_log(app,
 def test_login_is_required_when_auth_is_set(seeds_copy, tmp_path):
     import httpx
     from gradio_client import Client
+
     from rag_seeds_ui.browser import serving
 
     with serving(seeds_copy, tmp_path / "index", auth=("ann", "s3cret")) as url:

@@ -1,0 +1,64 @@
+"""``Settings``: everything a ``Chatbot`` is configured with, as one value.
+
+It owns the grouping only: which models to load (each a Hugging Face id or a local folder,
+None for the default, and the device they run on) and the retrieval, composer and generation
+settings, each defined beside the stage it tunes. One value goes whole through the
+constructors, ``open_chatbot``, ``rag doctor``, the CLI and the chat page, so a new option is
+added here once rather than threaded through every signature on its way.
+
+Trade-offs made:
+- The keyword arguments documented in the README (``embedding_model=``, ``llm_model=``,
+  ``generation=`` ...) stay: they build a ``Settings`` with ``with_named``. A keyword left at
+  None keeps what ``settings=`` says, so None cannot switch a model off that the value turns
+  on; pass a ``Settings`` without it instead.
+- Frozen: one value can be shared by bots and threads; change one with
+  ``dataclasses.replace``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+from rag.answer.evidence import ComposerSettings
+from rag.answer.prompting import GenerationSettings
+from rag.search.retrieval import RetrievalSettings
+
+
+@dataclass(frozen=True)
+class Settings:
+    """``embedding_model``, ``reranker_model``, ``llm_model``: a Hugging Face id or a local
+    folder each; None for the default (the offline hashing embedder, or the one an existing
+    index was built with; no reranker; extractive answers). ``device``: where the models run
+    ("cpu", "cuda" ...); None for ``RAG_DEVICE``, else the fastest one present."""
+
+    embedding_model: str | None = None
+    reranker_model: str | None = None
+    llm_model: str | None = None
+    device: str | None = None
+    retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
+    composer: ComposerSettings = field(default_factory=ComposerSettings)
+    generation: GenerationSettings = field(default_factory=GenerationSettings)
+
+    def with_named(self, **named: Any) -> Settings:
+        """These settings with each keyword that is not None put in place of its field: the
+        keyword way (``llm_model="..."``) and the whole-value way (``settings=``) meet here."""
+        unknown = sorted(set(named) - setting_names())
+        if unknown:
+            raise TypeError(f"Unknown setting {unknown[0]!r}; the settings are {', '.join(sorted(setting_names()))}.")
+        given = {name: value for name, value in named.items() if value is not None}
+        return replace(self, **given) if given else self
+
+
+def setting_names() -> frozenset[str]:
+    return frozenset(f.name for f in fields(Settings))
+
+
+def split_settings(settings: Settings | None, options: Mapping[str, Any]) -> tuple[Settings, dict[str, Any]]:
+    """``settings`` (the defaults when None) with the ``options`` that name a setting applied,
+    and the options left over, for whatever takes them next."""
+    names = setting_names()
+    named = {name: value for name, value in options.items() if name in names}
+    rest = {name: value for name, value in options.items() if name not in names}
+    return (settings or Settings()).with_named(**named), rest

@@ -1,0 +1,308 @@
+"""Updating an index: one writer at a time, one new generation per update, committed atomically.
+
+``begin_update`` takes the writer lock (``.lock``, flock), reads the current manifest, checks
+that the index was built with the same embedder and chunker, and compares the documents with
+the ones it holds by sha256 and title: only added and changed documents are written again,
+removed and changed ones are deleted. The caller (``rag.ingest.pipeline``) then hands over the
+new documents' chunks and their vectors through the ``Update`` it is given; the store neither
+chunks nor embeds, so it does not depend on how either is done.
+
+Writes are atomic by generation: the next generation's files are written beside the current
+ones (temporary name, fsync, rename), then ``manifest.json`` is replaced the same way; that
+rename is the commit. A process killed at any point leaves a manifest that names complete
+files, so the previous index stays usable. Files of older generations are removed after the
+commit, and leftovers of an interrupted update are removed by the next one.
+
+The update is a context manager rather than a function taking the chunks so that the caller
+can chunk and embed one batch at a time inside the writer's transaction: a very large file is
+never held in memory whole, and its progress can be shown as it goes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import shutil
+import sqlite3
+import tempfile
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from rag.errors import IndexLocationError, IndexMismatchError, RagError
+from rag.records import Chunk, Document
+from rag.store.files import data_file_name, fsync_file, generation_of, highest_generation, not_a_file
+from rag.store.lexical import create_database, delete_documents, insert_chunk, insert_document, open_for_update
+from rag.store.manifest import (
+    MANIFEST,
+    Manifest,
+    check_compatible,
+    check_not_foreign,
+    data_file,
+    read_manifest,
+    write_manifest,
+)
+from rag.store.vectors import FaissVectors
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class UpdateReport:
+    added: list[str]
+    changed: list[str]
+    removed: list[str]
+    unchanged: int
+    # Unreadable this time, so left as indexed (counted in ``unchanged``).
+    kept: list[str] = field(default_factory=list)
+
+    @property
+    def touched(self) -> bool:
+        return bool(self.added or self.changed or self.removed)
+
+    def __str__(self) -> str:
+        return (
+            f"{len(self.added)} added, {len(self.changed)} changed, {len(self.removed)} removed, "
+            f"{self.unchanged} unchanged"
+        )
+
+
+class Update:
+    """One update in progress, as its caller sees it: what changed (``report``), the documents
+    to add (``documents``, added then changed ones), and where their chunks and vectors go.
+
+    ``writes`` is False when nothing changed: then no generation is written, and there is
+    nothing to add."""
+
+    def __init__(
+        self,
+        report: UpdateReport,
+        documents: list[Document],
+        db: sqlite3.Connection | None = None,
+        vectors: FaissVectors | None = None,
+        manifest: Manifest | None = None,
+    ) -> None:
+        self.report = report
+        self.documents = documents
+        self._db = db
+        self._vectors = vectors
+        self._manifest = manifest
+
+    @property
+    def writes(self) -> bool:
+        return self._db is not None
+
+    def add_document(self, document: Document, chunks: Sequence[Chunk], searchable: Sequence[str]) -> list[int]:
+        """Store ``document`` and its ``chunks``, each found by the text beside it in
+        ``searchable`` (its terms are indexed); the chunks' ids, under which to add their vectors."""
+        if len(searchable) != len(chunks):
+            raise ValueError("need one searchable text per chunk")
+        insert_document(self._db, document)
+        ids = [insert_chunk(self._db, document.id, c, text) for c, text in zip(chunks, searchable, strict=True)]
+        self._manifest.documents[document.id] = {
+            "sha256": document.sha256,
+            "chunks": len(chunks),
+            "title": document.title,
+        }
+        return ids
+
+    def add_vectors(self, ids: Sequence[int], vectors: np.ndarray) -> None:
+        """The vectors of the chunks ``ids`` (from ``add_document``), one row each."""
+        self._vectors.add(ids, vectors)
+
+
+@contextlib.contextmanager
+def begin_update(
+    folder: str | Path,
+    documents: Sequence[Document],
+    *,
+    embedder: dict,
+    chunker: dict,
+    rebuild: bool = False,
+    source: str | Path | None = None,
+    keep: Collection[str] = (),
+) -> Iterator[Update]:
+    """Make the index in ``folder`` hold exactly ``documents``: yields the ``Update`` to add the
+    new ones' chunks and vectors to, and commits when the block ends without an error.
+
+    ``embedder`` and ``chunker`` are their manifest entries. ``rebuild`` starts from nothing;
+    without it, an index built with another embedder or chunker is an ``IndexMismatchError``,
+    as is one of another folder, still there, whose documents this would remove; a damaged
+    index is an ``IndexCorruptError``. ``source`` is the folder the documents were read from,
+    recorded in the manifest. ``keep``: ids of documents that are still there but could not be
+    read this time; the index keeps the version it holds of them instead of removing them.
+    """
+    source = str(Path(source).resolve()) if source is not None else None
+    folder = _writable_folder(Path(folder))
+    _check_unique_ids(documents)
+    with _writer_lock(folder):
+        if rebuild:
+            check_not_foreign(folder)
+        current = None if rebuild else read_manifest(folder)
+        if current is not None:
+            check_compatible(folder, current, embedder, chunker)
+            data_file(folder, current, "chunks")
+            data_file(folder, current, "vectors")
+        report = diff(current, documents, keep)
+        if current is not None:
+            _check_not_replacing(folder, current, source, report)
+        for doc_id in report.kept:
+            logger.warning("%s stays in the index as it was last read; index again once it can be read", doc_id)
+        if current is not None and not report.touched:
+            # Nothing to re-embed, but the folder may be new, or the model may have moved (the
+            # same fingerprint at another path): record where they are now.
+            if current.source != source or current.embedder != embedder:
+                write_manifest(folder, current.to_json() | {"source": source, "embedder": embedder})
+            _remove_stale_files(folder, current)
+            yield Update(report, [])
+            return
+        manifest = Manifest(embedder=embedder, chunker=chunker, source=source)
+        manifest.generation = (current.generation if current else highest_generation(folder)) + 1
+        if current is not None:  # a rebuild starts from nothing, the old manifest's unknown keys too
+            manifest.documents = dict(current.documents)
+            manifest.unknown = dict(current.unknown)
+        wanted = {d.id: d for d in documents}
+        fresh = [wanted[i] for i in report.added + report.changed]
+        try:
+            with _next_generation(folder, current, manifest, report, fresh) as update:
+                yield update
+            write_manifest(folder, manifest.to_json())
+        except OSError as error:  # a full disk, a folder made read-only mid-way
+            raise IndexLocationError(_cannot_write(folder, error)) from error
+        _remove_stale_files(folder, manifest)
+        logger.info("index %s: %s", folder, report)
+
+
+@contextlib.contextmanager
+def _next_generation(
+    folder: Path, current: Manifest | None, manifest: Manifest, report: UpdateReport, fresh: list[Document]
+) -> Iterator[Update]:
+    """The files of ``manifest``'s generation: the current ones copied, less the removed and
+    changed documents; ``fresh`` documents are added through the ``Update`` yielded. Written
+    under temporary names, fsynced and renamed when the block ends, then named in ``manifest``."""
+    db_name, vectors_name = (
+        data_file_name("chunks", manifest.generation),
+        data_file_name("vectors", manifest.generation),
+    )
+    db_tmp, vectors_tmp = folder / f"{db_name}.tmp", folder / f"{vectors_name}.tmp"
+    # A killed writer's journal would be rolled back into the fresh database.
+    for stale in (db_tmp, vectors_tmp, folder / f"{db_name}.tmp-journal"):
+        stale.unlink(missing_ok=True)
+
+    if current is None:
+        db = create_database(db_tmp)
+        vectors = FaissVectors.empty(manifest.embedder["dim"])
+    else:
+        shutil.copyfile(folder / current.files["chunks"]["name"], db_tmp)
+        db = open_for_update(db_tmp)
+        vectors = FaissVectors.load(folder / current.files["vectors"]["name"])
+
+    try:
+        with db:
+            gone = delete_documents(db, report.removed + report.changed)
+            if gone:
+                vectors.remove(gone)
+            for doc_id in report.removed + report.changed:
+                manifest.documents.pop(doc_id, None)
+            yield Update(report, fresh, db, vectors, manifest)
+    finally:
+        db.close()
+    fsync_file(db_tmp)
+    vectors.save(vectors_tmp)
+    fsync_file(vectors_tmp)
+    os.replace(db_tmp, folder / db_name)
+    os.replace(vectors_tmp, folder / vectors_name)
+    manifest.files = {
+        "chunks": {"name": db_name, "bytes": (folder / db_name).stat().st_size},
+        "vectors": {"name": vectors_name, "bytes": (folder / vectors_name).stat().st_size},
+    }
+
+
+def diff(current: Manifest | None, documents: Sequence[Document], keep: Collection[str] = ()) -> UpdateReport:
+    """What an update from ``current`` to ``documents`` adds, changes and removes."""
+    known = current.documents if current else {}
+    wanted = {d.id: d for d in documents}
+    kept = [i for i in keep if i in known and i not in wanted]
+    added = [i for i in wanted if i not in known]
+    # The title is searched with the text, so a new title is a change too.
+    changed = [
+        i
+        for i in wanted
+        if i in known and (known[i]["sha256"], known[i].get("title")) != (wanted[i].sha256, wanted[i].title)
+    ]
+    removed = [i for i in known if i not in wanted and i not in kept]
+    return UpdateReport(added, changed, removed, len(wanted) - len(added) - len(changed) + len(kept), kept)
+
+
+def _check_not_replacing(folder: Path, current: Manifest, source: str | None, report: UpdateReport) -> None:
+    """Documents of one folder indexed over another's would remove the other's: a forgotten or
+    mistyped --index-dir. Refused while that folder is still there (rebuilding says it is
+    meant); when it is gone, the folder most likely moved, and it goes ahead, saying so."""
+    if not (current.source and source and current.source != source and report.removed):
+        return
+    if Path(current.source).is_dir():
+        removed = ", ".join(report.removed[:3]) + (", ..." if len(report.removed) > 3 else "")
+        raise IndexMismatchError(
+            f"The index in {folder} holds the documents of {current.source}; indexing {source} there would "
+            f"remove {len(report.removed)} of them ({removed}). Give another --index-dir, or replace them: "
+            f"`rag index {source} --index-dir {folder} --rebuild` (rebuild=True in Python)."
+        )
+    logger.warning(
+        "The index in %s was built from %s, which is no longer there; it now holds the documents of %s (%d removed).",
+        folder,
+        current.source,
+        source,
+        len(report.removed),
+    )
+
+
+def _check_unique_ids(documents: Sequence[Document]) -> None:
+    seen: set[str] = set()
+    for document in documents:
+        if document.id in seen:
+            raise RagError(f"Two documents share the id {document.id!r}; give each a unique id.")
+        seen.add(document.id)
+
+
+def _remove_stale_files(folder: Path, manifest: Manifest) -> None:
+    keep = {entry["name"] for entry in manifest.files.values()}
+    for path in folder.iterdir():
+        if path.name not in keep and generation_of(path.name) is not None:
+            path.unlink(missing_ok=True)
+    (folder / f"{MANIFEST}.tmp").unlink(missing_ok=True)
+
+
+def _writable_folder(folder: Path) -> Path:
+    """The index folder, created if missing; or a plain error saying why it cannot be."""
+    not_a_file(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):  # a read-only folder fails here, not mid-write
+            pass
+    except OSError as error:
+        raise IndexLocationError(_cannot_write(folder, error)) from error
+    return folder
+
+
+def _cannot_write(folder: Path, error: OSError) -> str:
+    return (
+        f"Cannot write the index in {folder} ({error.strerror or error}). Give --index-dir a folder you can write to."
+    )
+
+
+@contextlib.contextmanager
+def _writer_lock(folder: Path) -> Iterator[None]:
+    try:
+        handle = open(folder / ".lock", "w")  # noqa: SIM115 - closed below, after the lock is released
+    except OSError as error:
+        raise IndexLocationError(_cannot_write(folder, error)) from error
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -1,0 +1,162 @@
+"""The checks on what a language model wrote (``rag.answer.checking``): markers resolved and
+renumbered, unsupported sentences dropped, the refusal recognised, and the extractive answer
+instead when too little holds."""
+
+from __future__ import annotations
+
+import pytest
+from model_passages import CHECHENS, EXCHANGE, two_passages
+
+from rag.answer.checking import answer_from_output, check_output, is_refusal
+from rag.answer.prompting import ModelPrompt
+from rag.answer.refusal import REFUSAL
+from rag.records import Answer, Hit
+
+
+@pytest.fixture
+def passages() -> list[Hit]:
+    return two_passages()
+
+
+def test_valid_markers_are_kept_and_cite_the_whole_passage(passages):
+    raw = "Russia and Ukraine exchanged 314 prisoners on February 5 [1]. Kadyrov said 20 Chechen soldiers were among them [2]."
+    checked = check_output(raw, passages)
+
+    assert checked.failure is None
+    assert not checked.abstained
+    assert checked.text == (
+        "Russia and Ukraine exchanged 314 prisoners on February 5. [1] "
+        "Kadyrov said 20 Chechen soldiers were among them. [2]"
+    )
+    assert [(c.marker, c.source, c.start_line, c.quote) for c in checked.citations] == [
+        (1, "003_exchange.txt", 21, EXCHANGE),
+        (2, "003_exchange.txt", 11, CHECHENS),
+    ]
+    assert [c.start_char for c in checked.citations] == [900, 400]
+    assert [check.supported for check in checked.checks] == [True, True]
+
+
+def test_markers_are_renumbered_in_order_of_use(passages):
+    checked = check_output("Twenty Chechen soldiers were among the prisoners returned to Russia [2].", passages)
+    assert checked.text == "Twenty Chechen soldiers were among the prisoners returned to Russia. [1]"
+    assert [(c.marker, c.quote) for c in checked.citations] == [(1, CHECHENS)]
+
+
+def test_out_of_range_markers_are_removed(passages):
+    checked = check_output("Russia and Ukraine exchanged 314 prisoners [1][7].", passages)
+    assert checked.failure is None
+    assert checked.text == "Russia and Ukraine exchanged 314 prisoners. [1]"
+    assert [c.marker for c in checked.citations] == [1]
+
+
+def test_a_list_in_one_marker_cites_each_source(passages):
+    raw = "Kadyrov said 20 Chechen soldiers were among the 314 prisoners exchanged on February 5 [2, 1]."
+    checked = check_output(raw, passages)
+    assert checked.failure is None
+    assert checked.text == (
+        "Kadyrov said 20 Chechen soldiers were among the 314 prisoners exchanged on February 5. [1][2]"
+    )
+    assert [(c.marker, c.quote) for c in checked.citations] == [(1, CHECHENS), (2, EXCHANGE)]
+
+
+def test_only_out_of_range_markers_fail(passages):
+    checked = check_output("Russia and Ukraine exchanged 314 prisoners [3]. They met in Istanbul [12].", passages)
+    assert checked.failure == "its citation markers point at no retrieved passage"
+    assert checked.citations == []
+
+
+def test_no_markers_fail(passages):
+    checked = check_output("Russia and Ukraine exchanged 314 prisoners.", passages)
+    assert checked.failure == "it cites no passage"
+
+
+def test_an_unsupported_sentence_is_dropped_when_most_are_supported(passages):
+    raw = "Russia and Ukraine exchanged 314 prisoners [1]. The exchange was organised by Switzerland [2]."
+    checked = check_output(raw, passages)
+    assert checked.failure is None
+    assert checked.text == "Russia and Ukraine exchanged 314 prisoners. [1]"
+    assert [c.marker for c in checked.citations] == [1]
+
+
+def test_mostly_unsupported_output_fails(passages):
+    raw = (
+        "Russia and Ukraine exchanged 314 prisoners [1]. "
+        "The exchange was organised by Switzerland [2]. "
+        "It took place in Geneva under heavy snow [1]."
+    )
+    checked = check_output(raw, passages)
+    assert checked.failure == "only 1 of its 3 sentences are supported by the passages they cite"
+    assert [check.supported for check in checked.checks] == [True, False, False]
+
+
+def test_an_invented_number_is_not_supported(passages):
+    checked = check_output("Russia and Ukraine exchanged 390 prisoners on February 5 [1].", passages)
+    assert checked.failure == "only 0 of its 1 sentences are supported by the passages they cite"
+
+
+@pytest.mark.parametrize(
+    "raw", [REFUSAL, "the documents do not say", "  The documents do not say. [1]", "“The documents do not say.”"]
+)
+def test_the_refusal_phrase_alone_abstains(passages, raw):
+    checked = check_output(raw, passages)
+    assert is_refusal(raw)
+    assert checked.failure is None
+    assert checked.abstained
+    assert checked.text == REFUSAL
+    assert checked.citations == []
+
+
+def test_the_refusal_phrase_with_more_is_not_an_abstention(passages):
+    assert not is_refusal("The documents do not say who won, but 314 prisoners were exchanged.")
+
+
+def test_empty_output_and_no_passages_fail(passages):
+    assert check_output("  \n", passages).failure == "the language model wrote nothing"
+    assert (
+        check_output("Anything [1].", []).failure == "no retrieved passage fits in the language model's context window"
+    )
+
+
+def test_a_passing_output_becomes_the_answer(passages):
+    prompt = ModelPrompt("the prompt", passages, 3)
+    raw = "Russia and Ukraine exchanged 314 prisoners [1]."
+
+    def never() -> Answer:
+        raise AssertionError("the fallback must not be used")
+
+    answer = answer_from_output("How many?", passages, prompt, raw, never)
+    assert answer.backend == "llm"
+    assert answer.fallback_reason is None
+    assert answer.text == "Russia and Ukraine exchanged 314 prisoners. [1]"
+    assert answer.raw_text == raw
+    assert answer.hits == passages
+    assert [c.quote for c in answer.citations] == [EXCHANGE]
+
+
+def test_a_failing_output_falls_back_and_says_why(passages):
+    prompt = ModelPrompt("the prompt", passages, 3)
+    raw = "ens ens ens eet eet eet"
+    extractive = Answer(question="How many?", text=f"{EXCHANGE} [1]", raw_text=f"{EXCHANGE} [1]")
+
+    answer = answer_from_output("How many?", passages, prompt, raw, lambda: extractive)
+    assert answer.backend == "extractive"
+    assert answer.text == f"{EXCHANGE} [1]"
+    assert answer.raw_text == raw
+    assert answer.fallback_reason == (
+        "The language model's answer was not used: it cites no passage. This is the extractive answer."
+    )
+
+
+def test_the_configured_judge_decides_support(passages):
+    class RejectAll:
+        threshold = 0.5
+
+        def support(self, claim: str, passage: str) -> float:
+            return 0.0
+
+    prompt = ModelPrompt("the prompt", passages, 3)
+    extractive = Answer(question="How many?", text="extractive")
+    raw = "Russia and Ukraine exchanged 314 prisoners [1]."
+    answer = answer_from_output("How many?", passages, prompt, raw, lambda: extractive, judge=RejectAll())
+    assert answer.text == "extractive"
+    assert "only 0 of its 1 sentences are supported" in answer.fallback_reason

@@ -1,0 +1,297 @@
+"""The chat page's state and handlers: what happens when a visitor asks, uploads or looks.
+
+``ChatApp`` holds the one ``Chatbot`` that serves every visitor and answers the page's events
+with rendered HTML (``rag_seeds_ui.render``); ``rag_seeds_ui.app`` lays the page out and wires
+the events to it. Nothing here knows the layout, so the handlers are tested without a server.
+
+Trade-offs made:
+- One ``Chatbot`` serves every visitor. Questions share it freely; re-indexing swaps the
+  index underneath, so it waits for the questions in flight and holds new ones back until it
+  is done (a read/write lock), rather than closing the index under a running question.
+- Each browser tab keeps its own conversation in ``gr.State`` (what is shown, and the plain
+  role/content history the chatbot needs for follow-ups), so concurrent visitors never see
+  each other's answers.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import gradio as gr
+
+from rag import Answer, Chatbot, RagError
+from rag.doctor import Check, diagnose
+from rag.ingest.uploads import DEFAULT_MAX_UPLOAD_BYTES, save_upload
+from rag.store.update import UpdateReport
+
+from . import render
+
+logger = logging.getLogger(__name__)
+
+MAX_PASSAGES = 20
+QUEUE_CONCURRENCY = 8
+QUEUE_MAX_SIZE = 256
+
+# Questions the offline default answers from the seed articles, offered when those are indexed
+# (short enough that the page shows them whole); "the capital of Australia" shows what an
+# abstention looks like, the last an overview.
+SEED_EXAMPLES = [
+    ("How many prisoners were exchanged on February 5?", "003_58ec4efac89fea89.txt"),
+    ("Which analyst called Kadyrov's support a gamble?", "000_f2df93452cb9e121.txt"),
+    ("Which Serbian leader did Chris Costa compare Putin to?", "002_16c963fab6cf1b6f.txt"),
+    ("Who is Putin's Chief of General Staff?", "004_7efb122e67c28a6b.txt"),
+    ("Who is Kadyrov?", "003_58ec4efac89fea89.txt"),
+    ("What is the capital of Australia?", "003_58ec4efac89fea89.txt"),
+    ("What are these articles about?", "001_7766d24d19bfa5ea.txt"),
+]
+
+# Titles are cut shorter on the command line; the page has room for the seeds' whole.
+PAGE_TITLE_CHARS = 110
+
+_MODEL_CHECKS = frozenset({"embedder", "reranker", "llm"})
+
+UNEXPECTED_ERROR = "Something went wrong while answering; the details are in the server log. Please try again."
+INDEX_FAILED = "Indexing failed; the details are in the server log. Questions still use the previous index."
+
+
+class ReadWriteLock:
+    """Many readers at once, or one writer; a waiting writer holds back new readers."""
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._readers = 0
+        self._writing = False
+        self._writers_waiting = 0
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        with self._condition:
+            self._condition.wait_for(lambda: not self._writing and not self._writers_waiting)
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._readers -= 1
+                self._condition.notify_all()
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        with self._condition:
+            self._writers_waiting += 1
+            self._condition.wait_for(lambda: not self._writing and not self._readers)
+            self._writers_waiting -= 1
+            self._writing = True
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._writing = False
+                self._condition.notify_all()
+
+
+@dataclass
+class Conversation:
+    """One browser tab's chat: the messages shown, and the history passed to the chatbot."""
+
+    shown: list[dict] = field(default_factory=list)
+    history: list[dict] = field(default_factory=list)
+    latest: Answer | None = None  # the answer whose sources the panel shows, last in ``shown``
+    titles: dict[str, str | None] = field(default_factory=dict)  # of the files ``latest`` cites
+
+    def earlier(self) -> list[dict]:
+        """The messages shown, the latest answer's markers unlinked: a new question is about
+        to replace the sources they point at. Their labels keep the cited files' titles, read
+        from the bot when the answer was first drawn."""
+        if self.latest is None or not self.shown:
+            return list(self.shown)
+        unlinked = _message("assistant", render.answer_message(self.latest, linked=False, title=self.titles.get))
+        return [*self.shown[:-1], unlinked]
+
+
+class ChatApp:
+    """The handlers behind the page, bound to one ``Chatbot``."""
+
+    def __init__(
+        self,
+        bot: Chatbot,
+        *,
+        index_dir: str | Path | None = None,
+        max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+    ) -> None:
+        self.bot = bot
+        self.index_dir = Path(index_dir) if index_dir is not None else bot.index.folder
+        self.max_upload_bytes = max_upload_bytes
+        self.lock = ReadWriteLock()
+
+    # -- chat -------------------------------------------------------------------------------
+
+    def ask(self, question: str, passages: int, conversation: Conversation | None):
+        """Stream an answer into the chat; yields (question box, chat, sources, conversation)."""
+        conversation = copy.deepcopy(conversation) if conversation else Conversation()
+        question = (question or "").strip()
+        if not question:
+            yield "", conversation.shown, gr.skip(), conversation
+            return
+        shown = [*conversation.earlier(), _message("user", render.user_message(question))]
+        shown.append(_message("assistant", render.pending_message()))
+        yield "", shown, render.sources_placeholder("Searching the documents…"), conversation
+        try:
+            with self.lock.reading():
+                bot = self.bot
+                top_k = max(1, min(MAX_PASSAGES, int(passages or bot.top_k)))
+                stream = bot.stream(question, history=conversation.history, top_k=top_k)
+                written = ""
+                for piece in stream:
+                    written += piece
+                    shown = [*shown[:-1], _message("assistant", render.pending_message(written))]
+                    yield gr.skip(), shown, gr.skip(), conversation
+                answer = stream.answer
+                if answer is None:
+                    raise RuntimeError("the answer stream ended without an Answer")
+                sources = render.sources_panel(answer, bot.index.document_text, self.title)
+                titles = {citation.source: self.title(citation.source) for citation in answer.citations}
+        except RagError as error:
+            failure = str(error)
+        except Exception:
+            logger.exception("answering %r failed", question)
+            failure = UNEXPECTED_ERROR
+        else:
+            failure = None
+        if failure is not None:
+            # The failed exchange stays on screen but out of the history the bot is given.
+            # The question goes back in the box, to be edited and asked again.
+            shown = [*shown[:-1], _message("assistant", render.error_message(failure))]
+            unanswered = render.sources_placeholder("No sources: the question was not answered.")
+            yield question, shown, unanswered, Conversation(shown=shown, history=conversation.history)
+            return
+        shown = [*shown[:-1], _message("assistant", render.answer_message(answer, title=titles.get))]
+        conversation = Conversation(
+            shown=shown,
+            history=[
+                *conversation.history,
+                {"role": "user", "content": question},
+                {"role": "assistant", "content": answer.text},
+            ],
+            latest=answer,
+            titles=titles,
+        )
+        yield gr.skip(), shown, sources, conversation
+
+    @staticmethod
+    def clear() -> tuple:
+        return "", [], render.sources_placeholder(), Conversation()
+
+    # -- documents ----------------------------------------------------------------------------
+
+    def documents(self) -> str:
+        return render.documents_table(self.bot.chunk_counts, self.title)
+
+    def title(self, source: str) -> str | None:
+        """The title the page shows beside the file name ``source``."""
+        return self.bot.title(source, max_chars=PAGE_TITLE_CHARS)
+
+    def backends(self) -> dict[str, str]:
+        """What does each step in the running bot: embedder, reranker, answer writer."""
+        return self.bot.backends
+
+    def status(self) -> str:
+        counts = self.bot.chunk_counts
+        backends = self.backends()
+        parts = [f"{len(counts)} documents, {sum(counts.values())} chunks"]
+        parts += [f"{step}: {what}" for step, what in sorted(backends.items())]
+        return render.status_line(parts)
+
+    def checks(self) -> str:
+        """``rag doctor``'s checks of the environment and index, with the models the bot has loaded.
+
+        The doctor proves a model loads by loading it; the bot already holds its models, so
+        their rows come from the bot instead of loading each model a second time.
+        """
+        try:
+            found = [c for c in diagnose(self.index_dir) if c.name not in _MODEL_CHECKS]
+        except Exception:
+            logger.exception("backend status failed")
+            return render.notice("Could not read the backend status; see the server log.", ok=False)
+        loaded = [Check(step, True, what) for step, what in self.backends().items()]
+        return render.checks_table(loaded + found)
+
+    def upload(self, paths: list[str] | None, progress=gr.Progress(track_tqdm=True)):  # noqa: B008
+        """Store the uploaded files in the documents folder and index them; returns (notice, table, status)."""
+        if not paths:
+            return self._after("Choose one or more .txt or .md files first.", ok=False)
+        if self.bot.folder is None:
+            return self._after("This page was not started on a folder, so it cannot add files.", ok=False)
+        progress(0, desc="Saving files")
+        saved, refused = self._save(paths)
+        notices = []
+        if saved:
+            progress(0.3, desc="Indexing")
+            report, failure = self._reindex()
+            if failure:
+                return self._after(failure, ok=False)
+            counts = self.bot.chunk_counts
+            added = ", ".join(f"{name} ({_chunks(counts.get(name, 0))})" for name in saved)
+            notices.append(render.notice(f"Added {added}. Index: {report}."))
+        if refused:
+            notices.append(render.notice("\n".join(refused), ok=False))
+        progress(1, desc="Done")
+        return "".join(notices), self.documents(), self.status()
+
+    def reindex(self, progress=gr.Progress(track_tqdm=True)):  # noqa: B008
+        """Re-read the documents folder and index what changed; returns (notice, table, status)."""
+        if self.bot.folder is None:
+            return self._after("This page was not started on a folder, so there is nothing to re-read.", ok=False)
+        progress(0, desc="Indexing")
+        report, failure = self._reindex()
+        if failure:
+            return self._after(failure, ok=False)
+        return self._after(f"Re-read {self.bot.folder}: {report}.")
+
+    def _save(self, paths: list[str]) -> tuple[list[str], list[str]]:
+        """(names stored, reasons for the files refused)."""
+        saved, refused = [], []
+        for path in paths:
+            name = Path(path).name
+            try:
+                saved.append(
+                    save_upload(self.bot.folder, name, Path(path).read_bytes(), max_bytes=self.max_upload_bytes).name
+                )
+            except RagError as error:
+                refused.append(str(error))
+            except OSError as error:
+                logger.warning("reading upload %s failed: %s", name, error)
+                refused.append(f"{name} could not be read; try again.")
+        return saved, refused
+
+    def _reindex(self) -> tuple[UpdateReport | None, str | None]:
+        """(what changed, None), or (None, a message saying why it failed)."""
+        try:
+            with self.lock.writing():
+                return self.bot.refresh(progress=True), None
+        except RagError as error:
+            return None, str(error)
+        except Exception:
+            logger.exception("re-indexing %s failed", self.bot.folder)
+            return None, INDEX_FAILED
+
+    def _after(self, message: str, *, ok: bool = True) -> tuple[str, str, str]:
+        return render.notice(message, ok=ok), self.documents(), self.status()
+
+    def examples(self) -> list[str]:
+        indexed = self.bot.chunk_counts
+        return [question for question, source in SEED_EXAMPLES if source in indexed]
+
+
+def _chunks(count: int) -> str:
+    return "1 chunk" if count == 1 else f"{count} chunks"
+
+
+def _message(role: str, content: str) -> dict:
+    return {"role": role, "content": content}
