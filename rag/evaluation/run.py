@@ -50,6 +50,7 @@ from rag.evaluation.metrics import (
 )
 from rag.evaluation.results import METRICS, EvalResult, Prompt, PromptResult, check_writable
 from rag.records import Answer
+from rag.validation import checked_prompts
 
 logger = logging.getLogger(__name__)
 
@@ -211,7 +212,8 @@ def _titles_of(bot, results: Sequence[PromptResult]) -> dict[str, str]:
 
 
 def _as_prompts(prompts) -> list[Prompt]:
-    if isinstance(prompts, (str, Path)):
+    prompts = checked_prompts(prompts)
+    if isinstance(prompts, Path):
         return load_prompts(prompts)
     items = [p if isinstance(p, Prompt) else Prompt.from_dict(p, n) for n, p in enumerate(prompts, 1)]
     if not items:

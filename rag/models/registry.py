@@ -93,11 +93,19 @@ def _looks_like_path(name: str) -> bool:
     )
 
 
+# torch's device types a model can be put on; "cuda:1" names one of several of a kind.
+DEVICES = ("cpu", "cuda", "mps", "xpu", "hip", "npu", "meta")
+
+
 def pick_device(requested: str | None = None) -> str:
-    """``requested`` or ``RAG_DEVICE`` if set, else CUDA when present, else Apple's MPS, else CPU."""
-    requested = requested or os.environ.get("RAG_DEVICE") or None
+    """``requested`` or ``RAG_DEVICE`` if set, else CUDA when present, else Apple's MPS, else CPU.
+
+    A device torch does not know ("tpu") is a ``ModelLoadError`` naming the valid ones, not
+    an error from the first model that tries to load on it."""
+    from_environment = not requested and bool(os.environ.get("RAG_DEVICE", "").strip())
+    requested = (requested or os.environ.get("RAG_DEVICE") or "").strip() or None
     if requested:
-        return requested
+        return checked_device(requested, "RAG_DEVICE" if from_environment else "device")
     import torch
 
     if torch.cuda.is_available():
@@ -106,6 +114,23 @@ def pick_device(requested: str | None = None) -> str:
     if mps is not None and mps.is_available():
         return "mps"
     return "cpu"
+
+
+def checked_device(device: str, source: str = "device") -> str:
+    """``device`` if it names one of ``DEVICES`` (with an optional ``:index``), else a
+    ``ModelLoadError`` saying so; ``source`` is where it was given (``device``, ``RAG_DEVICE``)."""
+    kind, _, number = device.lower().partition(":")
+    if kind in DEVICES and (not number or number.isdigit()):
+        return device.lower()
+    raise ModelLoadError(
+        f"Unknown device {shown_text(device)!r} (from {source}). Use one of {', '.join(DEVICES[:-1])}, "
+        "optionally with a number (cuda:1), or leave it unset for the fastest one present."
+    )
+
+
+def shown_text(text: str) -> str:
+    """``text`` cut to 60 characters, for a message that repeats what a user typed."""
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 # ----------------------------------------------------------------------------------------
@@ -159,11 +184,11 @@ def load_model(
     same for every kind: the name resolved, the device picked, progress bars kept quiet, and
     any failure turned into a ``ModelLoadError`` that says what to do.
     """
-    path = resolve_model(name, kind.role)
     try:
-        wanted = pick_device(device)
+        wanted = pick_device(device)  # first: a device that does not exist is not the model's fault
     except ImportError as error:  # torch is missing
-        raise load_error(kind.role, path, error) from error
+        raise load_error(kind.role, str(name), error) from error
+    path = resolve_model(name, kind.role)
     key = (path, wanted, build, tuple(sorted(options.items())))
     return LoadedModel(path, _loaded.get(kind, key, lambda: _build(kind, path, wanted, build, options)))
 

@@ -192,3 +192,24 @@ def test_a_big_weight_file_is_fingerprinted_by_its_size_and_ends(tmp_path):
     assert model_fingerprint(tmp_path) != first
     weights.write_bytes(data)
     assert model_fingerprint(tmp_path) == first
+
+
+@pytest.mark.parametrize("source", ["argument", "environment"])
+def test_an_unknown_device_is_named_as_such_with_the_valid_ones(source, monkeypatch, tiny_models):
+    monkeypatch.delenv("RAG_DEVICE", raising=False)
+    if source == "environment":
+        monkeypatch.setenv("RAG_DEVICE", "tpu")
+    device = "tpu" if source == "argument" else None
+    where = "device" if source == "argument" else "RAG_DEVICE"
+    with pytest.raises(
+        ModelLoadError, match=rf"Unknown device 'tpu' \(from {where}\)\. Use one of cpu, cuda, mps"
+    ) as caught:
+        load_reranker(str(tiny_models.reranker), device=device)
+    assert "folder" not in str(caught.value)  # the model folder is fine: the device is not
+
+
+def test_known_devices_pass_with_or_without_a_number(monkeypatch):
+    monkeypatch.delenv("RAG_DEVICE", raising=False)
+    assert [pick_device(d) for d in ("cpu", "CUDA", "cuda:1", " mps ")] == ["cpu", "cuda", "cuda:1", "mps"]
+    with pytest.raises(ModelLoadError, match="Unknown device 'cuda:x'"):
+        pick_device("cuda:x")
