@@ -4,7 +4,7 @@ NLI judges.
 ``load_model`` is the one path: the name is resolved (``resolve_model``: a folder that exists
 becomes its absolute path, a path that does not is an error before any library is asked,
 anything else is a Hugging Face id), the device is picked (``pick_device``), the model is
-built by the caller's function inside ``quiet_loading`` and kept in a small per-kind cache,
+built by the caller's function inside ``rag.models.quiet``'s quiet loading and kept in a small per-kind cache,
 and any failure becomes a ``ModelLoadError`` from ``load_error`` that names the model and
 says how to get it. Nothing falls back silently. The modules of each kind
 (``rag.models.embedding``, ``rag.models.rerankers``, ``rag.answer.llm``,
@@ -24,18 +24,17 @@ it, which is cheaper than making every other load wait behind one.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import logging
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from rag.errors import ModelLoadError
+from rag.models.quiet import load_report_hidden, quiet_loading
 
 logger = logging.getLogger(__name__)
 
@@ -195,7 +194,7 @@ def load_model(
 
 def _build(kind: ModelKind, path: str, device: str, build: Callable[..., Model], options: dict) -> Model:
     try:
-        with quiet_loading():
+        with quiet_loading(), load_report_hidden():
             return build(path, device, **options)
     except ModelLoadError:
         raise  # already says what is wrong with the model
@@ -302,72 +301,3 @@ def _model_files(root: Path) -> list[str]:
 
 def _raise(error: OSError) -> None:
     raise error
-
-
-# ----------------------------------------------------------------------------------------
-# Quiet loading
-
-_quiet_lock = threading.Lock()
-_quiet_depth = 0
-_quiet_saved: tuple[bool, dict[str, bool] | None, bool] | None = None
-
-
-@contextmanager
-def quiet_loading() -> Iterator[None]:
-    """Hide the progress bars transformers draws while a model loads ("Loading weights"), and
-    turn them back on afterwards if they were on.
-
-    Loading takes a second or two, so a bar for it only buries the answer to a question on
-    stderr. Downloads (huggingface_hub's bars) take longer and keep theirs, and the bars rag
-    draws itself (indexing, embedding a corpus) are not affected. When
-    ``HF_HUB_DISABLE_PROGRESS_BARS`` is set, the user has chosen, and nothing is changed.
-    Loads overlapping in several threads restore the settings once, when the last one ends.
-    """
-    global _quiet_depth, _quiet_saved
-    from huggingface_hub import constants
-    from transformers.utils import logging as transformers_logging
-
-    if constants.HF_HUB_DISABLE_PROGRESS_BARS is not None:
-        yield
-        return
-    with _quiet_lock:
-        if _quiet_depth == 0:
-            _quiet_saved = _progress_settings(transformers_logging)
-            transformers_logging.disable_progress_bar()  # turns huggingface_hub's off too: put them back
-            _apply_progress_settings(transformers_logging, (False, *_quiet_saved[1:]))
-        _quiet_depth += 1
-    try:
-        yield
-    finally:
-        with _quiet_lock:
-            _quiet_depth -= 1
-            if _quiet_depth == 0 and _quiet_saved is not None:
-                _apply_progress_settings(transformers_logging, _quiet_saved)
-                _quiet_saved = None
-
-
-def _progress_settings(transformers_logging) -> tuple[bool, dict[str, bool] | None, bool]:
-    """Whether transformers draws bars; huggingface_hub's settings per group of bars (None in
-    versions without groups); whether huggingface_hub's bars are off as a whole."""
-    hub = importlib.import_module("huggingface_hub.utils.tqdm")
-    groups = getattr(hub, "progress_bar_states", None)
-    return (
-        transformers_logging.is_progress_bar_enabled(),
-        dict(groups) if isinstance(groups, dict) else None,
-        hub.are_progress_bars_disabled(),
-    )
-
-
-def _apply_progress_settings(transformers_logging, saved: tuple[bool, dict[str, bool] | None, bool]) -> None:
-    transformers_enabled, groups, hub_disabled = saved
-    hub = importlib.import_module("huggingface_hub.utils.tqdm")
-    if transformers_enabled:
-        transformers_logging.enable_progress_bar()  # also turns all of huggingface_hub's on: set below
-    current = getattr(hub, "progress_bar_states", None)
-    if groups is not None and isinstance(current, dict):
-        current.clear()
-        current.update(groups)
-    elif hub_disabled:
-        hub.disable_progress_bars()
-    else:
-        hub.enable_progress_bars()
