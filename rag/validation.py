@@ -39,11 +39,15 @@ def shown_path(path: object) -> str:
     """``path`` as a message shows it: control characters (a newline, a tab, a NUL byte)
     escaped as Python writes them, so the message stays on one line."""
     text = os.fspath(path) if isinstance(path, os.PathLike) else path
-    if not isinstance(text, str):
-        return repr(text)
+    return escaped(text) if isinstance(text, str) else repr(text)
+
+
+def escaped(text: str) -> str:
+    """``text`` with each character that is not printable (a newline, a tab, U+2028) written
+    as Python writes it in a literal (``\\n``), so that it prints on one line."""
     if text.isprintable():
         return text
-    return "".join(char if char.isprintable() or char == " " else repr(char)[1:-1] for char in text)
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
 
 
 def checked_path(value: object, what: str, example: str, error: type[RagError] = RagError) -> Path:
