@@ -56,8 +56,11 @@ def forget_hub_check() -> None:
 
 def hub_address() -> tuple[str, int]:
     """The host and port of ``HF_ENDPOINT`` (or huggingface.co)."""
-    endpoint = urlsplit(os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT)
-    port = endpoint.port or (80 if endpoint.scheme == "http" else 443)
+    try:
+        endpoint = urlsplit(os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT)
+        port = endpoint.port or (80 if endpoint.scheme == "http" else 443)  # .port raises on "x:abc"
+    except ValueError:
+        endpoint, port = urlsplit(DEFAULT_ENDPOINT), 443  # huggingface_hub will say what is wrong with it
     return endpoint.hostname or "huggingface.co", port
 
 

@@ -83,3 +83,16 @@ def test_connects_is_false_when_the_connection_fails_and_true_when_it_opens(monk
 
     monkeypatch.setattr(socket, "create_connection", lambda address, timeout: Opened())
     assert hub.connects("huggingface.co", 443, timeout=1) is True
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "address"),
+    [
+        ("", ("huggingface.co", 443)),
+        ("https://hf-mirror.example", ("hf-mirror.example", 443)),
+        ("http://[::1]:x", ("huggingface.co", 443)),
+    ],
+)
+def test_the_hub_address_comes_from_hf_endpoint_and_a_malformed_one_is_no_traceback(monkeypatch, endpoint, address):
+    monkeypatch.setenv("HF_ENDPOINT", endpoint)
+    assert hub.hub_address() == address
