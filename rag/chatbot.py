@@ -31,7 +31,7 @@ from rag.answer.llm import LLMAnswerer, load_llm
 from rag.answer.overview import compose_overview, overview_request
 from rag.answer.prompting import ModelPrompt
 from rag.answer.refusal import abstain
-from rag.errors import DocumentsError
+from rag.errors import DocumentsError, RagError
 from rag.ingest.chunking import ChunkerSettings
 from rag.ingest.loading import TITLE_SHOWN_CHARS, display_title, read_folder
 from rag.ingest.pipeline import IndexSettings, chunker_of, embedder_for, index_documents, token_counter_of, update_index
@@ -40,13 +40,14 @@ from rag.models.embedding import Embedder
 from rag.models.rerankers import load_reranker
 from rag.records import MAX_QUESTION_CHARS, Answer, Document, Hit
 from rag.search.conversation import Message, checked_history, condense_question, resolve_people
-from rag.search.questions import checked_question, passage_count, searchable
+from rag.search.questions import checked_question, searchable
 from rag.search.retrieval import Retriever
 from rag.search.spelling import respell
-from rag.settings import Settings, split_settings
+from rag.settings import Settings, settings_or_default, split_settings
 from rag.store.index import Index
 from rag.store.manifest import check_embedder, embedder_entry
 from rag.store.update import UpdateReport
+from rag.validation import checked_documents, checked_folder, checked_index_dir, passage_count
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ class Chatbot:
         sentences (None: the lexical judge)."""
         self.index = index
         self.embedder = embedder
-        self.settings = (settings or Settings()).with_named(**named)
+        self.settings = settings_or_default(settings).with_named(**named)
         self.folder = folder
         self.top_k = passage_count(top_k, "top_k")
         self.judge = judge
@@ -105,8 +106,8 @@ class Chatbot:
         **options,
     ) -> Chatbot:
         """Index the text files in ``folder`` (only what changed since last time) and open it."""
+        folder, index_dir = checked_folder(folder), checked_index_dir(index_dir)
         contents = read_folder(folder)
-        folder = Path(folder)
         indexing = {"rebuild": rebuild, "progress": progress, "chunker": chunker}
         bot = cls._indexed(
             contents.documents, index_dir, settings, options, **indexing, source=folder, keep=contents.unreadable
@@ -127,8 +128,9 @@ class Chatbot:
         **options,
     ) -> Chatbot:
         """Index ``documents`` (ids must be unique) in ``index_dir`` and open it."""
+        documents, index_dir = checked_documents(documents), checked_index_dir(index_dir)
         indexing = {"rebuild": rebuild, "progress": progress, "chunker": chunker}
-        return cls._indexed(list(documents), index_dir, settings, options, **indexing)
+        return cls._indexed(documents, index_dir, settings, options, **indexing)
 
     @classmethod
     def from_index(cls, index_dir: str | Path = "index", *, settings: Settings | None = None, **options) -> Chatbot:
@@ -138,7 +140,7 @@ class Chatbot:
         ``llm_model=``, ``device=``, ``retrieval=``, ``composer=``, ``generation=``), and
         ``top_k=`` and ``judge=`` (see ``Chatbot``)."""
         settings, rest = split_settings(settings, options)
-        index = Index.open(index_dir)
+        index = Index.open(checked_index_dir(index_dir))
         embedder = embedder_for(index.manifest, settings.embedding_model, index.folder, device=settings.device)
         check_embedder(index.folder, index.manifest, embedder_entry(embedder))
         return cls(index, embedder, settings=settings, **rest)
@@ -179,6 +181,7 @@ class Chatbot:
 
         The question and history are checked here, before the first piece is asked for."""
         question, history = checked_question(question), checked_history(history)
+        top_k = None if top_k is None else passage_count(top_k, "top_k")
         return AnswerStream(self._answer_pieces(question, history, top_k))
 
     def _answer_pieces(self, question: str, history: list[Message], top_k: int | None) -> Iterator[str | Answer]:
@@ -285,6 +288,8 @@ class Chatbot:
         """Re-read the folder this bot was built from and index what changed."""
         if self.folder is None:
             raise DocumentsError("This chatbot was not built from a folder, so there is nothing to re-read.")
+        if progress is not None and not isinstance(progress, bool):
+            raise RagError(f"progress must be True, False or None, not {type(progress).__name__}.")
         contents = read_folder(self.folder)
         manifest = self.index.manifest
         settings = IndexSettings(self.embedder, token_counter_of(manifest), chunker_of(manifest))

@@ -14,9 +14,11 @@ from collections.abc import Callable
 
 import click
 
+from rag.cli_usage import OneLineGroup, error_line
 from rag.errors import IndexCorruptError, RagError
 from rag.records import line_span, one_line, titled
 from rag.settings import Settings
+from rag.validation import checked_folder, checked_index_dir, shown_path
 
 DEFAULT_FOLDER = "seeds"
 DEFAULT_INDEX = "index"
@@ -35,7 +37,7 @@ def _user_errors(command):
         try:
             return command(*args, **kwargs)
         except RagError as error:
-            click.echo(f"Error: {error}", err=True)
+            click.echo(error_line(error), err=True)
             sys.exit(2)
 
     return wrapper
@@ -68,7 +70,7 @@ def _model_options(command):
     return embedder(reranker(llm(with_settings)))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=OneLineGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", is_flag=True, help="Log what each step does.")
 def main(verbose: bool) -> None:
     """Ask questions about a folder of articles; every answer cites its sources."""
@@ -90,7 +92,7 @@ def _folder_to_index(index_dir: str, folder: str | None) -> str | None:
 
     from rag.store.manifest import MANIFEST
 
-    if folder is not None or (Path(index_dir) / MANIFEST).exists():
+    if folder is not None or (checked_index_dir(index_dir) / MANIFEST).exists():
         return folder
     if not Path(DEFAULT_FOLDER).is_dir():
         raise RagError(
@@ -99,7 +101,7 @@ def _folder_to_index(index_dir: str, folder: str | None) -> str | None:
         )
     # Said on stderr, so that `rag ask --json` output stays JSON: a mistyped --index-dir
     # should not pass for the index the user meant.
-    click.echo(f"No index at {index_dir}: building one from {DEFAULT_FOLDER}/ first.", err=True)
+    click.echo(f"No index at {shown_path(index_dir)}: building one from {DEFAULT_FOLDER}/ first.", err=True)
     return DEFAULT_FOLDER
 
 
@@ -121,8 +123,9 @@ def index_command(folder: str | None, index_dir: str, rebuild: bool, embedding_m
     from rag.ingest.loading import read_folder
     from rag.ingest.pipeline import index_documents
 
+    checked_index_dir(index_dir)  # "" would index into the working directory
     folder = folder if folder is not None else _indexed_folder(index_dir)
-    contents = read_folder(folder)
+    contents = read_folder(checked_folder(folder))
     _, _, report = index_documents(
         contents.documents,
         index_dir,
@@ -132,7 +135,7 @@ def index_command(folder: str | None, index_dir: str, rebuild: bool, embedding_m
         source=folder,
         keep=contents.unreadable,
     )
-    click.echo(f"Indexed {folder} into {index_dir}: {report}.")
+    click.echo(f"Indexed {shown_path(folder)} into {shown_path(index_dir)}: {report}.")
 
 
 def _indexed_folder(index_dir: str) -> str:
@@ -242,7 +245,9 @@ def chat_command(index_dir, folder, settings) -> None:
     """Chat in the terminal; follow-up questions keep the conversation. Ctrl-D or 'exit' quits."""
     folder = _folder_to_index(index_dir, folder)
     bot = _open_bot(index_dir, folder, settings)
-    click.echo(f"Ask about the {len(bot.chunk_counts)} documents in {folder or index_dir}. Ctrl-D or 'exit' to quit.")
+    click.echo(
+        f"Ask about the {len(bot.chunk_counts)} documents in {shown_path(folder or index_dir)}. Ctrl-D or 'exit' to quit."
+    )
     history: list[dict] = []
     while True:
         try:
@@ -271,7 +276,7 @@ def chat_command(index_dir, folder, settings) -> None:
                 "\n" + "\n".join(_source_lines(answer, bot.title) if same else [format_answer(answer, bot.title)])
             )
         except RagError as error:
-            click.echo(f"Error: {error}", err=True)
+            click.echo(error_line(error), err=True)
             continue
         history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer.text}]
 
@@ -340,6 +345,7 @@ def eval_command(prompts, index_dir, folder, json_out, report, judge_model, sett
 @main.command("doctor")
 @click.option("--index-dir", default=DEFAULT_INDEX, show_default=True, type=click.Path())
 @_model_options
+@_user_errors
 def doctor_command(index_dir, settings) -> None:
     """Show which backends are active, and why. Exits 1 when a model asked for does not load, the
     index is damaged, or it was built with another embedder than `rag ask` would use with these

@@ -38,10 +38,11 @@ def diagnose(index_dir: str | Path = "index", settings: Settings | None = None, 
     """One line per component: libraries, token counter, each model (loaded to prove it loads), index
     (opened as ``rag ask`` opens it, with the embedder ``rag ask`` would use). The models are
     those of ``settings`` with ``named`` fields put in (``llm_model=`` ...), as ``Chatbot.from_index`` takes them."""
-    from rag.settings import Settings
+    from rag.settings import settings_or_default
+    from rag.validation import checked_index_dir
 
-    settings = (settings or Settings()).with_named(**named)
-    index_dir = Path(index_dir)
+    settings = settings_or_default(settings).with_named(**named)
+    index_dir = checked_index_dir(index_dir)
     checks = [_library(name, required=True) for name in ("faiss-cpu", "numpy", "PyStemmer")]
     checks += [_library(name, required=False) for name in ("tiktoken", "bm25s")]
     checks.append(_fts5())

@@ -17,13 +17,18 @@ Trade-offs made:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from rag.answer.evidence import ComposerSettings
 from rag.answer.prompting import GenerationSettings
+from rag.errors import RagError
 from rag.search.retrieval import RetrievalSettings
+from rag.validation import UnknownSettingError
+
+MODEL_FIELDS = ("embedding_model", "reranker_model", "llm_model")
 
 
 @dataclass(frozen=True)
@@ -41,12 +46,35 @@ class Settings:
     composer: ComposerSettings = field(default_factory=ComposerSettings)
     generation: GenerationSettings = field(default_factory=GenerationSettings)
 
+    def __post_init__(self) -> None:
+        # Checked here, where every caller (Python, the CLI, the chat page) builds one, so that a
+        # list or a number as a model name is a message, not a TypeError deep in a library.
+        for name in MODEL_FIELDS:
+            value = getattr(self, name)
+            if isinstance(value, os.PathLike):
+                value = os.fspath(value)
+                object.__setattr__(self, name, value)  # a model folder as a Path is fine: keep its text
+            if value is not None and not isinstance(value, str):
+                raise RagError(
+                    f"{name} must be a Hugging Face id or a folder path (text), not {type(value).__name__}: "
+                    f"{name}='org/model'."
+                )
+        if self.device is not None and not isinstance(self.device, str):
+            raise RagError(f"device must be text such as 'cpu' or 'cuda', not {type(self.device).__name__}.")
+        for name, kind in (("retrieval", RetrievalSettings), ("composer", ComposerSettings)):
+            if not isinstance(getattr(self, name), kind):
+                raise RagError(f"{name} must be a {kind.__name__}, not {type(getattr(self, name)).__name__}.")
+        if not isinstance(self.generation, GenerationSettings):
+            raise RagError(f"generation must be a GenerationSettings, not {type(self.generation).__name__}.")
+
     def with_named(self, **named: Any) -> Settings:
         """These settings with each keyword that is not None put in place of its field: the
         keyword way (``llm_model="..."``) and the whole-value way (``settings=``) meet here."""
         unknown = sorted(set(named) - setting_names())
         if unknown:
-            raise TypeError(f"Unknown setting {unknown[0]!r}; the settings are {', '.join(sorted(setting_names()))}.")
+            raise UnknownSettingError(
+                f"Unknown setting {unknown[0]!r}; the settings are {', '.join(sorted(setting_names()))}."
+            )
         given = {name: value for name, value in named.items() if value is not None}
         return replace(self, **given) if given else self
 
@@ -55,10 +83,19 @@ def setting_names() -> frozenset[str]:
     return frozenset(f.name for f in fields(Settings))
 
 
+def settings_or_default(settings: object) -> Settings:
+    """``settings`` when it is a ``Settings``, the defaults when None, else a RagError."""
+    if settings is None:
+        return Settings()
+    if not isinstance(settings, Settings):
+        raise RagError(f"settings must be a rag.settings.Settings, not {type(settings).__name__}.")
+    return settings
+
+
 def split_settings(settings: Settings | None, options: Mapping[str, Any]) -> tuple[Settings, dict[str, Any]]:
     """``settings`` (the defaults when None) with the ``options`` that name a setting applied,
     and the options left over, for whatever takes them next."""
     names = setting_names()
     named = {name: value for name, value in options.items() if name in names}
     rest = {name: value for name, value in options.items() if name not in names}
-    return (settings or Settings()).with_named(**named), rest
+    return settings_or_default(settings).with_named(**named), rest

@@ -405,3 +405,54 @@ def test_doctor_and_the_chat_page_are_given_the_model_options_as_one_settings_va
     assert runner.invoke(main, ["ui", "--folder", str(SEEDS), *MODEL_FLAGS]).exit_code == 0
     expected = Settings(embedding_model="E", reranker_model="R", llm_model="L")
     assert given == {"doctor": expected, "ui": expected}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["ask"], "Error: Missing argument 'QUESTION'. Try 'main ask --help'."),
+        (["ask", "Who?", "--bogus"], "Error: No such option '--bogus'. Try 'main ask --help'."),
+        (["nosuch"], "Error: No such command 'nosuch'. Try 'main --help'."),
+        (["eval"], "Error: Missing argument 'PROMPTS'. Try 'main eval --help'."),
+        (
+            ["ui", "--port", "0"],
+            "Error: Invalid value for '--port': 0 is not in the range 1<=x<=65535. Try 'main ui --help'.",
+        ),
+    ],
+)
+def test_usage_mistakes_are_one_line_on_stderr_and_exit_2(runner, args, message):
+    result = runner.invoke(main, args)
+    assert (result.exit_code, result.stderr) == (2, message + "\n")
+    assert result.stdout == ""
+
+
+def test_help_is_left_as_click_writes_it(runner):
+    result = runner.invoke(main, ["ask", "--help"])
+    assert result.exit_code == 0 and result.stdout.startswith("Usage: main ask [OPTIONS] QUESTION")
+    alone = runner.invoke(main, [])
+    assert alone.exit_code == 2 and "Commands:" in alone.output
+
+
+def test_a_newline_in_a_path_is_escaped_so_the_error_stays_one_line(runner, tmp_path):
+    result = runner.invoke(main, ["index", str(tmp_path / "evil\nError: fake"), "--index-dir", str(tmp_path / "i")])
+    assert result.exit_code == 2
+    assert (
+        result.stderr
+        == f"Error: Folder not found: {tmp_path}/evil\\nError: fake. Pass the folder that holds your articles.\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "args", [["index", ""], ["index", "seeds", "--index-dir", ""], ["ask", "Who?", "--index-dir", ""]]
+)
+def test_an_empty_folder_or_index_name_is_refused_not_read_as_the_working_directory(
+    runner, tmp_path, monkeypatch, args
+):
+    import shutil
+
+    shutil.copytree(SEEDS, tmp_path / "seeds")
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(main, args)
+    assert result.exit_code == 2
+    assert "name is empty" in result.stderr and len(result.stderr.splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["seeds"]  # nothing indexed into it

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rag.errors import PromptsFileError, ReportError
+from rag.errors import InvalidQuestionError, PromptsFileError, ReportError
 from rag.evaluation.metrics import SentenceVerdict
 from rag.records import MAX_QUESTION_CHARS, Citation
 
@@ -55,6 +55,7 @@ class Prompt:
             raise PromptsFileError(
                 f'{where}: "question" is {len(question):,} characters long; the limit is {MAX_QUESTION_CHARS:,}.'
             )
+        _check_searchable(question, where)
         answerable = data.get("answerable", True)
         if not isinstance(answerable, bool):
             raise PromptsFileError(f'{where}: "answerable" must be true or false.')
@@ -65,6 +66,16 @@ class Prompt:
             answerable=answerable,
             line=line,
         )
+
+
+def _check_searchable(question: str, where: str) -> None:
+    """A question of punctuation alone would stop a whole run when it is asked: say which line it is on."""
+    from rag.search.questions import searchable  # the English analysis it needs loads only here
+
+    try:
+        searchable(question)
+    except InvalidQuestionError as error:
+        raise PromptsFileError(f"{where}: {error}") from None
 
 
 def _strings(data: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:

@@ -49,47 +49,86 @@ from rag.evaluation.metrics import (
 )
 from rag.evaluation.results import METRICS, EvalResult, Prompt, PromptResult, check_writable
 from rag.records import Answer
+from rag.validation import checked_prompts, shown_path
 
 logger = logging.getLogger(__name__)
 
 JUDGE_MODEL_ENV = "RAG_JUDGE_MODEL"
 
 
+# A prompts file is a few hundred lines; a bigger one is surely not one (a disk image, /dev/zero).
+MAX_PROMPTS_BYTES = 64 << 20
+
+
 def load_prompts(path: str | Path) -> list[Prompt]:
-    """Read a JSON-lines prompts file; a malformed line is a ``PromptsFileError`` naming it."""
+    """Read a JSON-lines prompts file; a malformed line is a ``PromptsFileError`` naming it.
+
+    Lines end at "\n" alone (a "\r" before it is dropped): JSON strings may hold U+2028 and
+    the other characters ``str.splitlines`` would also split at."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")  # a BOM is what Windows Notepad writes
-    except FileNotFoundError:
-        raise PromptsFileError(f"No prompts file at {path}. Give the path of a .jsonl file of test prompts.") from None
-    except IsADirectoryError:
-        raise PromptsFileError(f"{path} is a folder. Give the path of a .jsonl file of test prompts.") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise PromptsFileError(f"Cannot read the prompts file {path}: {error}.") from None
     prompts = []
     misspelt: dict[str, str] = {}  # key as written -> the key it was surely meant to be
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, line in enumerate(_prompts_text(path).split("\n"), 1):
+        line = line.removesuffix("\r")
         if not line.strip() or line.lstrip().startswith("#"):
             continue
-        try:
-            data = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise PromptsFileError(f"{path}, line {number}: not valid JSON ({error.msg}).") from None
+        data = _json_line(path, number, line)
         try:
             prompts.append(Prompt.from_dict(data, number))
         except PromptsFileError as error:
-            raise PromptsFileError(f"{path}, {error}") from None
+            raise PromptsFileError(f"{shown_path(path)}, {error}") from None
         misspelt.update(_near_misses(data))
     if not prompts:
-        raise PromptsFileError(f"{path} holds no prompts: write one JSON object per line.")
+        raise PromptsFileError(f"{shown_path(path)} holds no prompts: write one JSON object per line.")
     if misspelt:
         logger.warning(
             "%s: ignoring %s; did you mean %s?",
-            path,
+            shown_path(path),
             ", ".join(f'"{key}"' for key in misspelt),
             ", ".join(f'"{meant}"' for meant in dict.fromkeys(misspelt.values())),
         )
     return prompts
+
+
+def _prompts_text(path: Path) -> str:
+    """The text of the prompts file: a regular file, read up to ``MAX_PROMPTS_BYTES`` (a FIFO
+    or a device is refused at once rather than read without end)."""
+    from rag.ingest.loading import read_bounded
+
+    shown = shown_path(path)
+    if path.is_dir():
+        raise PromptsFileError(f"{shown} is a folder. Give the path of a .jsonl file of test prompts.")
+    try:
+        raw = read_bounded(path, MAX_PROMPTS_BYTES)
+        if raw is None:
+            raise PromptsFileError(
+                f"{shown} is larger than {MAX_PROMPTS_BYTES >> 20} MiB, too large for a prompts file. "
+                "Give the path of a .jsonl file of test prompts."
+            )
+        return raw.decode("utf-8-sig")  # a BOM is what Windows Notepad writes
+    except FileNotFoundError:
+        raise PromptsFileError(f"No prompts file at {shown}. Give the path of a .jsonl file of test prompts.") from None
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        raise PromptsFileError(
+            f"Cannot read the prompts file {shown}: {reason}. Give the path of a .jsonl file of test prompts."
+        ) from None
+
+
+def _json_line(path: Path, number: int, line: str) -> Any:
+    """One line's JSON, or a ``PromptsFileError`` naming the line: invalid JSON, and valid JSON
+    that Python will not read (nesting past its recursion limit, a number past its digit limit)."""
+    where = f"{shown_path(path)}, line {number}"
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as error:
+        raise PromptsFileError(f"{where}: not valid JSON ({error.msg}).") from None
+    except RecursionError:
+        raise PromptsFileError(f"{where}: the JSON is nested too deeply to read; write one flat object.") from None
+    except ValueError as error:  # "Exceeds the limit (4300 digits) for integer string conversion"
+        raise PromptsFileError(
+            f"{where}: a number in it is too long to read ({error.args[0].split(':')[0]})."
+        ) from None
 
 
 PROMPT_KEYS = ("question", "expected_sources", "expected_answer", "answerable")
@@ -210,7 +249,8 @@ def _titles_of(bot, results: Sequence[PromptResult]) -> dict[str, str]:
 
 
 def _as_prompts(prompts) -> list[Prompt]:
-    if isinstance(prompts, (str, Path)):
+    prompts = checked_prompts(prompts)
+    if isinstance(prompts, Path):
         return load_prompts(prompts)
     items = [p if isinstance(p, Prompt) else Prompt.from_dict(p, n) for n, p in enumerate(prompts, 1)]
     if not items:

@@ -44,6 +44,10 @@ HASHING = "hashing"
 HASHING_VERSION = "v2"
 _HASHING_ID_RE = re.compile(rf"{HASHING}-(v\d+)-(\d+)")
 EMBEDDER_PREFIX = "sentence-transformers:"
+# Fewer slots than this and unrelated words collide in most vectors; more and one query's
+# vector (and the index, a row per chunk) grows past any use: 65,536 floats are 256 KiB a row.
+MIN_HASHING_DIM = 16
+MAX_HASHING_DIM = 65536
 # Show a progress bar when embedding at least this many texts in one call. Building an index
 # draws its own bar (characters indexed) and embeds at most 256 chunks a call, so only bigger
 # calls (a benchmark corpus embedded at once) get a bar of their own.
@@ -83,8 +87,11 @@ class HashingEmbedder:
     CHAR_GRAM = 4
 
     def __init__(self, dim: int = 1024) -> None:
-        if dim < 16:
-            raise ValueError("dim must be at least 16")
+        if isinstance(dim, bool) or not isinstance(dim, int) or not MIN_HASHING_DIM <= dim <= MAX_HASHING_DIM:
+            raise ModelLoadError(
+                f"The offline embedder's dimension must be a whole number from {MIN_HASHING_DIM} to "
+                f"{MAX_HASHING_DIM:,}, not {dim!r}: {HASHING}-{HASHING_VERSION}-1024, for one."
+            )
         self._dim = dim
 
     @property
@@ -162,7 +169,7 @@ def load_embedder(name: str | None = None, *, device: str | None = None) -> Embe
     """
     if name is None or name == HASHING:
         return HashingEmbedder()
-    version = _HASHING_ID_RE.fullmatch(name)
+    version = _HASHING_ID_RE.fullmatch(name.strip()) if isinstance(name, str) else None
     if version and version[1] == HASHING_VERSION:
         return HashingEmbedder(dim=int(version[2]))
     if version:

@@ -4,7 +4,7 @@ NLI judges.
 ``load_model`` is the one path: the name is resolved (``resolve_model``: a folder that exists
 becomes its absolute path, a path that does not is an error before any library is asked,
 anything else is a Hugging Face id), the device is picked (``pick_device``), the model is
-built by the caller's function inside ``quiet_loading`` and kept in a small per-kind cache,
+built by the caller's function inside ``rag.models.quiet``'s quiet loading and kept in a small per-kind cache,
 and any failure becomes a ``ModelLoadError`` from ``load_error`` that names the model and
 says how to get it. Nothing falls back silently. The modules of each kind
 (``rag.models.embedding``, ``rag.models.rerankers``, ``rag.answer.llm``,
@@ -24,7 +24,6 @@ it, which is cheaper than making every other load wait behind one.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import logging
 import os
 import threading
@@ -36,6 +35,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from rag.errors import ModelLoadError
+from rag.models import hub
+from rag.models.quiet import load_report_hidden, quiet_loading
 
 logger = logging.getLogger(__name__)
 
@@ -93,11 +94,19 @@ def _looks_like_path(name: str) -> bool:
     )
 
 
+# torch's device types a model can be put on; "cuda:1" names one of several of a kind.
+DEVICES = ("cpu", "cuda", "mps", "xpu", "hip", "npu", "meta")
+
+
 def pick_device(requested: str | None = None) -> str:
-    """``requested`` or ``RAG_DEVICE`` if set, else CUDA when present, else Apple's MPS, else CPU."""
-    requested = requested or os.environ.get("RAG_DEVICE") or None
+    """``requested`` or ``RAG_DEVICE`` if set, else CUDA when present, else Apple's MPS, else CPU.
+
+    A device torch does not know ("tpu") is a ``ModelLoadError`` naming the valid ones, not
+    an error from the first model that tries to load on it."""
+    from_environment = not requested and bool(os.environ.get("RAG_DEVICE", "").strip())
+    requested = (requested or os.environ.get("RAG_DEVICE") or "").strip() or None
     if requested:
-        return requested
+        return checked_device(requested, "RAG_DEVICE" if from_environment else "device")
     import torch
 
     if torch.cuda.is_available():
@@ -106,6 +115,23 @@ def pick_device(requested: str | None = None) -> str:
     if mps is not None and mps.is_available():
         return "mps"
     return "cpu"
+
+
+def checked_device(device: str, source: str = "device") -> str:
+    """``device`` if it names one of ``DEVICES`` (with an optional ``:index``), else a
+    ``ModelLoadError`` saying so; ``source`` is where it was given (``device``, ``RAG_DEVICE``)."""
+    kind, _, number = device.lower().partition(":")
+    if kind in DEVICES and (not number or number.isdigit()):
+        return device.lower()
+    raise ModelLoadError(
+        f"Unknown device {shown_text(device)!r} (from {source}). Use one of {', '.join(DEVICES[:-1])}, "
+        "optionally with a number (cuda:1), or leave it unset for the fastest one present."
+    )
+
+
+def shown_text(text: str) -> str:
+    """``text`` cut to 60 characters, for a message that repeats what a user typed."""
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 # ----------------------------------------------------------------------------------------
@@ -159,23 +185,34 @@ def load_model(
     same for every kind: the name resolved, the device picked, progress bars kept quiet, and
     any failure turned into a ``ModelLoadError`` that says what to do.
     """
-    path = resolve_model(name, kind.role)
     try:
-        wanted = pick_device(device)
+        wanted = pick_device(device)  # first: a device that does not exist is not the model's fault
     except ImportError as error:  # torch is missing
-        raise load_error(kind.role, path, error) from error
+        raise load_error(kind.role, str(name), error) from error
+    path = resolve_model(name, kind.role)
     key = (path, wanted, build, tuple(sorted(options.items())))
     return LoadedModel(path, _loaded.get(kind, key, lambda: _build(kind, path, wanted, build, options)))
 
 
 def _build(kind: ModelKind, path: str, device: str, build: Callable[..., Model], options: dict) -> Model:
     try:
-        with quiet_loading():
+        with quiet_loading(), load_report_hidden(), _cache_only_unless_hub_reachable(path):
             return build(path, device, **options)
     except ModelLoadError:
         raise  # already says what is wrong with the model
     except Exception as error:  # any failure to load is the user's to fix, so it becomes a RagError
         raise load_error(kind.role, path, error) from error
+
+
+@contextmanager
+def _cache_only_unless_hub_reachable(path: str) -> Iterator[None]:
+    """A Hugging Face id loads from the cache alone when the Hub cannot be reached: an unknown
+    name then fails at once instead of after a minute of retries (``rag.models.hub``)."""
+    if Path(path).is_dir() or _offline() or hub.hub_reachable():
+        yield
+        return
+    with hub.hub_offline():
+        yield
 
 
 def forget_loaded_models() -> None:
@@ -198,6 +235,9 @@ def load_error(role: str, name: str, error: BaseException) -> ModelLoadError:
         )
     if _offline():
         where = "HF_HUB_OFFLINE is set, so only the local Hugging Face cache was searched and the model is not in it."
+    elif not hub.hub_reachable():
+        host = hub.hub_address()[0]
+        where = f"{host} cannot be reached (no network?), so only the local Hugging Face cache was searched and the model is not in it."
     else:
         where = "It is not in the Hugging Face cache and could not be downloaded (no network, or a wrong name?)."
     return ModelLoadError(
@@ -277,72 +317,3 @@ def _model_files(root: Path) -> list[str]:
 
 def _raise(error: OSError) -> None:
     raise error
-
-
-# ----------------------------------------------------------------------------------------
-# Quiet loading
-
-_quiet_lock = threading.Lock()
-_quiet_depth = 0
-_quiet_saved: tuple[bool, dict[str, bool] | None, bool] | None = None
-
-
-@contextmanager
-def quiet_loading() -> Iterator[None]:
-    """Hide the progress bars transformers draws while a model loads ("Loading weights"), and
-    turn them back on afterwards if they were on.
-
-    Loading takes a second or two, so a bar for it only buries the answer to a question on
-    stderr. Downloads (huggingface_hub's bars) take longer and keep theirs, and the bars rag
-    draws itself (indexing, embedding a corpus) are not affected. When
-    ``HF_HUB_DISABLE_PROGRESS_BARS`` is set, the user has chosen, and nothing is changed.
-    Loads overlapping in several threads restore the settings once, when the last one ends.
-    """
-    global _quiet_depth, _quiet_saved
-    from huggingface_hub import constants
-    from transformers.utils import logging as transformers_logging
-
-    if constants.HF_HUB_DISABLE_PROGRESS_BARS is not None:
-        yield
-        return
-    with _quiet_lock:
-        if _quiet_depth == 0:
-            _quiet_saved = _progress_settings(transformers_logging)
-            transformers_logging.disable_progress_bar()  # turns huggingface_hub's off too: put them back
-            _apply_progress_settings(transformers_logging, (False, *_quiet_saved[1:]))
-        _quiet_depth += 1
-    try:
-        yield
-    finally:
-        with _quiet_lock:
-            _quiet_depth -= 1
-            if _quiet_depth == 0 and _quiet_saved is not None:
-                _apply_progress_settings(transformers_logging, _quiet_saved)
-                _quiet_saved = None
-
-
-def _progress_settings(transformers_logging) -> tuple[bool, dict[str, bool] | None, bool]:
-    """Whether transformers draws bars; huggingface_hub's settings per group of bars (None in
-    versions without groups); whether huggingface_hub's bars are off as a whole."""
-    hub = importlib.import_module("huggingface_hub.utils.tqdm")
-    groups = getattr(hub, "progress_bar_states", None)
-    return (
-        transformers_logging.is_progress_bar_enabled(),
-        dict(groups) if isinstance(groups, dict) else None,
-        hub.are_progress_bars_disabled(),
-    )
-
-
-def _apply_progress_settings(transformers_logging, saved: tuple[bool, dict[str, bool] | None, bool]) -> None:
-    transformers_enabled, groups, hub_disabled = saved
-    hub = importlib.import_module("huggingface_hub.utils.tqdm")
-    if transformers_enabled:
-        transformers_logging.enable_progress_bar()  # also turns all of huggingface_hub's on: set below
-    current = getattr(hub, "progress_bar_states", None)
-    if groups is not None and isinstance(current, dict):
-        current.clear()
-        current.update(groups)
-    elif hub_disabled:
-        hub.disable_progress_bars()
-    else:
-        hub.enable_progress_bars()

@@ -2,16 +2,14 @@
 
 Each check raises a ``RagError`` subclass with a message that says what to do, because these
 are the mistakes a caller of ``Chatbot.ask`` or ``rag ask`` can make: a question that is not
-text, empty, longer than ``MAX_QUESTION_CHARS``, or without a word to search for, and a
-passage count that is not a whole number. Trade-off: nothing is guessed at (a blank question
+text, empty, longer than ``MAX_QUESTION_CHARS``, or without a word to search for (passage
+counts are checked with the other arguments, in ``rag.validation``). Trade-off: nothing is guessed at (a blank question
 is not answered from whatever comes first, ``top_k=-1`` does not mean the default).
 """
 
 from __future__ import annotations
 
-import numbers
-
-from rag.errors import InvalidQuestionError, RagError
+from rag.errors import InvalidQuestionError
 from rag.language.analysis import index_terms
 from rag.records import MAX_QUESTION_CHARS
 
@@ -40,11 +38,3 @@ def searchable(question: str) -> str:
             "Ask about something in the documents."
         )
     return question
-
-
-def passage_count(value: int, name: str, minimum: int = 1) -> int:
-    """``top_k=0`` would answer from nothing and ``top_k=-1`` used to mean the default: both
-    are mistakes to say, not to guess at."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise RagError(f"{name} must be a whole number of passages, at least {minimum}; got {value!r}.")
-    return int(value)

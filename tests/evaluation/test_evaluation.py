@@ -320,6 +320,52 @@ def test_a_malformed_line_is_an_error_naming_the_line(tmp_path, bad):
         load_prompts(path)
 
 
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ("[" * 100_000, "nested too deeply"),
+        ('{"question": "Q?", "n": ' + "7" * 5000 + "}", "a number in it is too long to read"),
+        (json.dumps({"question": "?!"}), "no words to search for"),
+        (json.dumps({"question": "the of"}), "no words to search for"),
+    ],
+)
+def test_json_python_will_not_read_and_unsearchable_questions_name_their_line(tmp_path, bad, message):
+    path = write_lines(tmp_path / "p.jsonl", [json.dumps({"question": "Fine?"}), bad])
+    with pytest.raises(PromptsFileError, match=f"p.jsonl, line 2: .*{message}"):
+        load_prompts(path)
+
+
+def test_an_unsearchable_prompt_given_in_code_is_named_before_any_is_asked(seeds_bot):
+    with pytest.raises(PromptsFileError, match="line 2: The question has no words"):
+        evaluate(seeds_bot, [{"question": "Who is Kadyrov?"}, {"question": "...?"}])
+
+
+def test_a_line_separator_inside_a_json_string_is_not_a_line_break(tmp_path):
+    path = tmp_path / "p.jsonl"
+    path.write_text('{"question": "Who is\u2028Kadyrov?"}\n{"question": "Q2?"}\r\n', encoding="utf-8")
+    assert load_prompts(path) == [Prompt("Who is\u2028Kadyrov?", line=1), Prompt("Q2?", line=2)]
+
+
+def test_a_prompts_file_that_is_not_a_regular_file_is_refused_at_once(tmp_path):
+    import os
+
+    fifo = tmp_path / "prompts.jsonl"
+    os.mkfifo(fifo)  # no writer: a plain read would wait for one forever
+    with pytest.raises(PromptsFileError, match="Cannot read the prompts file .*prompts.jsonl: not a regular file"):
+        load_prompts(fifo)
+    with pytest.raises(PromptsFileError, match="Cannot read the prompts file /dev/zero"):
+        load_prompts("/dev/zero")
+
+
+def test_a_prompts_file_past_the_size_limit_is_refused(tmp_path, monkeypatch):
+    import rag.evaluation.run
+
+    monkeypatch.setattr(rag.evaluation.run, "MAX_PROMPTS_BYTES", 64)
+    path = write_lines(tmp_path / "p.jsonl", [json.dumps({"question": f"Question {n}?"}) for n in range(10)])
+    with pytest.raises(PromptsFileError, match="p.jsonl is larger than .*, too large for a prompts file"):
+        load_prompts(path)
+
+
 def test_a_missing_prompts_file_is_a_rag_error(tmp_path):
     with pytest.raises(RagError, match="No prompts file"):
         load_prompts(tmp_path / "nope.jsonl")

@@ -168,3 +168,14 @@ def test_a_neural_embedder_weighs_more_in_the_fusion_than_the_hashing_one(neural
     assert hashing.retriever.dense_weight == 0.1
     chosen = Retriever(neural_bot.index, neural_bot.embedder, RetrievalSettings(dense_weight=0.3))
     assert chosen.dense_weight == 0.3
+
+
+@pytest.mark.parametrize("dim", ["8", "0", "15", "65537", "99999999999"])
+def test_an_offline_embedder_dimension_out_of_range_is_a_model_load_error_naming_the_range(dim, tmp_path):
+    from rag.errors import ModelLoadError
+
+    with pytest.raises(ModelLoadError, match="dimension must be a whole number from 16 to 65,536"):
+        load_embedder(f"hashing-v2-{dim}")
+    with pytest.raises(ModelLoadError, match=f"not {int(dim)}"):
+        Chatbot.from_documents([Document(id="a.txt", text="Grozny")], tmp_path, embedding_model=f"hashing-v2-{dim}")
+    assert load_embedder("hashing-v2-16").dim == 16 and load_embedder("hashing-v2-65536").dim == 65536

@@ -17,13 +17,13 @@ from rag import Chatbot, RagError
 from rag.cli import main
 from rag.errors import ModelLoadError
 from rag.models.embedding import load_embedder
+from rag.models.quiet import quiet_loading
 from rag.models.registry import (
     EMBEDDING,
     forget_loaded_models,
     load_model,
     model_fingerprint,
     pick_device,
-    quiet_loading,
     resolve_model,
 )
 from rag.models.rerankers import load_reranker
@@ -192,3 +192,48 @@ def test_a_big_weight_file_is_fingerprinted_by_its_size_and_ends(tmp_path):
     assert model_fingerprint(tmp_path) != first
     weights.write_bytes(data)
     assert model_fingerprint(tmp_path) == first
+
+
+@pytest.mark.parametrize("source", ["argument", "environment"])
+def test_an_unknown_device_is_named_as_such_with_the_valid_ones(source, monkeypatch, tiny_models):
+    monkeypatch.delenv("RAG_DEVICE", raising=False)
+    if source == "environment":
+        monkeypatch.setenv("RAG_DEVICE", "tpu")
+    device = "tpu" if source == "argument" else None
+    where = "device" if source == "argument" else "RAG_DEVICE"
+    with pytest.raises(
+        ModelLoadError, match=rf"Unknown device 'tpu' \(from {where}\)\. Use one of cpu, cuda, mps"
+    ) as caught:
+        load_reranker(str(tiny_models.reranker), device=device)
+    assert "folder" not in str(caught.value)  # the model folder is fine: the device is not
+
+
+def test_known_devices_pass_with_or_without_a_number(monkeypatch):
+    monkeypatch.delenv("RAG_DEVICE", raising=False)
+    assert [pick_device(d) for d in ("cpu", "CUDA", "cuda:1", " mps ")] == ["cpu", "cuda", "cuda:1", "mps"]
+    with pytest.raises(ModelLoadError, match="Unknown device 'cuda:x'"):
+        pick_device("cuda:x")
+
+
+def test_the_transformers_load_report_is_hidden_while_a_model_loads_and_only_then():
+    import logging
+
+    from rag.models.quiet import LOAD_REPORT_LOGGER, load_report_hidden
+
+    seen = []
+
+    class Recording(logging.Handler):
+        def emit(self, record):
+            seen.append(record.getMessage())
+
+    target = logging.getLogger(LOAD_REPORT_LOGGER)
+    handler = Recording(level=logging.WARNING)
+    target.addHandler(handler)
+    try:
+        with load_report_hidden(), load_report_hidden():
+            target.warning("BertModel LOAD REPORT from: x\nkey | status\nbias | MISSING")
+            target.warning("another warning")
+        target.warning("BertModel LOAD REPORT from: y")
+    finally:
+        target.removeHandler(handler)
+    assert seen == ["another warning", "BertModel LOAD REPORT from: y"]

@@ -1,0 +1,58 @@
+"""The ``rag`` command's errors as one line each, on stderr, with exit status 2.
+
+``error_line`` writes a ``RagError`` so; ``OneLineGroup`` makes click's usage mistakes (a
+missing argument, an unknown option or command, a bad value) the same, where click would
+print the usage line and a hint on lines of their own first. ``--help`` is left as it is, and
+so is ``rag`` alone, which shows the help. Trade-off: the usage line no longer comes with a
+mistake; the hint to ``--help`` that ends the line says where it is.
+"""
+
+from __future__ import annotations
+
+import click
+
+from rag.validation import escaped
+
+
+def error_line(error: BaseException) -> str:
+    """``Error: ...`` on one line: a newline or another control character in the message (a
+    path typed with one, a library's detail) is escaped, so one error is one line."""
+    return f"Error: {escaped(str(error))}"
+
+
+class OneLineUsage:
+    """Usage mistakes (a missing argument, an unknown option or command, a bad value) as one
+    line, ``Error: ... Try 'rag ask --help'.``, exit status 2. Click prints the usage line and
+    the hint on lines of their own before the error; ``--help`` itself is left as it is, and
+    so is ``rag`` alone, which shows the help."""
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError as error:
+            raise _one_line(error) from None
+
+    def resolve_command(self, ctx, args):
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError as error:
+            raise _one_line(error) from None
+
+
+def _one_line(error: click.UsageError) -> click.UsageError:
+    if isinstance(error, click.exceptions.NoArgsIsHelpError) or error.ctx is None:
+        return error
+    hint = f" Try '{error.ctx.command_path} --help'."
+    plain = click.UsageError(escaped(error.format_message()) + hint)  # no context: click prints this line alone
+    plain.exit_code = error.exit_code
+    return plain
+
+
+class OneLineCommand(OneLineUsage, click.Command):
+    """A command whose usage mistakes are one line (``OneLineUsage``)."""
+
+
+class OneLineGroup(OneLineUsage, click.Group):
+    """The ``rag`` group: its own usage mistakes and its commands' are one line."""
+
+    command_class = OneLineCommand
