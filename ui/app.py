@@ -272,7 +272,8 @@ def serve(
             )
     except OSError as error:
         raise RagError(
-            f"Cannot serve the page on {host}:{port}: the port is taken or the address is not this machine's. "
+            f"Cannot serve the page on {url_host(host)}:{port}: the port is taken or the address is not this "
+            "machine's. "
             "Pass a free --port (or another --host)."
         ) from error
     return url
@@ -280,12 +281,13 @@ def serve(
 
 class _BindErrorFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        return "error while attempting to bind" not in record.getMessage()
+        message = record.getMessage()  # a failed bind, or a host name that does not resolve
+        return "error while attempting to bind" not in message and not message.startswith("[Errno")
 
 
 @contextmanager
 def _quiet_bind_errors() -> Iterator[None]:
-    """uvicorn logs a failed bind as an ERROR line before Gradio raises it; the RagError
+    """uvicorn logs a failed bind (or an unknown host) as an ERROR line before Gradio raises it; the RagError
     below says it in words a user can act on, so uvicorn's line is left out."""
     server_log = logging.getLogger("uvicorn.error")
     only_bind_errors = _BindErrorFilter()

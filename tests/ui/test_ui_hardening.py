@@ -306,3 +306,17 @@ def test_the_status_line_names_a_backend_without_its_folder_for_strangers(tmp_pa
     assert "mini-lm, dim 384" in ChatApp(bot, index_dir=tmp_path).status()
     assert "/srv/models" not in ChatApp(bot, index_dir=tmp_path).status()
     assert "/srv/models/mini-lm" in ChatApp(bot, index_dir=tmp_path, show_details=True).status()
+
+
+# uvicorn's server thread ends by raising SystemExit when it cannot bind; Gradio then raises.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+@pytest.mark.slow
+def test_a_host_that_does_not_resolve_is_one_user_error_and_no_server_log(app, capfd):
+    from rag import RagError
+    from rag_seeds_ui.app import build, serve
+    from rag_seeds_ui.browser import free_port
+
+    with pytest.raises(RagError, match=r"no-such-host\.invalid:.*another --host"):
+        serve(build(app), host="no-such-host.invalid", port=free_port(), block=False)
+    captured = capfd.readouterr()
+    assert "[Errno" not in captured.err + captured.out
