@@ -298,8 +298,10 @@ class ChatApp:
         and out of the index; returns (notice, table, status)."""
         if self.bot.folder is None:
             return self._after("This page was not started on a folder, so it has no uploads to remove.", ok=False)
+        if not name:
+            return self._after("Choose a document uploaded through this page first, then click Remove.", ok=False)
         try:
-            remove_upload(self.bot.folder, name or "")
+            remove_upload(self.bot.folder, name)
         except RagError as error:
             return self._after(str(error), ok=False)
         progress(0.3, desc="Indexing")

@@ -21,6 +21,7 @@ Hidden files and folders are never indexed.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -119,7 +120,9 @@ def store_upload(
     finally:
         Path(temporary).unlink(missing_ok=True)
     if stored.outcome != "unchanged":
-        _record(folder, stored.path.name)
+        # If the ledger cannot be written, the file is still stored; only removing it from the page is lost.
+        with contextlib.suppress(OSError):
+            _record(folder, stored.path.name)
     return stored
 
 

@@ -320,3 +320,9 @@ def test_a_host_that_does_not_resolve_is_one_user_error_and_no_server_log(app, c
         serve(build(app), host="no-such-host.invalid", port=free_port(), block=False)
     captured = capfd.readouterr()
     assert "[Errno" not in captured.err + captured.out
+
+
+def test_removing_with_nothing_chosen_says_what_to_do(app):
+    notice, documents, _ = app.remove(None, progress=_quiet)
+    assert 'class="notice bad"' in notice and "Choose a document uploaded through this page first" in notice
+    assert SEED in documents
