@@ -27,7 +27,7 @@ import gradio as gr
 
 from rag import RagError
 from rag.chatbot import open_chatbot
-from rag.ingest.uploads import DEFAULT_MAX_UPLOAD_BYTES, largest_upload_limit
+from rag.ingest.uploads import DEFAULT_MAX_UPLOAD_BYTES, UPLOAD_SUFFIXES, largest_upload_limit
 from rag.settings import Settings
 
 from . import render
@@ -136,7 +136,7 @@ def build(app: ChatApp, *, delete_cache: tuple[int, int] = (UPLOAD_SWEEP_S, UPLO
             with gr.Tab("Documents", id="documents"):
                 documents = gr.HTML(app.documents(), elem_id="documents")
                 files = gr.File(
-                    label=f"Choose .txt or .md files (up to {max_kb:,} KB each), then click Add to index",
+                    label=f"Choose {render.suffix_list(UPLOAD_SUFFIXES)} files (up to {max_kb:,} KB each), then click Add to index",
                     file_count="multiple",
                     # No file_types: Gradio would refuse other files with a toast that closes
                     # by itself; accepted here, each is refused in the notice with the reason.

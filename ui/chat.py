@@ -32,7 +32,14 @@ import gradio as gr
 
 from rag import Answer, Chatbot, RagError
 from rag.doctor import Check, diagnose
-from rag.ingest.uploads import DEFAULT_MAX_UPLOAD_BYTES, StoredUpload, remove_upload, store_upload, uploaded_names
+from rag.ingest.uploads import (
+    DEFAULT_MAX_UPLOAD_BYTES,
+    UPLOAD_SUFFIXES,
+    StoredUpload,
+    remove_upload,
+    store_upload,
+    uploaded_names,
+)
 from rag.store.update import UpdateReport
 
 from . import render
@@ -246,7 +253,7 @@ class ChatApp:
         paths = [str(path) for path in paths or [] if path]
         try:
             if not paths:
-                return self._after("Choose one or more .txt or .md files first.", ok=False)
+                return self._after(f"Choose one or more {render.suffix_list(UPLOAD_SUFFIXES)} files first.", ok=False)
             if self.bot.folder is None:
                 return self._after("This page was not started on a folder, so it cannot add files.", ok=False)
             progress(0, desc="Saving files")

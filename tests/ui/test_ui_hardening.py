@@ -326,3 +326,11 @@ def test_removing_with_nothing_chosen_says_what_to_do(app):
     notice, documents, _ = app.remove(None, progress=_quiet)
     assert 'class="notice bad"' in notice and "Choose a document uploaded through this page first" in notice
     assert SEED in documents
+
+
+def test_an_empty_upload_names_the_accepted_formats_from_the_table(app):
+    notice, _, _ = app.upload([], progress=_quiet)
+    assert "Choose one or more .md or .txt files first." in notice
+    from rag_seeds_ui.render import suffix_list
+
+    assert suffix_list({".txt"}) == ".txt" and suffix_list({".pdf", ".txt", ".md"}) == ".md, .pdf or .txt"
