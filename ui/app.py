@@ -5,12 +5,19 @@ stored by ``rag.ingest.uploads`` and indexed by ``Chatbot.refresh``, and ``rag_s
 turns the records into escaped HTML. No retrieval or answer logic lives here: this module lays
 the page out and serves it; ``rag_seeds_ui.chat`` holds the handlers.
 
-Safe by default: binds 127.0.0.1, optional login, the queue on, no external fonts (the page
-works offline), errors reach the page as a sentence and the server log as a traceback.
+Safe by default: binds 127.0.0.1, optional login with failed sign-ins throttled
+(``rag_seeds_ui.login``), the queue on, no external fonts (the page works offline), errors
+reach the page as a sentence and the server log as a traceback. Gradio's upload route takes
+files up to ``UPLOAD_ROUTE_FACTOR`` times the largest upload limit, so a file somewhat too
+large reaches the handler and is refused by name in the page's notice while the rest of the
+batch is added; beyond that Gradio refuses the batch itself. Its temporary copies are deleted
+by the handler once used, and the ones never used (posted to the route directly, or chosen
+and never added) are swept after ``UPLOAD_MAX_AGE_S``.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,16 +27,22 @@ import gradio as gr
 
 from rag import RagError
 from rag.chatbot import open_chatbot
-from rag.ingest.uploads import DEFAULT_MAX_UPLOAD_BYTES
+from rag.ingest.uploads import DEFAULT_MAX_UPLOAD_BYTES, UPLOAD_SUFFIXES, largest_upload_limit
 from rag.settings import Settings
 
 from . import render
 from .chat import MAX_PASSAGES, ChatApp, Conversation
+from .login import LoginThrottle
 
 logger = logging.getLogger(__name__)
 
 QUEUE_CONCURRENCY = 8
 QUEUE_MAX_SIZE = 256
+UPLOAD_ROUTE_FACTOR = 8
+# Every UPLOAD_SWEEP_S, Gradio deletes the temporary upload copies older than UPLOAD_MAX_AGE_S
+# (and all of them when the server stops): long enough to choose files and click Add.
+UPLOAD_SWEEP_S = 600
+UPLOAD_MAX_AGE_S = 3600
 
 
 CSS = """
@@ -76,10 +89,11 @@ THEME_FONTS = {
 }
 
 
-def build(app: ChatApp) -> gr.Blocks:
-    """The page, with its handlers wired to ``app``."""
+def build(app: ChatApp, *, delete_cache: tuple[int, int] = (UPLOAD_SWEEP_S, UPLOAD_MAX_AGE_S)) -> gr.Blocks:
+    """The page, with its handlers wired to ``app``; ``delete_cache``: (every, older than)
+    seconds, Gradio's sweep of the temporary upload copies nobody used."""
     max_kb = app.max_upload_bytes // 1024
-    with gr.Blocks(title="Ask the documents", analytics_enabled=False) as demo:
+    with gr.Blocks(title="Ask the documents", analytics_enabled=False, delete_cache=delete_cache) as demo:
         gr.Markdown(
             "## Ask the documents\nEvery answer cites the passages it comes from; hover a marker to see its source."
         )
@@ -122,7 +136,7 @@ def build(app: ChatApp) -> gr.Blocks:
             with gr.Tab("Documents", id="documents"):
                 documents = gr.HTML(app.documents(), elem_id="documents")
                 files = gr.File(
-                    label=f"Choose .txt or .md files (up to {max_kb:,} KB each), then click Add to index",
+                    label=f"Choose {render.suffix_list(UPLOAD_SUFFIXES)} files (up to {max_kb:,} KB each), then click Add to index",
                     file_count="multiple",
                     # No file_types: Gradio would refuse other files with a toast that closes
                     # by itself; accepted here, each is refused in the notice with the reason.
@@ -132,6 +146,15 @@ def build(app: ChatApp) -> gr.Blocks:
                     add = gr.Button("Add to index", variant="primary", elem_id="add")
                     refresh = gr.Button("Re-index folder", elem_id="reindex")
                 upload_notice = gr.HTML("", elem_id="upload-notice")
+                with gr.Row(equal_height=True):
+                    removable = gr.Dropdown(
+                        choices=app.removable(),
+                        value=None,
+                        label="Documents uploaded through this page (the folder's own files are changed on disk)",
+                        elem_id="removable",
+                        scale=4,
+                    )
+                    remove = gr.Button("Remove from index", variant="stop", elem_id="remove", scale=1)
             with gr.Tab("Settings", id="settings"):
                 passages = gr.Slider(
                     1,
@@ -158,20 +181,28 @@ def build(app: ChatApp) -> gr.Blocks:
         chat.clear(app.clear, None, ask_outputs, api_visibility="private")
         # One progress bar, over the documents table, not one on each output.
         index_outputs = {"outputs": [upload_notice, documents, status], "show_progress_on": documents}
+        uploads_list = {"fn": lambda: gr.update(choices=app.removable(), value=None), "inputs": None}
         add.click(app.upload, files, **index_outputs, api_name="upload", concurrency_id="index").then(
             lambda: None, None, files, api_visibility="private"
-        ).then(app.checks, None, checks, api_visibility="private")
+        ).then(**uploads_list, outputs=removable, api_visibility="private").then(
+            app.checks, None, checks, api_visibility="private"
+        )
+        remove.click(app.remove, removable, **index_outputs, api_name="remove", concurrency_id="index").then(
+            **uploads_list, outputs=removable, api_visibility="private"
+        )
         refresh.click(app.reindex, None, **index_outputs, api_name="reindex", concurrency_id="index").then(
             app.checks, None, checks, api_visibility="private"
         )
         recheck.click(app.checks, None, checks, api_visibility="private")
         demo.load(
-            lambda: (app.documents(), app.status(), app.checks()),
+            lambda: (app.documents(), app.status(), app.checks(), gr.update(choices=app.removable(), value=None)),
             None,
-            [documents, status, checks],
+            [documents, status, checks, removable],
             api_visibility="private",
             show_progress="hidden",
         )
+    if app.upload_dir is None:  # the handler deletes Gradio's copies of the files it is given
+        app.upload_dir = Path(demo.GRADIO_CACHE)
     return demo
 
 
@@ -183,6 +214,25 @@ def parse_auth(auth: str | None) -> tuple[str, str] | None:
     if not colon or not user or not password:
         raise RagError("--auth (or RAG_UI_AUTH) must look like user:password, with both parts non-empty.")
     return user, password
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (a name or an address, IPv6 with or without brackets) is this machine only."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def url_host(host: str) -> str:
+    """``host`` as it goes in a URL: an IPv6 address in brackets (``[::1]``)."""
+    bare = host.strip().strip("[]")
+    try:
+        return f"[{bare}]" if ipaddress.ip_address(bare).version == 6 else bare
+    except ValueError:
+        return host.strip()
 
 
 def theme() -> gr.themes.Base:
@@ -198,16 +248,20 @@ def serve(
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
     block: bool = True,
 ):
-    """Start the server with the queue on; returns the app's URL when ``block`` is False."""
+    """Start the server with the queue on; returns the app's URL when ``block`` is False.
+
+    Gradio's upload route takes files up to ``UPLOAD_ROUTE_FACTOR`` times the largest upload
+    limit: a file over its own limit but under that reaches the handler, which refuses it by
+    name while adding the rest of the batch (Gradio would drop the whole batch)."""
     demo.queue(default_concurrency_limit=QUEUE_CONCURRENCY, max_size=QUEUE_MAX_SIZE)
     try:
         with _quiet_bind_errors():
             _, url, _ = demo.launch(
-                server_name=host,
+                server_name=url_host(host),  # Gradio puts it in URLs as given, and unbrackets it to bind
                 server_port=port,
-                auth=auth,
+                auth=LoginThrottle(*auth).check if auth else None,
                 auth_message="Sign in to ask questions about the documents." if auth else None,
-                max_file_size=max_upload_bytes,
+                max_file_size=UPLOAD_ROUTE_FACTOR * largest_upload_limit(max_upload_bytes),
                 prevent_thread_lock=not block,
                 ssr_mode=False,
                 share=False,
@@ -218,7 +272,8 @@ def serve(
             )
     except OSError as error:
         raise RagError(
-            f"Cannot serve the page on {host}:{port}: the port is taken or the address is not this machine's. "
+            f"Cannot serve the page on {url_host(host)}:{port}: the port is taken or the address is not this "
+            "machine's. "
             "Pass a free --port (or another --host)."
         ) from error
     return url
@@ -226,12 +281,13 @@ def serve(
 
 class _BindErrorFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        return "error while attempting to bind" not in record.getMessage()
+        message = record.getMessage()  # a failed bind, or a host name that does not resolve
+        return "error while attempting to bind" not in message and not message.startswith("[Errno")
 
 
 @contextmanager
 def _quiet_bind_errors() -> Iterator[None]:
-    """uvicorn logs a failed bind as an ERROR line before Gradio raises it; the RagError
+    """uvicorn logs a failed bind (or an unknown host) as an ERROR line before Gradio raises it; the RagError
     below says it in words a user can act on, so uvicorn's line is left out."""
     server_log = logging.getLogger("uvicorn.error")
     only_bind_errors = _BindErrorFilter()
@@ -257,7 +313,9 @@ def launch(
     ``settings``: the models and settings the chatbot is built with (default: ``Settings()``)."""
     credentials = parse_auth(auth)
     bot = open_chatbot(index_dir, folder, progress=True, settings=settings)
-    app = ChatApp(bot, index_dir=index_dir, max_upload_bytes=max_upload_bytes)
-    if host not in ("127.0.0.1", "localhost", "::1") and credentials is None:
+    # Server paths and library versions only for this machine's own user, or signed-in ones.
+    show_details = is_loopback(host) or credentials is not None
+    app = ChatApp(bot, index_dir=index_dir, max_upload_bytes=max_upload_bytes, show_details=show_details)
+    if not is_loopback(host) and credentials is None:
         logger.warning("serving on %s without --auth: anyone who can reach this address can use the page", host)
     serve(build(app), host=host, port=port, auth=credentials, max_upload_bytes=max_upload_bytes)

@@ -42,26 +42,37 @@ def find_chromium() -> str | None:
     return None
 
 
-def free_port() -> int:
-    """A TCP port on the loopback interface that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port on ``host`` (loopback by default; IPv6 too) that nothing listens on right now."""
+    bare = host.strip("[]")
+    family = socket.AF_INET6 if ":" in bare else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.bind((bare, 0))
         return probe.getsockname()[1]
 
 
 @contextmanager
 def serving(
-    folder: str | Path, index_dir: str | Path, *, auth: tuple[str, str] | None = None, **app_options
+    folder: str | Path,
+    index_dir: str | Path,
+    *,
+    auth: tuple[str, str] | None = None,
+    host: str = "127.0.0.1",
+    delete_cache: tuple[int, int] | None = None,
+    **app_options,
 ) -> Iterator[str]:
-    """The chat page on ``folder`` served on a free loopback port; yields its URL."""
+    """The chat page on ``folder`` served on a free loopback port; yields its URL. Served on
+    loopback, it shows the server's details (``show_details``) unless told otherwise."""
     from rag import Chatbot
 
     from .app import build, serve
     from .chat import ChatApp
 
     bot = Chatbot.from_folder(folder, index_dir=index_dir)
-    demo = build(ChatApp(bot, index_dir=index_dir, **app_options))
-    url = serve(demo, host="127.0.0.1", port=free_port(), auth=auth, block=False)
+    app_options.setdefault("show_details", True)
+    app = ChatApp(bot, index_dir=index_dir, **app_options)
+    demo = build(app) if delete_cache is None else build(app, delete_cache=delete_cache)
+    url = serve(demo, host=host, port=free_port(host), auth=auth, block=False)
     try:
         yield url
     finally:

@@ -8,6 +8,11 @@ Trade-offs made:
 - One ``Chatbot`` serves every visitor. Questions share it freely; re-indexing swaps the
   index underneath, so it waits for the questions in flight and holds new ones back until it
   is done (a read/write lock), rather than closing the index under a running question.
+- Uploads never replace a file (``rag.ingest.uploads``), and the notice names what became of
+  each file: added, already there, added under another name, or refused and why. Gradio's
+  temporary copy of each upload is deleted once it is used, stored or refused.
+- Server paths and library versions are shown only when ``show_details`` (the page is served
+  on loopback or behind a login); other visitors see the backends' names without paths.
 - Each browser tab keeps its own conversation in ``gr.State`` (what is shown, and the plain
   role/content history the chatbot needs for follow-ups), so concurrent visitors never see
   each other's answers.
@@ -27,7 +32,14 @@ import gradio as gr
 
 from rag import Answer, Chatbot, RagError
 from rag.doctor import Check, diagnose
-from rag.ingest.uploads import DEFAULT_MAX_UPLOAD_BYTES, save_upload
+from rag.ingest.uploads import (
+    DEFAULT_MAX_UPLOAD_BYTES,
+    UPLOAD_SUFFIXES,
+    StoredUpload,
+    remove_upload,
+    store_upload,
+    uploaded_names,
+)
 from rag.store.update import UpdateReport
 
 from . import render
@@ -124,10 +136,15 @@ class ChatApp:
         *,
         index_dir: str | Path | None = None,
         max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+        show_details: bool = False,
+        upload_dir: str | Path | None = None,
     ) -> None:
         self.bot = bot
         self.index_dir = Path(index_dir) if index_dir is not None else bot.index.folder
         self.max_upload_bytes = max_upload_bytes
+        self.show_details = show_details
+        # Gradio's folder of temporary upload copies: only files below it are deleted after use.
+        self.upload_dir = Path(upload_dir) if upload_dir is not None else None
         self.lock = ReadWriteLock()
 
     # -- chat -------------------------------------------------------------------------------
@@ -198,8 +215,12 @@ class ChatApp:
         return self.bot.title(source, max_chars=PAGE_TITLE_CHARS)
 
     def backends(self) -> dict[str, str]:
-        """What does each step in the running bot: embedder, reranker, answer writer."""
-        return self.bot.backends
+        """What does each step in the running bot: embedder, reranker, answer writer (without
+        folder paths unless ``show_details``)."""
+        backends = self.bot.backends
+        if self.show_details:
+            return backends
+        return {step: render.without_paths(what) for step, what in backends.items()}
 
     def status(self) -> str:
         counts = self.bot.chunk_counts
@@ -220,29 +241,84 @@ class ChatApp:
             logger.exception("backend status failed")
             return render.notice("Could not read the backend status; see the server log.", ok=False)
         loaded = [Check(step, True, what) for step, what in self.backends().items()]
+        if not self.show_details:  # paths and versions help an attacker more than a visitor
+            found = [Check(c.name, c.ok, "" if c.ok else "see `rag doctor` on the server") for c in found]
         return render.checks_table(loaded + found)
 
     def upload(self, paths: list[str] | None, progress=gr.Progress(track_tqdm=True)):  # noqa: B008
-        """Store the uploaded files in the documents folder and index them; returns (notice, table, status)."""
-        if not paths:
-            return self._after("Choose one or more .txt or .md files first.", ok=False)
+        """Store the uploaded files in the documents folder and index them; returns (notice, table, status).
+
+        The notice says what became of each file; Gradio's temporary copies are deleted after.
+        """
+        paths = [str(path) for path in paths or [] if path]
+        try:
+            if not paths:
+                return self._after(f"Choose one or more {render.suffix_list(UPLOAD_SUFFIXES)} files first.", ok=False)
+            if self.bot.folder is None:
+                return self._after("This page was not started on a folder, so it cannot add files.", ok=False)
+            progress(0, desc="Saving files")
+            stored, refused = self._save(paths)
+            notices = []
+            if any(s.outcome != "unchanged" for s in stored):
+                progress(0.3, desc="Indexing")
+                report, failure = self._reindex()
+                if failure:
+                    names = ", ".join(s.path.name for s in stored if s.outcome != "unchanged")
+                    notices.append(render.notice(f"Stored {names}, but {failure}", ok=False))
+                else:
+                    notices.append(render.notice(self._stored_notice(stored, report)))
+            elif stored:
+                notices.append(render.notice(self._stored_notice(stored, None)))
+            if refused:
+                notices.append(render.notice("\n".join(refused), ok=False))
+            progress(1, desc="Done")
+            return "".join(notices), self.documents(), self.status()
+        finally:
+            self._discard(paths)
+
+    def _stored_notice(self, stored: list[StoredUpload], report: UpdateReport | None) -> str:
+        counts = self.bot.chunk_counts
+        lines = []
+        for s in stored:
+            chunks = _chunks(counts.get(s.path.name, 0))
+            if s.outcome == "added":
+                lines.append(f"Added {s.path.name} ({chunks}).")
+            elif s.outcome == "renamed":
+                lines.append(
+                    f"Added {s.requested} as {s.path.name} ({chunks}): a different {s.requested} is already there "
+                    "and was kept."
+                )
+            else:
+                lines.append(f"{s.requested} is already there with the same text as {s.path.name}; nothing changed.")
+        if report is not None:
+            lines.append(f"Index: {report}.")
+        return "\n".join(lines)
+
+    def removable(self) -> list[str]:
+        """The documents uploaded through the page, which the page can remove."""
         if self.bot.folder is None:
-            return self._after("This page was not started on a folder, so it cannot add files.", ok=False)
-        progress(0, desc="Saving files")
-        saved, refused = self._save(paths)
-        notices = []
-        if saved:
-            progress(0.3, desc="Indexing")
-            report, failure = self._reindex()
-            if failure:
-                return self._after(failure, ok=False)
-            counts = self.bot.chunk_counts
-            added = ", ".join(f"{name} ({_chunks(counts.get(name, 0))})" for name in saved)
-            notices.append(render.notice(f"Added {added}. Index: {report}."))
-        if refused:
-            notices.append(render.notice("\n".join(refused), ok=False))
-        progress(1, desc="Done")
-        return "".join(notices), self.documents(), self.status()
+            return []
+        return uploaded_names(self.bot.folder)
+
+    def remove(self, name: str | None, progress=gr.Progress(track_tqdm=True)):  # noqa: B008
+        """Take an uploaded document out of the folder (kept in its hidden ``.removed`` folder)
+        and out of the index; returns (notice, table, status)."""
+        if self.bot.folder is None:
+            return self._after("This page was not started on a folder, so it has no uploads to remove.", ok=False)
+        if not name:
+            return self._after("Choose a document uploaded through this page first, then click Remove.", ok=False)
+        try:
+            remove_upload(self.bot.folder, name)
+        except RagError as error:
+            return self._after(str(error), ok=False)
+        progress(0.3, desc="Indexing")
+        report, failure = self._reindex()
+        if failure:
+            return self._after(f"Removed {name} from the folder, but {failure}", ok=False)
+        return self._after(
+            f"Removed {name}. Index: {report}. The server keeps the file in the documents folder's "
+            "hidden .removed folder, so it can be put back."
+        )
 
     def reindex(self, progress=gr.Progress(track_tqdm=True)):  # noqa: B008
         """Re-read the documents folder and index what changed; returns (notice, table, status)."""
@@ -254,21 +330,36 @@ class ChatApp:
             return self._after(failure, ok=False)
         return self._after(f"Re-read {self.bot.folder}: {report}.")
 
-    def _save(self, paths: list[str]) -> tuple[list[str], list[str]]:
-        """(names stored, reasons for the files refused)."""
-        saved, refused = [], []
+    def _save(self, paths: list[str]) -> tuple[list[StoredUpload], list[str]]:
+        """(what became of each file stored, reasons for the files refused)."""
+        stored, refused = [], []
         for path in paths:
             name = Path(path).name
             try:
-                saved.append(
-                    save_upload(self.bot.folder, name, Path(path).read_bytes(), max_bytes=self.max_upload_bytes).name
-                )
+                data = Path(path).read_bytes()
+                stored.append(store_upload(self.bot.folder, name, data, max_bytes=self.max_upload_bytes))
             except RagError as error:
                 refused.append(str(error))
             except OSError as error:
                 logger.warning("reading upload %s failed: %s", name, error)
-                refused.append(f"{name} could not be read; try again.")
-        return saved, refused
+                refused.append(f"{name} could not be read or stored; upload it again.")
+        return stored, refused
+
+    def _discard(self, paths: list[str]) -> None:
+        """Delete Gradio's temporary copies of the uploads (never a file outside its folder)."""
+        if self.upload_dir is None:
+            return
+        root = self.upload_dir.resolve()
+        for path in paths:
+            copy_path = Path(path).resolve()
+            if root not in copy_path.parents:
+                continue
+            try:
+                copy_path.unlink(missing_ok=True)
+                if copy_path.parent != root and not any(copy_path.parent.iterdir()):
+                    copy_path.parent.rmdir()  # Gradio puts each upload in a folder of its own
+            except OSError as error:
+                logger.warning("deleting the temporary upload %s failed: %s", copy_path, error)
 
     def _reindex(self) -> tuple[UpdateReport | None, str | None]:
         """(what changed, None), or (None, a message saying why it failed)."""

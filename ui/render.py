@@ -302,3 +302,18 @@ def status_line(parts: Sequence[str]) -> str:
 
 def notice(message: str, *, ok: bool = True) -> str:
     return f'<div class="notice {"ok" if ok else "bad"}">{_inline(message)}</div>'
+
+
+_PATH_RE = re.compile(r"(?:[A-Za-z]:)?(?:~|\.{1,2})?[\\/]?(?:[^\s\\/,;()]+[\\/])+(?=[^\s\\/,;()])")
+
+
+def without_paths(value: str) -> str:
+    """``value`` with each file path cut to its last part (``/srv/models/mini`` -> ``mini``),
+    for visitors who should see what runs but not where the server keeps it."""
+    return _PATH_RE.sub("", value)
+
+
+def suffix_list(suffixes) -> str:
+    """``{".md", ".txt"}`` as ".md or .txt" (".a, .b or .c" for more)."""
+    ordered = sorted(suffixes)
+    return ordered[0] if len(ordered) == 1 else f"{', '.join(ordered[:-1])} or {ordered[-1]}"

@@ -198,7 +198,7 @@ def test_save_upload_writes_inside_the_folder(tmp_path):
     assert path == (tmp_path / "docs" / "outside.txt").resolve()
     assert path.read_text() == "Some text."
     assert not (tmp_path / "outside.txt").exists()
-    assert [p.name for p in (tmp_path / "docs").iterdir()] == ["outside.txt"]
+    assert sorted(p.name for p in (tmp_path / "docs").iterdir()) == [".uploads.json", "outside.txt"]
 
 
 @pytest.mark.parametrize(

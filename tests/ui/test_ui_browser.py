@@ -207,3 +207,22 @@ def test_an_error_is_a_message_in_the_chat(page):
     text = answer.inner_text()
     assert "Could not answer" in text and "shorter question" in text
     assert "Traceback" not in page.inner_text("body")
+
+
+@pytest.mark.slow
+def test_an_upload_never_replaces_a_seed_and_an_upload_can_be_removed(page):
+    renamed = SEED_FILE.replace(".txt", " (2).txt")
+    notice = upload(page, SEED_FILE, "The exchange included 9,999 prisoners.\n")
+    assert f"Added {SEED_FILE} as {renamed}" in notice and "is already there and was kept" in notice
+    page.get_by_role("tab", name="Documents").click()
+    assert SEED_FILE in page.inner_text("#documents") and renamed in page.inner_text("#documents")
+
+    page.locator("#removable input").click()
+    page.get_by_role("option", name=renamed).click()
+    page.click("#remove")
+    page.wait_for_function("() => document.querySelector('#upload-notice').innerText.includes('Removed')")
+    assert f"Removed {renamed}." in page.inner_text("#upload-notice")
+    page.wait_for_function(
+        "name => !document.querySelector('#documents').innerText.includes(name)", arg=renamed, timeout=60_000
+    )
+    assert SEED_FILE in page.inner_text("#documents")
