@@ -3,8 +3,9 @@
 An uploaded file's name comes from the person's browser, so it is untrusted: it may hold
 ``../``, a Windows path, control characters, or a name that hides itself (``.bashrc``). The
 name is reduced to a plain file name of letters, digits, spaces and ``-_.()``, kept
-inside the folder, and must end in one of ``UPLOAD_SUFFIXES``. The content must decode as
-text (the same test ``rag.ingest.loading`` applies when indexing) and stay under a size limit, so a
+inside the folder, and must end in one of ``UPLOAD_SUFFIXES``. The content must read as its
+format (text must decode, a web page or Word file must give text: the reader indexing will
+use, from ``rag.ingest.readers``) and stay under a size limit, so a
 bad upload is refused with a message instead of being skipped silently at indexing time.
 
 An upload with the name of a file already in the folder replaces it: uploading a new version
@@ -20,9 +21,14 @@ import unicodedata
 from pathlib import Path
 
 from rag.errors import DocumentsError
+from rag.ingest.extracted import ExtractionError
 from rag.ingest.loading import decode
+from rag.ingest.readers import PLAIN_TEXT, READERS
 
-UPLOAD_SUFFIXES = frozenset({".txt", ".md"})
+# plain text as .txt or .md, and every converted format the folder walk reads
+UPLOAD_SUFFIXES = frozenset(
+    {".txt", ".md"} | {suffix for suffix, reader in READERS.items() if reader is not PLAIN_TEXT}
+)
 DEFAULT_MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 MAX_NAME_CHARS = 100
 
@@ -40,7 +46,9 @@ def safe_name(name: str) -> str:
     suffix = suffix.lower()
     if f".{suffix}" not in UPLOAD_SUFFIXES:
         allowed = ", ".join(sorted(UPLOAD_SUFFIXES))
-        raise DocumentsError(f"{base or 'The file'} is not a {allowed} file; only plain-text articles can be added.")
+        raise DocumentsError(
+            f"{base or 'The file'} is not a {allowed} file; only articles in these formats can be added."
+        )
     stem = _UNSAFE_RE.sub("_", stem)
     stem = _RUNS_RE.sub(r"\1", stem).strip(" ._-")
     if not stem:
@@ -60,7 +68,7 @@ def save_upload(folder: str | Path, name: str, data: bytes, *, max_bytes: int = 
         raise DocumentsError(
             f"{filename} is {_size(len(data))}; the limit is {_size(max_bytes)}. Split it into smaller files."
         )
-    text = decode(data)
+    text = decode(data) if READERS[Path(filename).suffix] is PLAIN_TEXT else _converted_text(filename, data)
     if text is None:
         raise DocumentsError(f"{filename} does not look like text (it may be a binary file); upload .txt or .md.")
     if not text.strip():
@@ -80,6 +88,13 @@ def save_upload(folder: str | Path, name: str, data: bytes, *, max_bytes: int = 
         Path(temporary).unlink(missing_ok=True)
         raise
     return target
+
+
+def _converted_text(filename: str, data: bytes) -> str:
+    try:
+        return READERS[Path(filename).suffix].read(data).text
+    except ExtractionError as error:
+        raise DocumentsError(f"{filename} cannot be indexed: {error}.") from error
 
 
 def _size(count: int) -> str:
