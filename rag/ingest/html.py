@@ -5,8 +5,8 @@ out navigation, menus, cookie banners, comment threads, related-article lists an
 reads the title, author and publication date from the page's markup and metadata. Hand-written
 rules could only list the chrome of the sites they were written for.
 
-The indexed text is the extracted text, one paragraph, heading or list item to a line with a
-blank line between them (so chunks end at paragraph breaks as in a plain-text article); the
+The indexed text is the extracted text, headline first, one paragraph, heading or list item
+to a line with a blank line between them (so chunks end at paragraph breaks as in a plain-text article); the
 page's markup is not kept, so a citation's lines are lines of that text, not of the file.
 A page with no article text found (a page of links, or one built by JavaScript) is an
 ``ExtractionError``: indexing its menus would be worse than leaving it out.
@@ -18,6 +18,10 @@ import logging
 
 from rag.ingest.extracted import Extracted, ExtractionError
 
+# On a page without an article trafilatura falls back to whatever text there is, often the
+# menu's links ("Home", "News"): text with no line this long is taken for no article.
+MIN_SENTENCE_WORDS = 4
+
 
 def read_html(raw: bytes) -> Extracted:
     """The article in the page ``raw`` (bytes in any encoding the page declares)."""
@@ -28,12 +32,15 @@ def read_html(raw: bytes) -> Extracted:
             raw, include_comments=False, include_tables=True, with_metadata=True, deduplicate=False
         )
     text = _paragraphs(found.text if found is not None else "")
-    if not text:
+    if not any(len(line.split()) >= MIN_SENTENCE_WORDS for line in text.splitlines()):
         raise ExtractionError(
             "no article text found in this web page (it may be only links, or built by JavaScript); "
             "save the article's text as .txt to index it"
         )
-    return Extracted(text, _clean(found.title), _clean(found.author), _clean(found.date))
+    title = _clean(found.title)
+    if title and not text.startswith(title):  # the headline opens the text, as on the page, so it can be quoted
+        text = f"{title}\n\n{text}"
+    return Extracted(text, title, _clean(found.author), _clean(found.date))
 
 
 def _paragraphs(text: str | None) -> str:

@@ -236,16 +236,31 @@ def _read_file(path: Path, doc_id: str, reader: Reader) -> Document | None:
 def read_bounded(path: Path, limit: int) -> bytes | None:
     """The bytes of the regular file at ``path``, or None when it holds more than ``limit``.
 
-    Reads at most ``limit + 1`` bytes, so a file that grows while it is read (or a device put
-    in its place) cannot exhaust memory. OSError when it cannot be read.
+    Reads at most ``limit + 1`` bytes, and nothing of a file already bigger, so a file that
+    grows while it is read (or a device put in its place) cannot exhaust memory. OSError when
+    it cannot be read.
     """
     # O_NONBLOCK: a FIFO put in place of a file opens at once instead of waiting for a writer
     descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     with os.fdopen(descriptor, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+        status = os.fstat(handle.fileno())
+        if not stat.S_ISREG(status.st_mode):
             raise OSError(errno.EINVAL, "not a regular file", str(path))
-        raw = handle.read(limit + 1)
-    return None if len(raw) > limit else raw
+        if status.st_size > limit:  # known too big: nothing need be read
+            return None
+        return _read_up_to(handle, limit, status.st_size)
+
+
+def _read_up_to(handle, limit: int, expected: int) -> bytes | None:
+    """At most ``limit`` bytes from ``handle``, None past that. Asked for ``limit`` bytes at
+    once, a buffered read sets that much memory aside whatever the file holds; so the size
+    the file had is read, then any more (a file still being written) a megabyte at a time."""
+    parts = [handle.read(expected + 1)]
+    size = len(parts[0])
+    while size <= limit and parts[-1]:
+        parts.append(handle.read(min(1 << 20, limit + 1 - size)))
+        size += len(parts[-1])
+    return None if size > limit else b"".join(parts)
 
 
 # -- titles, for display ----------------------------------------------------------------------

@@ -280,3 +280,24 @@ def test_a_folder_with_a_name_that_is_not_utf8_indexes_and_cites_it(tmp_path):
     answer = Chatbot.from_folder(folder, index_dir=tmp_path / "index").ask("When did the cafe open?")
 
     assert [(c.source, c.start_line) for c in answer.citations] == [("café.txt", 1)]
+
+
+def test_reading_a_small_file_sets_aside_no_more_than_it_holds(tmp_path):
+    import tracemalloc
+
+    (tmp_path / "a.txt").write_text("Alpha text.\n", encoding="utf-8")
+    tracemalloc.start()
+    try:
+        raw = read_bounded(tmp_path / "a.txt", 64 << 20)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+    assert raw == b"Alpha text.\n"
+    assert peak < 1 << 20, "not the 64 MB limit set aside for every file"
+
+
+def test_a_file_known_to_be_over_the_limit_is_not_read(tmp_path):
+    (tmp_path / "big.txt").write_bytes(b"x" * 1001)
+    assert read_bounded(tmp_path / "big.txt", 1000) is None
+    assert read_bounded(tmp_path / "big.txt", 1001) == b"x" * 1001
