@@ -1,6 +1,6 @@
 """Finding site chrome in plain text: the lines a scraped web page keeps of its navigation,
-sign-up notices and related-article links ("Skip to content", "READ MORE: ...", "Exit mobile
-version"), so that chunking passes over them.
+sign-up notices and links to other articles ("Skip to content", "READ MORE: ...", "Exit
+mobile version"), so that chunking passes over them.
 
 Only whole lines are judged, each by itself, against phrases that are chrome on any site; and
 a single lower-case word ("news") only among a page's first lines, where a section label sits.
@@ -25,7 +25,10 @@ _CHROME_RE = re.compile(
     r"|we use your sign-up to provide content in ways you.ve consented to\b.*",
     re.IGNORECASE,
 )
-_READ_MORE_RE = re.compile(r"read more\b.*", re.IGNORECASE)
+# "READ MORE: <another article's headline>" is a link to another story. "read more about
+# <topic>" is kept: it names what the article is about (a site's topic tags), which is how
+# a document's gist is weighed when it is summarised.
+_READ_MORE_RE = re.compile(r"read more:.*", re.IGNORECASE)
 _SECTION_LABEL_RE = re.compile(r"[a-z]+")
 _LINE_RE = re.compile(r"[^\n]*")
 

@@ -216,7 +216,7 @@ def _read_file(path: Path, doc_id: str, reader: Reader) -> Document | None:
     raw = read_bounded(path, reader.max_bytes)
     if raw is None:
         logger.warning(
-            "skipping %s: it is over %d MB, more than a %s article holds; split it into smaller files",
+            "skipping %s: it is over %d MB, more than %s holds; split it into smaller files",
             doc_id,
             reader.max_bytes // 1_000_000,
             reader.kind,

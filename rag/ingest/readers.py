@@ -27,7 +27,7 @@ from rag.ingest.html import read_html
 class Reader:
     read: Callable[[bytes], Extracted]
     max_bytes: int
-    kind: str  # the format in words, for messages
+    kind: str  # a file of the format in words, for messages: "a web page"
 
 
 def read_text(raw: bytes) -> Extracted:
@@ -38,14 +38,14 @@ def read_text(raw: bytes) -> Extracted:
     return Extracted(text)
 
 
-PLAIN_TEXT = Reader(read_text, 64 << 20, "text")
-_HTML = Reader(read_html, 20_000_000, "HTML")
+PLAIN_TEXT = Reader(read_text, 64 << 20, "a plain-text article")
+_HTML = Reader(read_html, 20_000_000, "a web page")
 
 READERS: dict[str, Reader] = {
     **dict.fromkeys((".txt", ".md", ".markdown", ".rst", ".text", ".org", ".csv", ".tsv"), PLAIN_TEXT),
     ".html": _HTML,
     ".htm": _HTML,
-    ".docx": Reader(read_docx, 50 << 20, "Word"),
+    ".docx": Reader(read_docx, 50 << 20, "a Word document"),
 }
 
 

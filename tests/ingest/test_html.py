@@ -79,7 +79,7 @@ def test_bad_pages_are_skipped_with_one_warning_each_and_the_rest_indexed(tmp_pa
     assert sorted(r.getMessage() for r in caplog.records) == [
         "skipping binary.htm: no article text found in this web page (it may be only links, or built by "
         "JavaScript); save the article's text as .txt to index it",
-        "skipping huge.html: it is over 20 MB, more than a HTML article holds; split it into smaller files",
+        "skipping huge.html: it is over 20 MB, more than a web page holds; split it into smaller files",
         "skipping links.html: no article text found in this web page (it may be only links, or built by "
         "JavaScript); save the article's text as .txt to index it",
     ]

@@ -119,7 +119,7 @@ def test_a_file_over_the_size_limit_is_skipped_with_a_warning(tmp_path, caplog, 
 
     assert [d.id for d in documents] == ["a.txt"]
     assert [r.getMessage() for r in caplog.records] == [
-        "skipping dump.txt: it is over 1 MB, more than a text article holds; split it into smaller files"
+        "skipping dump.txt: it is over 1 MB, more than a plain-text article holds; split it into smaller files"
     ]
 
 
