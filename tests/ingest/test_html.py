@@ -87,3 +87,19 @@ def test_bad_pages_are_skipped_with_one_warning_each_and_the_rest_indexed(tmp_pa
     good = documents[1]
     assert good.title.startswith("Russia News: Putin’s Chechen allies want war")
     assert (good.author, good.date) == (SEED_AUTHOR, SEED_DATE)
+
+
+def test_a_page_in_the_charset_it_declares_is_read_in_that_charset():
+    body = "Кадыров заявил, что двадцать чеченских военных вернулись домой после обмена пленными."
+    page = f'<html><head><meta charset="windows-1251"><title>Обмен пленными</title></head><body><article><p>{body}</p>'
+    extracted = read_html(f"{page}</article></body></html>".encode("cp1251"))
+    assert extracted.text == f"Обмен пленными\n\n{body}"
+
+
+def test_every_reader_is_found_by_its_suffix_in_any_case():
+    from rag.ingest.readers import PLAIN_TEXT, reader_for
+
+    assert reader_for(".HTML").read is read_html
+    assert reader_for(".Txt") is PLAIN_TEXT
+    assert reader_for(".docx").kind == "a Word document"
+    assert reader_for(".pptx") is None
