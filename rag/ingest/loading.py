@@ -31,14 +31,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.errors import DocumentsError
-from rag.ingest.decoding import STRAY_BYTE_RE, decode, decode_8bit
+from rag.ingest.decoding import STRAY_BYTE_RE, decode_8bit
+from rag.ingest.decoding import decode as decode  # where uploads and callers have always found it
 from rag.ingest.extracted import ExtractionError
 from rag.ingest.readers import PLAIN_TEXT, READERS, Reader, reader_for
 from rag.records import Document
 
 logger = logging.getLogger(__name__)
-
-__all__ = ["decode"]  # re-exported: uploads and callers decode text as folders are read
 
 TEXT_SUFFIXES = frozenset(suffix for suffix, reader in READERS.items() if reader is PLAIN_TEXT)
 MAX_TEXT_BYTES = PLAIN_TEXT.max_bytes
