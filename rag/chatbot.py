@@ -33,7 +33,7 @@ from rag.answer.prompting import ModelPrompt
 from rag.answer.refusal import abstain
 from rag.errors import DocumentsError, RagError
 from rag.ingest.chunking import ChunkerSettings
-from rag.ingest.loading import TITLE_SHOWN_CHARS, display_title, read_folder
+from rag.ingest.loading import TITLE_SHOWN_CHARS, display_title, read_folder, shown_title
 from rag.ingest.pipeline import IndexSettings, chunker_of, embedder_for, index_documents, token_counter_of, update_index
 from rag.language.lexicon import load_lexicon
 from rag.models.embedding import Embedder
@@ -274,15 +274,32 @@ class Chatbot:
         return self.chunk_counts
 
     def title(self, source: str, max_chars: int = TITLE_SHOWN_CHARS) -> str | None:
-        """The title to show beside the file name ``source`` (a citation's or hit's), read from
-        the top of its text by ``rag.ingest.loading.display_title`` and cut at ``max_chars``; None when
-        the text opens without one or ``source`` is not indexed. For display only:
-        ``Document.title`` and retrieval are left alone."""
+        """The title to show beside the file name ``source`` (a citation's or hit's), cut at
+        ``max_chars``: the one its file gave (a web page's, a Word file's: ``Document.title``),
+        else one read from the top of its text by ``rag.ingest.loading.display_title``; None when
+        neither has one or ``source`` is not indexed. For display only: retrieval is left alone."""
         key = (source, max_chars)
         if key not in self._titles:
-            text = self.index.document_text(source)
-            self._titles[key] = display_title(text, max_chars) if text else None
+            given = self._recorded(source, "title")
+            text = None if given else self.index.document_text(source)
+            self._titles[key] = shown_title(given, max_chars) if given else display_title(text or "", max_chars)
         return self._titles[key]
+
+    def date(self, source: str) -> str | None:
+        """The date (``YYYY-MM-DD``) the file ``source`` gives itself (a web page's publication
+        date, a Word file's creation date), for display; None when it gives none."""
+        return self._recorded(source, "date")
+
+    def author(self, source: str) -> str | None:
+        """The author the file ``source`` names (a web page's byline, a Word file's author), for
+        display; None when it names none."""
+        return self._recorded(source, "author")
+
+    def _recorded(self, source: str, key: str) -> str | None:
+        """What the index keeps of the document ``source`` under ``key`` (an index written
+        before that entry existed keeps none)."""
+        value = self.index.manifest.documents.get(source, {}).get(key)
+        return value if isinstance(value, str) and value.strip() else None
 
     def refresh(self, *, progress: bool | None = None) -> UpdateReport:
         """Re-read the folder this bot was built from and index what changed."""

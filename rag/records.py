@@ -31,11 +31,17 @@ MAX_QUESTION_CHARS = 4000  # longer is a pasted document, not a question
 
 @dataclass(frozen=True)
 class Document:
-    """One source text. ``id`` is the file name relative to the folder it was loaded from."""
+    """One source text. ``id`` is the file name relative to the folder it was loaded from.
+
+    ``title``, ``author`` and ``date`` (ISO ``YYYY-MM-DD``) are what the file says of itself
+    where its format carries them (a web page's or Word file's); the title is searched with
+    the text, and all three are kept in the index for display."""
 
     id: str
     text: str
     title: str | None = None
+    author: str | None = None
+    date: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("id", "text"):
@@ -44,9 +50,11 @@ class Document:
                     f"A Document's {name} must be text, not {type(getattr(self, name)).__name__}: "
                     "Document(id='notes.txt', text='...')."
                 )
-        if self.title is not None and not isinstance(self.title, str):
-            raise DocumentsError(f"A Document's title must be text or None, not {type(self.title).__name__}.")
-        for name in ("id", "text", "title"):
+        for name in ("title", "author", "date"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise DocumentsError(f"A Document's {name} must be text or None, not {type(value).__name__}.")
+        for name in ("id", "text", "title", "author", "date"):
             _check_unicode(name, getattr(self, name))
 
     @cached_property

@@ -6,6 +6,11 @@ boundary is whole in at least one chunk. A chunk also ends early at a paragraph 
 is half full, so passages do not mix unrelated paragraphs needlessly. A single sentence longer
 than ``max_tokens`` is cut at word boundaries. Every chunk records its character span (its
 text is exactly ``document.text[start:end]``) and its 1-based, inclusive line span.
+
+Lines of site chrome (``rag.ingest.boilerplate``: "Skip to content", "READ MORE: ...") are in
+no chunk: sentences are found in the text with those lines blanked out, and a chunk never
+reaches across one (nor does the overlap carry a chunk back across it). Blanking keeps every
+offset, so line numbers are still the file's own.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import bisect
 import re
 from dataclasses import dataclass
 
+from rag.ingest.boilerplate import chrome_spans, masked
 from rag.ingest.sentences import Span, split_sentences
 from rag.ingest.tokens import TokenCounter
 from rag.records import Chunk, Document
@@ -51,13 +57,19 @@ class LineIndex:
 def chunk_document(document: Document, counter: TokenCounter, settings: ChunkerSettings) -> list[Chunk]:
     """The document's chunks in order; ``Chunk.id`` is the ordinal within the document."""
     text = document.text
-    pieces = [(s, counter.count(text[s.start : s.end])) for s in _bounded_sentences(text, counter, settings)]
+    chrome = chrome_spans(text)
+    chrome_starts = [start for start, _ in chrome]
+    searched = masked(text, chrome)
+    pieces = [(s, counter.count(text[s.start : s.end])) for s in _bounded_sentences(searched, counter, settings)]
     lines = LineIndex(text)
     chunks: list[Chunk] = []
     i = 0
     while i < len(pieces):
-        j, total = i, 0
+        j, total, walled = i, 0, False
         while j < len(pieces) and (j == i or total + pieces[j][1] <= settings.max_tokens):
+            if j > i and _chrome_between(chrome_starts, pieces[j - 1][0], pieces[j][0]):
+                walled = True
+                break
             if j > i and total * 2 >= settings.max_tokens and _paragraph_break(text, pieces[j - 1][0], pieces[j][0]):
                 break
             total += pieces[j][1]
@@ -67,14 +79,25 @@ def chunk_document(document: Document, counter: TokenCounter, settings: ChunkerS
         chunks.append(Chunk(len(chunks), document.id, text[start:end], start, end, first_line, last_line))
         if j >= len(pieces):
             break
-        i = _overlap_start(pieces, i, j, settings.overlap_tokens)
+        i = j if walled else _overlap_start(pieces, i, j, settings.overlap_tokens, chrome_starts)
     return chunks
 
 
-def _overlap_start(pieces: list[tuple[Span, int]], i: int, j: int, overlap_tokens: int) -> int:
-    """Index of the first sentence of the next chunk: back from ``j`` while within the overlap."""
+def _chrome_between(chrome_starts: list[int], before: Span, after: Span) -> bool:
+    """Whether a chrome line starts between the two sentences."""
+    k = bisect.bisect_left(chrome_starts, before.end)
+    return k < len(chrome_starts) and chrome_starts[k] < after.start
+
+
+def _overlap_start(
+    pieces: list[tuple[Span, int]], i: int, j: int, overlap_tokens: int, chrome_starts: list[int]
+) -> int:
+    """Index of the first sentence of the next chunk: back from ``j`` while within the overlap
+    (and not back across a chrome line)."""
     k, total = j, 0
     while k - 1 > i and total + pieces[k - 1][1] <= overlap_tokens:
+        if k < len(pieces) and _chrome_between(chrome_starts, pieces[k - 1][0], pieces[k][0]):
+            break
         total += pieces[k - 1][1]
         k -= 1
     return k

@@ -1,19 +1,18 @@
 """Reading a folder of articles into Documents.
 
-Plain-text formats only (``TEXT_SUFFIXES``), because a citation must quote the file's own
-lines: converting HTML or PDF would cite text that is not in the file. Files are decoded as
-UTF-16 when a BOM says so, else as UTF-8 (with or without a BOM) with each byte that is not
-valid UTF-8 read as Windows-1252 (Latin-1 for the five bytes it leaves undefined), which
-decodes anything. Binary and empty files are skipped
-with one warning each. Line endings are normalised to ``\\n`` so line numbers match editors.
-Hidden files and folders are left out.
+Each file is read by the reader its suffix names in ``rag.ingest.readers.READERS`` (plain
+text as it is, decoded by ``rag.ingest.decoding``; a web page's or Word file's extracted text,
+with its title, author and date); files in other formats are left out with one warning for
+all of them. A file a reader cannot read (binary, corrupt, a zip bomb), an empty one and one
+over its format's size limit are skipped with one warning each. Hidden files and folders are
+left out.
 
 The walk never leaves the folder: a link is followed only when what it points to is inside
 the folder (each real folder once, so a link to a parent cannot loop); a link out of it is
 skipped with a warning, since indexing it would quote files the user never chose to share
 (``up -> ..`` would index the parent's). The walk keeps its own stack rather than recursing,
 so a folder nested thousands deep is read like any other. Only regular files are read, and
-at most ``MAX_TEXT_BYTES`` of each: a FIFO or a device in the folder is passed over instead
+at most its format's limit of each: a FIFO or a device in the folder is passed over instead
 of blocking or reading without end. A file name that is not valid UTF-8 (``caf\\xe9.txt``
 written by an old system) gets the id its bytes read as, decoded as file contents are
 (``café.txt``), so that the id can be stored, shown and cited; the file is still read by its
@@ -32,13 +31,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.errors import DocumentsError
+from rag.ingest.decoding import STRAY_BYTE_RE, decode_8bit
+from rag.ingest.decoding import decode as decode  # where uploads and callers have always found it
+from rag.ingest.extracted import ExtractionError
+from rag.ingest.readers import PLAIN_TEXT, READERS, Reader, reader_for
 from rag.records import Document
 
 logger = logging.getLogger(__name__)
 
-TEXT_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".rst", ".text", ".org", ".csv", ".tsv"})
-_BINARY_SNIFF_BYTES = 8192
-MAX_TEXT_BYTES = 64 << 20  # far past any article; a file this big is a dump or a mistake
+TEXT_SUFFIXES = frozenset(suffix for suffix, reader in READERS.items() if reader is PLAIN_TEXT)
+MAX_TEXT_BYTES = PLAIN_TEXT.max_bytes
 
 
 @dataclass(frozen=True)
@@ -79,11 +81,12 @@ def read_folder(folder: str | Path) -> FolderContents:
             logger.warning("skipping %s: another file's name reads the same; rename one of them", path)
             continue
         taken.add(doc_id)
-        if path.suffix.lower() not in TEXT_SUFFIXES:
+        reader = reader_for(path.suffix)
+        if reader is None:
             other_formats[path.suffix.lower() or "without extension"] += 1
             continue
         try:
-            document = _read_file(path, doc_id)
+            document = _read_file(path, doc_id, reader)
         except OSError as error:
             _warn_unreadable(doc_id, error)
             unreadable.append(doc_id)
@@ -94,7 +97,7 @@ def read_folder(folder: str | Path) -> FolderContents:
         _warn_other_formats(other_formats)
     if not documents:
         raise DocumentsError(
-            f"No text files to index in {root} (looked for {', '.join(sorted(TEXT_SUFFIXES))}). "
+            f"No articles to index in {root} (looked for {', '.join(sorted(READERS))}). "
             "Add some articles, or point at the folder that holds them."
         )
     return FolderContents(documents, unreadable)
@@ -171,9 +174,9 @@ def document_id(root: Path, path: Path) -> str:
     can be stored and shown: ``caf\\xe9.txt`` is ``café.txt``.
     """
     relative = path.relative_to(root).as_posix()
-    if not _STRAY_BYTE_RE.search(relative):
+    if not STRAY_BYTE_RE.search(relative):
         return relative
-    return _decode_8bit(os.fsencode(relative))
+    return decode_8bit(os.fsencode(relative))
 
 
 def _warn_other_formats(counts: Counter[str]) -> None:
@@ -182,15 +185,21 @@ def _warn_other_formats(counts: Counter[str]) -> None:
     total = sum(counts.values())
     files, them = ("file", "it") if total == 1 else ("files", "them")
     logger.warning(
-        "skipping %d %s not in a text format (%s): save %s as .txt or .md to index %s", total, files, listed, them, them
+        "skipping %d %s not in a format rag reads (%s): save %s as .txt, .md, .html or .docx to index %s",
+        total,
+        files,
+        listed,
+        them,
+        them,
     )
 
 
 def load_file(path: Path, doc_id: str | None = None) -> Document | None:
-    """One file as a Document, or None (with a warning) when it is empty, binary or unreadable."""
+    """One file as a Document, read by its suffix's reader (as plain text when its format is
+    not one read), or None (with a warning) when it is empty, binary or unreadable."""
     doc_id = doc_id or path.name
     try:
-        return _read_file(path, doc_id)
+        return _read_file(path, doc_id, reader_for(path.suffix) or PLAIN_TEXT)
     except OSError as error:
         _warn_unreadable(doc_id, error)
         return None
@@ -200,81 +209,57 @@ def _warn_unreadable(doc_id: str, error: OSError) -> None:
     logger.warning("skipping %s: cannot read it (%s)", doc_id, error.strerror or error)
 
 
-def _read_file(path: Path, doc_id: str) -> Document | None:
-    """The file as a Document; None (with a warning) when it is binary or empty; OSError when
-    it cannot be read."""
-    raw = read_bounded(path, MAX_TEXT_BYTES)
+def _read_file(path: Path, doc_id: str, reader: Reader) -> Document | None:
+    """The file as a Document, read by ``reader``; None (with a warning) when the reader cannot
+    read it, or it is empty or too big; OSError when it cannot be read at all."""
+    raw = read_bounded(path, reader.max_bytes)
     if raw is None:
         logger.warning(
-            "skipping %s: it is over %d MB, more than an article; split it into smaller files",
+            "skipping %s: it is over %d MB, more than %s holds; split it into smaller files",
             doc_id,
-            MAX_TEXT_BYTES >> 20,
+            reader.max_bytes // 1_000_000,
+            reader.kind,
         )
         return None
-    text = decode(raw)
-    if text is None:
-        logger.warning("skipping %s: it looks like a binary file, not text", doc_id)
+    try:
+        extracted = reader.read(raw)
+    except ExtractionError as error:
+        logger.warning("skipping %s: %s", doc_id, error)
         return None
-    if not text.strip():
+    if not extracted.text.strip():
         logger.warning("skipping %s: it is empty", doc_id)
         return None
-    return Document(id=doc_id, text=text)
+    return Document(id=doc_id, text=extracted.text, title=extracted.title, author=extracted.author, date=extracted.date)
 
 
 def read_bounded(path: Path, limit: int) -> bytes | None:
     """The bytes of the regular file at ``path``, or None when it holds more than ``limit``.
 
-    Reads at most ``limit + 1`` bytes, so a file that grows while it is read (or a device put
-    in its place) cannot exhaust memory. OSError when it cannot be read.
+    Reads at most ``limit + 1`` bytes, and nothing of a file already bigger, so a file that
+    grows while it is read (or a device put in its place) cannot exhaust memory. OSError when
+    it cannot be read.
     """
     # O_NONBLOCK: a FIFO put in place of a file opens at once instead of waiting for a writer
     descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     with os.fdopen(descriptor, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+        status = os.fstat(handle.fileno())
+        if not stat.S_ISREG(status.st_mode):
             raise OSError(errno.EINVAL, "not a regular file", str(path))
-        raw = handle.read(limit + 1)
-    return None if len(raw) > limit else raw
+        if status.st_size > limit:  # known too big: nothing need be read
+            return None
+        return _read_up_to(handle, limit, status.st_size)
 
 
-def decode(raw: bytes) -> str | None:
-    """Text from bytes, or None for binary data."""
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        text = raw.decode("utf-16", errors="replace")
-    elif b"\x00" in raw[:_BINARY_SNIFF_BYTES]:
-        return None
-    else:
-        text = _decode_8bit(raw)
-    if _mostly_control_characters(text):
-        return None
-    return text.replace("\r\n", "\n").replace("\r", "\n")
-
-
-_STRAY_BYTE_RE = re.compile("[\udc80-\udcff]")
-
-
-def _decode_8bit(raw: bytes) -> str:
-    """UTF-8 wherever the bytes are valid UTF-8, Windows-1252 for each byte that is not.
-
-    A UTF-8 file with one pasted Windows-1252 quote keeps its other accents, and a file
-    wholly in Windows-1252 or Latin-1 decodes as that, in one pass over the bytes.
-    """
-    text = raw.decode("utf-8-sig", errors="surrogateescape")
-    return _STRAY_BYTE_RE.sub(lambda m: _legacy_character(ord(m.group()) - 0xDC00), text)
-
-
-def _legacy_character(byte: int) -> str:
-    try:
-        return bytes([byte]).decode("cp1252")
-    except UnicodeDecodeError:  # the five bytes Windows-1252 leaves undefined
-        return bytes([byte]).decode("latin-1")
-
-
-def _mostly_control_characters(text: str) -> bool:
-    sample = text[:_BINARY_SNIFF_BYTES]
-    if not sample:
-        return False
-    control = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\n\r\t\f")
-    return control / len(sample) > 0.1
+def _read_up_to(handle, limit: int, expected: int) -> bytes | None:
+    """At most ``limit`` bytes from ``handle``, None past that. Asked for ``limit`` bytes at
+    once, a buffered read sets that much memory aside whatever the file holds; so the size
+    the file had is read, then any more (a file still being written) a megabyte at a time."""
+    parts = [handle.read(expected + 1)]
+    size = len(parts[0])
+    while size <= limit and parts[-1]:
+        parts.append(handle.read(min(1 << 20, limit + 1 - size)))
+        size += len(parts[-1])
+    return None if size > limit else b"".join(parts)
 
 
 # -- titles, for display ----------------------------------------------------------------------
@@ -322,6 +307,12 @@ def display_title(text: str, max_chars: int = TITLE_SHOWN_CHARS) -> str | None:
             return None
         return _shortened(line, max_chars)
     return None
+
+
+def shown_title(title: str, max_chars: int = TITLE_SHOWN_CHARS) -> str:
+    """A title a file gave itself, as ``display_title`` shows one: whitespace runs made one
+    space, cut at a word to fit ``max_chars``."""
+    return _shortened(" ".join(title.split()), max_chars)
 
 
 def _shortened(title: str, max_chars: int) -> str:

@@ -4,9 +4,9 @@ An uploaded file's name comes from the person's browser, so it is untrusted: it 
 ``../``, a Windows path, control characters, or a name that hides itself (``.bashrc``). The
 name is reduced to a plain file name of letters, digits, spaces and ``-_.()``, kept
 inside the folder, and must end in one of the suffixes of ``UPLOAD_LIMITS``. The content must
-decode as text (the same test ``rag.ingest.loading`` applies when indexing) and stay under its
-suffix's size limit, so a bad upload is refused with a message instead of being skipped
-silently at indexing time.
+read as its format (text must decode, a web page or Word file must give text: the reader
+indexing will use, from ``rag.ingest.readers``) and stay under its suffix's size limit, so a
+bad upload is refused with a message instead of being skipped silently at indexing time.
 
 An upload never replaces a file already in the folder: a page is shared by its visitors, and
 one visitor's file must not silently rewrite everyone's article. A same-named upload with the
@@ -33,14 +33,23 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rag.errors import DocumentsError
-from rag.ingest.loading import TEXT_SUFFIXES, decode
+from rag.ingest.extracted import ExtractionError
+from rag.ingest.loading import decode
+from rag.ingest.readers import PLAIN_TEXT, reader_for
 
 DEFAULT_MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 # One row per suffix the page accepts: its size limit in bytes, or None for the page's
 # ``max_upload_bytes`` (the text default). A new format is one row here, once
 # ``rag.ingest.loading`` can index it; rows it cannot index are left out.
-UPLOAD_LIMITS: dict[str, int | None] = {".txt": None, ".md": None}
-UPLOAD_SUFFIXES = frozenset(suffix for suffix in UPLOAD_LIMITS if suffix in TEXT_SUFFIXES)
+UPLOAD_LIMITS: dict[str, int | None] = {
+    ".txt": None,
+    ".md": None,
+    # saved pages carry their markup, scripts and styles: several times their text
+    ".html": 10 * 1024 * 1024,
+    ".htm": 10 * 1024 * 1024,
+    ".docx": 10 * 1024 * 1024,  # a Word file with a few pictures in it
+}
+UPLOAD_SUFFIXES = frozenset(suffix for suffix in UPLOAD_LIMITS if reader_for(suffix) is not None)
 MAX_NAME_CHARS = 100
 LEDGER_NAME = ".uploads.json"
 REMOVED_FOLDER = ".removed"
@@ -82,7 +91,9 @@ def safe_name(name: str) -> str:
     suffix = suffix.lower()
     if f".{suffix}" not in UPLOAD_SUFFIXES:
         allowed = ", ".join(sorted(UPLOAD_SUFFIXES))
-        raise DocumentsError(f"{base or 'The file'} is not a {allowed} file; only plain-text articles can be added.")
+        raise DocumentsError(
+            f"{base or 'The file'} is not a {allowed} file; only articles in these formats can be added."
+        )
     stem = _UNSAFE_RE.sub("_", stem)
     stem = _RUNS_RE.sub(r"\1", stem).strip(" ._-")
     if not stem:
@@ -133,7 +144,8 @@ def check_upload(filename: str, data: bytes, *, max_bytes: int = DEFAULT_MAX_UPL
         raise DocumentsError(
             f"{filename} is {_size(len(data))}; the limit is {_size(limit)}. Split it into smaller files."
         )
-    text = decode(data)
+    suffix = Path(filename).suffix
+    text = decode(data) if reader_for(suffix) is PLAIN_TEXT else _converted_text(filename, data)
     if text is None:
         allowed = ", ".join(sorted(UPLOAD_SUFFIXES))
         raise DocumentsError(f"{filename} does not look like text (it may be a binary file); upload {allowed}.")
@@ -228,6 +240,13 @@ def _write_ledger(folder: Path, names: list[str]) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def _converted_text(filename: str, data: bytes) -> str:
+    try:
+        return reader_for(Path(filename).suffix).read(data).text
+    except ExtractionError as error:
+        raise DocumentsError(f"{filename} cannot be indexed: {error}.") from error
 
 
 def _size(count: int) -> str:

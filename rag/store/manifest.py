@@ -124,7 +124,8 @@ def _check_shape(folder: Path, data: dict) -> None:
         document = _entry(folder, documents, doc_id, _OBJECT, name)
         _entry(folder, document, "sha256", _TEXT, f"{name}.sha256")
         _entry(folder, document, "chunks", _WHOLE, f"{name}.chunks")
-        _entry(folder, document, "title", _TEXT_OR_NULL, f"{name}.title", optional=True)
+        for key in ("title", "author", "date"):  # author and date: written since readers of HTML and Word
+            _entry(folder, document, key, _TEXT_OR_NULL, f"{name}.{key}", optional=True)
     files = _entry(folder, data, "files", _OBJECT, optional=True) or {}
     for role in files:
         entry = _entry(folder, files, role, _OBJECT, f"files.{role}")

@@ -107,6 +107,8 @@ class Update:
             "sha256": document.sha256,
             "chunks": len(chunks),
             "title": document.title,
+            # only when the file says them, so a plain-text index's manifest is as before
+            **{key: value for key in DISPLAY_ENTRIES if (value := getattr(document, key)) is not None},
         }
         return ids
 
@@ -222,18 +224,26 @@ def _next_generation(
     }
 
 
+DISPLAY_ENTRIES = ("author", "date")  # a document's entries kept for display, absent when None
+
+
+def _recorded(entry: dict) -> tuple:
+    return (entry["sha256"], entry.get("title"), *(entry.get(key) for key in DISPLAY_ENTRIES))
+
+
+def _recorded_of(document: Document) -> tuple:
+    return (document.sha256, document.title, *(getattr(document, key) for key in DISPLAY_ENTRIES))
+
+
 def diff(current: Manifest | None, documents: Sequence[Document], keep: Collection[str] = ()) -> UpdateReport:
     """What an update from ``current`` to ``documents`` adds, changes and removes."""
     known = current.documents if current else {}
     wanted = {d.id: d for d in documents}
     kept = [i for i in keep if i in known and i not in wanted]
     added = [i for i in wanted if i not in known]
-    # The title is searched with the text, so a new title is a change too.
-    changed = [
-        i
-        for i in wanted
-        if i in known and (known[i]["sha256"], known[i].get("title")) != (wanted[i].sha256, wanted[i].title)
-    ]
+    # The title is searched with the text, so a new title is a change too; so is a new author
+    # or date, which the index keeps for display.
+    changed = [i for i in wanted if i in known and _recorded(known[i]) != _recorded_of(wanted[i])]
     removed = [i for i in known if i not in wanted and i not in kept]
     return UpdateReport(added, changed, removed, len(wanted) - len(added) - len(changed) + len(kept), kept)
 

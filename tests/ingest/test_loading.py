@@ -1,10 +1,11 @@
 import logging
 import os
+from dataclasses import replace
 
 import pytest
 
 from rag.errors import DocumentsError
-from rag.ingest import loading
+from rag.ingest import readers
 from rag.ingest.loading import decode, display_title, load_folder, read_bounded
 
 
@@ -109,7 +110,7 @@ def test_two_names_that_read_the_same_keep_the_first_with_a_warning(tmp_path, ca
 
 
 def test_a_file_over_the_size_limit_is_skipped_with_a_warning(tmp_path, caplog, monkeypatch):
-    monkeypatch.setattr(loading, "MAX_TEXT_BYTES", 1 << 20)
+    monkeypatch.setitem(readers.READERS, ".txt", replace(readers.PLAIN_TEXT, max_bytes=1 << 20))
     (tmp_path / "a.txt").write_text("Alpha text.\n", encoding="utf-8")
     (tmp_path / "dump.txt").write_text("x" * ((1 << 20) + 1), encoding="utf-8")
 
@@ -118,7 +119,7 @@ def test_a_file_over_the_size_limit_is_skipped_with_a_warning(tmp_path, caplog, 
 
     assert [d.id for d in documents] == ["a.txt"]
     assert [r.getMessage() for r in caplog.records] == [
-        "skipping dump.txt: it is over 1 MB, more than an article; split it into smaller files"
+        "skipping dump.txt: it is over 1 MB, more than a plain-text article holds; split it into smaller files"
     ]
 
 
@@ -150,15 +151,15 @@ def test_a_folder_that_cannot_be_read_is_named_in_a_warning(tmp_path, caplog, mo
 
 def test_files_in_other_formats_are_named_in_one_warning(tmp_path, caplog):
     (tmp_path / "a.txt").write_text("Alpha text.\n", encoding="utf-8")
-    for name in ("report.pdf", "scan.PDF", "page.html", "Makefile"):
+    for name in ("slides.pptx", "deck.PPTX", "sheet.xlsx", "Makefile"):
         (tmp_path / name).write_bytes(b"x")
 
     with caplog.at_level(logging.WARNING, logger="rag.ingest.loading"):
         load_folder(tmp_path)
 
     assert [r.getMessage() for r in caplog.records] == [
-        "skipping 4 files not in a text format (1 .html, 2 .pdf, 1 without extension): "
-        "save them as .txt or .md to index them"
+        "skipping 4 files not in a format rag reads (2 .pptx, 1 .xlsx, 1 without extension): "
+        "save them as .txt, .md, .html or .docx to index them"
     ]
 
 
@@ -216,7 +217,7 @@ def test_a_file_instead_of_a_folder_is_a_rag_error(tmp_path):
 
 def test_a_folder_without_text_is_a_rag_error(tmp_path):
     (tmp_path / "x.bin").write_bytes(b"\x00\x01")
-    with pytest.raises(DocumentsError, match="No text files"):
+    with pytest.raises(DocumentsError, match="No articles to index"):
         load_folder(tmp_path)
 
 
@@ -279,3 +280,24 @@ def test_a_folder_with_a_name_that_is_not_utf8_indexes_and_cites_it(tmp_path):
     answer = Chatbot.from_folder(folder, index_dir=tmp_path / "index").ask("When did the cafe open?")
 
     assert [(c.source, c.start_line) for c in answer.citations] == [("café.txt", 1)]
+
+
+def test_reading_a_small_file_sets_aside_no_more_than_it_holds(tmp_path):
+    import tracemalloc
+
+    (tmp_path / "a.txt").write_text("Alpha text.\n", encoding="utf-8")
+    tracemalloc.start()
+    try:
+        raw = read_bounded(tmp_path / "a.txt", 64 << 20)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+    assert raw == b"Alpha text.\n"
+    assert peak < 8 << 20, "not the 64 MB limit set aside for every file"
+
+
+def test_a_file_known_to_be_over_the_limit_is_not_read(tmp_path):
+    (tmp_path / "big.txt").write_bytes(b"x" * 1001)
+    assert read_bounded(tmp_path / "big.txt", 1000) is None
+    assert read_bounded(tmp_path / "big.txt", 1001) == b"x" * 1001
