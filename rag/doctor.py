@@ -256,7 +256,7 @@ def _stale_files(index_dir: Path) -> Check | None:
     from rag.store.health import stale_files
 
     try:
-        stale = stale_files(index_dir)
+        stale = stale_files(index_dir, _manifest(index_dir))
     except OSError:
         return None
     if not stale:
@@ -266,7 +266,7 @@ def _stale_files(index_dir: Path) -> Check | None:
     return Check(
         "index files",
         False,
-        f"{len(stale)} temporary file(s) left by interrupted runs in {index_dir}, {total}: {listed}. "
+        f"{len(stale)} file(s) left by interrupted runs in {index_dir}, {total}: {listed}. "
         f"The next `rag index --index-dir {index_dir}` removes them.",
     )
 

@@ -128,15 +128,18 @@ def _damaged_documents(db: sqlite3.Connection, manifest: Manifest) -> list[str]:
 # What killed writers leave behind
 
 
-def stale_files(folder: Path) -> list[tuple[Path, int]]:
-    """Temporary files of interrupted updates in ``folder`` (a data file's ``.tmp`` copy or
-    SQLite journal), with their sizes in bytes; none while a writer holds the lock, since they
-    are then that writer's."""
+def stale_files(folder: Path, manifest: Manifest | None = None) -> list[tuple[Path, int]]:
+    """Files of interrupted updates in ``folder``, with their sizes in bytes: a data file's
+    ``.tmp`` copy or SQLite journal, and, given the folder's ``manifest``, data files of any
+    generation but the one it names (a writer killed between renaming its files into place and
+    committing). None while a writer holds the lock, since they are then that writer's."""
     if writer_active(folder):
         return []
+    current = {entry["name"] for entry in manifest.files.values()} if manifest else None
     found = []
     for path in sorted(folder.iterdir()):
-        if is_temporary(path.name):
+        orphan = current is not None and generation_of(path.name) is not None and path.name not in current
+        if is_temporary(path.name) or orphan:
             with contextlib.suppress(OSError):  # removed meanwhile
                 found.append((path, path.lstat().st_size))
     return found

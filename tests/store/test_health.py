@@ -112,17 +112,24 @@ def test_temporary_files_of_killed_writers_are_listed_by_doctor_and_removed_by_t
     (tmp_path / "vectors-5.faiss.tmp").write_bytes(b"x" * 20)
     (tmp_path / "chunks-6.sqlite.tmp-journal").write_bytes(b"x" * 512)
     (tmp_path / "notes.tmp").write_bytes(b"someone else's")
+    (tmp_path / "vectors-4.faiss").write_bytes(b"x" * 2)  # renamed into place, never committed
 
     assert [(p.name, size) for p, size in stale_files(tmp_path)] == [
         ("chunks-5.sqlite.tmp", 3000),
         ("chunks-6.sqlite.tmp-journal", 512),
         ("vectors-5.faiss.tmp", 20),
     ]
+    assert [p.name for p, _ in stale_files(tmp_path, read_manifest(tmp_path))] == [
+        "chunks-5.sqlite.tmp",
+        "chunks-6.sqlite.tmp-journal",
+        "vectors-4.faiss",
+        "vectors-5.faiss.tmp",
+    ]
     check = next(c for c in diagnose(tmp_path) if c.name == "index files")
     assert (check.ok, check.broken) == (False, False)
     assert check.detail == (
-        f"3 temporary file(s) left by interrupted runs in {tmp_path}, 3.5 kB: chunks-5.sqlite.tmp (3.0 kB), "
-        f"chunks-6.sqlite.tmp-journal (512 bytes), vectors-5.faiss.tmp (20 bytes). "
+        f"4 file(s) left by interrupted runs in {tmp_path}, 3.5 kB: chunks-5.sqlite.tmp (3.0 kB), "
+        f"chunks-6.sqlite.tmp-journal (512 bytes), vectors-4.faiss (2 bytes), vectors-5.faiss.tmp (20 bytes). "
         f"The next `rag index --index-dir {tmp_path}` removes them."
     )
 
