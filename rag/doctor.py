@@ -210,9 +210,13 @@ def _index(index_dir: Path, embedder: Embedder | None = None) -> Check:
     was built with ``embedder``, the embedder it would use. Each failure is the store's own
     one-line error, which says how to rebuild."""
     from rag.store.index import Index
-    from rag.store.manifest import MANIFEST, check_embedder, embedder_entry
+    from rag.store.manifest import check_embedder, embedder_entry, has_manifest
 
-    if not (index_dir / MANIFEST).exists():
+    try:
+        present = has_manifest(index_dir)
+    except RagError as error:
+        return Check("index", False, str(error), broken=True)
+    if not present:
         return Check("index", False, f"none in {index_dir}: run `rag index FOLDER --index-dir {index_dir}`")
     try:
         index = Index.open(index_dir)

@@ -170,6 +170,18 @@ def _json_kind(value: object) -> str:
     return "a list" if isinstance(value, list) else "an object"
 
 
+def has_manifest(folder: str | Path) -> bool:
+    """Whether ``folder`` holds a manifest (an index, or the start of one); IndexLocationError
+    when the folder's name cannot be one, or it cannot be looked into."""
+    path = check_name_lengths(Path(folder)) / MANIFEST
+    try:
+        return path.exists()
+    except OSError as error:
+        raise IndexLocationError(
+            f"Cannot look into {folder} ({error.strerror or error}). Give --index-dir a folder you can read."
+        ) from error
+
+
 def existing_manifest(folder: str | Path) -> Manifest | None:
     """The folder's manifest when it holds a sound one; None when there is none or it is
     damaged (a damaged index is rebuilt, so what it was built with no longer matters)."""

@@ -13,10 +13,11 @@ import uuid
 import pytest
 
 from rag import Chatbot, Document
+from rag.doctor import diagnose
 from rag.errors import IndexCorruptError, IndexLocationError, IndexMismatchError, IndexWriteError
 from rag.ingest.pipeline import update_index
 from rag.store.index import Index
-from rag.store.manifest import MANIFEST
+from rag.store.manifest import MANIFEST, has_manifest
 from rag.store.vectors import FaissVectors
 from tests.conftest import SEEDS
 from tests.store.sample_index import DOCS, settings
@@ -116,17 +117,21 @@ def test_a_really_full_disk_is_a_plain_error_with_the_previous_index_intact(smal
 def test_a_path_component_over_255_bytes_names_it(tmp_path, where):
     long = "é" * 130  # 260 bytes in UTF-8
     folder = tmp_path / long if where == "last" else tmp_path / long / "index"
+    message = (
+        f"The index folder {'é' * 20 + '...' + 'é' * 12!r} has a name of 260 bytes; file systems allow 255. "
+        "Give --index-dir (index_dir= in Python) a shorter name."
+    )
     for attempt in (
         lambda: update_index(folder, DOCS, settings()),
         lambda: Index.open(folder),
         lambda: Chatbot.from_documents(DOCS, index_dir=folder),
+        lambda: has_manifest(folder),  # what `rag ask` looks at first
     ):
         with pytest.raises(IndexLocationError) as raised:
             attempt()
-        assert str(raised.value) == (
-            f"The index folder {'é' * 20 + '...' + 'é' * 12!r} has a name of 260 bytes; file systems allow 255. "
-            "Give --index-dir (index_dir= in Python) a shorter name."
-        )
+        assert str(raised.value) == message
+    check = next(c for c in diagnose(folder) if c.name == "index")
+    assert (check.ok, check.broken, check.detail) == (False, True, message)
 
 
 def _fifo(path):
