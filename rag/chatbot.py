@@ -127,7 +127,13 @@ class Chatbot:
         chunker: ChunkerSettings | None = None,
         **options,
     ) -> Chatbot:
-        """Index ``documents`` (ids must be unique) in ``index_dir`` and open it."""
+        """Index ``documents`` (ids must be unique) in ``index_dir`` and open it.
+
+        Calling it again with the documents changed updates the index (only what changed is
+        re-embedded). An index of another source is refused (``IndexMismatchError``), since
+        its documents would be replaced: one built from a folder that is still there, or one
+        built from documents sharing no id with these (an updated collection keeps some of
+        its ids). ``rebuild=True`` replaces it."""
         documents, index_dir = checked_documents(documents), checked_index_dir(index_dir)
         indexing = {"rebuild": rebuild, "progress": progress, "chunker": chunker}
         return cls._indexed(documents, index_dir, settings, options, **indexing)
@@ -302,7 +308,8 @@ class Chatbot:
         return value if isinstance(value, str) and value.strip() else None
 
     def refresh(self, *, progress: bool | None = None) -> UpdateReport:
-        """Re-read the folder this bot was built from and index what changed."""
+        """Re-read the folder this bot was built from and index what changed; damage found in
+        the index is repaired (``report.repaired``, ``report.rebuilt``)."""
         if self.folder is None:
             raise DocumentsError("This chatbot was not built from a folder, so there is nothing to re-read.")
         if progress is not None and not isinstance(progress, bool):
@@ -317,6 +324,7 @@ class Chatbot:
             progress=progress,
             source=self.folder,
             keep=contents.unreadable,
+            repair=True,
         )
         if report.touched:
             self._reopen()

@@ -90,9 +90,9 @@ def _folder_to_index(index_dir: str, folder: str | None) -> str | None:
     exists (it is opened as it is, never refilled from another folder); else the seeds, saying so."""
     from pathlib import Path
 
-    from rag.store.manifest import MANIFEST
+    from rag.store.manifest import has_manifest
 
-    if folder is not None or (checked_index_dir(index_dir) / MANIFEST).exists():
+    if folder is not None or has_manifest(checked_index_dir(index_dir)):
         return folder
     if not Path(DEFAULT_FOLDER).is_dir():
         raise RagError(

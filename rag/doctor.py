@@ -53,6 +53,9 @@ def diagnose(index_dir: str | Path = "index", settings: Settings | None = None, 
     checks.append(_reranker(settings.reranker_model))
     checks.append(_llm(settings.llm_model))
     checks.append(_index(index_dir, embedder))
+    stale = _stale_files(index_dir)
+    if stale is not None:
+        checks.append(stale)
     return checks
 
 
@@ -212,9 +215,13 @@ def _index(index_dir: Path, embedder: Embedder | None = None) -> Check:
     was built with ``embedder``, the embedder it would use. Each failure is the store's own
     one-line error, which says how to rebuild."""
     from rag.store.index import Index
-    from rag.store.manifest import MANIFEST, check_embedder, embedder_entry
+    from rag.store.manifest import check_embedder, embedder_entry, has_manifest
 
-    if not (index_dir / MANIFEST).exists():
+    try:
+        present = has_manifest(index_dir)
+    except RagError as error:
+        return Check("index", False, str(error), broken=True)
+    if not present:
         return Check("index", False, f"none in {index_dir}: run `rag index FOLDER --index-dir {index_dir}`")
     try:
         index = Index.open(index_dir)
@@ -252,19 +259,37 @@ def _tokens_of(manifest: Manifest, index_dir: str | Path) -> str:
 
 def _check_contents(index: Index) -> None:
     """IndexCorruptError for damage that opening an index does not read, but a question would
-    meet: a damaged page of the chunk store (opening counts the chunks from an index of the
-    table; reading their text would fail). ``PRAGMA quick_check`` reads every page once: a
-    fifth of a second for 300 MB."""
+    meet (``rag.store.health``): a damaged page of the chunk store, a flipped bit in its
+    full-text data, a document whose stored text no longer matches its sha256. `rag index`
+    repairs each of them."""
     from rag.errors import IndexCorruptError
+    from rag.store.health import check_contents
 
-    manifest = index.manifest
-    chunks = manifest.files["chunks"]["name"]
+    health = check_contents(index.folder / index.manifest.files["chunks"]["name"], index.manifest)
+    if not health.ok:
+        raise IndexCorruptError(index.folder, health.summary())
+
+
+def _stale_files(index_dir: Path) -> Check | None:
+    """Temporary files that killed `rag index` runs left (each a copy of the index's data), with
+    their sizes; None when there are none (or the folder is not there)."""
+    from rag.store.files import describe_size
+    from rag.store.health import stale_files
+
     try:
-        problems = index.quick_check()
-    except IndexCorruptError as error:
-        raise IndexCorruptError(index.folder, f"{chunks}: {error.detail}") from error
-    if problems != ["ok"]:
-        raise IndexCorruptError(index.folder, f"{chunks}: {' '.join(problems[0].split())}")
+        stale = stale_files(index_dir, _manifest(index_dir))
+    except OSError:
+        return None
+    if not stale:
+        return None
+    listed = ", ".join(f"{path.name} ({describe_size(size)})" for path, size in stale)
+    total = describe_size(sum(size for _, size in stale))
+    return Check(
+        "index files",
+        False,
+        f"{len(stale)} file(s) left by interrupted runs in {index_dir}, {total}: {listed}. "
+        f"The next `rag index --index-dir {index_dir}` removes them.",
+    )
 
 
 def _from(source: str | None) -> str:

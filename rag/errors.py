@@ -59,3 +59,9 @@ class PromptsFileError(RagError):
 
 class ReportError(RagError):
     """An evaluation report or results file cannot be written where asked."""
+
+
+class IndexWriteError(IndexLocationError):
+    """Writing the index failed part-way (a full disk, an I/O error): the previous index is
+    intact and the new generation's temporary files are removed. The message says how much
+    space the new index needs (an estimate) and where."""

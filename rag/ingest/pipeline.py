@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from rag.errors import DocumentsError, IndexCorruptError, ModelLoadError
@@ -82,16 +82,10 @@ def index_documents(
         token_counter_of(built),
         chunker or (chunker_of(built) if built else ChunkerSettings()),
     )
-    try:
-        report = update_index(
-            index_dir, documents, settings, rebuild=rebuild, progress=progress, source=source, keep=keep
-        )
-        return Index.open(index_dir), embedder, report
-    except IndexCorruptError as error:
-        # What happened only: the error's own advice, to rebuild, is what happens next.
-        logger.warning("The index in %s is damaged (%s): rebuilding it from the documents.", error.folder, error.detail)
-        report = update_index(index_dir, documents, settings, rebuild=True, progress=progress, source=source)
-        return Index.open(index_dir), embedder, report
+    report = update_index(
+        index_dir, documents, settings, rebuild=rebuild, progress=progress, source=source, keep=keep, repair=True
+    )
+    return Index.open(index_dir), embedder, report
 
 
 def update_index(
@@ -103,13 +97,37 @@ def update_index(
     progress: bool | None = None,
     source: str | Path | None = None,
     keep: Collection[str] = (),
+    repair: bool = False,
 ) -> UpdateReport:
     """Make the index in ``folder`` hold exactly ``documents``, re-embedding only what changed.
 
     ``rebuild``, ``source`` and ``keep`` are ``rag.store.update.begin_update``'s, as are the
     errors. ``progress``: True or False for a progress bar or none; None for one only on a
-    long job.
+    long job. Documents found damaged in the index are re-read (``report.repaired``); an index
+    damaged as a whole is an ``IndexCorruptError``, or with ``repair`` rebuilt from the
+    documents (all at hand), with a warning and ``report.rebuilt`` saying why.
     """
+    try:
+        return _update(folder, documents, settings, rebuild=rebuild, progress=progress, source=source, keep=keep)
+    except IndexCorruptError as error:
+        if not repair:
+            raise
+        # What happened only: the error's own advice, to rebuild, is what happens next.
+        logger.warning("The index in %s is damaged (%s): rebuilding it from the documents.", error.folder, error.detail)
+        report = _update(folder, documents, settings, rebuild=True, progress=progress, source=source)
+        return replace(report, rebuilt=str(error.detail))
+
+
+def _update(
+    folder: str | Path,
+    documents: Sequence[Document],
+    settings: IndexSettings,
+    *,
+    rebuild: bool,
+    progress: bool | None,
+    source: str | Path | None,
+    keep: Collection[str] = (),
+) -> UpdateReport:
     embedder, chunker = settings.manifest_entries()
     with begin_update(
         folder, documents, embedder=embedder, chunker=chunker, rebuild=rebuild, source=source, keep=keep

@@ -14,14 +14,19 @@ leftovers (which it may remove) from anyone else's files by them.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import shutil
+import stat
 from pathlib import Path
 
-from rag.errors import IndexLocationError
+from rag.errors import IndexLocationError, IndexWriteError
 
 # (prefix, suffix) of each data file; the generation goes between them.
 _DATA_FILES = {"chunks": ("chunks-", ".sqlite"), "vectors": ("vectors-", ".faiss")}
+LOCK = ".lock"  # the writer lock (flock), held for the whole of an update
+_NAME_MAX = 255  # bytes in one path component, on every file system this runs on
 
 
 def data_file_name(role: str, generation: int) -> str:
@@ -76,8 +81,24 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def check_name_lengths(folder: Path) -> Path:
+    """``folder``, unless one of its components is longer than a file system allows: then a
+    plain error naming it, where the OS would say only "File name too long" of the whole path."""
+    for part in folder.parts:
+        size = len(os.fsencode(part))
+        if size > _NAME_MAX:
+            shown = part if len(part) <= 40 else f"{part[:20]}...{part[-12:]}"
+            raise IndexLocationError(
+                f"The index folder {shown!r} has a name of {size} bytes; file systems allow "
+                f"{_NAME_MAX}. Give --index-dir (index_dir= in Python) a shorter name."
+            )
+    return folder
+
+
 def not_a_file(folder: Path) -> Path:
-    """``folder``, unless it is a file: then a plain error, since --index-dir names a folder."""
+    """``folder``, unless it is a file or cannot be a folder's name: then a plain error, since
+    --index-dir names a folder."""
+    check_name_lengths(folder)
     if folder.exists() and not folder.is_dir():
         raise IndexLocationError(
             f"{folder} is a file, not a folder. Give --index-dir a folder (it is created if missing)."
@@ -89,10 +110,84 @@ def check_readable(path: Path) -> None:
     """A data file this process may not read is a permissions problem, not damage: say so,
     rather than call it damaged (and have it rebuilt over)."""
     try:
-        with path.open("rb"):
+        with path.open("rb"):  # a regular file (``manifest.data_file`` checked): it opens at once
             pass
     except PermissionError as error:
         raise IndexLocationError(
             f"Cannot read {path.name} in the index in {path.parent} ({error.strerror}). "
             "Give --index-dir a folder you can read, or run as the user who built it."
         ) from error
+
+
+def is_regular_file(path: Path) -> bool:
+    """Whether ``path`` is a regular file (after links): a FIFO or a device in place of an index
+    file would hang or never end the read."""
+    try:
+        return stat.S_ISREG(path.stat().st_mode)
+    except OSError:
+        return False
+
+
+# ----------------------------------------------------------------------------------------
+# Failed writes: what went wrong, in words, and what the next generation leaves behind
+
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+
+
+def write_failure(error: BaseException) -> OSError | None:
+    """``error`` as the OSError it amounts to when it is a failed write (SQLite and FAISS report
+    a full disk in their own words); None for any other error."""
+    import sqlite3
+
+    if isinstance(error, OSError):
+        return error
+    if isinstance(error, sqlite3.OperationalError):
+        message = str(error)
+        if "disk is full" in message:
+            return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        if "disk I/O error" in message:
+            return OSError(errno.EIO, os.strerror(errno.EIO))
+    return None
+
+
+def remove_generation(folder: Path, generation: int) -> int:
+    """Remove every file of ``generation`` (temporary or renamed into place) and the manifest's
+    temporary copy; the bytes they held."""
+    removed = 0
+    for path in list(folder.iterdir()):
+        if generation_of(path.name) == generation or path.name == "manifest.json.tmp":
+            try:
+                removed += path.lstat().st_size
+                path.unlink()
+            except OSError:
+                pass  # gone already, or the disk refuses even this: the next update retries
+    return removed
+
+
+def cannot_write(folder: Path, error: OSError, written: int = 0, previous: int = 0) -> IndexWriteError:
+    """The error for a write to the index in ``folder`` that failed with ``error``, after
+    ``written`` bytes of the new generation, the previous one taking ``previous`` bytes."""
+    reason = error.strerror or str(error)
+    if error.errno not in _NO_SPACE:
+        return IndexWriteError(
+            f"Cannot write the index in {folder} ({reason}). The previous index is unchanged. "
+            "Give --index-dir a folder you can write to."
+        )
+    needed = max(written, previous)
+    try:
+        free = f"; {describe_size(shutil.disk_usage(folder).free)} free there now"
+    except OSError:
+        free = ""
+    return IndexWriteError(
+        f"The disk holding {folder} is full: the new index needs about {describe_size(needed)} "
+        f"({describe_size(written)} written when it ran out, the previous index takes {describe_size(previous)}){free}. "
+        "The previous index is unchanged and the partial files were removed. Free that much space, "
+        "or give --index-dir a folder on another disk."
+    )
+
+
+def describe_size(size: int) -> str:
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return f"{size} bytes"

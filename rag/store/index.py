@@ -11,8 +11,10 @@ Layout of an index folder::
 Each part has its own module: ``rag.store.manifest`` (the manifest, its checks, and whether an
 embedder or chunker fits the index), ``rag.store.lexical`` (the SQLite database and BM25
 search), ``rag.store.vectors`` (the vectors; the only module that knows FAISS),
-``rag.store.files`` (file names and durable writes) and ``rag.store.update`` (the writer:
-generations, the lock, incremental updates). This module only reads, so it never takes the
+``rag.store.files`` (file names, durable writes, failed writes), ``rag.store.update`` (the
+writer: generations, the lock, incremental updates), ``rag.store.sources`` (whose documents an
+index holds) and ``rag.store.health`` (the contents checks doctor and every update run, and
+the files killed writers leave). This module only reads, so it never takes the
 writer's lock: an update commits by replacing the manifest, and a reader that meets files
 removed by a commit between reading the manifest and opening them reads the new manifest.
 """

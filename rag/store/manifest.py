@@ -23,13 +23,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rag.errors import IndexCorruptError, IndexLocationError, IndexMismatchError
-from rag.store.files import holds_index_files, write_json_atomic
+from rag.ingest.loading import read_bounded
+from rag.store.files import check_name_lengths, holds_index_files, is_regular_file, write_json_atomic
 
 if TYPE_CHECKING:
     from rag.models.embedding import Embedder
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
+# A manifest lists each document's id, sha256, chunk count and title: some 200 bytes each, so
+# this is room for hundreds of thousands of documents, and a bound on what is read into memory.
+MANIFEST_LIMIT = 64 * 2**20
 
 
 @dataclass
@@ -62,11 +66,17 @@ class Manifest:
 
 def read_manifest(folder: Path) -> Manifest | None:
     """The folder's manifest, None when there is none, IndexCorruptError when it is unreadable."""
-    path = folder / MANIFEST
+    path = check_name_lengths(folder) / MANIFEST
     if not path.exists():
         return None
+    if not is_regular_file(path):
+        # A FIFO would hang the read, a link to /dev/zero fill memory.
+        raise IndexCorruptError(folder, f"{MANIFEST} is not a regular file")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        raw = read_bounded(path, MANIFEST_LIMIT)
+        if raw is None:
+            raise IndexCorruptError(folder, f"{MANIFEST} is over {MANIFEST_LIMIT // 2**20} MiB")
+        data = json.loads(raw.decode("utf-8"))
     except PermissionError as error:
         raise IndexLocationError(
             f"Cannot read the index in {folder} ({error.strerror}). Give --index-dir a folder you can read."
@@ -161,6 +171,18 @@ def _json_kind(value: object) -> str:
     return "a list" if isinstance(value, list) else "an object"
 
 
+def has_manifest(folder: str | Path) -> bool:
+    """Whether ``folder`` holds a manifest (an index, or the start of one); IndexLocationError
+    when the folder's name cannot be one, or it cannot be looked into."""
+    path = check_name_lengths(Path(folder)) / MANIFEST
+    try:
+        return path.exists()
+    except OSError as error:
+        raise IndexLocationError(
+            f"Cannot look into {folder} ({error.strerror or error}). Give --index-dir a folder you can read."
+        ) from error
+
+
 def existing_manifest(folder: str | Path) -> Manifest | None:
     """The folder's manifest when it holds a sound one; None when there is none or it is
     damaged (a damaged index is rebuilt, so what it was built with no longer matters)."""
@@ -204,6 +226,8 @@ def data_file(folder: Path, manifest: Manifest, role: str) -> Path:
     path = folder / entry["name"]
     if not path.exists():
         raise IndexCorruptError(folder, f"{entry['name']} is missing")
+    if not is_regular_file(path):
+        raise IndexCorruptError(folder, f"{entry['name']} is not a regular file")
     size = path.stat().st_size
     if size != entry.get("bytes"):
         raise IndexCorruptError(folder, f"{entry['name']} has {size} bytes, the manifest says {entry.get('bytes')}")

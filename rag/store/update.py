@@ -33,9 +33,20 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.errors import IndexLocationError, IndexMismatchError, RagError
+from rag.errors import IndexCorruptError, RagError
 from rag.records import Chunk, Document
-from rag.store.files import data_file_name, fsync_file, generation_of, highest_generation, not_a_file
+from rag.store.files import (
+    LOCK,
+    cannot_write,
+    data_file_name,
+    fsync_file,
+    generation_of,
+    highest_generation,
+    not_a_file,
+    remove_generation,
+    write_failure,
+)
+from rag.store.health import check_contents, is_temporary, vector_problems
 from rag.store.lexical import create_database, delete_documents, insert_chunk, insert_document, open_for_update
 from rag.store.manifest import (
     MANIFEST,
@@ -46,6 +57,7 @@ from rag.store.manifest import (
     read_manifest,
     write_manifest,
 )
+from rag.store.sources import check_not_replacing
 from rag.store.vectors import FaissVectors
 
 logger = logging.getLogger(__name__)
@@ -59,16 +71,27 @@ class UpdateReport:
     unchanged: int
     # Unreadable this time, so left as indexed (counted in ``unchanged``).
     kept: list[str] = field(default_factory=list)
+    # Unchanged, but damaged in the index (stored text or chunks not as the manifest records):
+    # re-read and written again (counted in ``unchanged``).
+    repaired: list[str] = field(default_factory=list)
+    # Why the index was rebuilt from the documents instead of updated ("" when it was not).
+    rebuilt: str = ""
 
     @property
     def touched(self) -> bool:
-        return bool(self.added or self.changed or self.removed)
+        return bool(self.added or self.changed or self.removed or self.repaired or self.rebuilt)
 
     def __str__(self) -> str:
-        return (
+        counts = (
             f"{len(self.added)} added, {len(self.changed)} changed, {len(self.removed)} removed, "
             f"{self.unchanged} unchanged"
         )
+        # A rebuild is said by its warning, when it happens: its counts already say that
+        # everything was added again.
+        if self.repaired:
+            shown = ", ".join(self.repaired[:3]) + (", ..." if len(self.repaired) > 3 else "")
+            return f"{counts}; repaired: {len(self.repaired)} damaged document(s) re-read ({shown})"
+        return counts
 
 
 class Update:
@@ -135,30 +158,42 @@ def begin_update(
     without it, an index built with another embedder or chunker is an ``IndexMismatchError``,
     as is one of another folder, still there, whose documents this would remove; a damaged
     index is an ``IndexCorruptError``. ``source`` is the folder the documents were read from,
-    recorded in the manifest. ``keep``: ids of documents that are still there but could not be
-    read this time; the index keeps the version it holds of them instead of removing them.
+    recorded in the manifest (None: documents handed over in Python). ``keep``: ids of
+    documents that are still there but could not be read this time; the index keeps the
+    version it holds of them instead of removing them.
+
+    The current index's contents are checked first (``rag.store.health``): documents whose
+    stored text or chunks are damaged are re-read (``report.repaired``); damage to the file as
+    a whole is an ``IndexCorruptError``, for the caller to rebuild. A failed write (a full
+    disk) is an ``IndexWriteError``, with the previous index intact and the partial files removed.
     """
     source = str(Path(source).resolve()) if source is not None else None
     folder = _writable_folder(Path(folder))
     _check_unique_ids(documents)
     with _writer_lock(folder):
+        _remove_temporary_files(folder)  # of killed writers: this one holds the lock
         if rebuild:
             check_not_foreign(folder)
         current = None if rebuild else read_manifest(folder)
+        damaged: list[str] = []
         if current is not None:
             check_compatible(folder, current, embedder, chunker)
-            data_file(folder, current, "chunks")
-            data_file(folder, current, "vectors")
-        report = diff(current, documents, keep)
-        if current is not None:
-            _check_not_replacing(folder, current, source, report)
+            db_path = data_file(folder, current, "chunks")
+            vectors_path = data_file(folder, current, "vectors")
+            check_not_replacing(folder, current, source, diff(current, documents, keep).removed, documents)
+            damaged = _damaged_documents(folder, db_path, vectors_path, current)
+        report = diff(current, documents, keep, damaged)
         for doc_id in report.kept:
             logger.warning("%s stays in the index as it was last read; index again once it can be read", doc_id)
         if current is not None and not report.touched:
             # Nothing to re-embed, but the folder may be new, or the model may have moved (the
             # same fingerprint at another path): record where they are now.
             if current.source != source or current.embedder != embedder:
-                write_manifest(folder, current.to_json() | {"source": source, "embedder": embedder})
+                try:
+                    write_manifest(folder, current.to_json() | {"source": source, "embedder": embedder})
+                except OSError as error:
+                    remove_generation(folder, -1)  # the manifest's temporary copy
+                    raise cannot_write(folder, error, 0, _size_of(current)) from error
             _remove_stale_files(folder, current)
             yield Update(report, [])
             return
@@ -168,13 +203,19 @@ def begin_update(
             manifest.documents = dict(current.documents)
             manifest.unknown = dict(current.unknown)
         wanted = {d.id: d for d in documents}
-        fresh = [wanted[i] for i in report.added + report.changed]
+        fresh = [wanted[i] for i in report.added + report.changed + report.repaired]
         try:
             with _next_generation(folder, current, manifest, report, fresh) as update:
                 yield update
             write_manifest(folder, manifest.to_json())
-        except OSError as error:  # a full disk, a folder made read-only mid-way
-            raise IndexLocationError(_cannot_write(folder, error)) from error
+        except BaseException as error:
+            # Nothing of the new generation is kept: the manifest still names the previous one.
+            written = _generation_bytes(folder, manifest.generation)
+            remove_generation(folder, manifest.generation)
+            failure = write_failure(error)
+            if failure is None:
+                raise
+            raise cannot_write(folder, failure, written, _size_of(current)) from error
         _remove_stale_files(folder, manifest)
         logger.info("index %s: %s", folder, report)
 
@@ -205,10 +246,10 @@ def _next_generation(
 
     try:
         with db:
-            gone = delete_documents(db, report.removed + report.changed)
+            gone = delete_documents(db, report.removed + report.changed + report.repaired)
             if gone:
                 vectors.remove(gone)
-            for doc_id in report.removed + report.changed:
+            for doc_id in report.removed + report.changed + report.repaired:
                 manifest.documents.pop(doc_id, None)
             yield Update(report, fresh, db, vectors, manifest)
     finally:
@@ -235,8 +276,11 @@ def _recorded_of(document: Document) -> tuple:
     return (document.sha256, document.title, *(getattr(document, key) for key in DISPLAY_ENTRIES))
 
 
-def diff(current: Manifest | None, documents: Sequence[Document], keep: Collection[str] = ()) -> UpdateReport:
-    """What an update from ``current`` to ``documents`` adds, changes and removes."""
+def diff(
+    current: Manifest | None, documents: Sequence[Document], keep: Collection[str] = (), damaged: Collection[str] = ()
+) -> UpdateReport:
+    """What an update from ``current`` to ``documents`` adds, changes and removes; and of the
+    ``damaged`` documents, which it repairs (re-reads)."""
     known = current.documents if current else {}
     wanted = {d.id: d for d in documents}
     kept = [i for i in keep if i in known and i not in wanted]
@@ -245,29 +289,36 @@ def diff(current: Manifest | None, documents: Sequence[Document], keep: Collecti
     # or date, which the index keeps for display.
     changed = [i for i in wanted if i in known and _recorded(known[i]) != _recorded_of(wanted[i])]
     removed = [i for i in known if i not in wanted and i not in kept]
-    return UpdateReport(added, changed, removed, len(wanted) - len(added) - len(changed) + len(kept), kept)
+    repaired = [i for i in damaged if i in wanted and i not in changed]
+    unchanged = len(wanted) - len(added) - len(changed) + len(kept)
+    return UpdateReport(added, changed, removed, unchanged, kept, repaired)
 
 
-def _check_not_replacing(folder: Path, current: Manifest, source: str | None, report: UpdateReport) -> None:
-    """Documents of one folder indexed over another's would remove the other's: a forgotten or
-    mistyped --index-dir. Refused while that folder is still there (rebuilding says it is
-    meant); when it is gone, the folder most likely moved, and it goes ahead, saying so."""
-    if not (current.source and source and current.source != source and report.removed):
-        return
-    if Path(current.source).is_dir():
-        removed = ", ".join(report.removed[:3]) + (", ..." if len(report.removed) > 3 else "")
-        raise IndexMismatchError(
-            f"The index in {folder} holds the documents of {current.source}; indexing {source} there would "
-            f"remove {len(report.removed)} of them ({removed}). Give another --index-dir, or replace them: "
-            f"`rag index {source} --index-dir {folder} --rebuild` (rebuild=True in Python)."
-        )
-    logger.warning(
-        "The index in %s was built from %s, which is no longer there; it now holds the documents of %s (%d removed).",
-        folder,
-        current.source,
-        source,
-        len(report.removed),
-    )
+def _damaged_documents(folder: Path, db_path: Path, vectors_path: Path, current: Manifest) -> list[str]:
+    """The documents of the current index whose stored contents are damaged; IndexCorruptError
+    when the chunk database or the vectors are damaged as a whole (the caller rebuilds)."""
+    problems = vector_problems(vectors_path, current)
+    if problems:
+        raise IndexCorruptError(folder, "; ".join(problems))
+    health = check_contents(db_path, current)
+    if health.file_damage:
+        raise IndexCorruptError(folder, health.summary())
+    if health.damaged_documents:
+        logger.warning("The index in %s is damaged: %s; re-reading them.", folder, health.summary())
+    return health.damaged_documents
+
+
+def _size_of(manifest: Manifest | None) -> int:
+    return sum(entry.get("bytes", 0) for entry in manifest.files.values()) if manifest else 0
+
+
+def _generation_bytes(folder: Path, generation: int) -> int:
+    total = 0
+    for path in folder.iterdir():
+        if generation_of(path.name) == generation:
+            with contextlib.suppress(OSError):
+                total += path.lstat().st_size
+    return total
 
 
 def _check_unique_ids(documents: Sequence[Document]) -> None:
@@ -276,6 +327,17 @@ def _check_unique_ids(documents: Sequence[Document]) -> None:
         if document.id in seen:
             raise RagError(f"Two documents share the id {document.id!r}; give each a unique id.")
         seen.add(document.id)
+
+
+def _remove_temporary_files(folder: Path) -> None:
+    """What killed writers left (a data file's ``.tmp`` copy, a journal), saying so: called
+    under the writer lock, so no live writer's files are among them."""
+    for path in folder.iterdir():
+        if is_temporary(path.name):
+            with contextlib.suppress(OSError):
+                size = path.lstat().st_size
+                path.unlink()
+                logger.info("removed %s (%d bytes), left by an interrupted update", path.name, size)
 
 
 def _remove_stale_files(folder: Path, manifest: Manifest) -> None:
@@ -294,22 +356,18 @@ def _writable_folder(folder: Path) -> Path:
         with tempfile.TemporaryFile(dir=folder):  # a read-only folder fails here, not mid-write
             pass
     except OSError as error:
-        raise IndexLocationError(_cannot_write(folder, error)) from error
+        raise cannot_write(folder, error) from error
     return folder
-
-
-def _cannot_write(folder: Path, error: OSError) -> str:
-    return (
-        f"Cannot write the index in {folder} ({error.strerror or error}). Give --index-dir a folder you can write to."
-    )
 
 
 @contextlib.contextmanager
 def _writer_lock(folder: Path) -> Iterator[None]:
     try:
-        handle = open(folder / ".lock", "w")  # noqa: SIM115 - closed below, after the lock is released
+        # O_NONBLOCK: a FIFO in place of the lock fails at once instead of waiting for a reader.
+        fd = os.open(folder / LOCK, os.O_WRONLY | os.O_CREAT | os.O_NONBLOCK, 0o644)
+        handle = os.fdopen(fd, "w")
     except OSError as error:
-        raise IndexLocationError(_cannot_write(folder, error)) from error
+        raise cannot_write(folder, error) from error
     with handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:

@@ -20,7 +20,9 @@ read a manifest or to say why an index cannot be opened.
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -87,6 +89,12 @@ class FaissVectors:
         return [i for i, _ in found], [s for _, s in found]
 
     def save(self, path: Path) -> None:
+        """OSError when the file cannot be written (FAISS says so with a RuntimeError)."""
         import faiss
 
-        faiss.write_index(self._index, str(path))
+        try:
+            faiss.write_index(self._index, str(path))
+        except RuntimeError as error:
+            logger.info("FAISS could not write %s: %s", path, error)
+            code = errno.ENOSPC if "No space left" in str(error) else errno.EIO
+            raise OSError(code, os.strerror(code), str(path)) from error
