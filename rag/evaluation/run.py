@@ -93,7 +93,7 @@ def load_prompts(path: str | Path) -> list[Prompt]:
 def _prompts_text(path: Path) -> str:
     """The text of the prompts file: a regular file, read up to ``MAX_PROMPTS_BYTES`` (a FIFO
     or a device is refused at once rather than read without end)."""
-    from rag.ingest.loading import read_bounded
+    from rag.files import read_bounded
 
     shown = shown_path(path)
     if path.is_dir():

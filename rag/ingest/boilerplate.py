@@ -43,7 +43,9 @@ def chrome_spans(text: str) -> list[tuple[int, int]]:
         opening += 1
         if is_chrome(line, opening_line=opening <= OPENING_LINES):
             spans.append((match.start(), match.end()))
-    return spans
+    # A text that is all "chrome" is not a page at all ("x", "menu"): it is kept whole rather
+    # than indexed as nothing.
+    return [] if len(spans) == opening else spans
 
 
 def is_chrome(line: str, *, opening_line: bool = False) -> bool:

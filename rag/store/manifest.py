@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rag.errors import IndexCorruptError, IndexLocationError, IndexMismatchError
-from rag.ingest.loading import read_bounded
+from rag.files import read_bounded
 from rag.store.files import check_name_lengths, holds_index_files, is_regular_file, write_json_atomic
 
 if TYPE_CHECKING:

@@ -85,3 +85,8 @@ def test_a_chunk_never_reaches_across_a_chrome_line_nor_overlaps_back_over_it():
     chunks = chunk_document(document, APPROX, ChunkerSettings(max_tokens=64, overlap_tokens=16))
 
     assert [(c.text, c.start_line, c.end_line) for c in chunks] == [(before, 1, 1), (after, 3, 3)]
+
+
+@pytest.mark.parametrize("text", ["x", "menu\n", "news\n\nSkip to content\n"])
+def test_a_text_that_is_all_chrome_is_kept_whole_not_indexed_as_nothing(text):
+    assert chrome_spans(text) == []

@@ -5,8 +5,9 @@ from dataclasses import replace
 import pytest
 
 from rag.errors import DocumentsError
+from rag.files import read_bounded
 from rag.ingest import readers
-from rag.ingest.loading import decode, display_title, load_folder, read_bounded
+from rag.ingest.loading import decode, display_title, load_folder
 
 
 def test_loads_text_formats_with_ids_relative_to_the_folder(tmp_path):
