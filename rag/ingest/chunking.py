@@ -5,7 +5,9 @@ last sentences of the previous one, up to ``overlap_tokens``, so a fact that str
 boundary is whole in at least one chunk. A chunk also ends early at a paragraph break once it
 is half full, so passages do not mix unrelated paragraphs needlessly. A single sentence longer
 than ``max_tokens`` is cut at word boundaries. Every chunk records its character span (its
-text is exactly ``document.text[start:end]``) and its 1-based, inclusive line span.
+text is exactly ``document.text[start:end]``) and its 1-based, inclusive line span. A chunk
+ends at a form feed, which marks a page break (a PDF's text, ``rag.ingest.pdf``), so that a
+citation names one page; only a sentence that runs over the break is kept whole.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import bisect
 import re
 from dataclasses import dataclass
 
+from rag.ingest.pdf import PAGE_BREAK
 from rag.ingest.sentences import Span, split_sentences
 from rag.ingest.tokens import TokenCounter
 from rag.records import Chunk, Document
@@ -57,6 +60,8 @@ def chunk_document(document: Document, counter: TokenCounter, settings: ChunkerS
         while j < len(pieces) and (j == i or total + pieces[j][1] <= settings.max_tokens):
             if j > i and total * 2 >= settings.max_tokens and _paragraph_break(text, pieces[j - 1][0], pieces[j][0]):
                 break
+            if j > i and _page_break(text, pieces[j - 1][0], pieces[j][0]):
+                break
             total += pieces[j][1]
             j += 1
         start, end = pieces[i][0].start, pieces[j - 1][0].end
@@ -64,7 +69,12 @@ def chunk_document(document: Document, counter: TokenCounter, settings: ChunkerS
         chunks.append(Chunk(len(chunks), document.id, text[start:end], start, end, first_line, last_line))
         if j >= len(pieces):
             break
-        i = _overlap_start(pieces, i, j, settings.overlap_tokens)
+        # no overlap into a new page: the next chunk would cross the break
+        i = (
+            j
+            if _page_break(text, pieces[j - 1][0], pieces[j][0])
+            else _overlap_start(pieces, i, j, settings.overlap_tokens)
+        )
     return chunks
 
 
@@ -79,6 +89,12 @@ def _overlap_start(pieces: list[tuple[Span, int]], i: int, j: int, overlap_token
 
 def _paragraph_break(text: str, before: Span, after: Span) -> bool:
     return "\n\n" in text[before.end : after.start]
+
+
+def _page_break(text: str, before: Span, after: Span) -> bool:
+    """Whether a page ends after ``before`` and before ``after`` (or inside ``before``, a sentence
+    that runs over onto the next page: it stays whole, and ends its chunk)."""
+    return PAGE_BREAK in text[before.start : after.start]
 
 
 def _bounded_sentences(text: str, counter: TokenCounter, settings: ChunkerSettings) -> list[Span]:

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.errors import DocumentsError
+from rag.ingest.pdf import PDF_SUFFIX, read_pdf
 from rag.records import Document
 
 logger = logging.getLogger(__name__)
@@ -79,7 +80,7 @@ def read_folder(folder: str | Path) -> FolderContents:
             logger.warning("skipping %s: another file's name reads the same; rename one of them", path)
             continue
         taken.add(doc_id)
-        if path.suffix.lower() not in TEXT_SUFFIXES:
+        if path.suffix.lower() not in TEXT_SUFFIXES and path.suffix.lower() != PDF_SUFFIX:
             other_formats[path.suffix.lower() or "without extension"] += 1
             continue
         try:
@@ -211,6 +212,9 @@ def _read_file(path: Path, doc_id: str) -> Document | None:
             MAX_TEXT_BYTES >> 20,
         )
         return None
+    if path.suffix.lower() == PDF_SUFFIX:
+        pdf = read_pdf(raw, doc_id)
+        return None if pdf is None else Document(id=doc_id, text=pdf.text, title=pdf.title)
     text = decode(raw)
     if text is None:
         logger.warning("skipping %s: it looks like a binary file, not text", doc_id)
