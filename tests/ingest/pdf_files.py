@@ -28,11 +28,15 @@ def article_pdf(title: str, text: str, *, columns: int = 1, running_lines: bool 
         for i in range(columns)
     ]
     document = BaseDocTemplate(out, pagesize=PAGE_SIZE, title=title, author="Seeds Desk")
-    document.addPageTemplates([PageTemplate(frames=frames, onPage=_running_lines if running_lines else None)])
+    document.addPageTemplates([PageTemplate(frames=frames, onPage=_running_lines if running_lines else _no_lines)])
     styles = getSampleStyleSheet()
     body = [Paragraph(escape(" ".join(p.split())), styles["BodyText"]) for p in text.split("\n\n") if p.strip()]
     document.build(body)
     return out.getvalue()
+
+
+def _no_lines(canvas, document) -> None:
+    pass
 
 
 def _running_lines(canvas, document) -> None:

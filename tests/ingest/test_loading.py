@@ -150,14 +150,14 @@ def test_a_folder_that_cannot_be_read_is_named_in_a_warning(tmp_path, caplog, mo
 
 def test_files_in_other_formats_are_named_in_one_warning(tmp_path, caplog):
     (tmp_path / "a.txt").write_text("Alpha text.\n", encoding="utf-8")
-    for name in ("report.pdf", "scan.PDF", "page.html", "Makefile"):
+    for name in ("report.odt", "scan.ODT", "page.html", "Makefile"):
         (tmp_path / name).write_bytes(b"x")
 
     with caplog.at_level(logging.WARNING, logger="rag.ingest.loading"):
         load_folder(tmp_path)
 
     assert [r.getMessage() for r in caplog.records] == [
-        "skipping 4 files not in a text format (1 .html, 2 .pdf, 1 without extension): "
+        "skipping 4 files not in a text format (1 .html, 2 .odt, 1 without extension): "
         "save them as .txt or .md to index them"
     ]
 
