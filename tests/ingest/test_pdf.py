@@ -164,3 +164,13 @@ def test_the_seed_questions_are_answered_over_pdfs_as_over_text_and_cited_by_pag
             cited += 1
     assert cited > 0
     assert len(disagree) <= 5, disagree
+
+
+def test_the_chat_pages_sources_panel_names_the_page(pdf_bot):
+    from rag_seeds_ui.render import sources_panel
+
+    answer = pdf_bot.ask("Which political and security analyst called Kadyrov's support a gamble?")
+    [citation] = answer.citations
+    panel = sources_panel(answer, pdf_bot.index.document_text)
+    lines = f"line {citation.start_line}" if citation.start_line == citation.end_line else "lines "
+    assert f"page 1, {lines}" in panel and "<mark>" in panel
