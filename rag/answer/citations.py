@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from rag.ingest.pdf import PAGE_BREAK, PDF_SUFFIX
+from rag.ingest.pdf import PAGE_BREAK, PDF_SUFFIX, WRAP
 from rag.ingest.sentences import split_sentences
 from rag.language.analysis import index_terms
 from rag.records import Answer, Citation, SentenceCheck
@@ -32,6 +32,7 @@ MARKER_RE = re.compile(r"\[(\d{1,3})\]")
 MARKER_LIST_RE = re.compile(r"\[(\d{1,3}(?:\s*[,;]\s*\d{1,3})+)\]")
 _LEADING_MARKERS_RE = re.compile(r"^(?:\s*\[\d{1,3}\])+")
 _NUMBER_RE = re.compile(r"\d+(?:[.,]\d+)*")
+_PAGE_LINE_RE = re.compile(f"[\n{WRAP}]")  # a PDF's lines: its paragraphs' wraps count
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,7 @@ def on_its_page(citation: Citation, text: str | None) -> Citation:
     page_start = text.rfind(PAGE_BREAK, 0, start) + 1
     # lines with text, as a reader counts them down the page: not the blank lines that stand for
     # a paragraph's gap, nor a running header blanked out of the text
-    first_line = sum(1 for line in text[page_start:start].split("\n")[:-1] if line.strip()) + 1
-    last_line = first_line + sum(1 for line in text[start:end].split("\n")[1:] if line.strip())
+    first_line = sum(1 for line in _PAGE_LINE_RE.split(text[page_start:start])[:-1] if line.strip()) + 1
+    last_line = first_line + sum(1 for line in _PAGE_LINE_RE.split(text[start:end])[1:] if line.strip())
     page = text.count(PAGE_BREAK, 0, start) + 1
     return replace(citation, page=page, start_line=first_line, end_line=last_line)

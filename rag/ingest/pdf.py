@@ -11,6 +11,13 @@ halves that answer nothing.
 
 What is changed from pypdf's extraction, and why a reader can still find each quote:
 
+- Line breaks are read from the drop to the next line (pypdf reports each piece's height): a
+  wrap within a paragraph becomes ``WRAP`` (U+2028 LINE SEPARATOR), a gap wider than the
+  page's usual line spacing a blank line, as a text file separates paragraphs. The sentence
+  splitter reads ``WRAP`` as a space, so a short line in a narrow column is not taken for a
+  heading and a sentence stays whole; a citation counts it as a line, so the lines it names
+  are the lines printed on the page.
+
 - Ligature characters (``ﬁ``, ``ﬂ``, ``ﬀ``, ``ﬃ``, ``ﬄ``, ``ﬅ``, ``ﬆ``) become the letters
   they draw, so "ﬁnance" is found by "finance". A PDF viewer's search matches the letters too,
   and the page shows the same word.
@@ -54,11 +61,14 @@ PAGE_BREAK = "\f"
 MAX_PDF_TEXT_CHARS = 32 << 20  # far past any article: a book's worth of text
 EDGE_LINES = 3  # lines at each edge of a page looked at for running headers and footers
 MIN_PAGES_FOR_RUNNING_LINES = 2
+# U+2028 LINE SEPARATOR: a line break inside a paragraph. The sentence splitter reads it as a
+# space (a short wrapped line is not taken for a heading), a citation counts it as a line.
+WRAP = "\u2028"
 PARAGRAPH_GAP = 1.3  # a gap this many times the usual line spacing starts a paragraph
 
 _LIGATURES = str.maketrans({"ﬀ": "ff", "ﬁ": "fi", "ﬂ": "fl", "ﬃ": "ffi", "ﬄ": "ffl", "ﬅ": "ft", "ﬆ": "st"})
 # a letter, a hyphen (or soft hyphen) ending the line, and the letters that start the next line
-_BROKEN_WORD_RE = re.compile(r"([^\W\d_])[-\u00ad][ \t]*\n[ \t]*([^\W\d_]+)[ \t]*")
+_BROKEN_WORD_RE = re.compile(r"([^\W\d_])[-\u00ad][ \t]*([\n\u2028])[ \t]*([^\W\d_]+)[ \t]*")
 _FIGURES_RE = re.compile(r"\d+")
 
 
@@ -174,12 +184,21 @@ def _page_text(page) -> str:
 
 
 def _with_paragraph_breaks(pieces: list[tuple[str, float]]) -> str:
+    """The pieces' text with each line break read from the drop to the next line: a wrap within
+    a paragraph (the usual spacing) becomes ``WRAP``, a wider gap a blank line; a move up the
+    page (the next column, a header drawn after the body) stays a line break."""
     new_lines = [(i, pieces[i - 1][1] - pieces[i][1]) for i in range(1, len(pieces)) if pieces[i - 1][0].endswith("\n")]
     drops = sorted(drop for _, drop in new_lines if drop > 0)
     if not drops:
         return "".join(text for text, _ in pieces)
-    breaks = {i for i, drop in new_lines if drop > PARAGRAPH_GAP * drops[len(drops) // 2]}
-    return "".join(("\n" if i in breaks else "") + text for i, (text, _) in enumerate(pieces))
+    usual = drops[(len(drops) - 1) // 2]  # the lower median: a page of few lines has few gaps
+    texts = [text for text, _ in pieces]
+    for i, drop in new_lines:
+        if drop > PARAGRAPH_GAP * usual:
+            texts[i - 1] += "\n"
+        elif drop > 0:
+            texts[i - 1] = texts[i - 1][:-1] + WRAP
+    return "".join(texts)
 
 
 def _metadata(reader) -> tuple[str | None, str | None, str | None]:
@@ -207,8 +226,8 @@ def _joined_words(page: str) -> str:
 
 
 def _join_if_lower(broken: re.Match) -> str:
-    head, tail = broken.group(1), broken.group(2)
-    return f"{head}{tail}\n" if tail[0].islower() else broken.group()
+    head, line_break, tail = broken.groups()
+    return f"{head}{tail}{line_break}" if tail[0].islower() else broken.group()
 
 
 def without_running_lines(pages: list[str]) -> list[str]:

@@ -16,6 +16,7 @@ from rag.cli import format_answer
 from rag.ingest.chunking import ChunkerSettings, chunk_document
 from rag.ingest.loading import load_folder
 from rag.ingest.pdf import PAGE_BREAK, read_pdf
+from rag.ingest.sentences import split_sentences
 from rag.ingest.tokens import TokenCounter
 from rag.records import Document
 from tests.conftest import SEEDS, load_prompts
@@ -61,12 +62,21 @@ def test_each_page_break_is_a_form_feed_and_running_lines_are_left_out(two_colum
 def test_hyphenated_words_are_joined_on_their_first_line_and_ligatures_spelt_out():
     raw = lines_pdf([["The ﬁnal exam-", "ple of a well-", "Known case and a pre-", "2020 figure."]])
     text = read_pdf(raw, "h.pdf").text
-    assert text == "The final example\nof a well-\nKnown case and a pre-\n2020 figure.\n"
+    assert text == "The final example\u2028of a well-\u2028Known case and a pre-\u20282020 figure.\n"
+
+
+def test_a_wrapped_line_is_a_line_separator_and_a_wider_gap_a_blank_line():
+    raw = lines_pdf([["Footage of the POW, Akraman", "Maskhabov, went viral.", "", "A new paragraph."]])
+    text = read_pdf(raw, "p.pdf").text
+    assert text == "Footage of the POW, Akraman\u2028Maskhabov, went viral.\n\nA new paragraph.\n"
+    # so a short wrapped line is not taken for a heading: the sentence is whole
+    sentences = [text[span.start : span.end] for span in split_sentences(text)]
+    assert sentences == ["Footage of the POW, Akraman\u2028Maskhabov, went viral.", "A new paragraph."]
 
 
 def test_a_repeated_line_is_kept_on_a_single_page_document():
     raw = lines_pdf([["Report", "Report", "Body text here."]])
-    assert read_pdf(raw, "one.pdf").text == "Report\nReport\nBody text here.\n"
+    assert read_pdf(raw, "one.pdf").text == "Report\u2028Report\u2028Body text here.\n"
 
 
 def test_a_chunk_ends_at_a_page_break_unless_a_sentence_runs_over():
@@ -76,10 +86,10 @@ def test_a_chunk_ends_at_a_page_break_unless_a_sentence_runs_over():
 
 
 def test_a_citation_gets_its_page_and_the_lines_with_text_on_that_page():
-    text = "Title\n\nFirst line.\n\fSecond page\n\nthe quote\nruns on.\n"
+    text = "Title\n\nFirst line.\n\fSecond\u2028page\n\nthe quote\u2028runs on.\n"
     start = text.index("the quote")
-    cited = Citation(1, "d.pdf", 6, 7, "the quote\nruns on.", start, start + len("the quote\nruns on."))
-    assert on_its_page(cited, text) == Citation(1, "d.pdf", 2, 3, cited.quote, cited.start_char, cited.end_char, 2)
+    cited = Citation(1, "d.pdf", 6, 7, "the quote\u2028runs on.", start, start + len("the quote\u2028runs on."))
+    assert on_its_page(cited, text) == Citation(1, "d.pdf", 3, 4, cited.quote, cited.start_char, cited.end_char, 2)
     stale = Citation(1, "d.pdf", 6, 7, "another quote", start, start + 13)
     assert on_its_page(stale, text) is stale
 
@@ -151,7 +161,7 @@ def test_the_seed_questions_are_answered_over_pdfs_as_over_text_and_cited_by_pag
             assert set(words(quote_on_page)) <= set(words(on_page)), (citation, on_page)
             # the lines named are the page's lines with text (running lines left out) holding the quote
             pages = read_pdf(raw[citation.source], citation.source).text.split(PAGE_BREAK)
-            lines = [line for line in pages[citation.page - 1].split("\n") if line.strip()]
+            lines = [line for line in re.split("[\n\u2028]", pages[citation.page - 1]) if line.strip()]
             named = " ".join(lines[citation.start_line - 1 : citation.end_line])
             assert (
                 words(quote_on_page) == words(named)[-len(words(quote_on_page)) :]
@@ -163,7 +173,7 @@ def test_the_seed_questions_are_answered_over_pdfs_as_over_text_and_cited_by_pag
             )
             cited += 1
     assert cited > 0
-    assert len(disagree) <= 5, disagree
+    assert len(disagree) <= 3, disagree  # 3 of 66: one the PDFs get right, two a page break cuts
 
 
 def test_the_chat_pages_sources_panel_names_the_page(pdf_bot):
