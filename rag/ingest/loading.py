@@ -310,7 +310,8 @@ def display_title(text: str, max_chars: int = TITLE_SHOWN_CHARS) -> str | None:
     ("Title | World | News"). Whitespace runs become one space, and a title longer than
     ``max_chars`` is cut at a word, with "…".
     """
-    lines = [" ".join(line.split()) for line in text.splitlines()]
+    # a wrap within a PDF's paragraph (U+2028, rag.ingest.pdf) does not end a title
+    lines = [" ".join(line.split()) for line in text.replace("\u2028", " ").splitlines()]
     for line in [line for line in lines if line][:TITLE_SEARCHED_LINES]:
         heading = _MARKDOWN_HEADING_RE.fullmatch(line)
         if heading:

@@ -142,7 +142,7 @@ def _page_texts(reader, name: str) -> list[str] | None:
     """Each page's text, "" for a page pypdf cannot read; None (with a warning) when the page
     tree itself is damaged."""
     texts: list[str] = []
-    total = 0
+    total = failed = 0
     try:
         pages = list(reader.pages)
     except Exception as error:
@@ -152,7 +152,7 @@ def _page_texts(reader, name: str) -> list[str] | None:
         try:
             text = _page_text(page)
         except Exception:  # one damaged page: the others are still worth indexing
-            text = ""
+            text, failed = "", failed + 1
         text = text.replace("\r\n", "\n").replace("\r", "\n").replace(PAGE_BREAK, "\n")
         total += len(text)
         if total > MAX_PDF_TEXT_CHARS:
@@ -165,6 +165,9 @@ def _page_texts(reader, name: str) -> list[str] | None:
             )
             break
         texts.append(text)
+    if pages and failed == len(pages):
+        logger.warning("skipping %s: none of its pages could be read; open and re-save it to repair it", name)
+        return None
     return texts
 
 

@@ -74,6 +74,12 @@ def test_a_wrapped_line_is_a_line_separator_and_a_wider_gap_a_blank_line():
     assert sentences == ["Footage of the POW, Akraman\u2028Maskhabov, went viral.", "A new paragraph."]
 
 
+def test_a_title_wrapped_over_lines_in_a_column_is_shown_whole(seed_pdfs, pdf_bot):
+    assert pdf_bot.title("001_7766d24d19bfa5ea.pdf", max_chars=200) == (
+        "Relations Between Putin and Kadyrov Sour Over Secret Middle East Talks – IStories – The Moscow Times"
+    )
+
+
 def test_a_repeated_line_is_kept_on_a_single_page_document():
     raw = lines_pdf([["Report", "Report", "Body text here."]])
     assert read_pdf(raw, "one.pdf").text == "Report\u2028Report\u2028Body text here.\n"
