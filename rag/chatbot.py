@@ -24,7 +24,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from rag.answer.checking import answer_from_output
-from rag.answer.citations import SupportJudge
+from rag.answer.citations import SupportJudge, with_pages
 from rag.answer.evidence import ComposerSettings
 from rag.answer.extractive import compose_extractive
 from rag.answer.llm import LLMAnswerer, load_llm
@@ -199,7 +199,7 @@ class Chatbot:
             yield from _words(answer.text)
         else:
             answer = yield from self._written(meant, hits, history)
-        yield _as_asked(answer, question, meant)
+        yield with_pages(_as_asked(answer, question, meant), self.index.document_text)
 
     def retrieve(self, question: str, k: int = 10) -> list[Hit]:
         """The ``k`` passages most relevant to ``question``, best first."""

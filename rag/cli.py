@@ -210,12 +210,13 @@ def format_answer(answer, title: Callable[[str], str | None] | None = None) -> s
 def _source_lines(answer, title: Callable[[str], str | None] | None = None) -> list[str]:
     mentioned: set[str] = set()
 
-    def place(source: str, start_line: int, end_line: int) -> str:
+    def place(source: str, start_line: int, end_line: int, page: int | None = None) -> str:
         """``003_58ec.txt “Kadyrov shifts stance…”, line 21``: a hashed file name says nothing to
         a reader, so its title goes beside it, at the file's first mention only."""
         named = title(source) if title and source not in mentioned else None
         mentioned.add(source)
-        return f"{titled(source, named)}, {line_span(start_line, end_line)}"
+        on_page = f"page {page}, " if page is not None else ""
+        return f"{titled(source, named)}, {on_page}{line_span(start_line, end_line)}"
 
     lines = []
     if answer.understood_as:
@@ -223,10 +224,13 @@ def _source_lines(answer, title: Callable[[str], str | None] | None = None) -> l
     if answer.fallback_reason:
         lines.append(f"(note: {answer.fallback_reason})")
     for citation in answer.citations:
-        lines.append(f"[{citation.marker}] {place(citation.source, citation.start_line, citation.end_line)}")
+        lines.append(
+            f"[{citation.marker}] {place(citation.source, citation.start_line, citation.end_line, citation.page)}"
+        )
         lines.append(f"    {one_line(citation.quote)}")
     if answer.closest:
-        where = place(answer.closest.source, answer.closest.start_line, answer.closest.end_line)
+        closest = answer.closest
+        where = place(closest.source, closest.start_line, closest.end_line, closest.page)
         lines.append(f"Nearest sentence, judged not to answer it ({where}):")
         lines.append(f"    {one_line(answer.closest.quote)}")
     if answer.abstained and answer.hits:

@@ -131,7 +131,11 @@ class Hit:
 
 @dataclass(frozen=True)
 class Citation:
-    """What marker ``[marker]`` points at: ``quote`` is verbatim in ``source`` at those lines."""
+    """What marker ``[marker]`` points at: ``quote`` is verbatim in ``source`` at those lines.
+
+    ``page``: for a PDF, the page the quote is on, and then its lines are counted within that
+    page; None for a format without pages, whose lines are the file's own.
+    """
 
     marker: int
     source: str
@@ -140,6 +144,7 @@ class Citation:
     quote: str
     start_char: int = 0
     end_char: int = 0
+    page: int | None = None
 
     @classmethod
     def of(cls, marker: int, span: LocatedText) -> Citation:

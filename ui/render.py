@@ -110,7 +110,7 @@ def _read_as(answer: Answer) -> str:
 
 def _marker(citation: Citation, linked: bool = True, named: str | None = None) -> str:
     """``[1] 003_58ec.txt “Kadyrov shifts stance…”, line 21: “quote”``, as ``rag ask`` names it."""
-    where = f"{titled(citation.source, named)}, {lines_label(citation.start_line, citation.end_line)}"
+    where = f"{titled(citation.source, named)}, {_place(citation)}"
     title = f"[{citation.marker}] {where}: {in_quotes(citation.quote)}"
     if not linked:
         return f'<span class="cite" title="{text(title)}">[{citation.marker}]</span>'
@@ -143,7 +143,7 @@ def sources_panel(
     blocks = []
     for source, citations in by_source.items():
         document = document_text(source)
-        ranges = ranges_label([(c.start_line, c.end_line) for c in citations])
+        ranges = _ranges(citations)
         passages = "".join(_cited_passage(c, document) for c in citations)
         heading = _titled_name(source, title(source) if title else None)
         blocks.append(
@@ -151,6 +151,19 @@ def sources_panel(
         )
     backend = f'<div class="backend">Answer written by: {text(answer.backend)}</div>'
     return f'<div class="sources"><div class="sources-title">Sources</div>{"".join(blocks)}{backend}</div>'
+
+
+def _place(citation: Citation) -> str:
+    """``lines 4–6``, or ``page 2, lines 4–6`` for a PDF (lines counted within the page)."""
+    lines = lines_label(citation.start_line, citation.end_line)
+    return lines if citation.page is None else f"page {citation.page}, {lines}"
+
+
+def _ranges(citations: list[Citation]) -> str:
+    """The line ranges of one file's citations; for a PDF, "page 2, lines 4–6; page 3, line 1"."""
+    if all(c.page is None for c in citations):
+        return ranges_label([(c.start_line, c.end_line) for c in citations])
+    return "; ".join(dict.fromkeys(_place(c) for c in citations))
 
 
 def _titled_name(name: str, title: str | None) -> str:
@@ -162,7 +175,7 @@ def _titled_name(name: str, title: str | None) -> str:
 def _cited_passage(citation: Citation, document: str | None) -> str:
     return (
         f'<div class="passage" id="source-{citation.marker}"><span class="badge">[{citation.marker}]</span>'
-        f'<span class="passage-lines">{text(lines_label(citation.start_line, citation.end_line))}</span>'
+        f'<span class="passage-lines">{text(_place(citation))}</span>'
         f"{_marked_text(citation, document)}</div>"
     )
 

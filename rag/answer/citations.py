@@ -7,18 +7,25 @@ scores how well a passage supports a claim; ``LexicalJudge`` needs no weights: t
 the claim's content words (stemmed) found in the passage, halved when the claim states a
 number the passage does not, since invented figures are the commonest unsupported claim.
 Scores from different judges are not comparable; each judge has its own threshold.
+
+``with_pages`` is where a citation of a paged document (a PDF, whose text has a form feed at
+each page break: ``rag.ingest.pdf``) gets its page, and its lines counted within that page, so
+that a reader can turn to them (lines with text, counted down the page in reading order; blank
+lines and blanked running headers not counted); the index keeps the document's own offsets
+and lines.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Protocol
 
+from rag.ingest.pdf import PAGE_BREAK, PDF_SUFFIX, WRAP
 from rag.ingest.sentences import split_sentences
 from rag.language.analysis import index_terms
-from rag.records import Citation, SentenceCheck
+from rag.records import Answer, Citation, SentenceCheck
 
 MARKER_RE = re.compile(r"\[(\d{1,3})\]")
 # Several numbers in one marker, "[1, 3]": how models often cite two sources at once.
@@ -33,6 +40,7 @@ def strip_markers(text: str) -> str:
 
 
 _NUMBER_RE = re.compile(r"\d+(?:[.,]\d+)*")
+_PAGE_LINE_RE = re.compile(f"[\n{WRAP}]")  # a PDF's lines: its paragraphs' wraps count
 
 
 @dataclass(frozen=True)
@@ -110,3 +118,40 @@ def passages_of(citations: Sequence[Citation]) -> dict[int, str]:
     for citation in citations:
         out[citation.marker] = f"{out[citation.marker]}\n{citation.quote}" if citation.marker in out else citation.quote
     return out
+
+
+def with_pages(answer: Answer, document_text: Callable[[str], str | None]) -> Answer:
+    """``answer`` with each citation of a PDF (and its ``closest``) given its page, and lines
+    counted within that page; other citations as they are. ``document_text`` gives a
+    document's indexed text by id (``Index.document_text``)."""
+    texts: dict[str, str | None] = {}
+
+    def text_of(source: str) -> str | None:
+        if source not in texts:
+            texts[source] = document_text(source) if source.lower().endswith(PDF_SUFFIX) else None
+        return texts[source]
+
+    citations = [on_its_page(c, text_of(c.source)) for c in answer.citations]
+    closest = on_its_page(answer.closest, text_of(answer.closest.source)) if answer.closest else None
+    if citations == answer.citations and closest == answer.closest:
+        return answer
+    return replace(answer, citations=citations, closest=closest)
+
+
+def on_its_page(citation: Citation, text: str | None) -> Citation:
+    """``citation`` with its page and page lines, read from its offsets in the paged ``text``;
+    as it is when there is no text or its offsets do not hold the quote (the text changed)."""
+    start, end = citation.start_char, citation.end_char
+    if (
+        not text
+        or not 0 <= start < end <= len(text)
+        or " ".join(text[start:end].split()) != " ".join(citation.quote.split())
+    ):
+        return citation
+    page_start = text.rfind(PAGE_BREAK, 0, start) + 1
+    # lines with text, as a reader counts them down the page: not the blank lines that stand for
+    # a paragraph's gap, nor a running header blanked out of the text
+    first_line = sum(1 for line in _PAGE_LINE_RE.split(text[page_start:start])[:-1] if line.strip()) + 1
+    last_line = first_line + sum(1 for line in _PAGE_LINE_RE.split(text[start:end])[1:] if line.strip())
+    page = text.count(PAGE_BREAK, 0, start) + 1
+    return replace(citation, page=page, start_line=first_line, end_line=last_line)

@@ -10,7 +10,9 @@ text is exactly ``document.text[start:end]``) and its 1-based, inclusive line sp
 Lines of site chrome (``rag.ingest.boilerplate``: "Skip to content", "READ MORE: ...") are in
 no chunk: sentences are found in the text with those lines blanked out, and a chunk never
 reaches across one (nor does the overlap carry a chunk back across it). Blanking keeps every
-offset, so line numbers are still the file's own.
+offset, so line numbers are still the file's own. A chunk
+ends at a form feed, which marks a page break (a PDF's text, ``rag.ingest.pdf``), so that a
+citation names one page; only a sentence that runs over the break is kept whole.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import re
 from dataclasses import dataclass
 
 from rag.ingest.boilerplate import chrome_spans, masked
+from rag.ingest.pdf import PAGE_BREAK
 from rag.ingest.sentences import Span, split_sentences
 from rag.ingest.tokens import TokenCounter
 from rag.records import Chunk, Document
@@ -72,6 +75,8 @@ def chunk_document(document: Document, counter: TokenCounter, settings: ChunkerS
                 break
             if j > i and total * 2 >= settings.max_tokens and _paragraph_break(text, pieces[j - 1][0], pieces[j][0]):
                 break
+            if j > i and _page_break(text, pieces[j - 1][0], pieces[j][0]):
+                break
             total += pieces[j][1]
             j += 1
         start, end = pieces[i][0].start, pieces[j - 1][0].end
@@ -79,6 +84,8 @@ def chunk_document(document: Document, counter: TokenCounter, settings: ChunkerS
         chunks.append(Chunk(len(chunks), document.id, text[start:end], start, end, first_line, last_line))
         if j >= len(pieces):
             break
+        # no overlap back across a chrome line, nor into a new page: the next chunk would cross it
+        walled = walled or _page_break(text, pieces[j - 1][0], pieces[j][0])
         i = j if walled else _overlap_start(pieces, i, j, settings.overlap_tokens, chrome_starts)
     return chunks
 
@@ -105,6 +112,12 @@ def _overlap_start(
 
 def _paragraph_break(text: str, before: Span, after: Span) -> bool:
     return "\n\n" in text[before.end : after.start]
+
+
+def _page_break(text: str, before: Span, after: Span) -> bool:
+    """Whether a page ends after ``before`` and before ``after`` (or inside ``before``, a sentence
+    that runs over onto the next page: it stays whole, and ends its chunk)."""
+    return PAGE_BREAK in text[before.start : after.start]
 
 
 def _bounded_sentences(text: str, counter: TokenCounter, settings: ChunkerSettings) -> list[Span]:

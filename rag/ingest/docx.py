@@ -25,7 +25,7 @@ _RATIO_CHECKED_BYTES = 1 << 20  # a small member may compress any amount without
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 
-def read_docx(raw: bytes) -> Extracted:
+def read_docx(raw: bytes, name: str = "") -> Extracted:
     """The text of the Word document ``raw``, with its title, author and date where set."""
     import docx
 

@@ -23,7 +23,7 @@ from rag.ingest.extracted import Extracted, ExtractionError
 MIN_SENTENCE_WORDS = 4
 
 
-def read_html(raw: bytes) -> Extracted:
+def read_html(raw: bytes, name: str = "") -> Extracted:
     """The article in the page ``raw`` (bytes in any encoding the page declares)."""
     import trafilatura
 

@@ -221,7 +221,7 @@ def _read_file(path: Path, doc_id: str, reader: Reader) -> Document | None:
         )
         return None
     try:
-        extracted = reader.read(raw)
+        extracted = reader.read(raw, doc_id)
     except ExtractionError as error:
         logger.warning("skipping %s: %s", doc_id, error)
         return None
@@ -260,7 +260,8 @@ def display_title(text: str, max_chars: int = TITLE_SHOWN_CHARS) -> str | None:
     ("Title | World | News"). Whitespace runs become one space, and a title longer than
     ``max_chars`` is cut at a word, with "…".
     """
-    lines = [" ".join(line.split()) for line in text.splitlines()]
+    # a wrap within a PDF's paragraph (U+2028, rag.ingest.pdf) does not end a title
+    lines = [" ".join(line.split()) for line in text.replace("\u2028", " ").splitlines()]
     for line in [line for line in lines if line][:TITLE_SEARCHED_LINES]:
         heading = _MARKDOWN_HEADING_RE.fullmatch(line)
         if heading:

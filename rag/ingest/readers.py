@@ -21,16 +21,17 @@ from rag.ingest.decoding import decode
 from rag.ingest.docx import read_docx
 from rag.ingest.extracted import Extracted, ExtractionError
 from rag.ingest.html import read_html
+from rag.ingest.pdf import extract_pdf
 
 
 @dataclass(frozen=True)
 class Reader:
-    read: Callable[[bytes], Extracted]
+    read: Callable[[bytes, str], Extracted]  # the bytes, and the name to give in warnings
     max_bytes: int
     kind: str  # a file of the format in words, for messages: "a web page"
 
 
-def read_text(raw: bytes) -> Extracted:
+def read_text(raw: bytes, name: str = "") -> Extracted:
     """A plain-text file as it is: its own lines are the ones cited."""
     text = decode(raw)
     if text is None:
@@ -46,6 +47,7 @@ READERS: dict[str, Reader] = {
     ".html": _HTML,
     ".htm": _HTML,
     ".docx": Reader(read_docx, 50 << 20, "a Word document"),
+    ".pdf": Reader(extract_pdf, 200 << 20, "a PDF"),
 }
 
 

@@ -244,7 +244,7 @@ def _write_ledger(folder: Path, names: list[str]) -> None:
 
 def _converted_text(filename: str, data: bytes) -> str:
     try:
-        return reader_for(Path(filename).suffix).read(data).text
+        return reader_for(Path(filename).suffix).read(data, filename).text
     except ExtractionError as error:
         raise DocumentsError(f"{filename} cannot be indexed: {error}.") from error
 
