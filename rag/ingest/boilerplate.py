@@ -36,12 +36,16 @@ _LINE_RE = re.compile(r"[^\n]*")
 def chrome_spans(text: str) -> list[tuple[int, int]]:
     """The character spans (start, end) of ``text``'s chrome lines, in order, line breaks left out."""
     spans, opening = [], 0
-    for match in _LINE_RE.finditer(text):
+    matches = list(_LINE_RE.finditer(text))
+    for number, match in enumerate(matches):
         line = " ".join(match.group().split())
         if not line:
             continue
         opening += 1
-        if is_chrome(line, opening_line=opening <= OPENING_LINES):
+        # a section label stands alone: a blank line (or the end) follows it, as "news" does;
+        # a one-word line that runs on into the next is a wrapped sentence
+        alone = number + 2 >= len(matches) or not matches[number + 2].group().strip()
+        if is_chrome(line, opening_line=opening <= OPENING_LINES and alone):
             spans.append((match.start(), match.end()))
     # A text that is all "chrome" is not a page at all ("x", "menu"): it is kept whole rather
     # than indexed as nothing.

@@ -99,7 +99,22 @@ def extract_pdf(raw: bytes, name: str = "") -> Extracted:
     """``read_pdf`` as the table of readers takes it (``rag.ingest.readers``): the text and
     metadata, or ``ExtractionError`` saying why the file cannot be read."""
     pdf = _text_layer(raw, name)
-    return Extracted(pdf.text, pdf.title, pdf.author, pdf.date)
+    return Extracted(pdf.text, _real_title(pdf.title, name), pdf.author, pdf.date)
+
+
+_FILE_NAME_TITLE_RE = re.compile(r"[\w.-]+\.\w{2,4}|[\w-]*_[\w-]*|microsoft (?:word|powerpoint) - .*|untitled.*", re.I)
+
+
+def _real_title(title: str | None, name: str) -> str | None:
+    """The metadata title, unless it is only what the tool that made the PDF put there: the file
+    name ("001_7766d24d19bfa5ea", "report.docx", "Microsoft Word - draft3"), which says less
+    than the first line of the text (read for a title when this is None)."""
+    if not title:
+        return None
+    stem = name.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    if title.lower() in {stem.lower(), name.lower()} or _FILE_NAME_TITLE_RE.fullmatch(title):
+        return None
+    return title
 
 
 def _text_layer(raw: bytes, name: str) -> ExtractedPdf:

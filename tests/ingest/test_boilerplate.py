@@ -90,3 +90,8 @@ def test_a_chunk_never_reaches_across_a_chrome_line_nor_overlaps_back_over_it():
 @pytest.mark.parametrize("text", ["x", "menu\n", "news\n\nSkip to content\n"])
 def test_a_text_that_is_all_chrome_is_kept_whole_not_indexed_as_nothing(text):
     assert chrome_spans(text) == []
+
+
+def test_a_one_word_opening_line_that_runs_on_into_the_next_is_a_wrapped_sentence_not_a_label():
+    assert chrome_spans("Three runs\nover\nthe hill.\n\nMore text follows here.\n") == []
+    assert chrome_spans("Skip to main content\nnews\n\nThe story.\n") == [(0, 20), (21, 25)]

@@ -15,7 +15,7 @@ from rag.answer.citations import on_its_page
 from rag.cli import format_answer
 from rag.ingest.chunking import ChunkerSettings, chunk_document
 from rag.ingest.loading import load_folder
-from rag.ingest.pdf import PAGE_BREAK, read_pdf
+from rag.ingest.pdf import PAGE_BREAK, extract_pdf, read_pdf
 from rag.ingest.sentences import split_sentences
 from rag.ingest.tokens import TokenCounter
 from rag.records import Document
@@ -190,3 +190,17 @@ def test_the_chat_pages_sources_panel_names_the_page(pdf_bot):
     panel = sources_panel(answer, pdf_bot.index.document_text)
     lines = f"line {citation.start_line}" if citation.start_line == citation.end_line else "lines "
     assert f"page 1, {lines}" in panel and "<mark>" in panel
+
+
+@pytest.mark.parametrize(
+    ("given", "shown"),
+    [
+        ("001_7766d24d19bfa5ea", None),
+        ("report.pdf", None),
+        ("Microsoft Word - draft3", None),
+        ("Untitled", None),
+        ("Putin and Kadyrov", "Putin and Kadyrov"),
+    ],
+)
+def test_a_metadata_title_that_is_only_a_file_name_is_not_the_title(given, shown):
+    assert extract_pdf(article_pdf(given, "A readable article about Kadyrov and Putin."), "a.pdf").title == shown
