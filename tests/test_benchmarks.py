@@ -25,6 +25,7 @@ def test_synthetic_documents_are_the_same_in_every_process(scale):
     assert all(d.count(". ") == scale.SENTENCES_PER_DOCUMENT - 1 for d in first)
 
 
+@pytest.mark.slow
 def test_a_small_scale_run_measures_our_index_and_the_peer(scale, tmp_path, capsys):
     scale.main(["--sizes", "200", "--workdir", str(tmp_path), "--no-write"])
     out = capsys.readouterr().out

@@ -126,6 +126,7 @@ def test_the_device_setting_reaches_the_models_the_bot_loads(seeds_index, monkey
     assert asked == {"embedder": "cpu", "reranker": "cpu", "llm": "cpu"}
 
 
+@pytest.mark.slow
 def test_neural_settings_passed_whole_open_the_same_bot_as_the_keywords(tiny_models, tmp_path):
     models = {"reranker_model": str(tiny_models.reranker), "llm_model": str(tiny_models.llm)}
     index_dir = tmp_path / "index"

@@ -401,6 +401,7 @@ def test_cli_exits_2_naming_the_malformed_line(tmp_path, small_index):
     assert "line 2" in result.output and "Traceback" not in result.output
 
 
+@pytest.mark.slow
 def test_cli_writes_json_and_both_report_formats(tmp_path, small_index):
     folder, index_dir = small_index
     path = write_lines(

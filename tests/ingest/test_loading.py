@@ -58,6 +58,7 @@ def test_links_out_of_the_folder_are_skipped_with_a_warning_each(tmp_path, caplo
     ]
 
 
+@pytest.mark.slow
 def test_a_folder_nested_thousands_deep_is_read(tmp_path):
     folders = [tmp_path / "d"]
     for _ in range(1200):  # past Python's recursion limit (os.makedirs would recurse too)

@@ -183,6 +183,7 @@ def test_a_file_in_another_format_is_refused_with_the_reason_and_the_rest_is_add
     assert page.dialogs == []
 
 
+@pytest.mark.slow
 def test_markup_in_a_document_shows_as_text_and_never_runs(page):
     payload_doc = (
         "Project Nightjar\n\n"
