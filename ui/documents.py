@@ -92,7 +92,7 @@ def document_view(
     if document is None:
         return _empty(f"{name} is not in the index any more; choose another document.")
     pdf = name.lower().endswith(PDF_SUFFIX)
-    window = _window(len(document), span)
+    window = _window(document, span)
     notes = [note] if note else []
     if window != (0, len(document)):
         notes.append(
@@ -113,12 +113,15 @@ def _empty(message: str) -> str:
     return f'<div class="document-view"><div class="sources-empty">{render.text(message)}</div></div>'
 
 
-def _window(length: int, span: Span | None) -> tuple[int, int]:
+def _window(document: str, span: Span | None) -> tuple[int, int]:
+    """The characters shown: all, or ``MAX_SHOWN_CHARS`` around the passage widened to whole lines."""
+    length = len(document)
     if length <= MAX_SHOWN_CHARS:
         return 0, length
     centre = (span.start + span.end) // 2 if span else MAX_SHOWN_CHARS // 2
     start = max(0, min(centre - MAX_SHOWN_CHARS // 2, length - MAX_SHOWN_CHARS))
-    return start, start + MAX_SHOWN_CHARS
+    end = document.find("\n", start + MAX_SHOWN_CHARS)
+    return document.rfind("\n", 0, start) + 1, length if end < 0 else end
 
 
 def _lines(document: str, breaks: re.Pattern) -> list[tuple[int, int]]:

@@ -16,11 +16,13 @@ import html
 import re
 from collections.abc import Callable, Mapping, Sequence
 
+from rag.ingest.pdf import WRAP
 from rag.records import Answer, Citation, Hit, in_quotes, line_span, one_line, titled
 
 CONTEXT_CHARS = 220
 _BLANK_LINES_RE = re.compile(r"[ \t\xa0]*\n\s*")
 _MARKER_RE = re.compile(r"\[(\d+)\]")
+_DATE_TIME_RE = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d")
 _TEMPLATE_CHARS = str.maketrans({"$": "&#36;", "{": "&#123;", "}": "&#125;", "`": "&#96;"})
 
 
@@ -43,8 +45,9 @@ def ranges_label(spans: Sequence[tuple[int, int]]) -> str:
 
 
 def _inline(value: str) -> str:
-    """Escaped text with its line breaks kept as ``<br>``, on one source line."""
-    return "<br>".join(text(line) for line in value.split("\n"))
+    """Escaped text with its line breaks kept as ``<br>``, on one source line. A PDF's wraps
+    within a paragraph (``WRAP``) read as spaces: a browser draws that character as nothing."""
+    return "<br>".join(text(line.replace(WRAP, " ")) for line in value.split("\n"))
 
 
 # -- chat messages --------------------------------------------------------------------------
@@ -177,8 +180,10 @@ def _titled_name(name: str, title: str | None, byline: str | None = None) -> str
 
 
 def byline(author: str | None, date: str | None) -> str | None:
-    """``by Ann Lee · 2024-03-05``: what a file says of its author and date, None if nothing."""
-    parts = [f"by {author}" if author else "", date or ""]
+    """``by Ann Lee · 2024-03-05``: what a file says of its author and date, None if nothing.
+    A date with a time of day (a PDF's creation time) is shown as its day."""
+    day = date[:10] if date and _DATE_TIME_RE.match(date) else date
+    parts = [f"by {author}" if author else "", day or ""]
     return " · ".join(p for p in parts if p) or None
 
 
