@@ -39,7 +39,9 @@ logger = logging.getLogger(__name__)
 
 QUEUE_CONCURRENCY = 8
 QUEUE_MAX_SIZE = 256
-UPLOAD_ROUTE_FACTOR = 8
+# Twice the largest limit (a PDF's 20 MB): room to refuse a file by name, while the handler, which
+# reads each file whole, never holds more than 40 MB of one.
+UPLOAD_ROUTE_FACTOR = 2
 # Every UPLOAD_SWEEP_S, Gradio deletes the temporary upload copies older than UPLOAD_MAX_AGE_S
 # (and all of them when the server stops): long enough to choose files and click Add.
 UPLOAD_SWEEP_S = 600
