@@ -251,7 +251,8 @@ def _passage(answer, ref: str) -> tuple[str, int, int, str] | None:
     elif kind == "n":
         found = answer.closest
     else:
-        found = answer.hits[number] if number < len(answer.hits) else None
+        hit = answer.hits[number] if number < len(answer.hits) else None
+        return (hit.source, hit.chunk.start_char, hit.chunk.end_char, hit.text) if hit else None
     if found is None:
         return None
-    return found.source, found.start_char, found.end_char, found.text if kind == "h" else found.quote
+    return found.source, found.start_char, found.end_char, found.quote

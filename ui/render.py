@@ -16,7 +16,8 @@ import html
 import re
 from collections.abc import Callable, Mapping, Sequence
 
-from rag.ingest.pdf import WRAP
+from rag.answer.citations import on_its_page
+from rag.ingest.pdf import PDF_SUFFIX, WRAP
 from rag.records import Answer, Citation, Hit, in_quotes, line_span, one_line, titled
 
 CONTEXT_CHARS = 220
@@ -282,7 +283,7 @@ def _closest_passages(
 
     items = "".join(
         _closest_passage(
-            hit,
+            _paged(hit, document_text),
             f'<div class="passage-text">{_inline(_tidy(_excerpt(hit.text)))}</div>',
             named(hit.source),
             ref=open_ref("h", number),
@@ -293,6 +294,14 @@ def _closest_passages(
         f'<div class="sources"><div class="sources-title">Sources</div><div class="sources-empty">{text(intro)}</div>'
         f'{nearest}<div class="sources-empty">The closest passages searched were:</div>{items}</div>'
     )
+
+
+def _paged(hit: Hit, document_text: Callable[[str], str | None]) -> Hit | Citation:
+    """A PDF's passage as a citation on its page, so its place reads "page 2, lines 4–9" as
+    its citations' do; any other passage as it is."""
+    if not hit.source.lower().endswith(PDF_SUFFIX):
+        return hit
+    return on_its_page(Citation.of(0, hit.chunk), document_text(hit.source))
 
 
 def _closest_passage(

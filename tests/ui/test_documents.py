@@ -50,11 +50,11 @@ def test_a_text_document_shows_every_line_numbered_and_the_passage_marked_across
 
 
 def test_markup_in_a_document_shows_as_text_in_the_view():
-    text = f"Intro.\n{PAYLOAD}\n"
+    text = f"Intro.\n{PAYLOAD}\n{PAYLOAD}\n"  # the payload marked on line 2, as it is on line 3
     view = document_view("<b>x</b>.txt", text, title=PAYLOAD, byline=PAYLOAD, span=Span(7, 7 + len(PAYLOAD)))
     for raw in ("<script", "<img", "<b>", "${", "{{", "`"):
         assert raw not in view
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in view and _marked(view) == ["2"]
+    assert view.count("&lt;script&gt;alert(1)&lt;/script&gt;") == 4 and _marked(view) == ["2"]
 
 
 def test_a_pdfs_lines_are_numbered_within_each_page_as_its_citations_count_them():
@@ -130,6 +130,7 @@ def test_a_refusals_nearest_pdf_sentence_names_its_page_and_each_passage_opens()
     answer = Answer("q", "The documents do not say.", abstained=True, closest=nearest, hits=[hit])
     panel = render.sources_panel(answer, lambda s: "Close. Other.")
     assert '<span class="passage-lines">page 2, line 5</span>' in panel
+    assert panel.count('<span class="passage-lines">page 1, line 1</span>') == 1, "the hit's place is on its page"
     assert 'data-ref="n0"' in panel and 'data-ref="h0"' in panel
 
 
@@ -208,6 +209,36 @@ def test_a_link_naming_no_passage_of_the_latest_answer_opens_nothing(pdf_app):
         view, chosen, _ = reader.open_cited(conversation, gr.EventData(None, data))
         assert "belongs to an earlier answer" in view
     assert "is not an indexed document" in reader.open("../../etc/passwd")
+
+
+def test_a_refusals_nearest_sentence_and_closest_passage_open_highlighted(pdf_app):
+    text = "The board of Elmstead met on Tuesday.\n"
+    sentence = "met on Tuesday."
+    start = text.index(sentence)
+    answer = Answer(
+        "q",
+        "The documents do not say.",
+        abstained=True,
+        closest=Citation(0, "notes.txt", 1, 1, sentence, start, start + len(sentence)),
+        hits=[Hit(Chunk(1, "notes.txt", text.strip(), 0, len(text) - 1, 1, 1), 0.5)],
+    )
+    reader = DocumentReader(pdf_app)
+    nearest, chosen, _ = reader.open_cited(Conversation(latest=answer), gr.EventData(None, {"ref": "n0"}))
+    assert '<mark class="cited">met on Tuesday.</mark>' in nearest and chosen["value"] == "notes.txt"
+    closest, _, _ = reader.open_cited(Conversation(latest=answer), gr.EventData(None, {"ref": "h0"}))
+    assert '<mark class="cited">The board of Elmstead met on Tuesday.</mark>' in closest
+    missing, _, _ = reader.open_cited(Conversation(latest=answer), gr.EventData(None, {"ref": "h1"}))
+    assert "belongs to an earlier answer" in missing
+
+
+def test_the_upload_label_lists_each_format_with_its_limit(pdf_app):
+    from rag_seeds_ui.app import build
+
+    labels = [c.get("props", {}).get("label") for c in build(pdf_app).config["components"]]
+    assert (
+        "Choose files (.md or .txt up to 2 MB; .docx, .htm or .html up to 10 MB; .pdf up to 20 MB), then click Add to index"
+        in labels
+    )
 
 
 @pytest.mark.parametrize(

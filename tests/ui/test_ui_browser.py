@@ -199,9 +199,19 @@ def test_markup_in_a_document_shows_as_text_and_never_runs(page):
     assert "<img src=x onerror=alert(1)>" in answer.inner_text()
     assert "<img src=x onerror=alert(1)>" in page.inner_text("#sources")
 
+    # the same document read whole on the Documents tab, chosen from the list
+    page.get_by_role("tab", name="Documents").click()
+    page.locator("#read-document input").click()
+    page.get_by_role("option", name="Project Nightjar (nightjar.md)").click()
+    view = page.locator("#document-view")
+    page.wait_for_function("() => document.querySelector('#document-view').innerText.includes('quartermaster')")
+    assert "<script>alert(1)</script>" in view.inner_text() and "<img src=x onerror=alert(1)>" in view.inner_text()
+    assert view.locator("mark").count() == 0, "chosen from the list, nothing is highlighted"
+
     page.wait_for_timeout(500)  # give a broken image's onerror time to fire, were there one
     assert page.dialogs == []
     assert page.locator("#chat script, #sources script, #chat img[src=x], #sources img").count() == 0
+    assert page.locator("#document-view script, #document-view img").count() == 0
 
 
 def test_an_error_is_a_message_in_the_chat(page):
