@@ -27,18 +27,21 @@ import gradio as gr
 
 from rag import RagError
 from rag.chatbot import open_chatbot
-from rag.ingest.uploads import DEFAULT_MAX_UPLOAD_BYTES, UPLOAD_SUFFIXES, largest_upload_limit
+from rag.ingest.uploads import DEFAULT_MAX_UPLOAD_BYTES, UPLOAD_SUFFIXES, largest_upload_limit, upload_limit
 from rag.settings import Settings
 
 from . import render
 from .chat import MAX_PASSAGES, ChatApp, Conversation
+from .documents import SOURCES_JS, VIEW_JS, DocumentReader, placeholder
 from .login import LoginThrottle
 
 logger = logging.getLogger(__name__)
 
 QUEUE_CONCURRENCY = 8
 QUEUE_MAX_SIZE = 256
-UPLOAD_ROUTE_FACTOR = 8
+# Twice the largest limit (a PDF's 20 MB): room to refuse a file by name, while the handler, which
+# reads each file whole, never holds more than 40 MB of one.
+UPLOAD_ROUTE_FACTOR = 2
 # Every UPLOAD_SWEEP_S, Gradio deletes the temporary upload copies older than UPLOAD_MAX_AGE_S
 # (and all of them when the server stops): long enough to choose files and click Add.
 UPLOAD_SWEEP_S = 600
@@ -77,6 +80,19 @@ CSS = """
 .documents .num { text-align: right; font-variant-numeric: tabular-nums; }
 .documents tfoot td { font-weight: 600; }
 .checks tr.bad td { color: #b91c1c; }
+.source-byline { font-size: 0.85em; opacity: 0.75; }
+.open-doc { font-size: 0.85em; margin-left: 0.4em; }
+.document-view .doc-note { font-size: 0.9em; margin: 0.4em 0; padding: 0.3em 0.6em; border-radius: 6px;
+  background: var(--color-accent-soft); }
+.doc-text { max-height: 34em; overflow-y: auto; margin-top: 0.5em; padding: 0.4em 0.6em;
+  border: 1px solid var(--border-color-primary); border-radius: 8px; }
+.doc-page + .doc-page { border-top: 1px dashed var(--border-color-primary); margin-top: 0.6em; padding-top: 0.4em; }
+.page-number { font-size: 0.8em; font-weight: 700; opacity: 0.7; margin-bottom: 0.3em; }
+.doc-line { display: flex; gap: 0.8em; line-height: 1.45; min-height: 1.45em; }
+.doc-line .ln { flex: 0 0 2.5em; text-align: right; opacity: 0.5; font-variant-numeric: tabular-nums;
+  user-select: none; }
+.doc-line .lt { white-space: pre-wrap; overflow-wrap: anywhere; }
+.doc-line mark.cited { background: #fde047; color: #1c1917; border-radius: 2px; }
 .notice { padding: 0.5em 0.8em; border-radius: 6px; }
 .notice.ok { background: #dcfce7; color: #14532d; }
 .notice.bad { background: #fee2e2; color: #7f1d1d; }
@@ -92,14 +108,15 @@ THEME_FONTS = {
 def build(app: ChatApp, *, delete_cache: tuple[int, int] = (UPLOAD_SWEEP_S, UPLOAD_MAX_AGE_S)) -> gr.Blocks:
     """The page, with its handlers wired to ``app``; ``delete_cache``: (every, older than)
     seconds, Gradio's sweep of the temporary upload copies nobody used."""
-    max_kb = app.max_upload_bytes // 1024
+    reader = DocumentReader(app)
+    formats = render.upload_formats({s: upload_limit(s, app.max_upload_bytes) for s in UPLOAD_SUFFIXES})
     with gr.Blocks(title="Ask the documents", analytics_enabled=False, delete_cache=delete_cache) as demo:
         gr.Markdown(
             "## Ask the documents\nEvery answer cites the passages it comes from; hover a marker to see its source."
         )
         status = gr.HTML(app.status(), elem_id="status")
         conversation = gr.State(Conversation())
-        with gr.Tabs():
+        with gr.Tabs() as tabs:
             with gr.Tab("Chat", id="chat"), gr.Row(equal_height=False):
                 with gr.Column(scale=3):
                     chat = gr.Chatbot(
@@ -132,11 +149,15 @@ def build(app: ChatApp, *, delete_cache: tuple[int, int] = (UPLOAD_SWEEP_S, UPLO
                         else None
                     )
                 with gr.Column(scale=2):
-                    sources = gr.HTML(render.sources_placeholder(), elem_id="sources")
+                    sources = gr.HTML(render.sources_placeholder(), elem_id="sources", js_on_load=SOURCES_JS)
             with gr.Tab("Documents", id="documents"):
+                chosen = gr.Dropdown(
+                    choices=reader.choices(), value=None, label="Read a document", elem_id="read-document"
+                )
+                view = gr.HTML(placeholder(), elem_id="document-view", js_on_load=VIEW_JS)
                 documents = gr.HTML(app.documents(), elem_id="documents")
                 files = gr.File(
-                    label=f"Choose {render.suffix_list(UPLOAD_SUFFIXES)} files (up to {max_kb:,} KB each), then click Add to index",
+                    label=f"Choose files ({formats}), then click Add to index",
                     file_count="multiple",
                     # No file_types: Gradio would refuse other files with a toast that closes
                     # by itself; accepted here, each is refused in the notice with the reason.
@@ -182,22 +203,32 @@ def build(app: ChatApp, *, delete_cache: tuple[int, int] = (UPLOAD_SWEEP_S, UPLO
         # One progress bar, over the documents table, not one on each output.
         index_outputs = {"outputs": [upload_notice, documents, status], "show_progress_on": documents}
         uploads_list = {"fn": lambda: gr.update(choices=app.removable(), value=None), "inputs": None}
+        readable = {"fn": lambda: gr.update(choices=reader.choices()), "inputs": None, "outputs": chosen}
         add.click(app.upload, files, **index_outputs, api_name="upload", concurrency_id="index").then(
             lambda: None, None, files, api_visibility="private"
         ).then(**uploads_list, outputs=removable, api_visibility="private").then(
             app.checks, None, checks, api_visibility="private"
-        )
+        ).then(**readable, api_visibility="private")
         remove.click(app.remove, removable, **index_outputs, api_name="remove", concurrency_id="index").then(
             **uploads_list, outputs=removable, api_visibility="private"
-        )
+        ).then(**readable, api_visibility="private")
         refresh.click(app.reindex, None, **index_outputs, api_name="reindex", concurrency_id="index").then(
             app.checks, None, checks, api_visibility="private"
-        )
+        ).then(**readable, api_visibility="private")
+        # ``input``, not ``change``: opening a cited passage sets the list too, and must keep its highlight.
+        chosen.input(reader.open, chosen, view, api_name="read_document")
+        sources.click(reader.open_cited, conversation, [view, chosen, tabs], api_visibility="private")
         recheck.click(app.checks, None, checks, api_visibility="private")
         demo.load(
-            lambda: (app.documents(), app.status(), app.checks(), gr.update(choices=app.removable(), value=None)),
+            lambda: (
+                app.documents(),
+                app.status(),
+                app.checks(),
+                gr.update(choices=app.removable(), value=None),
+                gr.update(choices=reader.choices()),
+            ),
             None,
-            [documents, status, checks, removable],
+            [documents, status, checks, removable, chosen],
             api_visibility="private",
             show_progress="hidden",
         )

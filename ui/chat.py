@@ -22,9 +22,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,6 +40,7 @@ from rag.ingest.uploads import (
 from rag.store.update import UpdateReport
 
 from . import render
+from .locking import ReadWriteLock
 
 logger = logging.getLogger(__name__)
 
@@ -70,42 +68,6 @@ _MODEL_CHECKS = frozenset({"embedder", "reranker", "llm"})
 
 UNEXPECTED_ERROR = "Something went wrong while answering; the details are in the server log. Please try again."
 INDEX_FAILED = "Indexing failed; the details are in the server log. Questions still use the previous index."
-
-
-class ReadWriteLock:
-    """Many readers at once, or one writer; a waiting writer holds back new readers."""
-
-    def __init__(self) -> None:
-        self._condition = threading.Condition()
-        self._readers = 0
-        self._writing = False
-        self._writers_waiting = 0
-
-    @contextmanager
-    def reading(self) -> Iterator[None]:
-        with self._condition:
-            self._condition.wait_for(lambda: not self._writing and not self._writers_waiting)
-            self._readers += 1
-        try:
-            yield
-        finally:
-            with self._condition:
-                self._readers -= 1
-                self._condition.notify_all()
-
-    @contextmanager
-    def writing(self) -> Iterator[None]:
-        with self._condition:
-            self._writers_waiting += 1
-            self._condition.wait_for(lambda: not self._writing and not self._readers)
-            self._writers_waiting -= 1
-            self._writing = True
-        try:
-            yield
-        finally:
-            with self._condition:
-                self._writing = False
-                self._condition.notify_all()
 
 
 @dataclass
@@ -172,7 +134,7 @@ class ChatApp:
                 answer = stream.answer
                 if answer is None:
                     raise RuntimeError("the answer stream ended without an Answer")
-                sources = render.sources_panel(answer, bot.index.document_text, self.title)
+                sources = render.sources_panel(answer, bot.index.document_text, self.title, self.byline)
                 titles = {citation.source: self.title(citation.source) for citation in answer.citations}
         except RagError as error:
             failure = str(error)
@@ -208,11 +170,15 @@ class ChatApp:
     # -- documents ----------------------------------------------------------------------------
 
     def documents(self) -> str:
-        return render.documents_table(self.bot.chunk_counts, self.title)
+        return render.documents_table(self.bot.chunk_counts, self.title, self.byline)
 
     def title(self, source: str) -> str | None:
         """The title the page shows beside the file name ``source``."""
         return self.bot.title(source, max_chars=PAGE_TITLE_CHARS)
+
+    def byline(self, source: str) -> str | None:
+        """The author and date the page shows under the file name ``source``, where it gives them."""
+        return render.byline(self.bot.author(source), self.bot.date(source))
 
     def backends(self) -> dict[str, str]:
         """What does each step in the running bot: embedder, reranker, answer writer (without

@@ -16,11 +16,14 @@ import html
 import re
 from collections.abc import Callable, Mapping, Sequence
 
+from rag.answer.citations import on_its_page
+from rag.ingest.pdf import PDF_SUFFIX, WRAP
 from rag.records import Answer, Citation, Hit, in_quotes, line_span, one_line, titled
 
 CONTEXT_CHARS = 220
 _BLANK_LINES_RE = re.compile(r"[ \t\xa0]*\n\s*")
 _MARKER_RE = re.compile(r"\[(\d+)\]")
+_DATE_TIME_RE = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d")
 _TEMPLATE_CHARS = str.maketrans({"$": "&#36;", "{": "&#123;", "}": "&#125;", "`": "&#96;"})
 
 
@@ -43,8 +46,9 @@ def ranges_label(spans: Sequence[tuple[int, int]]) -> str:
 
 
 def _inline(value: str) -> str:
-    """Escaped text with its line breaks kept as ``<br>``, on one source line."""
-    return "<br>".join(text(line) for line in value.split("\n"))
+    """Escaped text with its line breaks kept as ``<br>``, on one source line. A PDF's wraps
+    within a paragraph (``WRAP``) read as spaces: a browser draws that character as nothing."""
+    return "<br>".join(text(line.replace(WRAP, " ")) for line in value.split("\n"))
 
 
 # -- chat messages --------------------------------------------------------------------------
@@ -132,11 +136,14 @@ def sources_panel(
     answer: Answer,
     document_text: Callable[[str], str | None],
     title: Callable[[str], str | None] | None = None,
+    byline: Callable[[str], str | None] | None = None,
 ) -> str:
     """Each cited file with its title (when ``title`` gives one: hashed file names say nothing
-    to a reader) and line ranges, and each quote highlighted in its surroundings."""
+    to a reader), its author and date (when ``byline`` gives them) and line ranges, and each
+    quote highlighted in its surroundings, with a link that opens it in the Documents tab
+    (``OPEN_LINK_CLASS``, its ``data-ref`` naming the citation as ``open_ref`` does)."""
     if answer.abstained or not answer.citations:
-        return _closest_passages(answer.hits[:3], answer.closest, document_text, title)
+        return _closest_passages(answer.hits[:3], answer.closest, document_text, title, byline)
     by_source: dict[str, list[Citation]] = {}
     for citation in answer.citations:
         by_source.setdefault(citation.source, []).append(citation)
@@ -145,7 +152,7 @@ def sources_panel(
         document = document_text(source)
         ranges = _ranges(citations)
         passages = "".join(_cited_passage(c, document) for c in citations)
-        heading = _titled_name(source, title(source) if title else None)
+        heading = _titled_name(source, title(source) if title else None, byline(source) if byline else None)
         blocks.append(
             f'<section class="source-file">{heading}<div class="source-lines">{text(ranges)}</div>{passages}</section>'
         )
@@ -166,16 +173,39 @@ def _ranges(citations: list[Citation]) -> str:
     return "; ".join(dict.fromkeys(_place(c) for c in citations))
 
 
-def _titled_name(name: str, title: str | None) -> str:
-    """A file's name, with its title (if any) above it."""
+def _titled_name(name: str, title: str | None, byline: str | None = None) -> str:
+    """A file's name, with its title (if any) above it and its author and date (if any) below."""
     heading = f'<div class="source-title">{text(title)}</div>' if title else ""
-    return f'{heading}<div class="source-name">{text(name)}</div>'
+    below = f'<div class="source-byline">{text(byline)}</div>' if byline else ""
+    return f'{heading}<div class="source-name">{text(name)}</div>{below}'
+
+
+def byline(author: str | None, date: str | None) -> str | None:
+    """``by Ann Lee · 2024-03-05``: what a file says of its author and date, None if nothing.
+    A date with a time of day (a PDF's creation time) is shown as its day."""
+    day = date[:10] if date and _DATE_TIME_RE.match(date) else date
+    parts = [f"by {author}" if author else "", day or ""]
+    return " · ".join(p for p in parts if p) or None
+
+
+OPEN_LINK_CLASS = "open-doc"
+
+
+def open_ref(kind: str, number: int = 0) -> str:
+    """How an "open in document" link names its passage to the page: ``c2`` for the citation
+    marked [2], ``n0`` for the sentence that came nearest, ``h1`` for the second closest passage.
+    Only these names travel from the browser; the passage itself is looked up on the server."""
+    return f"{kind}{number}"
+
+
+def _open_link(ref: str) -> str:
+    return f'<a class="{OPEN_LINK_CLASS}" href="#documents" data-ref="{text(ref)}">open in document</a>'
 
 
 def _cited_passage(citation: Citation, document: str | None) -> str:
     return (
         f'<div class="passage" id="source-{citation.marker}"><span class="badge">[{citation.marker}]</span>'
-        f'<span class="passage-lines">{text(_place(citation))}</span>'
+        f'<span class="passage-lines">{text(_place(citation))}</span> {_open_link(open_ref("c", citation.marker))}'
         f"{_marked_text(citation, document)}</div>"
     )
 
@@ -230,6 +260,7 @@ def _closest_passages(
     closest: Citation | None,
     document_text: Callable[[str], str | None],
     title: Callable[[str], str | None] | None,
+    byline: Callable[[str], str | None] | None = None,
 ) -> str:
     intro = "No passage supports an answer, so nothing is cited."
     if not hits:
@@ -240,7 +271,7 @@ def _closest_passages(
         nearest_title = title(closest.source) if title else None
         nearest = (
             '<div class="sources-empty">The sentence that came nearest, judged not to answer the question:</div>'
-            f"{_closest_passage(closest, body, nearest_title, 'nearest')}"
+            f"{_closest_passage(closest, body, nearest_title, 'nearest', open_ref('n'))}"
         )
     titled: set[str] = set()
 
@@ -252,9 +283,12 @@ def _closest_passages(
 
     items = "".join(
         _closest_passage(
-            hit, f'<div class="passage-text">{_inline(_tidy(_excerpt(hit.text)))}</div>', named(hit.source)
+            _paged(hit, document_text),
+            f'<div class="passage-text">{_inline(_tidy(_excerpt(hit.text)))}</div>',
+            named(hit.source),
+            ref=open_ref("h", number),
         )
-        for hit in hits
+        for number, hit in enumerate(hits)
     )
     return (
         f'<div class="sources"><div class="sources-title">Sources</div><div class="sources-empty">{text(intro)}</div>'
@@ -262,14 +296,26 @@ def _closest_passages(
     )
 
 
-def _closest_passage(span: Hit | Citation, body: str, title: str | None = None, kind: str = "") -> str:
-    """A passage shown under a refusal: its file's title (if given), file and lines, then
-    ``body`` (its text)."""
+def _paged(hit: Hit, document_text: Callable[[str], str | None]) -> Hit | Citation:
+    """A PDF's passage as a citation on its page, so its place reads "page 2, lines 4–9" as
+    its citations' do; any other passage as it is."""
+    if not hit.source.lower().endswith(PDF_SUFFIX):
+        return hit
+    return on_its_page(Citation.of(0, hit.chunk), document_text(hit.source))
+
+
+def _closest_passage(
+    span: Hit | Citation, body: str, title: str | None = None, kind: str = "", ref: str | None = None
+) -> str:
+    """A passage shown under a refusal: its file's title (if given), file and place (a PDF
+    sentence's page too), a link opening it when ``ref`` names it, then ``body`` (its text)."""
     classes = f"passage closest {kind}".rstrip()
     heading = f'<div class="source-title">{text(title)}</div>' if title else ""
+    place = _place(span) if isinstance(span, Citation) else lines_label(span.start_line, span.end_line)
+    link = f" {_open_link(ref)}" if ref else ""
     return (
         f'<div class="{classes}">{heading}<span class="source-name">{text(span.source)}</span> '
-        f'<span class="passage-lines">{text(lines_label(span.start_line, span.end_line))}</span>{body}</div>'
+        f'<span class="passage-lines">{text(place)}</span>{link}{body}</div>'
     )
 
 
@@ -281,13 +327,18 @@ def _excerpt(value: str, limit: int = 300) -> str:
 # -- documents and status -------------------------------------------------------------------
 
 
-def documents_table(counts: Mapping[str, int], title: Callable[[str], str | None] | None = None) -> str:
+def documents_table(
+    counts: Mapping[str, int],
+    title: Callable[[str], str | None] | None = None,
+    byline: Callable[[str], str | None] | None = None,
+) -> str:
     """The indexed files with their chunk counts, each file's title (when ``title`` gives one)
-    above its name, as in the sources panel."""
+    above its name and its author and date (when ``byline`` gives them) below, as in the
+    sources panel."""
     if not counts:
         return '<div class="documents"><div class="sources-empty">No documents are indexed.</div></div>'
     rows = "".join(
-        f'<tr><td class="doc-name">{_titled_name(name, title(name) if title else None)}</td>'
+        f'<tr><td class="doc-name">{_titled_name(name, title(name) if title else None, byline(name) if byline else None)}</td>'
         f'<td class="num">{count}</td></tr>'
         for name, count in counts.items()
     )
@@ -324,6 +375,22 @@ def without_paths(value: str) -> str:
     """``value`` with each file path cut to its last part (``/srv/models/mini`` -> ``mini``),
     for visitors who should see what runs but not where the server keeps it."""
     return _PATH_RE.sub("", value)
+
+
+def upload_formats(limits: Mapping[str, int]) -> str:
+    """``{".md": 2 MB, ".txt": 2 MB, ".pdf": 20 MB}`` as ".md or .txt up to 2 MB, .pdf up to
+    20 MB": the formats a visitor may upload, with each one's size limit, smallest first."""
+    by_limit: dict[int, list[str]] = {}
+    for suffix, limit in limits.items():
+        by_limit.setdefault(limit, []).append(suffix)
+    return "; ".join(f"{suffix_list(by_limit[limit])} up to {size_label(limit)}" for limit in sorted(by_limit))
+
+
+def size_label(count: int) -> str:
+    """A size as a visitor reads it: ``2 MB``, ``1.5 MB``, ``300 KB``."""
+    if count >= 1024 * 1024:
+        return f"{count / (1024 * 1024):.1f}".removesuffix(".0") + " MB"
+    return f"{max(1, round(count / 1024))} KB"
 
 
 def suffix_list(suffixes) -> str:

@@ -4,7 +4,7 @@ An uploaded file's name comes from the person's browser, so it is untrusted: it 
 ``../``, a Windows path, control characters, or a name that hides itself (``.bashrc``). The
 name is reduced to a plain file name of letters, digits, spaces and ``-_.()``, kept
 inside the folder, and must end in one of the suffixes of ``UPLOAD_LIMITS``. The content must
-read as its format (text must decode, a web page or Word file must give text: the reader
+read as its format (text must decode, a web page, Word file or PDF must give text: the reader
 indexing will use, from ``rag.ingest.readers``) and stay under its suffix's size limit, so a
 bad upload is refused with a message instead of being skipped silently at indexing time.
 
@@ -48,6 +48,8 @@ UPLOAD_LIMITS: dict[str, int | None] = {
     ".html": 10 * 1024 * 1024,
     ".htm": 10 * 1024 * 1024,
     ".docx": 10 * 1024 * 1024,  # a Word file with a few pictures in it
+    # a PDF embeds its fonts and pictures: a long report runs to several MB for its text
+    ".pdf": 20 * 1024 * 1024,
 }
 UPLOAD_SUFFIXES = frozenset(suffix for suffix in UPLOAD_LIMITS if reader_for(suffix) is not None)
 MAX_NAME_CHARS = 100

@@ -187,9 +187,9 @@ def test_safe_name_keeps_a_plain_name_inside_the_folder(name, expected):
     assert safe_name(name) == expected
 
 
-@pytest.mark.parametrize("name", ["report.pdf", "script.py", "noextension", "archive.txt.zip", ""])
+@pytest.mark.parametrize("name", ["slides.pptx", "script.py", "noextension", "archive.txt.zip", ""])
 def test_safe_name_refuses_other_formats(name):
-    with pytest.raises(DocumentsError, match=r"\.md, \.txt"):
+    with pytest.raises(DocumentsError, match=r"\.md, \.pdf, \.txt"):
         safe_name(name)
 
 
@@ -262,6 +262,12 @@ class RecordingBot:
         return None
 
     def title(self, source, max_chars=70):
+        return None
+
+    def author(self, source):
+        return None
+
+    def date(self, source):
         return None
 
     def stream(self, question, history=None, *, top_k=None):

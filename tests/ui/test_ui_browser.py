@@ -6,7 +6,9 @@ Drives Debian's ``chromium`` (``make test`` installs it); skipped, saying why, w
 
 from __future__ import annotations
 
+import os
 import shutil
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -198,9 +200,19 @@ def test_markup_in_a_document_shows_as_text_and_never_runs(page):
     assert "<img src=x onerror=alert(1)>" in answer.inner_text()
     assert "<img src=x onerror=alert(1)>" in page.inner_text("#sources")
 
+    # the same document read whole on the Documents tab, chosen from the list
+    page.get_by_role("tab", name="Documents").click()
+    page.locator("#read-document input").click()
+    page.get_by_role("option", name="Project Nightjar (nightjar.md)").click()
+    view = page.locator("#document-view")
+    page.wait_for_function("() => document.querySelector('#document-view').innerText.includes('quartermaster')")
+    assert "<script>alert(1)</script>" in view.inner_text() and "<img src=x onerror=alert(1)>" in view.inner_text()
+    assert view.locator("mark").count() == 0, "chosen from the list, nothing is highlighted"
+
     page.wait_for_timeout(500)  # give a broken image's onerror time to fire, were there one
     assert page.dialogs == []
     assert page.locator("#chat script, #sources script, #chat img[src=x], #sources img").count() == 0
+    assert page.locator("#document-view script, #document-view img").count() == 0
 
 
 def test_an_error_is_a_message_in_the_chat(page):
@@ -208,6 +220,56 @@ def test_an_error_is_a_message_in_the_chat(page):
     text = answer.inner_text()
     assert "Could not answer" in text and "shorter question" in text
     assert "Traceback" not in page.inner_text("body")
+
+
+HARBOUR_PDF_TEXT = (
+    "The harbour of Port Quillan was dredged in the spring of 2023 so that larger ships could dock.\n\n"
+    + "The quay was lengthened by forty metres and a new crane was installed beside it. " * 16
+    + "\n\n"
+    + "Fishing boats moor along the eastern wall, where the water stays calm in every season. " * 16
+    + "\n\nThe lighthouse at Port Quillan is painted green and white; it was rebuilt in 1911 after a storm.\n\n"
+    + "The ferry to Elmstead leaves twice a day in summer and once a day in winter."
+)
+
+
+@pytest.mark.slow
+def test_an_uploaded_pdf_is_cited_with_its_page_and_its_passage_opens_highlighted(page, tmp_path):
+    from tests.ingest.pdf_files import article_pdf
+
+    pdf = article_pdf("Port Quillan harbour report", HARBOUR_PDF_TEXT)
+    assert "Added Port Quillan harbour.pdf" in upload(page, "Port Quillan harbour.pdf", pdf)
+
+    answer = ask(page, "What colour is the lighthouse at Port Quillan?")
+    assert "green and white" in answer.inner_text()
+    marker = answer.locator("a.cite").first
+    assert "Port Quillan harbour.pdf" in marker.get_attribute("title") and ", page 2, line" in marker.get_attribute(
+        "title"
+    )
+    sources = page.locator("#sources")
+    assert "Port Quillan harbour report" in sources.inner_text() and "by Seeds Desk" in sources.inner_text()
+    assert "page 2, line" in sources.locator(".source-lines").first.inner_text()
+    marker.hover()
+    page.wait_for_timeout(300)
+    shot = tmp_path / "ui-pdf-citation.png"
+    page.screenshot(path=str(shot))
+    if os.environ.get("RAG_UI_SHOTS"):  # retakes docs/img/ui-pdf-citation.png: RAG_UI_SHOTS=docs/img
+        shutil.copyfile(shot, Path(os.environ["RAG_UI_SHOTS"]) / shot.name)
+
+    sources.locator("a.open-doc").first.click()
+    view = page.locator("#document-view")
+    cited = view.locator("mark.cited").first
+    cited.wait_for(timeout=30_000)
+    assert page.get_by_role("tab", name="Documents").get_attribute("aria-selected") == "true"
+    assert "green and white" in " ".join(view.locator("mark.cited").all_inner_texts())
+    assert "Page 2" in view.locator(".doc-page:has(mark.cited)").first.inner_text()
+    page.wait_for_function(
+        """() => { const r = document.querySelector('#document-view mark.cited').getBoundingClientRect();
+                   const box = document.querySelector('#document-view .doc-text').getBoundingClientRect();
+                   return r.top >= box.top && r.bottom <= box.bottom && r.top >= 0 && r.bottom <= innerHeight; }""",
+        timeout=10_000,
+    )
+    page.screenshot(path=str(tmp_path / "pdf-passage-opened.png"))
+    assert page.dialogs == []
 
 
 @pytest.mark.slow

@@ -330,7 +330,7 @@ def test_removing_with_nothing_chosen_says_what_to_do(app):
 
 def test_an_empty_upload_names_the_accepted_formats_from_the_table(app):
     notice, _, _ = app.upload([], progress=_quiet)
-    assert "Choose one or more .docx, .htm, .html, .md or .txt files first." in notice
+    assert "Choose one or more .docx, .htm, .html, .md, .pdf or .txt files first." in notice
     from rag_seeds_ui.render import suffix_list
 
     assert suffix_list({".txt"}) == ".txt" and suffix_list({".pdf", ".txt", ".md"}) == ".md, .pdf or .txt"
