@@ -235,7 +235,7 @@ def _metadata(reader) -> tuple[str | None, str | None, str | None]:
         created = info.creation_date
     except Exception:  # a malformed date or info dictionary: the text is still worth having
         return None, None, None
-    return title, author, created.isoformat() if created else None
+    return title, author, created.date().isoformat() if created else None
 
 
 def _clean(value) -> str | None:
