@@ -60,7 +60,7 @@ def described(error: BaseException) -> str:
     frames = traceback.extract_tb(error.__traceback__)
     inside = [f for f in frames if "/rag/" in f.filename or "/ui/" in f.filename] or frames
     where = f" (at {Path(inside[-1].filename).name}:{inside[-1].lineno} in {inside[-1].name})" if inside else ""
-    return f"{type(error).__name__}: {str(error)[:300]}{where}"
+    return f"{type(error).__name__}: {str(error)[:160]}{where}"
 
 
 def check_rag_error(error: BaseException) -> None:
@@ -177,7 +177,8 @@ def check_one_error_line(stderr: str) -> None:
 def _a_known_notice(line: str) -> bool:
     # A notice printed before the work starts (tiktoken's, an index being built from seeds/)
     # is not part of the error.
-    return line.startswith(("tiktoken encoding", "No index at")) and not line.startswith("Error: ")
+    notices = ("tiktoken encoding", "WARNING rag.ingest.tokens: tiktoken encoding", "No index at")
+    return line.startswith(notices) and not line.startswith("Error: ")
 
 
 def run_rag(args: list[str], *, env: dict | None = None, input: str | None = None, timeout: float = TIMEOUT_S):
