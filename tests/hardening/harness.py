@@ -26,6 +26,7 @@ from rag.cli import main
 from tests.conftest import ROOT
 
 TIMEOUT_S = 60
+MEMORY_LIMIT = 6 << 30  # a real `rag` process that reads without end is stopped here
 SEEDS_QUESTION = "How many prisoners were exchanged on February 5?"
 
 
@@ -170,13 +171,13 @@ def check_one_error_line(stderr: str) -> None:
     errors = [line for line in stderr.splitlines() if line.startswith("Error: ")]
     assert len(errors) == 1, f"expected one Error: line on stderr, got {stderr[-500:]!r}"
     assert stderr.strip().splitlines()[-1] == errors[0], f"lines after the error: {stderr[-500:]!r}"
-    non_warnings = [line for line in stderr.strip().splitlines() if not _a_known_notice(line)]
+    non_warnings = [line for line in stderr.strip().splitlines() if not _a_known_notice(line) and "%|" not in line]
     assert non_warnings == errors, f"more than one line on stderr: {stderr[-500:]!r}"
 
 
 def _a_known_notice(line: str) -> bool:
     # A notice printed before the work starts (tiktoken's, an index being built from seeds/)
-    # is not part of the error.
+    # is not part of the error, nor is a progress bar (a line with "%|") that it interrupted.
     notices = ("tiktoken encoding", "WARNING rag.ingest.tokens: tiktoken encoding", "No index at")
     return line.startswith(notices) and not line.startswith("Error: ")
 
@@ -197,9 +198,16 @@ def run_rag(args: list[str], *, env: dict | None = None, input: str | None = Non
             cwd=ROOT,
             timeout=timeout,
             stdin=None if input is not None else subprocess.DEVNULL,
+            preexec_fn=_bounded_memory,
         )
     except subprocess.TimeoutExpired:
         pytest.fail(f"`rag {' '.join(map(str, args))[:200]}` still running after {timeout} s (hang); killed")
+
+
+def _bounded_memory() -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
 
 
 def check_process_user_error(process) -> None:
@@ -216,8 +224,12 @@ def check_process_ok_or_user_error(process) -> None:
 def release_fifo(path: Path) -> None:
     """Let a reader blocked opening the FIFO ``path`` go on (it reads an end of file), so a
     hung case does not hold on to it for the rest of the session."""
+    import stat
+
     try:
+        if not stat.S_ISFIFO(os.lstat(path).st_mode):
+            return
         descriptor = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
-    except OSError:
-        return  # no reader is waiting
+    except (OSError, ValueError):
+        return  # not a FIFO, or no reader is waiting
     os.close(descriptor)
