@@ -41,6 +41,10 @@ _AFTER_OBJECT_HER = frozenset(
 # "Who is Harold Chambers?", "who's the analyst harold chambers": about the person named.
 _IDENTIFY_RE = re.compile(r"^\s*(?:tell\s+me\s+)?who(?:\s+is|\s+was|’s|'s)\b", re.IGNORECASE)
 _OWN_TERMS_ENOUGH = 3
+# Who "he" is is read from this many exchanges back at most: someone nobody has named in the
+# last fifty exchanges is no longer the one the conversation is about, and a history of 10^5
+# messages (a script's, or a page's never cleared) must not make each question take minutes.
+FOCUS_EXCHANGES = 50
 _HISTORY_SHAPE = "history must be a list of {'role': 'user' or 'assistant', 'content': '...'} messages."
 
 
@@ -123,9 +127,9 @@ def referent(question: str, history: Sequence[Message] | None, lexicon: Lexicon 
 def person_in_focus(history: Sequence[Message] | None, lexicon: Lexicon) -> str | None:
     """Who "he" or "she" means after ``history``: the person a "who" question was answered
     with (or, when it asked who a named person is, that person), else the person a question
-    named (a full name first), else whoever it was before."""
+    named (a full name first), else whoever it was before, within the last ``FOCUS_EXCHANGES``."""
     person = None
-    for asked, answered in _exchanges(checked_history(history)):
+    for asked, answered in _exchanges(checked_history(history))[-FOCUS_EXCHANGES:]:
         if person and _refers_back(asked, lexicon):
             asked = naming(person, asked)
         person = _answered_with(asked, answered, lexicon) or next(iter(people(asked, lexicon)), person)

@@ -79,7 +79,10 @@ class Retriever:
         """The ``k`` best chunks for ``query``, best first."""
         if k <= 0 or self.index.chunk_count == 0:
             return []
-        depth = max(k, self.settings.candidates)
+        # No search returns more chunks than the index holds, and SQLite and FAISS take no
+        # count past 2**63: top_k=2**70 means "all of them", not a crash.
+        k = min(k, self.index.chunk_count)
+        depth = min(max(k, self.settings.candidates), self.index.chunk_count)
         dense = self.index.dense_search(self.embedder.embed_query(query), depth)
         lexical = self.index.lexical_search(query_terms(query), depth)
         fused = self.fuse(dense, lexical)

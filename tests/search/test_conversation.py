@@ -62,6 +62,20 @@ def test_the_focus_carries_through_follow_ups_that_name_no_one(lexicon):
     )
 
 
+def test_a_long_history_is_read_for_the_person_in_focus_from_its_last_exchanges_only(lexicon, monkeypatch):
+    import rag.search.conversation as conversation
+
+    read: list[str] = []
+    monkeypatch.setattr(conversation, "people", lambda text, lex: read.append(text) or people(text, lex))
+    history = _exchange("Who is Harold Chambers?", "Harold Chambers is an analyst.") * 50_000
+    history += _exchange("Who commands the Akhmat unit?", ALAUDINOV)
+    assert person_in_focus(history, lexicon) == "Apti Alaudinov"
+    assert len(read) <= 2 * conversation.FOCUS_EXCHANGES  # not once per message of 100,000
+    # Someone named only further back than that is no longer the one "he" means.
+    stale = _exchange("Who is Harold Chambers?", "He is an analyst.") + _exchange("Why?", "No one knows.") * 60
+    assert person_in_focus(stale, lexicon) is None
+
+
 def test_a_question_without_he_or_she_or_with_no_one_in_focus_is_unchanged(lexicon):
     history = _exchange("Who commands the Akhmat unit?", ALAUDINOV)
     assert resolve_people("Where is the unit based?", history, lexicon) == "Where is the unit based?"

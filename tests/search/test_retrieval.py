@@ -34,6 +34,13 @@ def test_k_bounds_the_result(bot):
     assert len(bot.retrieve("prisoners", k=50)) == len(DOCS)
 
 
+@pytest.mark.parametrize("k", [2**63, 2**70, 10**100], ids=["2**63", "2**70", "10**100"])
+def test_a_count_past_what_sqlite_and_faiss_take_returns_every_passage(bot, k):
+    hits = bot.retrieve("how many prisoners were exchanged", k=k)
+    assert [hit.source for hit in hits][:1] == ["swap.txt"] and len(hits) == len(DOCS)
+    assert bot.ask("How many prisoners were exchanged?", top_k=k).text.startswith("The February 5 exchange")
+
+
 def test_character_ngrams_find_spelling_variants_that_stemming_misses(bot):
     # "Zelenskyy" shares no stem with "Zelensky"; only the dense side can match it.
     hits = bot.retrieve("Zelenskyy", k=1)
