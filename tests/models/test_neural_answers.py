@@ -75,7 +75,7 @@ def test_a_model_that_cites_well_is_shown(neural_bot, documents, monkeypatch, qu
     answer = stream.answer
 
     assert len(pieces) == 2
-    assert answer.backend == "llm"
+    assert answer.backend == llm.id == f"transformers:{llm.name}"
     assert answer.fallback_reason is None
     assert "[9]" in answer.raw_text and "[9]" not in answer.text
     assert answer.text.endswith(" [1]")
@@ -102,7 +102,7 @@ def test_a_follow_up_is_searched_with_the_previous_question_and_shown_the_conver
     ]
     answer = neural_bot.ask("And who reported it?", history=history)
 
-    assert answer.abstained and answer.backend == "llm"
+    assert answer.abstained and answer.backend == llm.id
     assert f"User: {questions[0]}\nAssistant: 314 prisoners were exchanged." in seen["prompt"]
     expected_hits = neural_bot.retrieve(f"And who reported it? {questions[0]}", k=neural_bot.top_k)
     assert [h.chunk.id for h in answer.hits] == [h.chunk.id for h in expected_hits]
@@ -112,6 +112,6 @@ def test_backends_say_what_is_active(neural_bot, extractive_bot, tiny_models):
     assert neural_bot.backends == {
         "embedder": f"sentence-transformers:{tiny_models.embedder}",
         "reranker": f"cross-encoder:{tiny_models.reranker}",
-        "answers": f"transformers:{tiny_models.llm} (checked, extractive fallback)",
+        "answers": f"transformers:{tiny_models.llm} (transformers, float32, 1 thread), checked, extractive fallback",
     }
     assert extractive_bot.backends["answers"] == "extractive"
