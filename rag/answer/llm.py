@@ -27,9 +27,11 @@ the packed weights faster, but is a separate program.
 from __future__ import annotations
 
 import copy
+import logging
 import os
 import threading
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from rag.answer.prompting import GenerationSettings, ModelPrompt, fit_prompt, render_chat
@@ -91,6 +93,25 @@ def torch_dtype(name: str, device: str):
     return getattr(torch, name)
 
 
+class _DropPackedGGUFAdvice(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "weights packed is fastest in float32" not in record.getMessage()
+
+
+@contextmanager
+def _packed_gguf_advice_hidden() -> Iterator[None]:
+    """transformers advises float32 for a GGUF file's weights kept packed, which needs Hub-
+    downloaded matmul kernels; without them it un-packs the weights, and bfloat16 is the
+    faster (benchmarks/llm_cpu.py), so the advice would only mislead."""
+    gguf_logger = logging.getLogger("transformers.quantizers.quantizer_gguf")
+    advice = _DropPackedGGUFAdvice()
+    gguf_logger.addFilter(advice)
+    try:
+        yield
+    finally:
+        gguf_logger.removeFilter(advice)
+
+
 def _causal_lm(path: str, device: str, *, dtype: str = "auto"):
     """Tokenizer and model, on ``device``, ready to generate (a GGUF file's own tokenizer)."""
     import transformers
@@ -100,7 +121,8 @@ def _causal_lm(path: str, device: str, *, dtype: str = "auto"):
     folder, files = (gguf.folder, {"gguf_file": gguf.file}) if gguf else (path, {})
     tokenizer = AutoTokenizer.from_pretrained(folder, **files)
     dtype_argument = "dtype" if int(transformers.__version__.split(".")[0]) >= 5 else "torch_dtype"
-    model = AutoModelForCausalLM.from_pretrained(folder, **files, **{dtype_argument: torch_dtype(dtype, device)})
+    with _packed_gguf_advice_hidden():
+        model = AutoModelForCausalLM.from_pretrained(folder, **files, **{dtype_argument: torch_dtype(dtype, device)})
     model.to(device)
     model.eval()
     return tokenizer, model
