@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -70,6 +71,17 @@ _MODEL_CHECKS = frozenset({"embedder", "reranker", "llm"})
 
 UNEXPECTED_ERROR = "Something went wrong while answering; the details are in the server log. Please try again."
 INDEX_FAILED = "Indexing failed; the details are in the server log. Questions still use the previous index."
+
+
+# "transformers:/srv/models/x.gguf (gguf, ...)": the kind of backend before the path stays
+_KIND_BEFORE_PATH = re.compile(r"[a-z][a-z0-9-]+:(?=[\\/~.])")
+
+
+def _without_paths_keeping_kind(what: str) -> str:
+    """``what`` without folder paths, its writer's or model's kind ("transformers:") kept."""
+    kind = _KIND_BEFORE_PATH.match(what)
+    prefix = kind.group(0) if kind else ""
+    return prefix + render.without_paths(what[len(prefix) :])
 
 
 class ReadWriteLock:
@@ -220,7 +232,7 @@ class ChatApp:
         backends = self.bot.backends
         if self.show_details:
             return backends
-        return {step: render.without_paths(what) for step, what in backends.items()}
+        return {step: _without_paths_keeping_kind(what) for step, what in backends.items()}
 
     def status(self) -> str:
         counts = self.bot.chunk_counts

@@ -15,9 +15,11 @@ To add a writer:
    for a writer that sends messages rather than text. ``stream`` yields the raw text as it
    arrives, markers ("[1]") and all, and stops when the caller stops reading (a generator's
    ``finally``); a failure is a ``rag.errors.GenerationError`` that says what to do.
-2. Give it a prefix and add it to ``open_writer``: ``llm_model`` is "prefix:rest" (as
-   "transformers:org/model" already is); a name without a known prefix is a transformers
-   model. The writer's ``id`` starts with the same prefix.
+2. Add it to ``open_writer``, before the transformers branch, recognised by its name:
+   ``if name.startswith(("http://", "https://")): return HTTPWriter(name, settings=...)``,
+   say. Anything not claimed there is a transformers model ("transformers:" optional). The
+   writer's ``id`` starts with its kind ("http://…"), which the chat page keeps when it hides
+   folder paths from visitors.
 
 ``Chatbot.ask`` and ``Chatbot.stream`` are one path: both call ``prompt`` then ``stream``;
 ``Answer.backend`` records the writer's ``id`` for an answer the model wrote (an answer

@@ -101,3 +101,12 @@ def test_ask_gives_the_answer_stream_ends_with(streamed, smollm2_bot, seeds_text
     assert answer.text == streamed_answer.text
     assert answer.backend == streamed_answer.backend
     assert_cited_verbatim(answer, seeds_texts)
+
+
+def test_the_chat_pages_status_line_names_the_writer_without_its_folder(smollm2_bot, seeds_index):
+    from rag_seeds_ui.chat import ChatApp
+
+    dtype = "bfloat16" if cpu_has_bf16() else "float32"
+    writer = f"transformers:SmolLM2-135M-Instruct.Q4_1.gguf (gguf, {dtype}, 1 thread), checked, extractive fallback"
+    assert f"answers: {writer}" in ChatApp(smollm2_bot, index_dir=seeds_index).status()
+    assert smollm2_bot.llm.name in ChatApp(smollm2_bot, index_dir=seeds_index, show_details=True).status()
