@@ -26,7 +26,7 @@ import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import gradio as gr
@@ -73,15 +73,13 @@ UNEXPECTED_ERROR = "Something went wrong while answering; the details are in the
 INDEX_FAILED = "Indexing failed; the details are in the server log. Questions still use the previous index."
 
 
-# "transformers:/srv/models/x.gguf (gguf, ...)": the kind of backend before the path stays
 _KIND_BEFORE_PATH = re.compile(r"[a-z][a-z0-9-]+:(?=[\\/~.])")
 
 
 def _without_paths_keeping_kind(what: str) -> str:
-    """``what`` without folder paths, its writer's or model's kind ("transformers:") kept."""
+    """``what`` without folder paths, its kind kept: "transformers:/srv/x.gguf" -> "transformers:x.gguf"."""
     kind = _KIND_BEFORE_PATH.match(what)
-    prefix = kind.group(0) if kind else ""
-    return prefix + render.without_paths(what[len(prefix) :])
+    return (kind.group(0) if kind else "") + render.without_paths(what[kind.end() if kind else 0 :])
 
 
 class ReadWriteLock:
@@ -184,7 +182,8 @@ class ChatApp:
                 answer = stream.answer
                 if answer is None:
                     raise RuntimeError("the answer stream ended without an Answer")
-                sources = render.sources_panel(answer, bot.index.document_text, self.title)
+                backend = answer.backend if self.show_details else _without_paths_keeping_kind(answer.backend)
+                sources = render.sources_panel(replace(answer, backend=backend), bot.index.document_text, self.title)
                 titles = {citation.source: self.title(citation.source) for citation in answer.citations}
         except RagError as error:
             failure = str(error)

@@ -115,3 +115,21 @@ def test_backends_say_what_is_active(neural_bot, extractive_bot, tiny_models):
         "answers": f"transformers:{tiny_models.llm} (transformers, float32, 1 thread), checked, extractive fallback",
     }
     assert extractive_bot.backends["answers"] == "extractive"
+
+
+def test_the_chat_page_names_the_writer_of_an_answer_without_its_folder(neural_bot, monkeypatch, questions):
+    from rag_seeds_ui.chat import ChatApp
+
+    llm = neural_bot.llm
+
+    def well_behaved(prompt):
+        first = prompt.passages[0].text
+        span = max(split_sentences(first), key=lambda s: s.end - s.start)
+        yield " ".join(first[span.start : span.end].split()) + " [1]"
+
+    monkeypatch.setattr(llm, "stream", well_behaved)
+    *_, (_, _, sources, _) = ChatApp(neural_bot).ask(questions[1], 3, None)
+    assert "Answer written by: transformers:llm</div>" in sources  # the tiny model's folder is .../llm
+    assert llm.name not in sources
+    *_, (_, _, sources, _) = ChatApp(neural_bot, show_details=True).ask(questions[1], 3, None)
+    assert f"Answer written by: transformers:{llm.name}</div>" in sources
