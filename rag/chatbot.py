@@ -4,16 +4,15 @@ question and the history, read the question as meant (a pronoun as the person th
 conversation is about, a misspelt name as the index spells it), retrieve (with the previous
 question for a follow-up, and rerank), compose, and give the answer back as asked.
 
-Composing is extractive unless a language model is configured; then the model writes the
-answer and ``rag.answer.llm`` checks its citations, falling back to the extractive answer (and saying
-so in ``Answer.fallback_reason``) when they do not hold. Configured models are loaded when the
+Composing is extractive unless a language model is configured; then the writer it names
+(``rag.answer.writers``) writes the answer and ``rag.answer.checking`` checks its citations,
+falling back to the extractive answer (saying why in ``Answer.fallback_reason``) when they do not hold. Configured models are loaded when the
 bot is built, so a model that cannot be loaded is an error up front, not on the first question.
 
 Trade-offs made:
 - ``ask`` is ``stream`` run to the end, so the two cannot answer differently. An answer that is
   composed, not written by a model, is composed whole and then streamed a word at a time.
-- ``documents`` keeps its name for the callers that count and look up documents with it; it
-  is ``chunk_counts``, the name that says what the values are.
+- ``documents`` keeps its name for its callers; it is ``chunk_counts``, the name that says what.
 """
 
 from __future__ import annotations
@@ -27,10 +26,10 @@ from rag.answer.checking import answer_from_output
 from rag.answer.citations import SupportJudge, with_pages
 from rag.answer.evidence import ComposerSettings
 from rag.answer.extractive import compose_extractive
-from rag.answer.llm import LLMAnswerer, load_llm
 from rag.answer.overview import compose_overview, overview_request
 from rag.answer.prompting import ModelPrompt
 from rag.answer.refusal import abstain
+from rag.answer.writers import Writer, open_writer, writer_name
 from rag.errors import DocumentsError, RagError
 from rag.ingest.chunking import ChunkerSettings
 from rag.ingest.loading import TITLE_SHOWN_CHARS, display_title, read_folder, shown_title
@@ -84,7 +83,7 @@ class Chatbot:
         self.top_k = passage_count(top_k, "top_k")
         self.judge = judge
         reranker = load_reranker(self.settings.reranker_model, device=self.settings.device)
-        self.llm: LLMAnswerer | None = load_llm(
+        self.llm: Writer | None = open_writer(
             self.settings.llm_model, device=self.settings.device, settings=self.settings.generation
         )
         self.retriever = Retriever(index, embedder, self.settings.retrieval, reranker)
@@ -230,7 +229,7 @@ class Chatbot:
         return {
             "embedder": self.embedder.id,
             "reranker": getattr(reranker, "id", type(reranker).__name__) if reranker else "none (fused order)",
-            "answers": f"{self.llm.id} (checked, extractive fallback)" if self.llm else "extractive",
+            "answers": f"{writer_name(self.llm)}, checked, extractive fallback" if self.llm else writer_name(None),
         }
 
     def _extractive(self, question: str, hits: list[Hit]) -> Answer:
@@ -255,8 +254,8 @@ class Chatbot:
         return self._llm_answer(question, hits, prompt, "".join(written))
 
     def _llm_answer(self, question: str, hits: list[Hit], prompt: ModelPrompt, raw_text: str) -> Answer:
-        """The model's answer if its citations hold, else the extractive answer saying why."""
-        return answer_from_output(
+        """The model's answer (``backend``: the writer) if its citations hold, else the extractive one."""
+        answer = answer_from_output(
             question,
             hits,
             prompt,
@@ -265,6 +264,7 @@ class Chatbot:
             judge=self.judge,
             settings=self.settings.generation,
         )
+        return replace(answer, backend=self.llm.id) if answer.backend == "llm" else answer
 
     # -- documents ----------------------------------------------------------------------
 

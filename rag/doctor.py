@@ -173,17 +173,19 @@ def _reranker(name: str | None) -> Check:
 
 
 def _llm(name: str | None) -> Check:
-    def describe(llm) -> str:
-        template = "chat template" if llm.has_chat_template else "no chat template (plain prompt)"
+    def describe(writer) -> str:
+        if not hasattr(writer, "window"):  # a writer that runs elsewhere (a server): its own words
+            return f"{writer.description}, loads"
+        template = "chat template" if writer.has_chat_template else "no chat template (plain prompt)"
         return (
-            f"{llm.id}, loads, device {llm.device}, dim {_known(llm.hidden_size)}, "
-            f"{_count(llm.parameter_count)} parameters, window {llm.window} tokens, {template}"
+            f"{writer.description}, loads, device {writer.device}, dim {_known(writer.hidden_size)}, "
+            f"{_count(writer.parameter_count)} parameters, window {writer.window} tokens, {template}"
         )
 
-    from rag.answer.llm import load_llm
+    from rag.answer.writers import open_writer
 
     unset = "none configured: extractive answers (--llm-model, RAG_LLM_MODEL)"
-    return _model_check("llm", name, unset, load_llm, describe)
+    return _model_check("llm", name, unset, open_writer, describe)
 
 
 def _model_check(kind: str, name: str | None, unset: str, load, describe) -> Check:

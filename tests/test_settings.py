@@ -121,7 +121,7 @@ def test_the_device_setting_reaches_the_models_the_bot_loads(seeds_index, monkey
     real_embedder = rag.ingest.pipeline.load_embedder
     monkeypatch.setattr(rag.ingest.pipeline, "load_embedder", embedder)
     monkeypatch.setattr(rag.chatbot, "load_reranker", recording("reranker"))
-    monkeypatch.setattr(rag.chatbot, "load_llm", recording("llm"))
+    monkeypatch.setattr(rag.chatbot, "open_writer", recording("llm"))
     Chatbot.from_index(seeds_index, settings=Settings(device="cpu"))
     assert asked == {"embedder": "cpu", "reranker": "cpu", "llm": "cpu"}
 

@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import copy
 import logging
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import gradio as gr
@@ -68,6 +69,15 @@ _MODEL_CHECKS = frozenset({"embedder", "reranker", "llm"})
 
 UNEXPECTED_ERROR = "Something went wrong while answering; the details are in the server log. Please try again."
 INDEX_FAILED = "Indexing failed; the details are in the server log. Questions still use the previous index."
+
+
+_KIND_BEFORE_PATH = re.compile(r"[a-z][a-z0-9-]+:(?=[\\/~.])")
+
+
+def _without_paths_keeping_kind(what: str) -> str:
+    """``what`` without folder paths, its kind kept: "transformers:/srv/x.gguf" -> "transformers:x.gguf"."""
+    kind = _KIND_BEFORE_PATH.match(what)
+    return (kind.group(0) if kind else "") + render.without_paths(what[kind.end() if kind else 0 :])
 
 
 @dataclass
@@ -134,7 +144,10 @@ class ChatApp:
                 answer = stream.answer
                 if answer is None:
                     raise RuntimeError("the answer stream ended without an Answer")
-                sources = render.sources_panel(answer, bot.index.document_text, self.title, self.byline)
+                backend = answer.backend if self.show_details else _without_paths_keeping_kind(answer.backend)
+                sources = render.sources_panel(
+                    replace(answer, backend=backend), bot.index.document_text, self.title, self.byline
+                )
                 titles = {citation.source: self.title(citation.source) for citation in answer.citations}
         except RagError as error:
             failure = str(error)
@@ -186,7 +199,7 @@ class ChatApp:
         backends = self.bot.backends
         if self.show_details:
             return backends
-        return {step: render.without_paths(what) for step, what in backends.items()}
+        return {step: _without_paths_keeping_kind(what) for step, what in backends.items()}
 
     def status(self) -> str:
         counts = self.bot.chunk_counts

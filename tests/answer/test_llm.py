@@ -84,3 +84,28 @@ def test_no_passage_means_no_generation(tiny_llm):
 def test_a_window_too_small_for_the_answer_is_an_error(tiny_models):
     with pytest.raises(RagError, match="reads at most 1024 tokens"):
         load_llm(str(tiny_models.llm), settings=GenerationSettings(max_new_tokens=LLM_WINDOW))
+
+
+def test_generation_runs_with_the_chosen_threads_and_leaves_the_callers_alone(tiny_models, monkeypatch):
+    import torch
+
+    writer = load_llm(str(tiny_models.llm), settings=GenerationSettings(max_new_tokens=8, threads=3))
+    seen = []
+    generate = writer.model.generate
+
+    def counting_threads(*args, **kwargs):
+        seen.append(torch.get_num_threads())  # in the generation thread
+        return generate(*args, **kwargs)
+
+    monkeypatch.setattr(writer.model, "generate", counting_threads)
+    before = torch.get_num_threads()
+    writer.generate(writer.prompt("How many prisoners were exchanged?", seeds_like_passages(1)))
+    assert seen == [3]
+    assert torch.get_num_threads() == before
+
+
+def test_the_dtype_asked_for_is_the_dtype_loaded(tiny_models):
+    writer = load_llm(str(tiny_models.llm), settings=GenerationSettings(dtype="bfloat16"))
+    assert writer.dtype == "bfloat16"
+    assert writer.description == f"transformers:{tiny_models.llm} (transformers, bfloat16, 1 thread)"
+    assert load_llm(str(tiny_models.llm), settings=GenerationSettings(dtype="float32")).dtype == "float32"

@@ -17,7 +17,8 @@ QUESTIONS = [
     "Which political and security analyst called Kadyrov's support for the invasion of Ukraine a gamble?",
     "According to Kadyrov's Telegram message, in which country were the Russia-Ukraine peace negotiations taking place?",
 ]
-FEW_TOKENS = GenerationSettings(max_new_tokens=24)
+# float32: the random model's gibberish is the same on every CPU (auto is bfloat16 where it is fast)
+FEW_TOKENS = GenerationSettings(max_new_tokens=24, dtype="float32")
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from click.testing import CliRunner
 
+from rag.answer.llm import cpu_has_bf16
 from rag.cli import main
 from rag.doctor import diagnose
 
@@ -27,7 +28,10 @@ def test_doctor_lists_each_model_with_its_device_and_dimension(tiny_models, neur
     assert checks["reranker"].detail == (
         f"cross-encoder:{tiny_models.reranker}, loads, device cpu, dim 32, max length 512"
     )
-    assert checks["llm"].detail.startswith(f"transformers:{tiny_models.llm}, loads, device cpu, dim 32, ")
+    dtype = "bfloat16" if cpu_has_bf16() else "float32"  # "auto": bfloat16 where the CPU computes it
+    assert checks["llm"].detail.startswith(
+        f"transformers:{tiny_models.llm} (transformers, {dtype}, 1 thread), loads, device cpu, dim 32, "
+    )
     assert checks["llm"].detail.endswith("parameters, window 1024 tokens, chat template")
 
 

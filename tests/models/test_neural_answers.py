@@ -75,7 +75,7 @@ def test_a_model_that_cites_well_is_shown(neural_bot, documents, monkeypatch, qu
     answer = stream.answer
 
     assert len(pieces) == 2
-    assert answer.backend == "llm"
+    assert answer.backend == llm.id == f"transformers:{llm.name}"
     assert answer.fallback_reason is None
     assert "[9]" in answer.raw_text and "[9]" not in answer.text
     assert answer.text.endswith(" [1]")
@@ -102,7 +102,7 @@ def test_a_follow_up_is_searched_with_the_previous_question_and_shown_the_conver
     ]
     answer = neural_bot.ask("And who reported it?", history=history)
 
-    assert answer.abstained and answer.backend == "llm"
+    assert answer.abstained and answer.backend == llm.id
     assert f"User: {questions[0]}\nAssistant: 314 prisoners were exchanged." in seen["prompt"]
     expected_hits = neural_bot.retrieve(f"And who reported it? {questions[0]}", k=neural_bot.top_k)
     assert [h.chunk.id for h in answer.hits] == [h.chunk.id for h in expected_hits]
@@ -112,6 +112,24 @@ def test_backends_say_what_is_active(neural_bot, extractive_bot, tiny_models):
     assert neural_bot.backends == {
         "embedder": f"sentence-transformers:{tiny_models.embedder}",
         "reranker": f"cross-encoder:{tiny_models.reranker}",
-        "answers": f"transformers:{tiny_models.llm} (checked, extractive fallback)",
+        "answers": f"transformers:{tiny_models.llm} (transformers, float32, 1 thread), checked, extractive fallback",
     }
     assert extractive_bot.backends["answers"] == "extractive"
+
+
+def test_the_chat_page_names_the_writer_of_an_answer_without_its_folder(neural_bot, monkeypatch, questions):
+    from rag_seeds_ui.chat import ChatApp
+
+    llm = neural_bot.llm
+
+    def well_behaved(prompt):
+        first = prompt.passages[0].text
+        span = max(split_sentences(first), key=lambda s: s.end - s.start)
+        yield " ".join(first[span.start : span.end].split()) + " [1]"
+
+    monkeypatch.setattr(llm, "stream", well_behaved)
+    *_, (_, _, sources, _) = ChatApp(neural_bot).ask(questions[1], 3, None)
+    assert "Answer written by: transformers:llm</div>" in sources  # the tiny model's folder is .../llm
+    assert llm.name not in sources
+    *_, (_, _, sources, _) = ChatApp(neural_bot, show_details=True).ask(questions[1], 3, None)
+    assert f"Answer written by: transformers:{llm.name}</div>" in sources

