@@ -24,10 +24,14 @@ from rag.answer.citations import (
     check_sentences,
     passages_of,
     remove_invalid_markers,
+    strip_markers,
 )
 from rag.answer.prompting import GenerationSettings, ModelPrompt
+from rag.answer.quotes import ends_like_a_sentence, opens_with_pronoun
 from rag.answer.refusal import REFUSAL
 from rag.answer.support import strict
+from rag.language.lexicon import load_lexicon
+from rag.language.questions import has_answer_type, question_type
 from rag.records import Answer, Citation, Hit, SentenceCheck
 
 logger = logging.getLogger(__name__)
@@ -63,6 +67,7 @@ def check_output(
     passages: Sequence[Hit],
     judge: SupportJudge | None = None,
     min_supported_share: float = GenerationSettings.min_supported_share,
+    question: str | None = None,
 ) -> CheckedOutput:
     """Resolve and check the markers of a model's answer to a prompt built on ``passages``.
 
@@ -71,14 +76,18 @@ def check_output(
     that a span of a passage supports, cited to that span (``rag.answer.attribution``);
     markers are numbered 1, 2 … in order of first use. ``judge`` is made strict
     (``rag.answer.support``): what a sentence states must stand in its support in the same
-    relation.
+    relation, and what it adds to ``question`` (when given) must be in its support. A sentence
+    that leans on the one before it ("He is ...") is dropped with that one; one that opens what
+    follows ("Possible measures include:") states nothing, and a last one left unfinished
+    (the token limit) is dropped. What is kept must hold the kind of thing the question asks for (a
+    place for "where", a name for "which outlet": ``has_answer_type``), or it does not answer.
     """
     if not passages:
         return CheckedOutput("", failure="no retrieved passage fits in the language model's context window")
     text = raw_text.strip()
     if not text:
         return CheckedOutput("", failure="the language model wrote nothing")
-    judge = strict(judge)
+    judge = strict(judge, question)
     valid = set(range(1, len(passages) + 1))
     cleaned = remove_invalid_markers(split_marker_lists(text), valid)
     if is_refusal(cleaned):
@@ -86,7 +95,11 @@ def check_output(
     checks = check_sentences(cleaned, {n: passages[n - 1].text for n in valid}, judge)
     numbered = _Numbered()
     kept = []
-    for check in checks:
+    for number, check in enumerate(checks):
+        if number and not _kept(checks[number - 1], kept) and opens_with_pronoun(check.sentence):
+            continue  # "He is a former CIA deputy director": not once its subject was dropped
+        if check.sentence.endswith(":") or (number == len(checks) - 1 and not ends_like_a_sentence(check.sentence)):
+            continue  # opens what follows ("Possible measures include:"), or cut off by the token limit
         if check.supported:
             markers = [numbered.marker(("passage", m), Citation.of(0, passages[m - 1].chunk)) for m in check.markers]
         else:
@@ -94,11 +107,18 @@ def check_output(
             if found is None:
                 continue
             markers = [numbered.marker((found.source, found.start_char, found.end_char), found)]
-        kept.append(f"{check.sentence} " + "".join(f"[{m}]" for m in markers))
+        kept.append((check, f"{check.sentence} " + "".join(f"[{m}]" for m in markers)))
     if not kept or len(kept) < min_supported_share * len(checks):
         return CheckedOutput(cleaned, checks=checks, failure=_too_little(text, checks, len(kept)))
-    final = " ".join(kept)
+    final = " ".join(text for _, text in kept)
+    kind = question_type(question) if question else None
+    if kind and not has_answer_type(kind, strip_markers(final), question, lexicon=load_lexicon()):
+        return CheckedOutput(cleaned, checks=checks, failure=f"it names no {kind}, which the question asks for")
     return CheckedOutput(final, numbered.citations, check_sentences(final, passages_of(numbered.citations), judge))
+
+
+def _kept(check: SentenceCheck, kept: list[tuple[SentenceCheck, str]]) -> bool:
+    return any(done is check for done, _ in kept)
 
 
 class _Numbered:
@@ -146,7 +166,7 @@ def answer_from_output(
     the model reads and the extractive composer does not.
     """
     settings = settings or GenerationSettings()
-    checked = check_output(raw_text, prompt.passages, judge, settings.min_supported_share)
+    checked = check_output(raw_text, prompt.passages, judge, settings.min_supported_share, question)
     if checked.abstained and not refusal_stands:
         extractive = fallback()
         if not extractive.abstained:

@@ -21,7 +21,10 @@ or one with the sentence before it when it leans on that one ("He reported ...",
   in the passage is X. A claim with a speaker is checked against single sentences: what it
   puts in the speaker's mouth must be in the speaker's own sentence.
 
-and the wrapped judge scores the span at or above its threshold. A claim of fewer than
+and the wrapped judge scores the span at or above its threshold. The claim is read without the
+frame a model puts around it ("The article mentions that ..."), and, when the question is
+known, what it adds to the question must be in the span: a claim that restates the question
+("The news agency interviewed Kadyrov in February 2023.") is no answer. A claim of fewer than
 ``MIN_CLAIM_TERMS`` distinct terms is supported by nothing: a bare name answers only with the
 question beside it, which the judge does not see.
 
@@ -44,6 +47,7 @@ from rag.language.lexicon import load_lexicon
 from rag.language.patterns import (
     DATE_RE,
     DAY_OF_MONTH_RE,
+    FRAME_RE,
     MONTHS,
     NUMBER_RE,
     POSSESSIVE_RE,
@@ -235,22 +239,30 @@ def holds(claim: Statement, span: list[Statement]) -> bool:
 
 class StrictJudge:
     """``base`` (the lexical judge by default) on the span of the passage that states what the
-    claim states in the same relation; see the module docstring."""
+    claim states in the same relation; see the module docstring. ``question``: the question
+    the claim answers, whose own words a claim does not need support for (``best_span``)."""
 
     name = "strict"
 
-    def __init__(self, base: SupportJudge | None = None) -> None:
+    def __init__(self, base: SupportJudge | None = None, question: str | None = None) -> None:
         self.base = base or LexicalJudge()
         self.threshold = self.base.threshold
+        self.question = question
+        self.asked = frozenset(index_terms(question)) if question else frozenset()
 
     def support(self, claim: str, passage: str) -> float:
         return self.best_span(claim, passage).score
 
     def best_span(self, claim: str, passage: str) -> SupportSpan:
-        """The span that supports ``claim`` best (score 0 if none does, or if it states too
-        little to be checked)."""
+        """The span that supports ``claim`` best; score 0 if none does, or if it states too
+        little to be checked. The claim is read without its frame ("The article mentions
+        that ..."). With a question, the claim's terms that the question does not hold must be
+        found in the span at the judge's threshold too: the passages were retrieved for the
+        question's words, so a claim that only restates the question is supported anywhere."""
+        claim = FRAME_RE.sub("", claim, count=1)
         stated = statement_of(claim)
-        if len(stated.terms) < MIN_CLAIM_TERMS:
+        added = [term for term in stated.terms if not variant_of(term, self.asked)]
+        if len(stated.terms) < MIN_CLAIM_TERMS or (self.asked and not added):
             return SupportSpan(0.0)
         spans = split_sentences(passage)
         statements = [statement_of(passage[s.start : s.end], passage[: s.start]) for s in spans]
@@ -260,6 +272,9 @@ class StrictJudge:
                 continue
             start, end = spans[first].start, spans[last].end
             score = self.base.support(claim, passage[start:end])
+            if self.asked:
+                terms = frozenset().union(*(s.terms for s in statements[first : last + 1]))
+                score = min(score, sum(bool(variant_of(t, terms)) for t in added) / len(added))
             if score > best.score:  # on a tie, the earlier, single sentence
                 best = SupportSpan(score, start, end)
         return best
@@ -274,6 +289,9 @@ def _spans(passage: str, spans: list, pairs: bool) -> list[tuple[int, int]]:
     return out
 
 
-def strict(judge: SupportJudge | None) -> StrictJudge:
-    """``judge`` made strict (the lexical judge when None); a strict judge as it is."""
-    return judge if isinstance(judge, StrictJudge) else StrictJudge(judge)
+def strict(judge: SupportJudge | None, question: str | None = None) -> StrictJudge:
+    """``judge`` made strict (the lexical judge when None), for claims answering ``question``
+    (None: for claims read alone); a strict judge for the same question as it is."""
+    if isinstance(judge, StrictJudge):
+        return judge if question == judge.question else StrictJudge(judge.base, question)
+    return StrictJudge(judge, question)

@@ -209,3 +209,14 @@ SPEAKER_BEFORE_RE = re.compile(
 SPEAKER_AFTER_RE = re.compile(
     rf"(?:[,”\"]\s*(?:{alternation(SPEECH_VERBS)})|\b[Aa]ccording\s+to)\s+(?P<phrase>[^,.;:!?“”\"]{{1,80}})"
 )
+# A written answer's frame, which speaks of the documents rather than of what they say: "The
+# article mentions that ...", "The sources suggest ...", "According to the document, ...",
+# "The answer to this question is: ...". What follows it is the claim.
+DOCUMENT_NOUNS = word_list("article articles source sources document documents text passage passages report answer")
+FRAME_VERBS = word_list("mentions mention states state says say notes note suggests suggest shows show reports report")
+FRAME_RE = re.compile(
+    rf"^\s*(?:(?:according\s+to\s+(?:the|this|these)\s+(?:{alternation(DOCUMENT_NOUNS)})\s*,?)"
+    rf"|(?:(?:the|this|these)\s+(?:{alternation(DOCUMENT_NOUNS)})(?:\s+to\s+(?:this|the|your)\s+question)?"
+    rf"\s+(?:also\s+)?(?:{alternation(FRAME_VERBS)}|is|are)(?:\s+that)?\s*[:,]?))\s+",
+    re.IGNORECASE,
+)
