@@ -226,3 +226,83 @@ def test_a_refusal_stands_when_the_extractive_composer_refuses_too(passages):
     assert answer.backend == "llm"
     assert answer.text == REFUSAL
     assert answer.fallback_reason is None
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "Russia and Ukraine exchanged 390 prisoners. He said twenty Chechen soldiers were among the prisoners.",
+        "Geneva hosted the exchange of prisoners. They said twenty Chechen soldiers were among the prisoners.",
+    ],
+)
+def test_a_sentence_leaning_on_a_dropped_one_is_dropped_with_it(passages, raw):
+    # The second sentence alone is supported, but "he" / "they" would now name the wrong subject.
+    checked = check_output(raw, passages)
+    assert (
+        checked.failure == "it cites no passage, and only 0 of its 2 sentences are supported by the retrieved passages"
+    )
+
+
+def test_a_sentence_leaning_on_a_kept_one_is_kept(passages):
+    raw = "Russia and Ukraine exchanged 314 prisoners. They exchanged 157 from each side."
+    assert check_output(raw, passages).text == (
+        "Russia and Ukraine exchanged 314 prisoners. [1] They exchanged 157 from each side. [1]"
+    )
+
+
+@pytest.mark.parametrize(
+    "raw, shown",
+    [
+        # a list's opening says nothing by itself
+        (
+            "Russia and Ukraine exchanged prisoners as follows:\nTwenty Chechen soldiers were among the prisoners.",
+            "Twenty Chechen soldiers were among the prisoners. [1]",
+        ),
+        # the last sentence, cut off by the token limit
+        (
+            "Russia and Ukraine exchanged 314 prisoners. Kadyrov said that 20 Chechen soldiers were among",
+            "Russia and Ukraine exchanged 314 prisoners. [1]",
+        ),
+        (
+            "Russia and Ukraine exchanged 314 prisoners. Twenty Chechen soldiers were among the prisoners.",
+            "Russia and Ukraine exchanged 314 prisoners. [1] Twenty Chechen soldiers were among the prisoners. [2]",
+        ),
+    ],
+)
+def test_openings_and_unfinished_sentences_are_dropped(passages, raw, shown):
+    checked = check_output(raw, passages)
+    assert checked.failure is None
+    assert checked.text == shown
+
+
+@pytest.mark.parametrize(
+    "question, raw, failure",
+    [
+        (
+            "Who exchanged prisoners on February 5?",
+            "314 prisoners were exchanged on February 5, 157 from each side.",
+            "it names no person, which the question asks for",
+        ),
+        (
+            "When were the prisoners exchanged?",
+            "Russia and Ukraine exchanged 314 prisoners.",
+            "it names no date, which the question asks for",
+        ),
+        ("How many prisoners were exchanged on February 5?", "Russia and Ukraine exchanged 314 prisoners.", None),
+        ("When were the prisoners exchanged?", "On February 5, Russia and Ukraine exchanged 314 prisoners.", None),
+    ],
+)
+def test_an_answer_must_name_the_kind_of_thing_asked_for(passages, question, raw, failure):
+    assert check_output(raw, passages, question=question).failure == failure
+
+
+def test_the_question_reaches_the_checks(passages):
+    prompt = ModelPrompt("the prompt", passages, 3)
+    extractive = Answer(question="q", text="extractive")
+    restated = "Russia and Ukraine exchanged prisoners on February 5."  # nothing beyond the question
+    answer = answer_from_output(
+        "Did Russia and Ukraine exchange prisoners on February 5?", passages, prompt, restated, lambda: extractive
+    )
+    assert answer.text == "extractive"
+    assert "only 0 of its 1 sentences are supported" in answer.fallback_reason
+    assert check_output(restated, passages).failure is None  # read alone, it holds

@@ -167,3 +167,70 @@ def test_any_judge_is_made_strict_once():
     assert judge.base is lexical and judge.threshold == lexical.threshold
     assert strict(judge) is judge
     assert isinstance(strict(None).base, LexicalJudge)
+
+
+@pytest.mark.parametrize(
+    "claim",
+    [
+        "The article mentions that the February 5 exchange included 314 prisoners.",
+        "According to the sources, the February 5 exchange included 314 prisoners.",
+        "The answer to this question is: the February 5 exchange included 314 prisoners.",
+    ],
+)
+def test_a_frame_about_the_documents_is_not_part_of_the_claim(claim):
+    span = StrictJudge().best_span(claim, PASSAGE)
+    assert span.score == 1.0  # "article", "sources", "answer" need no support
+    assert PASSAGE[span.start : span.end].startswith("The February 5 exchange included 314 prisoners")
+
+
+@pytest.mark.parametrize(
+    "question, claim",
+    [
+        ("How many prisoners did the February 5 exchange include?", "The February 5 exchange included prisoners."),
+        (
+            "Which outlet said the returned soldiers were Akhmat members?",
+            "An outlet said the returned soldiers were Akhmat members.",
+        ),
+        ("Did Kadyrov soften his stance on prisoners of war?", "Kadyrov softened his stance on prisoners of war."),
+    ],
+)
+def test_a_claim_that_only_restates_the_question_is_not_supported(question, claim):
+    assert supported(claim)  # true, and every word is in the passage ...
+    assert StrictJudge(question=question).support(claim, PASSAGE) == 0.0  # ... but it adds nothing
+
+
+@pytest.mark.parametrize(
+    "question, claim, holds",
+    [
+        (
+            "How many prisoners did the February 5 exchange include?",
+            "The February 5 exchange included 314 prisoners.",
+            True,
+        ),
+        (
+            "Which outlet reported on the returned soldiers?",
+            "Agentstvo reported that the returned Chechen soldiers were Akhmat members.",
+            True,
+        ),
+        (
+            "Which outlet reported on the returned soldiers?",
+            "Meduza reported that the returned Chechen soldiers were Akhmat members.",
+            False,
+        ),
+        (
+            "What did the post include?",
+            "The post included a video of several soldiers in camouflage with Russian flags.",
+            False,
+        ),
+    ],
+)
+def test_what_a_claim_adds_to_the_question_must_be_in_its_support(question, claim, holds):
+    judge = StrictJudge(question=question)
+    assert (judge.support(claim, PASSAGE) >= judge.threshold) is holds
+
+
+def test_a_strict_judge_is_made_again_for_another_question():
+    judge = strict(None, "How many prisoners?")
+    assert judge.question == "How many prisoners?"
+    assert strict(judge, "How many prisoners?") is judge
+    assert strict(judge, "Who reported it?").question == "Who reported it?"
