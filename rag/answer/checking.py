@@ -1,12 +1,18 @@
 """Checking what a language model wrote, before anyone sees it.
 
-Markers that point at no passage are removed; every sentence is judged against the passages it
-cites and unsupported ones are dropped. When nothing valid is cited, or most sentences are
-unsupported, the answer is the extractive one instead, with ``Answer.fallback_reason`` saying
-why. The model's own words are always kept in ``Answer.raw_text``.
+Markers that point at no passage are removed. Every sentence is judged, by the strict judge of
+``rag.answer.support`` (names, numbers, dates and speakers in the same relation as in one
+supporting sentence), against the passages it cites; a sentence without a marker, or whose
+marker does not hold, is attributed to the passage sentence that supports it
+(``rag.answer.attribution``), and one nothing supports is dropped. "Too little" survives when
+fewer than ``GenerationSettings.min_supported_share`` (half) of the sentences are kept, or
+none: the model was then not answering from the passages, and the answer is the extractive
+one instead, with ``Answer.fallback_reason`` saying why. A refusal gives way to the extractive
+answer when the extractive composer's evidence says the passages answer the question. The
+model's own words are always kept in ``Answer.raw_text``.
 
-Trade-off: dropping unsupported sentences can remove a true paraphrase the lexical judge
-missed, which is the price of never showing an unsupported claim.
+Trade-off: dropping unsupported sentences can remove a true paraphrase the judge missed, which
+is the price of never showing an unsupported claim.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from rag.answer.citations import (
 from rag.answer.prompting import GenerationSettings, ModelPrompt
 from rag.answer.quotes import ends_like_a_sentence, opens_with_pronoun
 from rag.answer.refusal import REFUSAL
-from rag.answer.support import strict
+from rag.answer.support import StrictJudge, strict
 from rag.language.lexicon import load_lexicon
 from rag.language.questions import has_answer_type, question_type
 from rag.records import Answer, Citation, Hit, SentenceCheck
@@ -93,8 +99,22 @@ def check_output(
     if is_refusal(cleaned):
         return CheckedOutput(REFUSAL, abstained=True)
     checks = check_sentences(cleaned, {n: passages[n - 1].text for n in valid}, judge)
+    kept, citations = _kept_sentences(checks, passages, judge)
+    if not kept or len(kept) < min_supported_share * len(checks):
+        return CheckedOutput(cleaned, checks=checks, failure=_too_little(text, checks, len(kept)))
+    final = " ".join(text for _, text in kept)
+    kind = question_type(question) if question else None
+    if kind and not has_answer_type(kind, strip_markers(final), question, lexicon=load_lexicon()):
+        return CheckedOutput(cleaned, checks=checks, failure=f"it names no {kind}, which the question asks for")
+    return CheckedOutput(final, citations, check_sentences(final, passages_of(citations), judge))
+
+
+def _kept_sentences(
+    checks: list[SentenceCheck], passages: Sequence[Hit], judge: StrictJudge
+) -> tuple[list[tuple[SentenceCheck, str]], list[Citation]]:
+    """The sentences shown, each with its text and markers, and the citations they number."""
     numbered = _Numbered()
-    kept = []
+    kept: list[tuple[SentenceCheck, str]] = []
     for number, check in enumerate(checks):
         if number and not _kept(checks[number - 1], kept) and opens_with_pronoun(check.sentence):
             continue  # "He is a former CIA deputy director": not once its subject was dropped
@@ -108,13 +128,7 @@ def check_output(
                 continue
             markers = [numbered.marker((found.source, found.start_char, found.end_char), found)]
         kept.append((check, f"{check.sentence} " + "".join(f"[{m}]" for m in markers)))
-    if not kept or len(kept) < min_supported_share * len(checks):
-        return CheckedOutput(cleaned, checks=checks, failure=_too_little(text, checks, len(kept)))
-    final = " ".join(text for _, text in kept)
-    kind = question_type(question) if question else None
-    if kind and not has_answer_type(kind, strip_markers(final), question, lexicon=load_lexicon()):
-        return CheckedOutput(cleaned, checks=checks, failure=f"it names no {kind}, which the question asks for")
-    return CheckedOutput(final, numbered.citations, check_sentences(final, passages_of(numbered.citations), judge))
+    return kept, numbered.citations
 
 
 def _kept(check: SentenceCheck, kept: list[tuple[SentenceCheck, str]]) -> bool:
