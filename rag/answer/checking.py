@@ -36,6 +36,7 @@ from rag.answer.prompting import GenerationSettings, ModelPrompt
 from rag.answer.quotes import ends_like_a_sentence, opens_with_pronoun
 from rag.answer.refusal import REFUSAL
 from rag.answer.support import StrictJudge, strict
+from rag.language.analysis import fold
 from rag.language.lexicon import load_lexicon
 from rag.language.questions import has_answer_type, question_type
 from rag.records import Answer, Citation, Hit, SentenceCheck
@@ -84,8 +85,8 @@ def check_output(
     (``rag.answer.support``): what a sentence states must stand in its support in the same
     relation, and what it adds to ``question`` (when given) must be in its support. A sentence
     that leans on the one before it ("He is ...") is dropped with that one; one that opens what
-    follows ("Possible measures include:") states nothing, and a last one left unfinished
-    (the token limit) is dropped. What is kept must hold the kind of thing the question asks for (a
+    follows ("Possible measures include:") or repeats an earlier one states nothing, and a
+    last one left unfinished (the token limit) is dropped. What is kept must hold the kind of thing the question asks for (a
     place for "where", a name for "which outlet": ``has_answer_type``), or it does not answer.
     """
     if not passages:
@@ -120,6 +121,8 @@ def _kept_sentences(
             continue  # "He is a former CIA deputy director": not once its subject was dropped
         if check.sentence.endswith(":") or (number == len(checks) - 1 and not ends_like_a_sentence(check.sentence)):
             continue  # opens what follows ("Possible measures include:"), or cut off by the token limit
+        if any(fold(check.sentence) == fold(earlier.sentence) for earlier in checks[:number]):
+            continue  # said again: a model looping, which says nothing more
         if check.supported:
             markers = [numbered.marker(("passage", m), Citation.of(0, passages[m - 1].chunk)) for m in check.markers]
         else:

@@ -263,6 +263,11 @@ def test_a_sentence_leaning_on_a_kept_one_is_kept(passages):
             "Russia and Ukraine exchanged 314 prisoners. Kadyrov said that 20 Chechen soldiers were among",
             "Russia and Ukraine exchanged 314 prisoners. [1]",
         ),
+        # said again, as a looping model does: once, and it counts against the share kept
+        (
+            "Russia and Ukraine exchanged 314 prisoners. Russia and Ukraine exchanged 314 prisoners.",
+            "Russia and Ukraine exchanged 314 prisoners. [1]",
+        ),
         (
             "Russia and Ukraine exchanged 314 prisoners. Twenty Chechen soldiers were among the prisoners.",
             "Russia and Ukraine exchanged 314 prisoners. [1] Twenty Chechen soldiers were among the prisoners. [2]",
@@ -306,3 +311,13 @@ def test_the_question_reaches_the_checks(passages):
     assert answer.text == "extractive"
     assert "only 0 of its 1 sentences are supported" in answer.fallback_reason
     assert check_output(restated, passages).failure is None  # read alone, it holds
+
+
+def test_a_loop_counts_against_the_share_kept(passages):
+    raw = (
+        "Russia and Ukraine exchanged 314 prisoners. Russia and Ukraine exchanged 314 prisoners. "
+        "Russia and Ukraine met in Geneva."
+    )
+    assert check_output(raw, passages).failure == (
+        "it cites no passage, and only 1 of its 3 sentences are supported by the retrieved passages"
+    )
