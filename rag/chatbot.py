@@ -27,7 +27,6 @@ from rag.answer.citations import SupportJudge, with_pages
 from rag.answer.evidence import ComposerSettings
 from rag.answer.extractive import compose_extractive
 from rag.answer.overview import compose_overview, overview_request
-from rag.answer.prompting import ModelPrompt
 from rag.answer.refusal import abstain
 from rag.answer.writers import Writer, open_writer, writer_name
 from rag.errors import DocumentsError, RagError
@@ -38,7 +37,7 @@ from rag.language.lexicon import load_lexicon
 from rag.models.embedding import Embedder
 from rag.models.rerankers import load_reranker
 from rag.records import MAX_QUESTION_CHARS, Answer, Document, Hit
-from rag.search.conversation import Message, checked_history, condense_question, resolve_people
+from rag.search.conversation import Message, checked_history, condense_question, is_follow_up, resolve_people
 from rag.search.questions import checked_question, searchable
 from rag.search.retrieval import Retriever
 from rag.search.spelling import respell
@@ -251,18 +250,18 @@ class Chatbot:
         for piece in self.llm.stream(prompt):
             written.append(piece)
             yield piece
-        return self._llm_answer(question, hits, prompt, "".join(written))
-
-    def _llm_answer(self, question: str, hits: list[Hit], prompt: ModelPrompt, raw_text: str) -> Answer:
-        """The model's answer (``backend``: the writer) if its citations hold, else the extractive one."""
+        # Checked, named by its writer; the extractive answer instead when the checks fail, or when
+        # the model refuses what the extractive composer answers (unless it leans on a
+        # conversation the composer does not read: "And who reported it?").
         answer = answer_from_output(
             question,
             hits,
             prompt,
-            raw_text,
+            "".join(written),
             lambda: self._extractive(question, hits),
             judge=self.judge,
             settings=self.settings.generation,
+            refusal_stands=bool(history) and is_follow_up(question),
         )
         return replace(answer, backend=self.llm.id) if answer.backend == "llm" else answer
 

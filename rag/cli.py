@@ -224,8 +224,10 @@ def _source_lines(answer, title: Callable[[str], str | None] | None = None) -> l
     if answer.fallback_reason:
         lines.append(f"(note: {answer.fallback_reason})")
     for citation in answer.citations:
+        attributed = " (attributed)" if citation.attributed else ""  # found for the model, not cited by it
         lines.append(
             f"[{citation.marker}] {place(citation.source, citation.start_line, citation.end_line, citation.page)}"
+            + attributed
         )
         lines.append(f"    {one_line(citation.quote)}")
     if answer.closest:

@@ -135,6 +135,9 @@ class Citation:
 
     ``page``: for a PDF, the page the quote is on, and then its lines are counted within that
     page; None for a format without pages, whose lines are the file's own.
+    ``attributed``: True when the answer's writer (a language model) did not cite this quote
+    itself, and it was found afterwards as the passage sentence(s) supporting the sentence that
+    carries the marker (``rag.answer.attribution``); False (as before) when the writer cited it.
     """
 
     marker: int
@@ -145,6 +148,7 @@ class Citation:
     start_char: int = 0
     end_char: int = 0
     page: int | None = None
+    attributed: bool = False
 
     @classmethod
     def of(cls, marker: int, span: LocatedText) -> Citation:

@@ -1,12 +1,18 @@
 """Checking what a language model wrote, before anyone sees it.
 
-Markers that point at no passage are removed; every sentence is judged against the passages it
-cites and unsupported ones are dropped. When nothing valid is cited, or most sentences are
-unsupported, the answer is the extractive one instead, with ``Answer.fallback_reason`` saying
-why. The model's own words are always kept in ``Answer.raw_text``.
+Markers that point at no passage are removed. Every sentence is judged, by the strict judge of
+``rag.answer.support`` (names, numbers, dates and speakers in the same relation as in one
+supporting sentence), against the passages it cites; a sentence without a marker, or whose
+marker does not hold, is attributed to the passage sentence that supports it
+(``rag.answer.attribution``), and one nothing supports is dropped. "Too little" survives when
+fewer than ``GenerationSettings.min_supported_share`` (half) of the sentences are kept, or
+none: the model was then not answering from the passages, and the answer is the extractive
+one instead, with ``Answer.fallback_reason`` saying why. A refusal gives way to the extractive
+answer when the extractive composer's evidence says the passages answer the question. The
+model's own words are always kept in ``Answer.raw_text``.
 
-Trade-off: dropping unsupported sentences can remove a true paraphrase the lexical judge
-missed, which is the price of never showing an unsupported claim.
+Trade-off: dropping unsupported sentences can remove a true paraphrase the judge missed, which
+is the price of never showing an unsupported claim.
 """
 
 from __future__ import annotations
@@ -14,8 +20,9 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from rag.answer.attribution import attribute
 from rag.answer.citations import (
     MARKER_LIST_RE,
     MARKER_RE,
@@ -23,9 +30,15 @@ from rag.answer.citations import (
     check_sentences,
     passages_of,
     remove_invalid_markers,
+    strip_markers,
 )
 from rag.answer.prompting import GenerationSettings, ModelPrompt
+from rag.answer.quotes import ends_like_a_sentence, opens_with_pronoun
 from rag.answer.refusal import REFUSAL
+from rag.answer.support import StrictJudge, strict
+from rag.language.analysis import fold
+from rag.language.lexicon import load_lexicon
+from rag.language.questions import has_answer_type, question_type
 from rag.records import Answer, Citation, Hit, SentenceCheck
 
 logger = logging.getLogger(__name__)
@@ -61,41 +74,94 @@ def check_output(
     passages: Sequence[Hit],
     judge: SupportJudge | None = None,
     min_supported_share: float = GenerationSettings.min_supported_share,
+    question: str | None = None,
 ) -> CheckedOutput:
     """Resolve and check the markers of a model's answer to a prompt built on ``passages``.
 
-    Kept: the sentences supported by the passages they cite, with markers renumbered 1, 2 … in
-    order of first use and a citation (the whole passage, verbatim) for each.
+    Kept: the sentences supported by the passages they cite, each citation the whole passage,
+    and the sentences without a marker that holds (none written, or one the check rejected)
+    that a span of a passage supports, cited to that span (``rag.answer.attribution``);
+    markers are numbered 1, 2 … in order of first use. ``judge`` is made strict
+    (``rag.answer.support``): what a sentence states must stand in its support in the same
+    relation, and what it adds to ``question`` (when given) must be in its support. A sentence
+    that leans on the one before it ("He is ...") is dropped with that one; one that opens what
+    follows ("Possible measures include:") or repeats an earlier one states nothing, and a
+    last one left unfinished (the token limit) is dropped. What is kept must hold the kind of thing the question asks for (a
+    place for "where", a name for "which outlet": ``has_answer_type``), or it does not answer.
     """
     if not passages:
         return CheckedOutput("", failure="no retrieved passage fits in the language model's context window")
     text = raw_text.strip()
     if not text:
         return CheckedOutput("", failure="the language model wrote nothing")
+    judge = strict(judge, question)
     valid = set(range(1, len(passages) + 1))
     cleaned = remove_invalid_markers(split_marker_lists(text), valid)
     if is_refusal(cleaned):
         return CheckedOutput(REFUSAL, abstained=True)
     checks = check_sentences(cleaned, {n: passages[n - 1].text for n in valid}, judge)
-    if not any(check.markers for check in checks):
-        cited_nothing = (
-            "its citation markers point at no retrieved passage" if MARKER_RE.search(text) else "it cites no passage"
-        )
-        return CheckedOutput(cleaned, checks=checks, failure=cited_nothing)
-    supported = [check for check in checks if check.supported]
-    if len(supported) < min_supported_share * len(checks) or not supported:
-        return CheckedOutput(
-            cleaned,
-            checks=checks,
-            failure=f"only {len(supported)} of its {len(checks)} sentences are supported by the passages they cite",
-        )
-    numbers: dict[int, int] = {}
-    for check in supported:
-        for marker in check.markers:
-            numbers.setdefault(marker, len(numbers) + 1)
-    final = " ".join(f"{c.sentence} " + "".join(f"[{numbers[m]}]" for m in c.markers) for c in supported)
-    citations = [Citation.of(new, passages[old - 1].chunk) for old, new in numbers.items()]
+    kept, citations = _kept_sentences(checks, passages, judge)
+    if not kept or len(kept) < min_supported_share * len(checks):
+        return CheckedOutput(cleaned, checks=checks, failure=_too_little(text, checks, len(kept)))
+    final = " ".join(text for _, text in kept)
+    kind = question_type(question) if question else None
+    if kind and not has_answer_type(kind, strip_markers(final), question, lexicon=load_lexicon()):
+        return CheckedOutput(cleaned, checks=checks, failure=f"it names no {kind}, which the question asks for")
     return CheckedOutput(final, citations, check_sentences(final, passages_of(citations), judge))
+
+
+def _kept_sentences(
+    checks: list[SentenceCheck], passages: Sequence[Hit], judge: StrictJudge
+) -> tuple[list[tuple[SentenceCheck, str]], list[Citation]]:
+    """The sentences shown, each with its text and markers, and the citations they number."""
+    numbered = _Numbered()
+    kept: list[tuple[SentenceCheck, str]] = []
+    for number, check in enumerate(checks):
+        if number and not _kept(checks[number - 1], kept) and opens_with_pronoun(check.sentence):
+            continue  # "He is a former CIA deputy director": not once its subject was dropped
+        if check.sentence.endswith(":") or (number == len(checks) - 1 and not ends_like_a_sentence(check.sentence)):
+            continue  # opens what follows ("Possible measures include:"), or cut off by the token limit
+        if any(fold(check.sentence) == fold(earlier.sentence) for earlier in checks[:number]):
+            continue  # said again: a model looping, which says nothing more
+        if check.supported:
+            markers = [numbered.marker(("passage", m), Citation.of(0, passages[m - 1].chunk)) for m in check.markers]
+        else:
+            found = attribute(check.sentence, passages, judge)
+            if found is None:
+                continue
+            markers = [numbered.marker((found.source, found.start_char, found.end_char), found)]
+        kept.append((check, f"{check.sentence} " + "".join(f"[{m}]" for m in markers)))
+    return kept, numbered.citations
+
+
+def _kept(check: SentenceCheck, kept: list[tuple[SentenceCheck, str]]) -> bool:
+    return any(done is check for done, _ in kept)
+
+
+class _Numbered:
+    """Citations numbered in order of first use; one cited twice keeps its number."""
+
+    def __init__(self) -> None:
+        self.citations: list[Citation] = []
+        self._markers: dict[tuple, int] = {}
+
+    def marker(self, key: tuple, citation: Citation) -> int:
+        if key not in self._markers:
+            self._markers[key] = len(self.citations) + 1
+            self.citations.append(replace(citation, marker=self._markers[key]))
+        return self._markers[key]
+
+
+def _too_little(text: str, checks: list[SentenceCheck], kept: int) -> str:
+    """Why an output of which only ``kept`` sentences hold is not shown. Fewer than
+    ``min_supported_share`` of its sentences holding says the model was not answering from the
+    passages: what holds is then an incidental copy beside invented claims, not an answer."""
+    held = f"only {kept} of its {len(checks)} sentences are supported by the retrieved passages"
+    if any(check.markers for check in checks):
+        return held
+    if MARKER_RE.search(text):
+        return f"its citation markers point at no retrieved passage, and {held}"
+    return f"it cites no passage, and {held}"
 
 
 def answer_from_output(
@@ -107,10 +173,26 @@ def answer_from_output(
     *,
     judge: SupportJudge | None = None,
     settings: GenerationSettings | None = None,
+    refusal_stands: bool = False,
 ) -> Answer:
-    """The model's answer when it passes the checks, else ``fallback()`` saying why."""
+    """The model's answer when it passes the checks, else ``fallback()`` saying why.
+
+    A refusal is the model's answer only when ``fallback()`` refuses too: when the extractive
+    composer's evidence says the passages answer the question, its answer is shown instead.
+    ``refusal_stands``: not so for a question that leans on the conversation before it, which
+    the model reads and the extractive composer does not.
+    """
     settings = settings or GenerationSettings()
-    checked = check_output(raw_text, prompt.passages, judge, settings.min_supported_share)
+    checked = check_output(raw_text, prompt.passages, judge, settings.min_supported_share, question)
+    if checked.abstained and not refusal_stands:
+        extractive = fallback()
+        if not extractive.abstained:
+            return _instead(
+                extractive,
+                raw_text,
+                "the language model declined to answer, but the extractive composer's evidence says the "
+                "passages answer the question",
+            )
     if checked.failure is None:
         return Answer(
             question=question,
@@ -123,9 +205,11 @@ def answer_from_output(
             checks=checked.checks,
         )
     logger.info("language model answer not shown: %s", checked.failure)
-    answer = fallback()
+    return _instead(fallback(), raw_text, f"The language model's answer was not used: {checked.failure}")
+
+
+def _instead(answer: Answer, raw_text: str, reason: str) -> Answer:
+    """The extractive ``answer`` shown instead of what the model wrote, saying why."""
     answer.raw_text = raw_text
-    answer.fallback_reason = (
-        f"The language model's answer was not used: {checked.failure}. This is the extractive answer."
-    )
+    answer.fallback_reason = f"{reason[0].upper()}{reason[1:]}. This is the extractive answer."
     return answer

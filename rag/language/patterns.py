@@ -180,3 +180,43 @@ PRONOUN_OPENING_RE = re.compile(rf"^[\W_]*(?:{alternation(LEANING_PRONOUNS)})\b"
 # says, and a quote without it misleads.
 QUALIFIERS = ("not", "but", "however", "yet", "still", "nevertheless", "nonetheless")
 QUALIFYING_OPENING_RE = re.compile(rf"^[\W_]*(?:{alternation(QUALIFIERS)})\b", re.IGNORECASE)
+
+# ----------------------------------------------------------------------------------------
+# Who says what
+
+# Verbs that put a statement in someone's mouth: "Kadyrov said ...", "... , the ruler wrote",
+# "he reported that ...". A claim that names who said something is supported only by a
+# sentence in which that person is the one saying it (``rag.answer.support``).
+SPEECH_VERBS = (
+    *word_list("say says said tell tells told write writes wrote written report reports reported state states stated"),
+    *word_list("claim claims claimed add adds added argue argues argued note notes noted warn warns warned announce"),
+    *word_list("announces announced insist insists insisted explain explains explained call calls called describe"),
+    *word_list("describes described urge urges urged suggest suggests suggested post posts posted believe believes"),
+    *word_list("believed predict predicts predicted"),
+)
+# A speaker: a run of capitalised words, or a pronoun, or a description ("the Chechen ruler").
+SPEAKER_NAME = r"[A-Z][\w’'-]+(?:\s+(?:bin\s+|al\s+|de\s+|von\s+)?[A-Z][\w’'-]+)*"
+SPEAKER_PRONOUNS = ("he", "she", "they", "He", "She", "They")
+# "Kadyrov said", "Kadyrov has said", "he reported", "the Chechen ruler wrote"
+SPEAKER_BEFORE_RE = re.compile(
+    rf"(?:\b(?P<pronoun>{alternation(SPEAKER_PRONOUNS)})|\b(?P<name>{SPEAKER_NAME})"
+    rf"|\b(?P<description>the\s+(?:[\w’'-]+\s+){{0,3}}?[a-z][\w-]*))"
+    rf"\s+(?:has\s+|had\s+|also\s+|later\s+|then\s+)?(?:{alternation(SPEECH_VERBS)})\b"
+)
+# "“...,” said Kadyrov" (after a quotation or a comma: "told Reuters" names the listener), and
+# "according to the Russian investigative outlet Agentstvo": the phrase up to the next comma,
+# whose names are the speaker's.
+SPEAKER_AFTER_RE = re.compile(
+    rf"(?:[,”\"]\s*(?:{alternation(SPEECH_VERBS)})|\b[Aa]ccording\s+to)\s+(?P<phrase>[^,.;:!?“”\"]{{1,80}})"
+)
+# A written answer's frame, which speaks of the documents rather than of what they say: "The
+# article mentions that ...", "The sources suggest ...", "According to the document, ...",
+# "The answer to this question is: ...". What follows it is the claim.
+DOCUMENT_NOUNS = word_list("article articles source sources document documents text passage passages report answer")
+FRAME_VERBS = word_list("mentions mention states state says say notes note suggests suggest shows show reports report")
+FRAME_RE = re.compile(
+    rf"^\s*(?:(?:according\s+to\s+(?:the|this|these)\s+(?:{alternation(DOCUMENT_NOUNS)})\s*,?)"
+    rf"|(?:(?:the|this|these)\s+(?:{alternation(DOCUMENT_NOUNS)})(?:\s+to\s+(?:this|the|your)\s+question)?"
+    rf"\s+(?:also\s+)?(?:{alternation(FRAME_VERBS)}|is|are)(?:\s+that)?\s*[:,]?))\s+",
+    re.IGNORECASE,
+)

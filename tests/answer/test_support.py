@@ -1,0 +1,236 @@
+"""The strict support check for written text (``rag.answer.support``): a claim holds only when
+its numbers, dates, names and speakers stand in the supporting sentence(s) in the same
+relation. Each rule is tested on several cases; the passages are sentences of the seeds."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.answer.citations import LexicalJudge
+from rag.answer.support import Figure, StrictJudge, figures_of, speakers_of, statement_of, strict
+
+EXCHANGE = (
+    "After Russia and Ukraine completed their first prisoner swap in months on February 5, he reported that "
+    "20 Chechen soldiers were included in the exchange. The post included a video of several soldiers. "
+    "The February 5 exchange included 314 prisoners (157 from each side). According to the Russian "
+    "investigative outlet Agentstvo, the returned Chechen soldiers were members of the Akhmat special forces "
+    "unit captured during Ukraine’s 2024 incursion in Russia’s Kursk region."
+)
+BEFORE = "Chechnya’s leader Ramzan Kadyrov has softened his stance on prisoners of war. "
+TALKS = (
+    "Kadyrov, an ally of Vladimir Putin, said he did not think the peace talks would lead anywhere. "
+    "However, US Secretary of State Antony Blinken said the US had not seen any evidence that peace talks "
+    "between Ukraine and Russia were progressing in a constructive way. This came after Russia’s deputy "
+    "defense minister Alexander Fomin said Moscow had decided to scale back operations near Kyiv."
+)
+PASSAGE = BEFORE + EXCHANGE
+
+
+def supported(claim: str, passage: str = PASSAGE) -> bool:
+    judge = StrictJudge()
+    return judge.support(claim, passage) >= judge.threshold
+
+
+@pytest.mark.parametrize(
+    "claim",
+    [
+        "The February 5 exchange included 314 prisoners.",
+        "20 Chechen soldiers were included in the exchange.",
+        "Twenty Chechen soldiers were included in the exchange.",
+        "Russia and Ukraine completed a prisoner swap on February 5 that included 20 Chechen soldiers.",
+        "The February 5 exchange included 314 prisoners exchanged 157 from each side.",
+    ],
+)
+def test_a_number_counting_the_same_thing_is_supported(claim):
+    assert supported(claim)
+
+
+@pytest.mark.parametrize(
+    "claim",
+    [
+        "The February 5 exchange included 20 prisoners.",  # 20 counts Chechen soldiers
+        "314 Chechen soldiers were included in the exchange.",  # 314 counts prisoners
+        "20 Chechen prisoners were included in the exchange.",
+    ],
+)
+def test_a_number_moved_to_another_thing_or_invented_is_not(claim):
+    assert LexicalJudge().support(claim, PASSAGE) >= LexicalJudge.threshold  # the word count lets it through
+    assert not supported(claim)
+
+
+@pytest.mark.parametrize(
+    "claim",
+    [
+        "The February 5 exchange included 390 prisoners.",
+        "The February 5 exchange included 314 prisoners and 30 civilians.",
+        "Russia and Ukraine completed a prisoner swap that included 200 Chechen soldiers.",
+    ],
+)
+def test_a_number_the_passage_lacks_is_not_supported(claim):
+    assert not supported(claim)
+
+
+@pytest.mark.parametrize(
+    "claim",
+    [
+        "The February 6 exchange included 314 prisoners.",
+        "The March 5 exchange included 314 prisoners.",
+        "The returned Chechen soldiers were captured during the 2023 incursion in the Kursk region.",
+    ],
+)
+def test_a_date_the_sentence_does_not_state_is_not_supported(claim):
+    assert not supported(claim)
+
+
+@pytest.mark.parametrize(
+    "claim, holds",
+    [
+        ("Kadyrov reported that 20 Chechen soldiers were included in the exchange.", True),  # "he reported"
+        ("According to Agentstvo, the returned Chechen soldiers were members of the Akhmat unit.", True),
+        ("Agentstvo said the returned Chechen soldiers were members of the Akhmat special forces unit.", True),
+        ("Kadyrov said the returned Chechen soldiers were members of the Akhmat special forces unit.", False),
+        ("Agentstvo reported that 20 Chechen soldiers were included in the exchange.", False),
+        ("Kadyrov said the February 5 exchange included 314 prisoners.", False),  # nobody says it
+    ],
+)
+def test_a_statement_is_supported_only_in_its_speakers_mouth(claim, holds):
+    assert supported(claim) is holds
+
+
+@pytest.mark.parametrize(
+    "claim, holds",
+    [
+        ("Blinken said the US had not seen any evidence that peace talks were progressing.", True),
+        ("Antony Blinken said the US had not seen evidence that the talks were progressing.", True),
+        ("Kadyrov said the US had not seen any evidence that peace talks were progressing.", False),
+        ("Putin said the US had not seen any evidence that peace talks were progressing.", False),
+        ("Fomin said Moscow had decided to scale back operations near Kyiv.", True),
+        ("Blinken said Moscow had decided to scale back operations near Kyiv.", False),
+    ],
+)
+def test_a_person_named_elsewhere_in_the_passage_is_not_the_speaker(claim, holds):
+    assert supported(claim, TALKS) is holds
+
+
+@pytest.mark.parametrize(
+    "claim",
+    [
+        "Ukraine and Poland exchanged 314 prisoners on February 5.",
+        "The returned Chechen soldiers were members of the Wagner unit.",
+    ],
+)
+def test_a_name_the_sentences_do_not_hold_is_not_supported(claim):
+    assert not supported(claim)
+
+
+@pytest.mark.parametrize(
+    "claim",
+    [
+        "Kadyrov’s Akhmat special forces unit softened his stance on prisoners of war.",
+        "The Akhmat special forces unit included 314 prisoners.",
+        "Ramzan Kadyrov softened his stance after the February 5 exchange of 314 prisoners.",
+    ],
+)
+def test_words_scattered_over_the_passage_do_not_support_a_claim(claim):
+    # Every word is in the passage, spread over sentences that do not lean on one another.
+    assert LexicalJudge().support(claim, PASSAGE) >= LexicalJudge.threshold
+    assert not supported(claim)
+
+
+def test_a_sentence_that_leans_on_the_one_before_is_read_with_it():
+    passage = "Ramzan Kadyrov leads Chechnya. He has softened his stance on prisoners of war."
+    span = StrictJudge().best_span("Ramzan Kadyrov has softened his stance on prisoners of war.", passage)
+    assert (span.start, span.end) == (0, len(passage))
+
+
+def test_the_best_span_is_the_supporting_sentence():
+    span = StrictJudge().best_span("The February 5 exchange included 314 prisoners.", PASSAGE)
+    assert PASSAGE[span.start : span.end] == "The February 5 exchange included 314 prisoners (157 from each side)."
+    assert span.score == 1.0
+
+
+def test_what_a_sentence_states():
+    assert figures_of("The exchange included 314 prisoners (157 from each side) on February 5, 2024.") == (
+        Figure("314", frozenset({"prison"})),
+        Figure("157", frozenset()),
+    )
+    stated = statement_of("Kadyrov may say that 20 soldiers returned in May.")
+    assert stated.dates == frozenset({"may"})  # the month, not the verb
+    assert stated.figures == (Figure("20", frozenset({"soldier"})),)
+    assert speakers_of("“We will win,” said Ramzan Kadyrov.") == frozenset({"kadyrov"})
+    assert speakers_of("He said he would stay.", before="Apti Alaudinov arrived in Moscow.") == frozenset({"alaudinov"})
+
+
+def test_any_judge_is_made_strict_once():
+    lexical = LexicalJudge()
+    judge = strict(lexical)
+    assert judge.base is lexical and judge.threshold == lexical.threshold
+    assert strict(judge) is judge
+    assert isinstance(strict(None).base, LexicalJudge)
+
+
+@pytest.mark.parametrize(
+    "claim",
+    [
+        "The article mentions that the February 5 exchange included 314 prisoners.",
+        "According to the sources, the February 5 exchange included 314 prisoners.",
+        "The answer to this question is: the February 5 exchange included 314 prisoners.",
+    ],
+)
+def test_a_frame_about_the_documents_is_not_part_of_the_claim(claim):
+    span = StrictJudge().best_span(claim, PASSAGE)
+    assert span.score == 1.0  # "article", "sources", "answer" need no support
+    assert PASSAGE[span.start : span.end].startswith("The February 5 exchange included 314 prisoners")
+
+
+@pytest.mark.parametrize(
+    "question, claim",
+    [
+        ("How many prisoners did the February 5 exchange include?", "The February 5 exchange included prisoners."),
+        (
+            "Which outlet said the returned soldiers were Akhmat members?",
+            "An outlet said the returned soldiers were Akhmat members.",
+        ),
+        ("Did Kadyrov soften his stance on prisoners of war?", "Kadyrov softened his stance on prisoners of war."),
+    ],
+)
+def test_a_claim_that_only_restates_the_question_is_not_supported(question, claim):
+    assert supported(claim)  # true, and every word is in the passage ...
+    assert StrictJudge(question=question).support(claim, PASSAGE) == 0.0  # ... but it adds nothing
+
+
+@pytest.mark.parametrize(
+    "question, claim, holds",
+    [
+        (
+            "How many prisoners did the February 5 exchange include?",
+            "The February 5 exchange included 314 prisoners.",
+            True,
+        ),
+        (
+            "Which outlet reported on the returned soldiers?",
+            "Agentstvo reported that the returned Chechen soldiers were Akhmat members.",
+            True,
+        ),
+        (
+            "Which outlet reported on the returned soldiers?",
+            "Meduza reported that the returned Chechen soldiers were Akhmat members.",
+            False,
+        ),
+        (
+            "What did the post include?",
+            "The post included a video of several soldiers in camouflage with Russian flags.",
+            False,
+        ),
+    ],
+)
+def test_what_a_claim_adds_to_the_question_must_be_in_its_support(question, claim, holds):
+    judge = StrictJudge(question=question)
+    assert (judge.support(claim, PASSAGE) >= judge.threshold) is holds
+
+
+def test_a_strict_judge_is_made_again_for_another_question():
+    judge = strict(None, "How many prisoners?")
+    assert judge.question == "How many prisoners?"
+    assert strict(judge, "How many prisoners?") is judge
+    assert strict(judge, "Who reported it?").question == "Who reported it?"
