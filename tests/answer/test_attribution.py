@@ -119,7 +119,7 @@ def test_an_unmarked_answer_is_shown_with_attributed_citations(writing_bot):
     writing_bot.llm = ScriptedWriter("The February 5 exchange included 314 prisoners.")
     answer = writing_bot.ask("How many prisoners were exchanged on February 5?")
 
-    assert answer.backend == "llm" and answer.fallback_reason is None
+    assert answer.backend == "scripted" and answer.fallback_reason is None  # the writer that wrote it
     assert answer.text == "The February 5 exchange included 314 prisoners. [1]"
     assert [(c.source, c.start_line, c.attributed) for c in answer.citations] == [(EXCHANGE_FILE, 21, True)]
     assert answer.to_dict()["citations"][0]["attributed"] is True
