@@ -83,3 +83,10 @@ def test_the_graph_finds_cycles_through_local_imports_and_private_names(graph, t
     ]
     assert graph.edge_count(modules) == 4
     assert graph.oversized(modules, limit=2) == {"pkg.a": 5}
+
+
+def test_test_modules_have_names_of_their_own():
+    # pytest imports test modules by base name (rootdir-relative, no packages): two modules
+    # of one name in different folders stop it collecting the whole tree.
+    names = [path.name for path in (ROOT / "tests").rglob("test_*.py")]
+    assert sorted({name for name in names if names.count(name) > 1}) == []
