@@ -4,10 +4,9 @@ question and the history, read the question as meant (a pronoun as the person th
 conversation is about, a misspelt name as the index spells it), retrieve (with the previous
 question for a follow-up, and rerank), compose, and give the answer back as asked.
 
-Composing is extractive unless a language model is configured; then the model writes the
-answer and ``rag.answer.llm`` checks its citations, falling back to the extractive answer (and saying
-so in ``Answer.fallback_reason``) when they do not hold. Configured models are loaded when the
-bot is built, so a model that cannot be loaded is an error up front, not on the first question.
+Composing is extractive unless a language model (``rag.answer.llm``) or a chat server
+(``rag.answer.remote``) writes the answer; its citations are checked, the extractive answer given
+when they do not hold (``Answer.fallback_reason`` says why). Models load when the bot is built.
 
 Trade-offs made:
 - ``ask`` is ``stream`` run to the end, so the two cannot answer differently. An answer that is
@@ -27,10 +26,11 @@ from rag.answer.checking import answer_from_output
 from rag.answer.citations import SupportJudge, with_pages
 from rag.answer.evidence import ComposerSettings
 from rag.answer.extractive import compose_extractive
-from rag.answer.llm import LLMAnswerer, load_llm
+from rag.answer.llm import load_llm
 from rag.answer.overview import compose_overview, overview_request
 from rag.answer.prompting import ModelPrompt
 from rag.answer.refusal import abstain
+from rag.answer.remote import RemoteWriter, load_remote
 from rag.errors import DocumentsError, RagError
 from rag.ingest.chunking import ChunkerSettings
 from rag.ingest.loading import TITLE_SHOWN_CHARS, display_title, read_folder, shown_title
@@ -84,9 +84,9 @@ class Chatbot:
         self.top_k = passage_count(top_k, "top_k")
         self.judge = judge
         reranker = load_reranker(self.settings.reranker_model, device=self.settings.device)
-        self.llm: LLMAnswerer | None = load_llm(
-            self.settings.llm_model, device=self.settings.device, settings=self.settings.generation
-        )
+        s = self.settings  # a chat server at llm_url writes the answers, else llm_model here, else none
+        remote = load_remote(s.llm_url, s.llm_model, settings=s.generation, server=s.llm_server)
+        self.llm = remote or load_llm(s.llm_model, device=s.device, settings=s.generation)
         self.retriever = Retriever(index, embedder, self.settings.retrieval, reranker)
         self._titles: dict[tuple[str, int], str | None] = {}
         logger.info("backends: %s", self.backends)
@@ -256,14 +256,13 @@ class Chatbot:
 
     def _llm_answer(self, question: str, hits: list[Hit], prompt: ModelPrompt, raw_text: str) -> Answer:
         """The model's answer if its citations hold, else the extractive answer saying why."""
-        return answer_from_output(
-            question,
-            hits,
-            prompt,
-            raw_text,
-            lambda: self._extractive(question, hits),
-            judge=self.judge,
-            settings=self.settings.generation,
+        extractive, settings = (lambda: self._extractive(question, hits)), self.settings.generation
+        answer = answer_from_output(question, hits, prompt, raw_text, extractive, judge=self.judge, settings=settings)
+        # A chat server's answer names the server: "llm" alone would pass for the local model.
+        return (
+            replace(answer, backend=self.llm.id)
+            if isinstance(self.llm, RemoteWriter) and answer.backend == "llm"
+            else answer
         )
 
     # -- documents ----------------------------------------------------------------------
