@@ -5,6 +5,12 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN = $(VENV)/bin
 
+# llama-cpp-python (the chat server tests/answer/test_remote.py starts) compiles llama.cpp on
+# install: 10-25 minutes on 2 cores the first time, then pip reuses the wheel it built. Built
+# for any x86-64 CPU with AVX2 and FMA rather than tuned to this one (GGML_NATIVE), so that a
+# kept wheel still runs if the machine underneath changes; no OpenMP, no curl (it downloads nothing).
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_OPENMP=OFF -DLLAMA_CURL=OFF
+
 .PHONY: install run test lint chromium bench clean
 
 install: $(VENV)/.installed
@@ -15,7 +21,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e ".[neural,ui,eval,dev]"
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip install -q -e ".[neural,ui,eval,dev,llm-server]"
 	touch $@
 
 # The page serves library/, a copy of seeds/ made on the first run: files uploaded on the page

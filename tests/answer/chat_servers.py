@@ -173,10 +173,14 @@ class LlamaServer:
     def __init__(self, model: Path, log: Path, *, n_ctx: int = 4096) -> None:
         self.port = free_port()
         self.log_path = log
-        command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1"]
-        command += ["--port", str(self.port), "--n_ctx", str(n_ctx), "--n_threads", "2", "--seed", "0"]
-        self.log = open(log, "wb")  # noqa: SIM115 (closed in stop)
-        self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT, env=_offline_env())
+        self.command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1"]
+        self.command += ["--port", str(self.port), "--n_ctx", str(n_ctx), "--n_threads", "2", "--seed", "0"]
+        self.log = open(log, "ab")  # noqa: SIM115 (closed in stop)
+        self.start()
+
+    def start(self) -> None:
+        """Start the server (again, after ``kill``, on the same port) and wait until it answers."""
+        self.process = subprocess.Popen(self.command, stdout=self.log, stderr=subprocess.STDOUT, env=_offline_env())
         try:
             self._wait_until_up()
         except BaseException:
