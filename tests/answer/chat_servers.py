@@ -125,11 +125,41 @@ def events(*payloads: object, done: bool = True, pause: float = 0.0) -> Callable
     return send
 
 
+def cut_off(*payloads: object) -> Callable[[BaseHTTPRequestHandler], None]:
+    """Events sent in HTTP/1.1 chunks, then the connection dropped mid-body, as when the
+    server's process is killed."""
+
+    def send(handler: BaseHTTPRequestHandler) -> None:
+        handler.protocol_version = "HTTP/1.1"
+        handler.send_response(200)
+        handler.send_header("Content-Type", "text/event-stream")
+        handler.send_header("Transfer-Encoding", "chunked")
+        handler.end_headers()
+        for payload in payloads:
+            data = f"data: {json.dumps(payload)}\n\n".encode()
+            handler.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+        handler.wfile.flush()
+        handler.connection.shutdown(socket.SHUT_RDWR)
+        handler.close_connection = True
+
+    return send
+
+
 def answering(text: str) -> Callable[[BaseHTTPRequestHandler], None]:
     """A stream that writes ``text`` a word at a time, as a model would."""
     words = text.split(" ")
     pieces = [w if i == 0 else " " + w for i, w in enumerate(words)]
     return events(chunk(""), *(chunk(p) for p in pieces), chunk(finish="stop"))
+
+
+def stalling(first: dict, seconds: float) -> Callable[[BaseHTTPRequestHandler], None]:
+    """Send the ``first`` event, then nothing for ``seconds`` (or until the stub stops)."""
+
+    def send(handler: BaseHTTPRequestHandler) -> None:
+        events(first, done=False)(handler)
+        handler.server.stopping.wait(seconds)
+
+    return send
 
 
 def sleeping(seconds: float) -> Callable[[BaseHTTPRequestHandler], None]:

@@ -23,6 +23,7 @@ from tests.answer.chat_servers import (
     StubChatServer,
     answering,
     chunk,
+    cut_off,
     events,
     free_port,
     json_reply,
@@ -30,6 +31,7 @@ from tests.answer.chat_servers import (
     reply,
     sleeping,
     smollm2_gguf,
+    stalling,
 )
 from tests.conftest import SEEDS
 
@@ -208,11 +210,28 @@ def test_a_server_slower_than_the_timeout_is_one_line(stub, seeds_index):
     assert "--llm-timeout" in message
 
 
+@answers(stalling(chunk("The exchange"), 30))
+def test_a_server_that_stalls_mid_answer_is_one_line(stub, seeds_index):
+    bot = Chatbot.from_index(seeds_index, llm_url=stub.url, llm_server=ServerSettings(read_timeout=0.2))
+    stream = bot.stream(QUESTION)
+    message = one_line_error(lambda: list(stream))
+    assert message.startswith(f"The chat server at {stub.url}/v1 sent nothing for 0.2 s while writing the answer.")
+
+
 @answers(events(chunk("The exchange"), chunk(" included"), done=False))
 def test_a_stream_cut_short_is_one_line_not_half_an_answer(stub, seeds_index):
     stream = Chatbot.from_index(seeds_index, llm_url=stub.url).stream(QUESTION)
     message = one_line_error(lambda: list(stream))
     assert message.startswith(f"The chat server at {stub.url}/v1 stopped before the answer was finished")
+
+
+@answers(cut_off(chunk("The exchange"), chunk(" included")))
+def test_a_connection_dropped_mid_answer_is_one_line(stub, seeds_index):
+    stream = Chatbot.from_index(seeds_index, llm_url=stub.url).stream(QUESTION)
+    message = one_line_error(lambda: list(stream))
+    # http.client reads a chunked body cut short as its end: the missing last event tells.
+    assert message.startswith(f"The chat server at {stub.url}/v1 stopped before the answer was finished")
+    assert message.endswith("Check that the server is still running, then ask again.")
 
 
 @pytest.mark.parametrize(
