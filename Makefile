@@ -11,7 +11,7 @@ BIN = $(VENV)/bin
 # kept wheel still runs if the machine underneath changes; no OpenMP, no curl (it downloads nothing).
 LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_OPENMP=OFF -DLLAMA_CURL=OFF
 
-.PHONY: install run test lint chromium bench clean
+.PHONY: install llm-server run test lint chromium bench clean
 
 install: $(VENV)/.installed
 
@@ -21,7 +21,14 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q torch==2.13.0
-	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip install -q -e ".[neural,ui,eval,dev,llm-server]"
+	$(BIN)/python -m pip install -q -e ".[neural,ui,eval,dev]"
+	touch $@
+
+# Only the tests need it: `make run` does not wait for the compiler.
+llm-server: $(VENV)/.llm-server
+
+$(VENV)/.llm-server: $(VENV)/.installed
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip install -q -e ".[llm-server]"
 	touch $@
 
 # The page serves library/, a copy of seeds/ made on the first run: files uploaded on the page
@@ -38,7 +45,7 @@ chromium:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium is not installed and this is not root: browser tests will be skipped"; fi; }
 
-test: install chromium
+test: install llm-server chromium
 	$(BIN)/python -m pytest -q
 
 lint: install
