@@ -28,6 +28,7 @@ $(VENV)/.installed: pyproject.toml
 llm-server: $(VENV)/.llm-server
 
 $(VENV)/.llm-server: $(VENV)/.installed
+	@echo "Installing llama-cpp-python: compiling llama.cpp takes 10-25 minutes the first time."
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip install -q -e ".[llm-server]"
 	touch $@
 
