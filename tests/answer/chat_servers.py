@@ -18,8 +18,27 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import pytest
+
+from rag.errors import GenerationError
+from tests.conftest import SEEDS
+
+QUESTION = "How many prisoners were exchanged on February 5?"
 MODELS = {"object": "list", "data": [{"id": "stub-model", "object": "model"}]}
 SERVER_START_SECONDS = 180  # loading the model and warming up, on a busy 2-core machine
+
+
+def quote_is_verbatim_at_its_lines(citation) -> bool:
+    lines = (SEEDS / citation.source).read_text(encoding="utf-8").split("\n")
+    return citation.quote in "\n".join(lines[citation.start_line - 1 : citation.end_line])
+
+
+def one_line_error(call) -> str:
+    with pytest.raises(GenerationError) as caught:
+        call()
+    message = str(caught.value)
+    assert "\n" not in message and "Traceback" not in message
+    return message
 
 
 def free_port() -> int:

@@ -1,6 +1,5 @@
-"""The HTTP writer (``rag.answer.remote``): against stub servers on 127.0.0.1 for what is sent
-and every way a server can fail, and against llama-cpp-python's real server on SmolLM2's GGUF
-(slow; skipped, saying why, where that server or the model is not installed)."""
+"""The HTTP writer (``rag.answer.remote``) against stub servers on 127.0.0.1: what is sent, and
+every way a server can fail (test_llama_server.py: against a real one)."""
 
 from __future__ import annotations
 
@@ -16,10 +15,9 @@ from rag import Chatbot, RagError
 from rag.answer.prompting import GenerationSettings, build_messages
 from rag.answer.remote import REMOTE_PREFIX, RemoteWriter, ServerSettings, api_base
 from rag.cli import main
-from rag.errors import GenerationError
 from rag.settings import Settings
 from tests.answer.chat_servers import (
-    LlamaServer,
+    QUESTION,
     StubChatServer,
     answering,
     chunk,
@@ -27,22 +25,15 @@ from tests.answer.chat_servers import (
     events,
     free_port,
     json_reply,
-    llama_server_missing,
+    one_line_error,
+    quote_is_verbatim_at_its_lines,
     reply,
     sleeping,
-    smollm2_gguf,
     stalling,
 )
-from tests.conftest import SEEDS
 
-QUESTION = "How many prisoners were exchanged on February 5?"
 KEY = "sk-test-5ecret"
 HTML = "<!doctype html><html><head><title>Router login</title></head><body>Sign in</body></html>"
-
-
-def quote_is_verbatim_at_its_lines(citation) -> bool:
-    lines = (SEEDS / citation.source).read_text(encoding="utf-8").split("\n")
-    return citation.quote in "\n".join(lines[citation.start_line - 1 : citation.end_line])
 
 
 def citing_the_314_sentence(handler) -> None:
@@ -71,14 +62,6 @@ def stub(request):
 
         server.chat = answer
         yield server
-
-
-def one_line_error(call) -> str:
-    with pytest.raises(GenerationError) as caught:
-        call()
-    message = str(caught.value)
-    assert "\n" not in message and "Traceback" not in message
-    return message
 
 
 # -- what is sent -------------------------------------------------------------------------------
@@ -177,6 +160,11 @@ def test_the_api_root_is_found_from_the_address_as_typed(url, base):
 def test_an_address_that_is_not_http_is_refused_when_the_settings_are_made(url):
     with pytest.raises(RagError, match="llm_url"):
         Settings(llm_url=url)
+
+
+def test_the_server_settings_must_be_server_settings():
+    with pytest.raises(RagError, match="llm_server must be a ServerSettings, not int"):
+        Settings(llm_server=30)
 
 
 @pytest.mark.parametrize("seconds", [0, -1, float("nan"), float("inf"), "10", True])
@@ -332,71 +320,3 @@ def test_the_chat_page_shows_a_server_failure_as_its_error_message(stub, seeds_i
     *_, (question_box, shown, _, conversation) = app.ask(QUESTION, 5, Conversation())
     assert question_box == QUESTION and conversation.history == []
     assert "answered POST /chat/completions with text/html, not JSON" in shown[-1]["content"]
-
-
-# -- llama-cpp-python's server on SmolLM2 -------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def llama(tmp_path_factory):
-    """llama-cpp-python's server on SmolLM2-135M, once for these tests (it starts in seconds; the
-    first answer costs most, reading the prompt, which the server keeps for the next one)."""
-    missing = llama_server_missing()
-    if missing:
-        pytest.skip(missing)
-    server = LlamaServer(smollm2_gguf(), tmp_path_factory.mktemp("llama") / "server.log")
-    yield server
-    server.stop()
-
-
-# Two passages and a short answer: a 135M model on a shared CPU reads ~100 prompt tokens a second.
-REAL_SERVER_SETTINGS = {"top_k": 2, "generation": GenerationSettings(max_new_tokens=64)}
-
-
-@pytest.fixture(scope="module")
-def llama_bot(llama, seeds_index):
-    return Chatbot.from_index(seeds_index, llm_url=llama.url, **REAL_SERVER_SETTINGS)
-
-
-@pytest.mark.slow
-def test_the_real_server_writes_a_checked_answer_with_verbatim_citations(llama_bot):
-    answer = llama_bot.ask(QUESTION)
-    assert llama_bot.llm.id.startswith(REMOTE_PREFIX) and "SmolLM2-135M-Instruct" in llama_bot.llm.id
-    assert llama_bot.backends["answers"] == f"{llama_bot.llm.id} (checked, extractive fallback)"
-    assert answer.raw_text.strip(), "the server wrote nothing"
-    # A 135M model's answer passes its checks, or gives way to the extractive one saying why.
-    if answer.fallback_reason is None:
-        assert answer.backend == llama_bot.llm.id
-    else:
-        assert answer.backend == "extractive" and "language model's answer was not used" in answer.fallback_reason
-    assert answer.citations and all(quote_is_verbatim_at_its_lines(c) for c in answer.citations)
-
-
-@pytest.mark.slow
-def test_the_real_server_streams_the_answer_piece_by_piece(llama_bot):
-    stream = llama_bot.stream(QUESTION)
-    pieces = list(stream)
-    assert len(pieces) > 1 and "".join(pieces) == stream.answer.raw_text
-    assert stream.answer.citations and all(quote_is_verbatim_at_its_lines(c) for c in stream.answer.citations)
-
-
-@pytest.mark.slow
-def test_the_real_server_past_a_tiny_timeout_is_one_line(llama, seeds_index):
-    bot = Chatbot.from_index(seeds_index, llm_url=llama.url, **REAL_SERVER_SETTINGS)
-    bot.llm.server = ServerSettings(read_timeout=0.001)  # no token is written that fast
-    message = one_line_error(lambda: bot.ask(QUESTION))
-    assert message.startswith(f"The chat server at {llama.url}/v1 sent nothing for 0.001 s")
-
-
-@pytest.mark.slow
-def test_the_real_server_killed_mid_answer_is_one_line(llama, llama_bot):
-    stream = iter(llama_bot.stream(QUESTION))
-    try:
-        next(stream)  # the server is writing
-        llama.kill()
-        message = one_line_error(lambda: list(stream))
-    finally:
-        llama.start()  # for whichever test comes next
-    # A broken connection or an ended stream without its last event, as the kernel closes the socket.
-    assert f"chat server at {llama.url}/v1 " in message
-    assert message.endswith("Check that the server is still running, then ask again.")
