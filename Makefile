@@ -5,7 +5,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN = $(VENV)/bin
 
-# llama-cpp-python (the chat server tests/answer/test_remote.py starts) compiles llama.cpp on
+# llama-cpp-python (the chat server tests/answer/test_llama_server.py starts) compiles llama.cpp on
 # install: 10-25 minutes on 2 cores the first time, then pip reuses the wheel it built. Built
 # for any x86-64 CPU with AVX2 and FMA rather than tuned to this one (GGML_NATIVE), so that a
 # kept wheel still runs if the machine underneath changes; no OpenMP, no curl (it downloads nothing).
