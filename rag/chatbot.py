@@ -4,10 +4,9 @@ question and the history, read the question as meant (a pronoun as the person th
 conversation is about, a misspelt name as the index spells it), retrieve (with the previous
 question for a follow-up, and rerank), compose, and give the answer back as asked.
 
-Composing is extractive unless a language model is configured; then the writer it names
-(``rag.answer.writers``) writes the answer and ``rag.answer.checking`` checks its citations,
-falling back to the extractive answer (saying why in ``Answer.fallback_reason``) when they do not hold. Configured models are loaded when the
-bot is built, so a model that cannot be loaded is an error up front, not on the first question.
+Composing is extractive unless a language model (``rag.answer.llm``) or a chat server
+(``rag.answer.remote``) writes the answer; its citations are checked, the extractive answer given
+when they do not hold (``Answer.fallback_reason`` says why). Models load when the bot is built.
 
 Trade-offs made:
 - ``ask`` is ``stream`` run to the end, so the two cannot answer differently. An answer that is
@@ -82,8 +81,9 @@ class Chatbot:
         self.top_k = passage_count(top_k, "top_k")
         self.judge = judge
         reranker = load_reranker(self.settings.reranker_model, device=self.settings.device)
+        s = self.settings  # a chat server at llm_url writes the answers, else llm_model here, else none
         self.llm: Writer | None = open_writer(
-            self.settings.llm_model, device=self.settings.device, settings=self.settings.generation
+            s.llm_model, device=s.device, settings=s.generation, url=s.llm_url, server=s.llm_server
         )
         self.retriever = Retriever(index, embedder, self.settings.retrieval, reranker)
         self._titles: dict[tuple[str, int], str | None] = {}

@@ -44,16 +44,43 @@ def _user_errors(command):
 
 
 def _model_options(command):
-    """--embedding-model, --reranker-model and --llm-model, handed to ``command`` as one
-    ``settings`` value, which it passes on whole."""
+    """--embedding-model, --reranker-model, --llm-model, --llm-url and --llm-timeout, handed to
+    ``command`` as one ``settings`` value, which it passes on whole. A chat server's key is read
+    from RAG_LLM_API_KEY only: an option would put it in the shell's history and `ps`."""
 
     @functools.wraps(command)
-    def with_settings(*args, embedding_model, reranker_model, llm_model, **kwargs):
-        settings = Settings(embedding_model=embedding_model, reranker_model=reranker_model, llm_model=llm_model)
+    def with_settings(*args, embedding_model, reranker_model, llm_model, llm_url, llm_timeout, **kwargs):
+        from rag.answer.remote import ServerSettings
+
+        server = ServerSettings() if llm_timeout is None else ServerSettings(read_timeout=llm_timeout)
+        settings = Settings(
+            embedding_model=embedding_model,
+            reranker_model=reranker_model,
+            llm_model=llm_model,
+            llm_url=llm_url or None,
+            llm_server=server,
+        )
         return command(*args, settings=settings, **kwargs)
 
     llm = click.option(
-        "--llm-model", default=None, envvar="RAG_LLM_MODEL", help="Causal LM (HF id or folder) that writes answers."
+        "--llm-model",
+        default=None,
+        envvar="RAG_LLM_MODEL",
+        help="Causal LM (HF id or folder) that writes answers; with --llm-url, the server's model name.",
+    )
+    url = click.option(
+        "--llm-url",
+        default=None,
+        envvar="RAG_LLM_URL",
+        help="OpenAI-compatible chat server that writes answers (llama-server, Ollama, vLLM), "
+        "e.g. http://127.0.0.1:8080; its key, if any, from RAG_LLM_API_KEY.",
+    )
+    timeout = click.option(
+        "--llm-timeout",
+        default=None,
+        envvar="RAG_LLM_TIMEOUT",
+        type=click.FloatRange(min=0, min_open=True),
+        help="Seconds to wait for each piece of a chat server's answer (default 120).",
     )
     reranker = click.option(
         "--reranker-model",
@@ -67,7 +94,8 @@ def _model_options(command):
         envvar="RAG_EMBEDDING_MODEL",
         help="Sentence-transformers model (HF id or folder); default: the offline hashing embedder.",
     )
-    return embedder(reranker(llm(with_settings)))
+    # Settings checks what it is given (an --llm-url that is not an address): one line, too.
+    return embedder(reranker(llm(url(timeout(_user_errors(with_settings))))))
 
 
 @click.group(cls=OneLineGroup, context_settings={"help_option_names": ["-h", "--help"]})

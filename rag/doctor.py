@@ -51,7 +51,7 @@ def diagnose(index_dir: str | Path = "index", settings: Settings | None = None, 
     embedder_check, embedder = _embedder(settings.embedding_model, index_dir)
     checks.append(embedder_check)
     checks.append(_reranker(settings.reranker_model))
-    checks.append(_llm(settings.llm_model))
+    checks.append(_remote(settings) if settings.llm_url else _llm(settings.llm_model))
     checks.append(_index(index_dir, embedder))
     stale = _stale_files(index_dir)
     if stale is not None:
@@ -186,6 +186,16 @@ def _llm(name: str | None) -> Check:
 
     unset = "none configured: extractive answers (--llm-model, RAG_LLM_MODEL)"
     return _model_check("llm", name, unset, open_writer, describe)
+
+
+def _remote(settings: Settings) -> Check:
+    """The chat server at ``settings.llm_url``, asked for its models to prove it answers."""
+    from rag.answer.remote import RemoteWriter
+
+    def load(url: str) -> RemoteWriter:
+        return RemoteWriter(url, settings.llm_model, settings=settings.generation, server=settings.llm_server)
+
+    return _model_check("llm", settings.llm_url, "", load, lambda writer: writer.describe())
 
 
 def _model_check(kind: str, name: str | None, unset: str, load, describe) -> Check:

@@ -24,6 +24,7 @@ from typing import Any
 
 from rag.answer.evidence import ComposerSettings
 from rag.answer.prompting import GenerationSettings
+from rag.answer.remote import ServerSettings, api_base
 from rag.errors import RagError
 from rag.search.retrieval import RetrievalSettings
 from rag.validation import UnknownSettingError
@@ -36,12 +37,17 @@ class Settings:
     """``embedding_model``, ``reranker_model``, ``llm_model``: a Hugging Face id or a local
     folder each; None for the default (the offline hashing embedder, or the one an existing
     index was built with; no reranker; extractive answers). ``device``: where the models run
-    ("cpu", "cuda" ...); None for ``RAG_DEVICE``, else the fastest one present."""
+    ("cpu", "cuda" ...); None for ``RAG_DEVICE``, else the fastest one present.
+    ``llm_url``: an OpenAI-compatible chat server (llama.cpp's ``llama-server``, Ollama, vLLM)
+    that writes the answers instead of a local ``llm_model``, which then names the server's
+    model (None: its first); ``llm_server``: how long to wait for it."""
 
     embedding_model: str | None = None
     reranker_model: str | None = None
     llm_model: str | None = None
     device: str | None = None
+    llm_url: str | None = None
+    llm_server: ServerSettings = field(default_factory=ServerSettings)
     retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
     composer: ComposerSettings = field(default_factory=ComposerSettings)
     generation: GenerationSettings = field(default_factory=GenerationSettings)
@@ -59,6 +65,10 @@ class Settings:
                     f"{name} must be a Hugging Face id or a folder path (text), not {type(value).__name__}: "
                     f"{name}='org/model'."
                 )
+        if self.llm_url is not None:
+            api_base(self.llm_url)  # a RagError now for what is not an http(s) address
+        if not isinstance(self.llm_server, ServerSettings):
+            raise RagError(f"llm_server must be a ServerSettings, not {type(self.llm_server).__name__}.")
         if self.device is not None and not isinstance(self.device, str):
             raise RagError(f"device must be text such as 'cpu' or 'cuda', not {type(self.device).__name__}.")
         for name, kind in (("retrieval", RetrievalSettings), ("composer", ComposerSettings)):

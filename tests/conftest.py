@@ -66,3 +66,21 @@ def benchmark(name: str):
         return importlib.import_module(name)
     finally:
         sys.path.remove(folder)
+
+
+def remove_tree(root: Path) -> None:
+    """Remove ``root`` and everything below it without recursing: ``shutil.rmtree`` (which
+    pytest cleans its temporary folders with) recurses once per level, and a folder nested
+    1,200 deep would end it, and every later cleanup, in RecursionError."""
+    folders, pending = [], [root]
+    while pending:
+        folder = pending.pop()
+        folders.append(folder)
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append(Path(entry.path))
+                else:
+                    os.unlink(entry.path)
+    for folder in reversed(folders):
+        os.rmdir(folder)

@@ -3,8 +3,8 @@
 Two kinds of writer exist. Without a language model (``llm_model`` unset) answers are
 composed from the passages' own sentences (``rag.answer.extractive``): ``EXTRACTIVE``, and
 ``open_writer`` returns None. With one, a ``Writer`` writes them: today the transformers
-model in this process (``rag.answer.llm.LLMAnswerer``); an OpenAI-compatible HTTP server is
-the next. Whatever a writer writes goes through the same checks (``rag.answer.checking``)
+model in this process (``rag.answer.llm.LLMAnswerer``), or an OpenAI-compatible chat server
+(``rag.answer.remote.RemoteWriter``: llama.cpp's server, Ollama, vLLM) at ``llm_url``. Whatever a writer writes goes through the same checks (``rag.answer.checking``)
 and falls back to the extractive answer when its citations do not hold, so a writer only
 has to turn a prompt into text.
 
@@ -67,10 +67,21 @@ class Writer(Protocol):
 
 
 def open_writer(
-    name: str | None, *, device: str | None = None, settings: GenerationSettings | None = None
+    name: str | None,
+    *,
+    device: str | None = None,
+    settings: GenerationSettings | None = None,
+    url: str | None = None,
+    server=None,
 ) -> Writer | None:
-    """The writer ``name`` (``Settings.llm_model``) names, loaded now so that a writer that
-    cannot work is an error when the bot is built; None for extractive answers."""
+    """The writer the settings name, loaded now so that a writer that cannot work is an error
+    when the bot is built: the chat server at ``url`` (``Settings.llm_url``; ``name`` is then
+    the model it serves, its first by default), else the model ``name`` (``Settings.llm_model``)
+    in this process; None for extractive answers."""
+    if url:
+        from rag.answer.remote import load_remote
+
+        return load_remote(url, name, settings=settings, server=server)
     if name is None or not str(name).strip():
         return None
     from rag.answer.llm import load_llm

@@ -8,7 +8,17 @@ import shutil
 import pytest
 
 from rag import Chatbot
+from tests.conftest import remove_tree
 from tests.hardening.harness import assert_kept, snapshot
+
+
+@pytest.fixture(autouse=True)
+def removed_without_recursion(tmp_path):
+    """Each case's folder removed here, iteratively: a case nests folders 1,200 deep, which
+    pytest's own cleanup (shutil.rmtree, recursive) would fail on, in every later run too."""
+    yield
+    if tmp_path.exists():
+        remove_tree(tmp_path)
 
 
 @pytest.fixture(scope="session")
