@@ -72,21 +72,23 @@ def lock_timeout() -> float:
 def _acquire(handle, folder: Path, timeout: float) -> None:
     if _try_lock(handle, folder):
         return
-    logger.warning(
-        "Waiting for another process writing the index in %s to finish (up to %s s; %s sets how long) ...",
-        folder,
-        f"{timeout:g}",
-        TIMEOUT_VARIABLE,
-    )
+    if timeout > 0:  # RAG_LOCK_TIMEOUT=0: no wait, so nothing to say before the error
+        logger.warning(
+            "Waiting for another process writing the index in %s to finish (up to %s s; %s sets how long) ...",
+            folder,
+            f"{timeout:g}",
+            TIMEOUT_VARIABLE,
+        )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         time.sleep(min(_POLL_S, max(deadline - time.monotonic(), 0)))
         if _try_lock(handle, folder):
             return
+    waited = f", and has for over {timeout:g} s" if timeout > 0 else ""
     raise IndexLocationError(
-        f"Another process is writing the index in {folder}: it has held the writer lock ({LOCK}) for over "
-        f"{timeout:g} s. Wait for it to finish (or stop it) and run this again, or give --index-dir another "
-        f"folder; to wait longer, set {TIMEOUT_VARIABLE} to the seconds to wait."
+        f"Another process is writing the index in {folder}: it holds the writer lock ({LOCK}){waited}. Wait for "
+        f"it to finish (or stop it) and run this again, or give --index-dir another folder; to wait longer, set "
+        f"{TIMEOUT_VARIABLE} to the seconds to wait."
     )
 
 

@@ -58,15 +58,26 @@ def test_a_writer_waits_a_bounded_time_for_another_then_says_what_to_do(tmp_path
 
     assert isinstance(error, IndexLocationError)
     assert str(error) == (
-        f"Another process is writing the index in {tmp_path}: it has held the writer lock (.lock) for over 0.2 s. "
-        "Wait for it to finish (or stop it) and run this again, or give --index-dir another folder; to wait "
-        "longer, set RAG_LOCK_TIMEOUT to the seconds to wait."
+        f"Another process is writing the index in {tmp_path}: it holds the writer lock (.lock), and has for over "
+        "0.2 s. Wait for it to finish (or stop it) and run this again, or give --index-dir another folder; to "
+        "wait longer, set RAG_LOCK_TIMEOUT to the seconds to wait."
     )
     assert [r.getMessage() for r in caplog.records] == [
         f"Waiting for another process writing the index in {tmp_path} to finish (up to 0.2 s; RAG_LOCK_TIMEOUT "
         "sets how long) ..."
     ]
     assert chunk_counts(tmp_path) == {"a.txt": 1, "b.txt": 1, "c.txt": 1}  # nothing written
+
+
+def test_with_no_wait_allowed_a_held_lock_is_an_error_at_once(tmp_path, monkeypatch, caplog):
+    update_index(tmp_path, DOCS, settings())
+    monkeypatch.setenv("RAG_LOCK_TIMEOUT", "0")
+    with held_elsewhere(tmp_path), caplog.at_level(logging.WARNING, logger="rag.store.lock"):
+        error = within(30, lambda: update_index(tmp_path, DOCS[:1], settings()))
+    assert str(error).startswith(
+        f"Another process is writing the index in {tmp_path}: it holds the writer lock (.lock). "
+    )
+    assert caplog.records == []  # no "waiting" for a wait that does not happen
 
 
 def test_a_second_writer_goes_on_once_the_first_is_done(tmp_path, monkeypatch):
