@@ -33,6 +33,7 @@ from pathlib import Path
 
 from rag.store.files import LOCK, generation_of
 from rag.store.manifest import Manifest
+from rag.store.ownership import is_index_folder, is_temporary
 from rag.store.vectors import FaissVectors
 
 _FTS_TABLE = "chunks_fts"  # rag.store.lexical's terms table
@@ -132,8 +133,9 @@ def stale_files(folder: Path, manifest: Manifest | None = None) -> list[tuple[Pa
     """Files of interrupted updates in ``folder``, with their sizes in bytes: a data file's
     ``.tmp`` copy or SQLite journal, and, given the folder's ``manifest``, data files of any
     generation but the one it names (a writer killed between renaming its files into place and
-    committing). None while a writer holds the lock, since they are then that writer's."""
-    if writer_active(folder):
+    committing). None while a writer holds the lock, since they are then that writer's, nor in
+    a folder that is not an index's (``rag.store.ownership``), since they are someone else's."""
+    if writer_active(folder) or not is_index_folder(folder):
         return []
     current = {entry["name"] for entry in manifest.files.values()} if manifest else None
     found = []
@@ -143,11 +145,6 @@ def stale_files(folder: Path, manifest: Manifest | None = None) -> list[tuple[Pa
             with contextlib.suppress(OSError):  # removed meanwhile
                 found.append((path, path.lstat().st_size))
     return found
-
-
-def is_temporary(name: str) -> bool:
-    """A writer's temporary file: a data file being written, or its journal."""
-    return generation_of(name) is not None and name.endswith((".tmp", "-journal"))
 
 
 def writer_active(folder: Path) -> bool:

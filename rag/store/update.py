@@ -1,9 +1,10 @@
 """Updating an index: one writer at a time, one new generation per update, committed atomically.
 
-``begin_update`` takes the writer lock (``.lock``, flock), reads the current manifest, checks
-that the index was built with the same embedder and chunker, and compares the documents with
-the ones it holds by sha256 and title: only added and changed documents are written again,
-removed and changed ones are deleted. The caller (``rag.ingest.pipeline``) then hands over the
+``begin_update`` takes the writer lock (``rag.store.lock``: flock, waited for a bounded time),
+reads the current manifest, makes sure the folder is an index's before it removes or writes
+anything there (``rag.store.ownership``), checks that the index was built with the same
+embedder and chunker, and compares the documents with the ones it holds by sha256 and title:
+only added and changed documents are written again, removed and changed ones are deleted. The caller (``rag.ingest.pipeline``) then hands over the
 new documents' chunks and their vectors through the ``Update`` it is given; the store neither
 chunks nor embeds, so it does not depend on how either is done.
 
@@ -11,7 +12,8 @@ Writes are atomic by generation: the next generation's files are written beside 
 ones (temporary name, fsync, rename), then ``manifest.json`` is replaced the same way; that
 rename is the commit. A process killed at any point leaves a manifest that names complete
 files, so the previous index stays usable. Files of older generations are removed after the
-commit, and leftovers of an interrupted update are removed by the next one.
+commit, and leftovers of an interrupted update are removed by the next one; the next
+generation is numbered above every one named in the folder, so no file is written over.
 
 The update is a context manager rather than a function taking the chunks so that the caller
 can chunk and embed one batch at a time inside the writer's transaction: a very large file is
@@ -21,7 +23,6 @@ never held in memory whole, and its progress can be shown as it goes.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 import os
 import shutil
@@ -36,7 +37,6 @@ import numpy as np
 from rag.errors import IndexCorruptError, RagError
 from rag.records import Chunk, Document
 from rag.store.files import (
-    LOCK,
     cannot_write,
     data_file_name,
     fsync_file,
@@ -46,8 +46,9 @@ from rag.store.files import (
     remove_generation,
     write_failure,
 )
-from rag.store.health import check_contents, is_temporary, vector_problems
+from rag.store.health import check_contents, vector_problems
 from rag.store.lexical import create_database, delete_documents, insert_chunk, insert_document, open_for_update
+from rag.store.lock import writer_lock
 from rag.store.manifest import (
     MANIFEST,
     Manifest,
@@ -57,6 +58,7 @@ from rag.store.manifest import (
     read_manifest,
     write_manifest,
 )
+from rag.store.ownership import claim_folder, make_way_for, remove_stale_files, remove_temporary_files
 from rag.store.sources import check_not_replacing
 from rag.store.vectors import FaissVectors
 
@@ -170,11 +172,15 @@ def begin_update(
     source = str(Path(source).resolve()) if source is not None else None
     folder = _writable_folder(Path(folder))
     _check_unique_ids(documents)
-    with _writer_lock(folder):
-        _remove_temporary_files(folder)  # of killed writers: this one holds the lock
+    with writer_lock(folder):
         if rebuild:
             check_not_foreign(folder)
         current = None if rebuild else read_manifest(folder)
+        # Only now is anything removed or written: the folder is an index's, or a new one.
+        claim_folder(folder)
+        remove_temporary_files(folder)  # of killed writers: this one holds the lock
+        if rebuild:
+            make_way_for(folder / MANIFEST)
         damaged: list[str] = []
         if current is not None:
             check_compatible(folder, current, embedder, chunker)
@@ -198,7 +204,9 @@ def begin_update(
             yield Update(report, [])
             return
         manifest = Manifest(embedder=embedder, chunker=chunker, source=source)
-        manifest.generation = (current.generation if current else highest_generation(folder)) + 1
+        # Above every generation named in the folder, so that nothing there is written over (a
+        # killed writer's renamed files, or a folder where a data file should be).
+        manifest.generation = max(current.generation if current else 0, highest_generation(folder)) + 1
         if current is not None:  # a rebuild starts from nothing, the old manifest's unknown keys too
             manifest.documents = dict(current.documents)
             manifest.unknown = dict(current.unknown)
@@ -329,23 +337,8 @@ def _check_unique_ids(documents: Sequence[Document]) -> None:
         seen.add(document.id)
 
 
-def _remove_temporary_files(folder: Path) -> None:
-    """What killed writers left (a data file's ``.tmp`` copy, a journal), saying so: called
-    under the writer lock, so no live writer's files are among them."""
-    for path in folder.iterdir():
-        if is_temporary(path.name):
-            with contextlib.suppress(OSError):
-                size = path.lstat().st_size
-                path.unlink()
-                logger.info("removed %s (%d bytes), left by an interrupted update", path.name, size)
-
-
 def _remove_stale_files(folder: Path, manifest: Manifest) -> None:
-    keep = {entry["name"] for entry in manifest.files.values()}
-    for path in folder.iterdir():
-        if path.name not in keep and generation_of(path.name) is not None:
-            path.unlink(missing_ok=True)
-    (folder / f"{MANIFEST}.tmp").unlink(missing_ok=True)
+    remove_stale_files(folder, {entry["name"] for entry in manifest.files.values()}, (f"{MANIFEST}.tmp",))
 
 
 def _writable_folder(folder: Path) -> Path:
@@ -358,19 +351,3 @@ def _writable_folder(folder: Path) -> Path:
     except OSError as error:
         raise cannot_write(folder, error) from error
     return folder
-
-
-@contextlib.contextmanager
-def _writer_lock(folder: Path) -> Iterator[None]:
-    try:
-        # O_NONBLOCK: a FIFO in place of the lock fails at once instead of waiting for a reader.
-        fd = os.open(folder / LOCK, os.O_WRONLY | os.O_CREAT | os.O_NONBLOCK, 0o644)
-        handle = os.fdopen(fd, "w")
-    except OSError as error:
-        raise cannot_write(folder, error) from error
-    with handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -137,6 +137,7 @@ def test_temporary_files_of_killed_writers_are_listed_by_doctor_and_removed_by_t
     assert not report.touched
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         ".lock",
+        ".rag-index",  # the marker that tells the index's files from anyone else's
         "chunks-1.sqlite",
         "manifest.json",
         "notes.tmp",
