@@ -25,6 +25,7 @@ from typing import Any
 from rag.answer.evidence import ComposerSettings
 from rag.answer.prompting import GenerationSettings
 from rag.errors import RagError
+from rag.models.registry import named_device
 from rag.search.retrieval import RetrievalSettings
 from rag.validation import UnknownSettingError
 
@@ -61,6 +62,9 @@ class Settings:
                 )
         if self.device is not None and not isinstance(self.device, str):
             raise RagError(f"device must be text such as 'cpu' or 'cuda', not {type(self.device).__name__}.")
+        # The device (or RAG_DEVICE) is checked now, not when a model is first put on it: with
+        # the offline defaults no model ever is, and "tpu" would pass unnoticed.
+        named_device(self.device)
         for name, kind in (("retrieval", RetrievalSettings), ("composer", ComposerSettings)):
             if not isinstance(getattr(self, name), kind):
                 raise RagError(f"{name} must be a {kind.__name__}, not {type(getattr(self, name)).__name__}.")

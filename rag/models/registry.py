@@ -37,6 +37,7 @@ from typing import Any, TypeVar
 from rag.errors import ModelLoadError
 from rag.models import hub
 from rag.models.quiet import load_report_hidden, quiet_loading
+from rag.validation import escaped, path_problem
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +71,12 @@ def resolve_model(name: str, role: str) -> str:
     if not isinstance(name, str) or not name.strip():
         raise ModelLoadError(f"The {role} model name is empty. Give a Hugging Face id or a folder.")
     name = name.strip()
+    problem = path_problem(os.path.expanduser(name))
+    if problem:  # a Hugging Face id is at most 96 characters: a name too long for a path is neither
+        raise ModelLoadError(
+            f"The {role} model name {escaped(shown_text(name))!r} is neither a folder (it {problem}) nor a "
+            "Hugging Face id. Give a Hugging Face id such as 'org/model', or a model folder."
+        )
     path = Path(name).expanduser()
     if path.exists():
         if not path.is_dir():
@@ -103,10 +110,9 @@ def pick_device(requested: str | None = None) -> str:
 
     A device torch does not know ("tpu") is a ``ModelLoadError`` naming the valid ones, not
     an error from the first model that tries to load on it."""
-    from_environment = not requested and bool(os.environ.get("RAG_DEVICE", "").strip())
-    requested = (requested or os.environ.get("RAG_DEVICE") or "").strip() or None
-    if requested:
-        return checked_device(requested, "RAG_DEVICE" if from_environment else "device")
+    named = named_device(requested)
+    if named:
+        return named
     import torch
 
     if torch.cuda.is_available():
@@ -117,16 +123,47 @@ def pick_device(requested: str | None = None) -> str:
     return "cpu"
 
 
+def named_device(requested: str | None = None) -> str | None:
+    """The device named by ``requested`` or else ``RAG_DEVICE``, checked (``checked_device``);
+    None when neither names one. ``Settings`` calls this when it is built, so that a wrong
+    device is an error at once, whether or not a model is ever put on it."""
+    from_environment = not (requested or "").strip() and bool(os.environ.get("RAG_DEVICE", "").strip())
+    requested = (requested or "").strip() or os.environ.get("RAG_DEVICE", "").strip() or None
+    if requested is None:
+        return None
+    return checked_device(requested, "RAG_DEVICE" if from_environment else "device")
+
+
 def checked_device(device: str, source: str = "device") -> str:
     """``device`` if it names one of ``DEVICES`` (with an optional ``:index``), else a
-    ``ModelLoadError`` saying so; ``source`` is where it was given (``device``, ``RAG_DEVICE``)."""
+    ``ModelLoadError`` saying so; ``source`` is where it was given (``device``, ``RAG_DEVICE``).
+    A CUDA device is also checked against the machine (torch is imported for that alone)."""
     kind, _, number = device.lower().partition(":")
-    if kind in DEVICES and (not number or number.isdigit()):
-        return device.lower()
-    raise ModelLoadError(
-        f"Unknown device {shown_text(device)!r} (from {source}). Use one of {', '.join(DEVICES[:-1])}, "
-        "optionally with a number (cuda:1), or leave it unset for the fastest one present."
-    )
+    if not (kind in DEVICES and (not number or number.isdigit())):
+        raise ModelLoadError(
+            f"Unknown device {escaped(shown_text(device))!r} (from {source}). Use one of {', '.join(DEVICES[:-1])}, "
+            "optionally with a number (cuda:1), or leave it unset for the fastest one present."
+        )
+    if kind == "cuda":
+        check_cuda_present(int(number) if number else 0, device.lower(), source)
+    return device.lower()
+
+
+def check_cuda_present(number: int, device: str, source: str) -> None:
+    """A ``ModelLoadError`` unless this machine has CUDA device ``number``."""
+    import torch
+
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if count == 0:
+        raise ModelLoadError(
+            f"The device {device!r} (from {source}) needs a CUDA GPU, and this machine has none that torch "
+            "can use. Use 'cpu', or leave the device unset for the fastest one present."
+        )
+    if number >= count:
+        raise ModelLoadError(
+            f"The device {device!r} (from {source}) names CUDA GPU {number}, but this machine has {count} "
+            f"(cuda:0 to cuda:{count - 1}). Name one of those, or leave the device unset."
+        )
 
 
 def shown_text(text: str) -> str:

@@ -209,7 +209,11 @@ def test_an_unknown_device_is_named_as_such_with_the_valid_ones(source, monkeypa
 
 
 def test_known_devices_pass_with_or_without_a_number(monkeypatch):
+    import torch
+
     monkeypatch.delenv("RAG_DEVICE", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # a CUDA name is checked against the machine
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
     assert [pick_device(d) for d in ("cpu", "CUDA", "cuda:1", " mps ")] == ["cpu", "cuda", "cuda:1", "mps"]
     with pytest.raises(ModelLoadError, match="Unknown device 'cuda:x'"):
         pick_device("cuda:x")
