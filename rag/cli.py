@@ -6,6 +6,7 @@ Heavy modules are imported inside the commands, so ``rag --help`` is instant.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
@@ -18,7 +19,7 @@ from rag.cli_usage import OneLineGroup, error_line
 from rag.errors import IndexCorruptError, RagError
 from rag.records import line_span, one_line, titled
 from rag.settings import Settings
-from rag.validation import checked_folder, checked_index_dir, shown_path
+from rag.validation import checked_folder, checked_index_dir, escaped, shown_path
 
 DEFAULT_FOLDER = "seeds"
 DEFAULT_INDEX = "index"
@@ -67,7 +68,7 @@ def _model_options(command):
         envvar="RAG_EMBEDDING_MODEL",
         help="Sentence-transformers model (HF id or folder); default: the offline hashing embedder.",
     )
-    return embedder(reranker(llm(with_settings)))
+    return embedder(reranker(llm(_user_errors(with_settings))))  # a bad setting is one line too
 
 
 @click.group(cls=OneLineGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -96,7 +97,7 @@ def _folder_to_index(index_dir: str, folder: str | None) -> str | None:
         return folder
     if not Path(DEFAULT_FOLDER).is_dir():
         raise RagError(
-            f"No index at {index_dir}. Build one with `rag index FOLDER --index-dir {index_dir}`, "
+            f"No index at {shown_path(index_dir)}. Build one with `rag index FOLDER --index-dir {shown_path(index_dir)}`, "
             "or pass --folder FOLDER."
         )
     # Said on stderr, so that `rag ask --json` output stays JSON: a mistyped --index-dir
@@ -124,6 +125,7 @@ def index_command(folder: str | None, index_dir: str, rebuild: bool, embedding_m
     from rag.ingest.pipeline import index_documents
 
     checked_index_dir(index_dir)  # "" would index into the working directory
+    Settings(embedding_model=embedding_model)  # checks the model name and the device (RAG_DEVICE)
     folder = folder if folder is not None else _indexed_folder(index_dir)
     contents = read_folder(checked_folder(folder))
     _, _, report = index_documents(
@@ -150,8 +152,8 @@ def _indexed_folder(index_dir: str) -> str:
         # The folder is recorded only in the manifest: seeds/ in its place would quietly
         # replace the documents of whatever folder the index was built from.
         raise RagError(
-            f"The index in {index_dir} is damaged ({error.detail}), so the folder it was built from is not "
-            f"known. Give the folder to index: `rag index FOLDER --index-dir {index_dir} --rebuild`."
+            f"The index in {shown_path(index_dir)} is damaged ({error.detail}), so the folder it was built from is not "
+            f"known. Give the folder to index: `rag index FOLDER --index-dir {shown_path(index_dir)} --rebuild`."
         ) from error
     if built is None:
         return DEFAULT_FOLDER
@@ -159,14 +161,14 @@ def _indexed_folder(index_dir: str) -> str:
         # Built with Chatbot.from_documents, or before the folder was recorded: seeds/ in its
         # place would quietly replace its documents.
         raise RagError(
-            f"The index in {index_dir} does not record the folder it was built from (it was built from "
+            f"The index in {shown_path(index_dir)} does not record the folder it was built from (it was built from "
             "documents given in Python, or by an earlier version). "
-            f"Give the folder to index: `rag index FOLDER --index-dir {index_dir}`."
+            f"Give the folder to index: `rag index FOLDER --index-dir {shown_path(index_dir)}`."
         )
     if not Path(built.source).is_dir():
         raise RagError(
-            f"The index in {index_dir} was built from {built.source}, which is no longer there. "
-            f"Name the folder to index: `rag index FOLDER --index-dir {index_dir}`."
+            f"The index in {shown_path(index_dir)} was built from {shown_path(built.source)}, which is no longer there. "
+            f"Name the folder to index: `rag index FOLDER --index-dir {shown_path(index_dir)}`."
         )
     return _as_typed(built.source)
 
@@ -253,6 +255,7 @@ def chat_command(index_dir, folder, settings) -> None:
         f"Ask about the {len(bot.chunk_counts)} documents in {shown_path(folder or index_dir)}. Ctrl-D or 'exit' to quit."
     )
     history: list[dict] = []
+    _read_undecodable_bytes_as_text()
     while True:
         try:
             question = input("\nyou> ")
@@ -288,11 +291,22 @@ def chat_command(index_dir, folder, settings) -> None:
 ECHO_CHARS = 200
 
 
+def _read_undecodable_bytes_as_text() -> None:
+    """Bytes on stdin that are not UTF-8 read as escapes (``surrogateescape``), not as a
+    UnicodeDecodeError that would end the chat: the question check then refuses that one
+    line, and the chat goes on."""
+    reconfigure = getattr(sys.stdin, "reconfigure", None)
+    if reconfigure is not None:
+        # A stream that cannot change how it decodes is kept as it is.
+        with contextlib.suppress(ValueError, OSError):
+            reconfigure(errors="surrogateescape")
+
+
 def _echoed(question: str) -> str:
     """A piped question as shown back: whole, unless it is long enough to bury the answer."""
     if len(question) <= ECHO_CHARS:
-        return question
-    return f"{question[:ECHO_CHARS]}… ({len(question):,} characters)"
+        return escaped(question)  # undecodable bytes, a newline: shown as escapes, on one line
+    return f"{escaped(question[:ECHO_CHARS])}… ({len(question):,} characters)"
 
 
 @main.command("ui")
