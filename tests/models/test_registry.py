@@ -241,3 +241,9 @@ def test_the_transformers_load_report_is_hidden_while_a_model_loads_and_only_the
     finally:
         target.removeHandler(handler)
     assert seen == ["another warning", "BertModel LOAD REPORT from: y"]
+
+
+@pytest.mark.parametrize("name", ["a" * 5000, "org/" + "m" * 300])
+def test_a_model_name_too_long_for_a_path_is_neither_folder_nor_hub_id(name):
+    with pytest.raises(ModelLoadError, match=r"is neither a folder \(it has a name .* bytes, over the 255"):
+        resolve_model(name, "embedding")
