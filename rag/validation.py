@@ -39,15 +39,24 @@ from rag.shown import escaped, shown_path
 MAX_PASSAGES = 10_000
 # The usual limits (Linux, macOS), for a system whose pathconf will not say.
 NAME_MAX, PATH_MAX = 255, 4096
+SHORTER_INDEX_DIR = "Give --index-dir (index_dir= in Python) a shorter name."
 
 
 class UnknownSettingError(RagError, TypeError):
     """A keyword that names no setting. Also a ``TypeError``, as an unknown keyword is in Python."""
 
 
-def checked_path(value: object, what: str, example: str, error: type[RagError] = RagError) -> Path:
+def checked_path(
+    value: object,
+    what: str,
+    example: str,
+    error: type[RagError] = RagError,
+    advice: str | None = None,
+    check_lengths: bool = True,
+) -> Path:
     """``value`` as a ``Path``, or an ``error`` saying it must be a path: ``what`` names it in the
-    message ("index folder"), ``example`` shows a right call ("index_dir='index'")."""
+    message ("index folder"), ``example`` shows a right call ("index_dir='index'"), ``advice``
+    (if given) says what to do about a path too long for the system."""
     if isinstance(value, os.PathLike):
         value = os.fspath(value)
     if not isinstance(value, str):
@@ -56,9 +65,9 @@ def checked_path(value: object, what: str, example: str, error: type[RagError] =
         raise error(f"The {what} name is empty: {example}.")
     if "\0" in value:
         raise error(f"The {what} {shown_path(value)} holds a NUL byte, which no path can hold: {example}.")
-    problem = path_problem(value)
+    problem = path_problem(value, what) if check_lengths else None
     if problem:
-        raise error(f"The {what} {shown_path(value)} {problem}: {example}.")
+        raise error(f"{problem}. {advice or f'Give a shorter path: {example}.'}")
     return Path(value)
 
 
@@ -70,23 +79,25 @@ def path_limits() -> tuple[int, int]:
         return NAME_MAX, PATH_MAX
 
 
-def path_problem(path: str | os.PathLike) -> str | None:
-    """Why no system call can take ``path`` ("has a name of 300 bytes; ..."), or None.
+def path_problem(path: str | os.PathLike, what: str) -> str | None:
+    """Why no system call can take ``path``, as a sentence naming it as ``what`` ("The index
+    folder 'xxx...x' has a name of 300 bytes; file systems allow 255"), or None.
 
-    The whole is measured as an absolute path, since that is what the store resolves."""
+    A long component is named alone (the rest of the path is not the problem); the whole is
+    measured as an absolute path, since that is what the store resolves."""
     try:
         encoded = os.fsencode(path)
     except UnicodeEncodeError:  # a lone surrogate that did not come from undecodable bytes
-        return "holds characters that are not valid in a file name"
+        return f"The {what} {shown_path(path)} holds characters that are not valid in a file name"
     name_max, path_max = path_limits()
     longest = max(encoded.split(b"/"), key=len)
     if len(longest) > name_max:
         part = os.fsdecode(longest)
         shown = escaped(part if len(part) <= 40 else f"{part[:20]}...{part[-12:]}")
-        return f"has a name {shown!r} of {len(longest):,} bytes, over the {name_max} a file system allows"
+        return f"The {what} {shown!r} has a name of {len(longest)} bytes; file systems allow {name_max}"
     whole = len(os.fsencode(os.path.abspath(os.fsdecode(encoded))))
     if whole > path_max:
-        return f"is {whole:,} bytes long as a full path, over the {path_max:,} the system allows"
+        return f"The {what} {shown_path(path)} is {whole:,} bytes long as a full path; the system allows {path_max:,}"
     return None
 
 
@@ -95,9 +106,13 @@ def is_name_too_long(error: OSError) -> bool:
     return error.errno == errno.ENAMETOOLONG
 
 
-def checked_index_dir(value: object) -> Path:
-    """The ``index_dir`` argument as a ``Path``; its name must be UTF-8 (see the module's note)."""
-    path = checked_path(value, "index folder", "index_dir='index'", IndexLocationError)
+def checked_index_dir(value: object, system_limits: bool = True) -> Path:
+    """The ``index_dir`` argument as a ``Path``; its name must fit the system and be UTF-8 (see
+    the module's note), unless ``system_limits`` is False: ``rag doctor`` reports those as its
+    index line instead of stopping."""
+    if not system_limits:
+        return checked_path(value, "index folder", "index_dir='index'", IndexLocationError, check_lengths=False)
+    path = checked_path(value, "index folder", "index_dir='index'", IndexLocationError, SHORTER_INDEX_DIR)
     try:
         os.fspath(path).encode("utf-8")
     except UnicodeEncodeError:

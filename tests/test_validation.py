@@ -121,7 +121,10 @@ def test_a_path_too_long_for_the_system_is_a_rag_error_at_every_entry(tmp_path, 
 
     long_name, long_path = tmp_path / ("n" * 300), tmp_path.joinpath(*["y" * 200] * 25)
     docs = [Document(id="a.txt", text="Kadyrov met the envoy in Grozny.")]
-    for path, over in ((long_name, "of 300 bytes, over the 255"), (long_path, "as a full path, over the 4,096")):
+    for path, over in (
+        (long_name, "has a name of 300 bytes; file systems allow 255"),
+        (long_path, "as a full path; the system allows 4,096"),
+    ):
         with pytest.raises(IndexLocationError, match=over):
             Chatbot.from_index(path)
         with pytest.raises(IndexLocationError, match=over):

@@ -71,11 +71,11 @@ def resolve_model(name: str, role: str) -> str:
     if not isinstance(name, str) or not name.strip():
         raise ModelLoadError(f"The {role} model name is empty. Give a Hugging Face id or a folder.")
     name = name.strip()
-    problem = path_problem(os.path.expanduser(name))
+    problem = path_problem(os.path.expanduser(name), f"{role} model")
     if problem:  # a Hugging Face id is at most 96 characters: a name too long for a path is neither
         raise ModelLoadError(
-            f"The {role} model name {escaped(shown_text(name))!r} is neither a folder (it {problem}) nor a "
-            "Hugging Face id. Give a Hugging Face id such as 'org/model', or a model folder."
+            f"{problem}, so it is neither a folder nor a Hugging Face id. "
+            "Give a Hugging Face id such as 'org/model', or a model folder."
         )
     path = Path(name).expanduser()
     if path.exists():

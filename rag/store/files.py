@@ -22,7 +22,7 @@ import stat
 from pathlib import Path
 
 from rag.errors import IndexLocationError, IndexWriteError
-from rag.validation import path_problem, shown_path
+from rag.validation import SHORTER_INDEX_DIR, path_problem, shown_path
 
 # (prefix, suffix) of each data file; the generation goes between them.
 _DATA_FILES = {"chunks": ("chunks-", ".sqlite"), "vectors": ("vectors-", ".faiss")}
@@ -85,11 +85,9 @@ def check_name_lengths(folder: Path) -> Path:
     """``folder``, unless its name is longer than the system allows (a component over
     ``NAME_MAX``, the whole over ``PATH_MAX``): then a plain error saying which, where the OS
     would say only "File name too long"."""
-    problem = path_problem(folder)
+    problem = path_problem(folder, "index folder")
     if problem:
-        raise IndexLocationError(
-            f"The index folder {shown_path(folder)} {problem}. Give --index-dir (index_dir= in Python) a shorter name."
-        )
+        raise IndexLocationError(f"{problem}. {SHORTER_INDEX_DIR}")
     return folder
 
 

@@ -243,7 +243,7 @@ def test_the_transformers_load_report_is_hidden_while_a_model_loads_and_only_the
     assert seen == ["another warning", "BertModel LOAD REPORT from: y"]
 
 
-@pytest.mark.parametrize("name", ["a" * 5000, "org/" + "m" * 300])
+@pytest.mark.parametrize("name", ["a" * 300, "org/" + "m" * 300])
 def test_a_model_name_too_long_for_a_path_is_neither_folder_nor_hub_id(name):
-    with pytest.raises(ModelLoadError, match=r"is neither a folder \(it has a name .* bytes, over the 255"):
+    with pytest.raises(ModelLoadError, match=r"has a name of 300 bytes; .*, so it is neither a folder nor a Hugging"):
         resolve_model(name, "embedding")
