@@ -6,23 +6,22 @@ Heavy modules are imported inside the commands, so ``rag --help`` is instant.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
 import sys
-from collections.abc import Callable
 
 import click
 
+from rag.cli_format import format_answer, source_lines
 from rag.cli_usage import OneLineGroup, error_line
 from rag.errors import IndexCorruptError, RagError
-from rag.records import line_span, one_line, titled
 from rag.settings import Settings
-from rag.validation import checked_folder, checked_index_dir, shown_path
+from rag.validation import checked_folder, checked_index_dir, escaped, shown_path
 
 DEFAULT_FOLDER = "seeds"
 DEFAULT_INDEX = "index"
-CLOSEST = 3  # passages named under a refusal
 FOLDER_HELP = (
     "Index this folder first (only what changed). Default: the existing index as it is, "
     f"or {DEFAULT_FOLDER}/ when there is no index yet."
@@ -124,7 +123,7 @@ def _folder_to_index(index_dir: str, folder: str | None) -> str | None:
         return folder
     if not Path(DEFAULT_FOLDER).is_dir():
         raise RagError(
-            f"No index at {index_dir}. Build one with `rag index FOLDER --index-dir {index_dir}`, "
+            f"No index at {shown_path(index_dir)}. Build one with `rag index FOLDER --index-dir {shown_path(index_dir)}`, "
             "or pass --folder FOLDER."
         )
     # Said on stderr, so that `rag ask --json` output stays JSON: a mistyped --index-dir
@@ -152,6 +151,7 @@ def index_command(folder: str | None, index_dir: str, rebuild: bool, embedding_m
     from rag.ingest.pipeline import index_documents
 
     checked_index_dir(index_dir)  # "" would index into the working directory
+    Settings(embedding_model=embedding_model)  # checks the model name and the device (RAG_DEVICE)
     folder = folder if folder is not None else _indexed_folder(index_dir)
     contents = read_folder(checked_folder(folder))
     _, _, report = index_documents(
@@ -178,8 +178,8 @@ def _indexed_folder(index_dir: str) -> str:
         # The folder is recorded only in the manifest: seeds/ in its place would quietly
         # replace the documents of whatever folder the index was built from.
         raise RagError(
-            f"The index in {index_dir} is damaged ({error.detail}), so the folder it was built from is not "
-            f"known. Give the folder to index: `rag index FOLDER --index-dir {index_dir} --rebuild`."
+            f"The index in {shown_path(index_dir)} is damaged ({error.detail}), so the folder it was built from is not "
+            f"known. Give the folder to index: `rag index FOLDER --index-dir {shown_path(index_dir)} --rebuild`."
         ) from error
     if built is None:
         return DEFAULT_FOLDER
@@ -187,14 +187,14 @@ def _indexed_folder(index_dir: str) -> str:
         # Built with Chatbot.from_documents, or before the folder was recorded: seeds/ in its
         # place would quietly replace its documents.
         raise RagError(
-            f"The index in {index_dir} does not record the folder it was built from (it was built from "
+            f"The index in {shown_path(index_dir)} does not record the folder it was built from (it was built from "
             "documents given in Python, or by an earlier version). "
-            f"Give the folder to index: `rag index FOLDER --index-dir {index_dir}`."
+            f"Give the folder to index: `rag index FOLDER --index-dir {shown_path(index_dir)}`."
         )
     if not Path(built.source).is_dir():
         raise RagError(
-            f"The index in {index_dir} was built from {built.source}, which is no longer there. "
-            f"Name the folder to index: `rag index FOLDER --index-dir {index_dir}`."
+            f"The index in {shown_path(index_dir)} was built from {shown_path(built.source)}, which is no longer there. "
+            f"Name the folder to index: `rag index FOLDER --index-dir {shown_path(index_dir)}`."
         )
     return _as_typed(built.source)
 
@@ -227,49 +227,6 @@ def ask_command(question, index_dir, folder, as_json, settings) -> None:
         click.echo(format_answer(answer, bot.title))
 
 
-def format_answer(answer, title: Callable[[str], str | None] | None = None) -> str:
-    """The answer, then each citation: its file (with the document's title, when ``title``
-    gives one for it) and lines, and the quote indented below. A refusal shows the sentence
-    that came nearest (if one came near) and names the closest passages searched, so a person
-    can read them for themselves."""
-    return "\n".join([answer.text, *_source_lines(answer, title)])
-
-
-def _source_lines(answer, title: Callable[[str], str | None] | None = None) -> list[str]:
-    mentioned: set[str] = set()
-
-    def place(source: str, start_line: int, end_line: int, page: int | None = None) -> str:
-        """``003_58ec.txt “Kadyrov shifts stance…”, line 21``: a hashed file name says nothing to
-        a reader, so its title goes beside it, at the file's first mention only."""
-        named = title(source) if title and source not in mentioned else None
-        mentioned.add(source)
-        on_page = f"page {page}, " if page is not None else ""
-        return f"{titled(source, named)}, {on_page}{line_span(start_line, end_line)}"
-
-    lines = []
-    if answer.understood_as:
-        lines.append(f"(read as: {answer.understood_as})")
-    if answer.fallback_reason:
-        lines.append(f"(note: {answer.fallback_reason})")
-    for citation in answer.citations:
-        attributed = " (attributed)" if citation.attributed else ""  # found for the model, not cited by it
-        lines.append(
-            f"[{citation.marker}] {place(citation.source, citation.start_line, citation.end_line, citation.page)}"
-            + attributed
-        )
-        lines.append(f"    {one_line(citation.quote)}")
-    if answer.closest:
-        closest = answer.closest
-        where = place(closest.source, closest.start_line, closest.end_line, closest.page)
-        lines.append(f"Nearest sentence, judged not to answer it ({where}):")
-        lines.append(f"    {one_line(answer.closest.quote)}")
-    if answer.abstained and answer.hits:
-        lines.append("Closest passages searched:")
-        places = dict.fromkeys((hit.source, hit.start_line, hit.end_line) for hit in answer.hits[:CLOSEST])
-        lines.extend(f"    {place(source, start, end)}" for source, start, end in places)
-    return lines
-
-
 @main.command("chat")
 @click.option("--index-dir", default=DEFAULT_INDEX, show_default=True, type=click.Path())
 @click.option("--folder", default=None, type=click.Path(), help=FOLDER_HELP)
@@ -283,6 +240,7 @@ def chat_command(index_dir, folder, settings) -> None:
         f"Ask about the {len(bot.chunk_counts)} documents in {shown_path(folder or index_dir)}. Ctrl-D or 'exit' to quit."
     )
     history: list[dict] = []
+    _read_undecodable_bytes_as_text()
     while True:
         try:
             question = input("\nyou> ")
@@ -307,7 +265,7 @@ def chat_command(index_dir, folder, settings) -> None:
             # it is not what was streamed (a model's answer that failed its citation check).
             same = "".join(streamed).strip() == answer.text.strip()
             click.echo(
-                "\n" + "\n".join(_source_lines(answer, bot.title) if same else [format_answer(answer, bot.title)])
+                "\n" + "\n".join(source_lines(answer, bot.title) if same else [format_answer(answer, bot.title)])
             )
         except RagError as error:
             click.echo(error_line(error), err=True)
@@ -318,11 +276,22 @@ def chat_command(index_dir, folder, settings) -> None:
 ECHO_CHARS = 200
 
 
+def _read_undecodable_bytes_as_text() -> None:
+    """Bytes on stdin that are not UTF-8 read as escapes (``surrogateescape``), not as a
+    UnicodeDecodeError that would end the chat: the question check then refuses that one
+    line, and the chat goes on."""
+    reconfigure = getattr(sys.stdin, "reconfigure", None)
+    if reconfigure is not None:
+        # A stream that cannot change how it decodes is kept as it is.
+        with contextlib.suppress(ValueError, OSError):
+            reconfigure(errors="surrogateescape")
+
+
 def _echoed(question: str) -> str:
     """A piped question as shown back: whole, unless it is long enough to bury the answer."""
     if len(question) <= ECHO_CHARS:
-        return question
-    return f"{question[:ECHO_CHARS]}… ({len(question):,} characters)"
+        return escaped(question)  # undecodable bytes, a newline: shown as escapes, on one line
+    return f"{escaped(question[:ECHO_CHARS])}… ({len(question):,} characters)"
 
 
 @main.command("ui")

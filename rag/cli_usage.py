@@ -31,6 +31,14 @@ class OneLineUsage:
             return super().make_context(info_name, args, parent=parent, **extra)
         except click.UsageError as error:
             raise _one_line(error) from None
+        except ValueError as error:
+            # click's Path type stats what it is given, and os.stat raises this for "a\0b"
+            if "null byte" not in str(error):
+                raise
+            command_path = f"{parent.command_path} {info_name}" if parent is not None else info_name
+            raise click.UsageError(
+                f"A path holds a NUL byte, which no path can hold. Try '{command_path} --help'."
+            ) from None
 
     def resolve_command(self, ctx, args):
         try:

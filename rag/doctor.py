@@ -42,7 +42,7 @@ def diagnose(index_dir: str | Path = "index", settings: Settings | None = None, 
     from rag.validation import checked_index_dir
 
     settings = settings_or_default(settings).with_named(**named)
-    index_dir = checked_index_dir(index_dir)
+    index_dir = checked_index_dir(index_dir, system_limits=False)  # a name too long: the index line says so
     checks = [_library(name, required=True) for name in ("faiss-cpu", "numpy", "PyStemmer")]
     checks += [_library(name, required=False) for name in ("tiktoken", "bm25s")]
     checks.append(_fts5())

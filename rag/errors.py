@@ -6,6 +6,8 @@ for a person at a terminal, not for a developer reading a traceback.
 
 from __future__ import annotations
 
+from rag.shown import shown_path
+
 
 class RagError(Exception):
     """Base class for every error a user can cause or fix."""
@@ -36,8 +38,8 @@ class IndexCorruptError(RagError):
 
     def __str__(self) -> str:
         return (
-            f"The index in {self.folder} is damaged ({self.detail}). Rebuild it with "
-            f"`rag index FOLDER --index-dir {self.folder} --rebuild`."
+            f"The index in {shown_path(self.folder)} is damaged ({self.detail}). Rebuild it with "
+            f"`rag index FOLDER --index-dir {shown_path(self.folder)} --rebuild`."
         )
 
 

@@ -50,6 +50,11 @@ class Document:
                     f"A Document's {name} must be text, not {type(getattr(self, name)).__name__}: "
                     "Document(id='notes.txt', text='...')."
                 )
+        if not self.id.strip():
+            # The id names the document in citations and in the index: without one, nothing could cite it.
+            raise DocumentsError(
+                "A Document's id is empty; give it a name, such as its file's: Document(id='notes.txt', text='...')."
+            )
         for name in ("title", "author", "date"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, str):

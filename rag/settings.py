@@ -26,6 +26,7 @@ from rag.answer.evidence import ComposerSettings
 from rag.answer.prompting import GenerationSettings
 from rag.answer.remote import ServerSettings, api_base
 from rag.errors import RagError
+from rag.models.devices import named_device
 from rag.search.retrieval import RetrievalSettings
 from rag.validation import UnknownSettingError
 
@@ -71,6 +72,9 @@ class Settings:
             raise RagError(f"llm_server must be a ServerSettings, not {type(self.llm_server).__name__}.")
         if self.device is not None and not isinstance(self.device, str):
             raise RagError(f"device must be text such as 'cpu' or 'cuda', not {type(self.device).__name__}.")
+        # The device (or RAG_DEVICE) is checked now, not when a model is first put on it: with
+        # the offline defaults no model ever is, and "tpu" would pass unnoticed.
+        named_device(self.device)
         for name, kind in (("retrieval", RetrievalSettings), ("composer", ComposerSettings)):
             if not isinstance(getattr(self, name), kind):
                 raise RagError(f"{name} must be a {kind.__name__}, not {type(getattr(self, name)).__name__}.")

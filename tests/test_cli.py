@@ -456,3 +456,38 @@ def test_an_empty_folder_or_index_name_is_refused_not_read_as_the_working_direct
     assert result.exit_code == 2
     assert "name is empty" in result.stderr and len(result.stderr.splitlines()) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["seeds"]  # nothing indexed into it
+
+
+@pytest.mark.parametrize("args", [["index", "a\0b"], ["ask", "Who?", "--index-dir", "a\0b"]])
+def test_a_nul_byte_in_a_path_is_a_one_line_usage_error(runner, args):
+    result = runner.invoke(main, args)
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Error: A path holds a NUL byte, which no path can hold. Try 'main ")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_an_unknown_device_is_one_line_even_for_the_hashing_embedder(runner, built):
+    for args in (
+        ["ask", "Who is Harold Chambers?", "--index-dir", str(built)],
+        ["index", str(SEEDS), "--index-dir", str(built)],
+    ):
+        result = runner.invoke(main, args, env={"RAG_DEVICE": "tpu"})
+        assert result.exit_code == 2, result.output
+        assert result.stderr.startswith("Error: Unknown device 'tpu' (from RAG_DEVICE).")
+        assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_chat_refuses_a_line_that_is_not_utf8_and_goes_on(runner, built):
+    questions = b"Who is \xed\xa0\x80Kadyrov?\nHow many prisoners were exchanged on February 5?\nexit\n"
+    result = runner.invoke(main, ["chat", "--index-dir", str(built)], input=questions)
+    assert result.exit_code == 0, result.stderr
+    assert "\nyou> Who is \\udced\\udca0\\udc80Kadyrov?\n" in result.output  # shown back as escapes
+    assert result.stderr.startswith("Error: The question holds bytes that are not text")
+    assert "314 prisoners" in result.output
+
+
+def test_ask_json_refuses_a_question_holding_a_lone_surrogate(runner, built):
+    result = runner.invoke(main, ["ask", "Who is \udcffKadyrov?", "--json", "--index-dir", str(built)])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Error: The question holds bytes that are not text")
+    assert result.stdout == ""

@@ -136,3 +136,30 @@ def test_neural_settings_passed_whole_open_the_same_bot_as_the_keywords(tiny_mod
     named = Chatbot.from_index(index_dir, **models, generation=generation)
     assert whole.backends["answers"].startswith(f"transformers:{tiny_models.llm}")
     same_bot(whole, named)
+
+
+@pytest.mark.parametrize("device", ["tpu", "quantum", "cpu;rm -rf /", "cuda:x"])
+def test_an_unknown_device_is_an_error_whether_or_not_a_model_uses_it(seeds_index, monkeypatch, device):
+    monkeypatch.delenv("RAG_DEVICE", raising=False)
+    with pytest.raises(ModelLoadError, match=r"Unknown device .* \(from device\)"):
+        Settings(device=device)
+    with pytest.raises(ModelLoadError, match="Unknown device"):
+        Chatbot.from_index(seeds_index, device=device)  # the hashing embedder never asks for one
+    monkeypatch.setenv("RAG_DEVICE", device)
+    with pytest.raises(ModelLoadError, match=r"Unknown device .* \(from RAG_DEVICE\)"):
+        Chatbot.from_index(seeds_index)
+    assert Settings(device="CPU").device == "CPU"  # device= overrides RAG_DEVICE
+
+
+def test_a_cuda_device_is_checked_against_the_machine(monkeypatch):
+    import torch
+
+    monkeypatch.delenv("RAG_DEVICE", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ModelLoadError, match="'cuda:1' .* needs a CUDA GPU, and this machine has none"):
+        Settings(device="cuda:1")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert Settings(device="cuda:1").device == "cuda:1"
+    with pytest.raises(ModelLoadError, match=r"names CUDA GPU 99, but this machine has 2 \(cuda:0 to cuda:1\)"):
+        Settings(device="cuda:99")

@@ -114,3 +114,67 @@ def test_an_unknown_setting_is_a_rag_error_and_still_a_type_error(seeds_index):
 def test_history_of_the_wrong_shape_is_a_rag_error(seeds_bot, history):
     with pytest.raises(RagError, match="history must be a list of"):
         seeds_bot.ask("Who is Kadyrov?", history=history)
+
+
+def test_a_path_too_long_for_the_system_is_a_rag_error_at_every_entry(tmp_path, seeds_bot):
+    from rag.evaluation.run import load_prompts
+
+    long_name, long_path = tmp_path / ("n" * 300), tmp_path.joinpath(*["y" * 200] * 25)
+    docs = [Document(id="a.txt", text="Kadyrov met the envoy in Grozny.")]
+    for path, over in (
+        (long_name, "has a name of 300 bytes; file systems allow 255"),
+        (long_path, "as a full path; the system allows 4,096"),
+    ):
+        with pytest.raises(IndexLocationError, match=over):
+            Chatbot.from_index(path)
+        with pytest.raises(IndexLocationError, match=over):
+            Chatbot.from_documents(docs, path)
+        with pytest.raises(DocumentsError, match=over):
+            Chatbot.from_folder(path, index_dir=tmp_path / "index")
+        with pytest.raises(PromptsFileError, match=over):
+            load_prompts(path)
+        with pytest.raises(PromptsFileError, match=over):
+            evaluate(seeds_bot, path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # nothing created on the way
+
+
+def test_an_index_folder_whose_name_is_not_utf8_is_refused_before_anything_is_written(tmp_path):
+    index_dir = tmp_path / "idx-\udcff\udcfe"  # the bytes b"idx-\xff\xfe", as Python reads them from the disk
+    docs = [Document(id="a.txt", text="Kadyrov met the envoy in Grozny.")]
+    with pytest.raises(IndexLocationError, match="not valid UTF-8; the vector library cannot write there") as caught:
+        Chatbot.from_documents(docs, index_dir)
+    assert "idx-\\udcff\\udcfe" in str(caught.value)  # named, escaped: the message can be printed
+    assert not index_dir.exists()
+
+
+def test_a_newline_in_an_index_path_stays_escaped_in_the_message(tmp_path):
+    with pytest.raises(RagError) as caught:
+        Chatbot.from_index(tmp_path / "a\nb")
+    assert "\n" not in str(caught.value)
+    assert f"No index in {tmp_path}/a\\nb." in str(caught.value)
+
+
+def test_an_empty_document_id_is_a_documents_error():
+    with pytest.raises(DocumentsError, match="A Document's id is empty"):
+        Document(id="", text="Kettles boil water.")
+    with pytest.raises(DocumentsError, match="A Document's id is empty"):
+        Document(id="  ", text="Kettles boil water.")
+
+
+def test_documents_that_are_all_empty_are_refused_by_name(tmp_path):
+    docs = [Document(id="a.txt", text=""), Document(id="b.txt", text=" \n ")]
+    with pytest.raises(
+        DocumentsError, match=r"Nothing to index: the 2 document\(s\) given \(a.txt, b.txt\) hold no text"
+    ):
+        Chatbot.from_documents(docs, tmp_path / "index")
+    assert not (tmp_path / "index").exists()
+    bot = Chatbot.from_documents([*docs, Document(id="c.txt", text="Kettles boil water.")], tmp_path / "index")
+    assert bot.chunk_counts == {"a.txt": 0, "b.txt": 0, "c.txt": 1}  # with one that has text, all are kept
+
+
+@pytest.mark.parametrize("question", ["Who is \udcffKadyrov?", "\ud800", "Grozny \udc80?"])
+def test_a_question_holding_a_lone_surrogate_is_an_invalid_question(seeds_bot, question):
+    from rag.errors import InvalidQuestionError
+
+    with pytest.raises(InvalidQuestionError, match="not valid UTF-8, or a lone surrogate"):
+        seeds_bot.ask(question)

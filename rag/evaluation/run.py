@@ -49,7 +49,7 @@ from rag.evaluation.metrics import (
 )
 from rag.evaluation.results import METRICS, EvalResult, Prompt, PromptResult, check_writable
 from rag.records import Answer
-from rag.validation import checked_prompts, shown_path
+from rag.validation import checked_path, checked_prompts, is_name_too_long, shown_path
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ def load_prompts(path: str | Path) -> list[Prompt]:
 
     Lines end at "\n" alone (a "\r" before it is dropped): JSON strings may hold U+2028 and
     the other characters ``str.splitlines`` would also split at."""
-    path = Path(path)
+    path = checked_path(path, "prompts file", "load_prompts('prompts.jsonl')", PromptsFileError)
     prompts = []
     misspelt: dict[str, str] = {}  # key as written -> the key it was surely meant to be
     for number, line in enumerate(_prompts_text(path).split("\n"), 1):
@@ -96,7 +96,13 @@ def _prompts_text(path: Path) -> str:
     from rag.files import read_bounded
 
     shown = shown_path(path)
-    if path.is_dir():
+    try:
+        is_folder = path.is_dir()
+    except OSError as error:  # checked_path measured it; a link may still lead somewhere too long
+        if not is_name_too_long(error):
+            raise
+        raise PromptsFileError(f"{shown}: {error.strerror}. Give a shorter path of a .jsonl file.") from None
+    if is_folder:
         raise PromptsFileError(f"{shown} is a folder. Give the path of a .jsonl file of test prompts.")
     try:
         raw = read_bounded(path, MAX_PROMPTS_BYTES)

@@ -62,15 +62,13 @@ def load_folder(folder: str | Path) -> list[Document]:
 
 def read_folder(folder: str | Path) -> FolderContents:
     """``load_folder``'s documents, and the text files it could not read."""
-    if not isinstance(folder, (str, os.PathLike)):
-        raise DocumentsError(f"The folder must be a path, not {type(folder).__name__}: from_folder('my-articles').")
-    if not os.fspath(folder).strip():
-        raise DocumentsError("The folder name is empty. Pass the folder that holds your articles.")
-    root = Path(folder)
+    from rag.validation import checked_folder, shown_path
+
+    root = checked_folder(folder)  # not a path, empty, a NUL byte, or too long for the system
     if not root.exists():
-        raise DocumentsError(f"Folder not found: {root}. Pass the folder that holds your articles.")
+        raise DocumentsError(f"Folder not found: {shown_path(root)}. Pass the folder that holds your articles.")
     if not root.is_dir():
-        raise DocumentsError(f"{root} is a file, not a folder. Pass the folder that holds it.")
+        raise DocumentsError(f"{shown_path(root)} is a file, not a folder. Pass the folder that holds it.")
     documents, unreadable = [], []
     other_formats: Counter[str] = Counter()
     taken: set[str] = set()
@@ -96,7 +94,7 @@ def read_folder(folder: str | Path) -> FolderContents:
         _warn_other_formats(other_formats)
     if not documents:
         raise DocumentsError(
-            f"No articles to index in {root} (looked for {', '.join(sorted(READERS))}). "
+            f"No articles to index in {shown_path(root)} (looked for {', '.join(sorted(READERS))}). "
             "Add some articles, or point at the folder that holds them."
         )
     return FolderContents(documents, unreadable)

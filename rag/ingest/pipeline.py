@@ -29,6 +29,7 @@ from rag.records import Chunk, Document
 from rag.store.index import Index
 from rag.store.manifest import Manifest, embedder_entry, existing_manifest
 from rag.store.update import Update, UpdateReport, begin_update
+from rag.validation import shown_path
 
 logger = logging.getLogger(__name__)
 
@@ -208,9 +209,9 @@ def _recorded_embedder_error(index_dir: str | Path, recorded: str, error: ModelL
     """A model nobody named this time failed to load: say it is the index's, and what to do
     (a model folder that moved is named again; the index can be rebuilt with another)."""
     return ModelLoadError(
-        f"The index in {index_dir} was built with the embedder {recorded}, which `rag ask` needs to embed "
+        f"The index in {shown_path(index_dir)} was built with the embedder {recorded}, which `rag ask` needs to embed "
         f"questions. {error} If the model is elsewhere now, name it with --embedding-model (embedding_model= "
-        f"in Python); or rebuild the index with another: `rag index FOLDER --index-dir {index_dir} --rebuild`."
+        f"in Python); or rebuild the index with another: `rag index FOLDER --index-dir {shown_path(index_dir)} --rebuild`."
     )
 
 

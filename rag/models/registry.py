@@ -37,7 +37,9 @@ from typing import Any, TypeVar
 
 from rag.errors import ModelLoadError
 from rag.models import hub
+from rag.models.devices import pick_device
 from rag.models.quiet import load_report_hidden, quiet_loading
+from rag.validation import path_problem
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +76,12 @@ def resolve_model(name: str, role: str) -> str:
     name = name.strip()
     if name.lower() in PACKAGED_MODELS:
         return packaged_model_path(name.lower(), role)
+    problem = path_problem(os.path.expanduser(name), f"{role} model")
+    if problem:  # a Hugging Face id is at most 96 characters: a name too long for a path is neither
+        raise ModelLoadError(
+            f"{problem}, so it is neither a folder nor a Hugging Face id. "
+            "Give a Hugging Face id such as 'org/model', or a model folder."
+        )
     path = Path(name).expanduser()
     if path.exists():
         if not path.is_dir() and path.suffix.lower() != GGUF_SUFFIX:
@@ -163,46 +171,6 @@ def _looks_like_path(name: str) -> bool:
         or name.count("/") > 1
         or (path.parent != Path(".") and path.parent.is_dir())
     )
-
-
-# torch's device types a model can be put on; "cuda:1" names one of several of a kind.
-DEVICES = ("cpu", "cuda", "mps", "xpu", "hip", "npu", "meta")
-
-
-def pick_device(requested: str | None = None) -> str:
-    """``requested`` or ``RAG_DEVICE`` if set, else CUDA when present, else Apple's MPS, else CPU.
-
-    A device torch does not know ("tpu") is a ``ModelLoadError`` naming the valid ones, not
-    an error from the first model that tries to load on it."""
-    from_environment = not requested and bool(os.environ.get("RAG_DEVICE", "").strip())
-    requested = (requested or os.environ.get("RAG_DEVICE") or "").strip() or None
-    if requested:
-        return checked_device(requested, "RAG_DEVICE" if from_environment else "device")
-    import torch
-
-    if torch.cuda.is_available():
-        return "cuda"
-    mps = getattr(torch.backends, "mps", None)
-    if mps is not None and mps.is_available():
-        return "mps"
-    return "cpu"
-
-
-def checked_device(device: str, source: str = "device") -> str:
-    """``device`` if it names one of ``DEVICES`` (with an optional ``:index``), else a
-    ``ModelLoadError`` saying so; ``source`` is where it was given (``device``, ``RAG_DEVICE``)."""
-    kind, _, number = device.lower().partition(":")
-    if kind in DEVICES and (not number or number.isdigit()):
-        return device.lower()
-    raise ModelLoadError(
-        f"Unknown device {shown_text(device)!r} (from {source}). Use one of {', '.join(DEVICES[:-1])}, "
-        "optionally with a number (cuda:1), or leave it unset for the fastest one present."
-    )
-
-
-def shown_text(text: str) -> str:
-    """``text`` cut to 60 characters, for a message that repeats what a user typed."""
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 # ----------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 Each check raises a ``RagError`` subclass with a message that says what to do, because these
 are the mistakes a caller of ``Chatbot.ask`` or ``rag ask`` can make: a question that is not
-text, empty, longer than ``MAX_QUESTION_CHARS``, or without a word to search for (passage
+text, not valid Unicode (undecodable bytes, a lone surrogate), empty, longer than ``MAX_QUESTION_CHARS``, or without a word to search for (passage
 counts are checked with the other arguments, in ``rag.validation``). Trade-off: nothing is guessed at (a blank question
 is not answered from whatever comes first, ``top_k=-1`` does not mean the default).
 """
@@ -19,6 +19,11 @@ def checked_question(question: str) -> str:
     if not isinstance(question, str):
         raise InvalidQuestionError(f"A question must be text, not {type(question).__name__}.")
     question = question.strip()
+    if not is_unicode_text(question):
+        raise InvalidQuestionError(
+            "The question holds bytes that are not text (not valid UTF-8, or a lone surrogate). "
+            "Type it again, or save it as UTF-8."
+        )
     if not question:
         raise InvalidQuestionError("The question is empty. Type a question about the documents.")
     if len(question) > MAX_QUESTION_CHARS:
@@ -27,6 +32,16 @@ def checked_question(question: str) -> str:
             "Ask a shorter question."
         )
     return question
+
+
+def is_unicode_text(text: str) -> bool:
+    """Whether ``text`` is whole Unicode: bytes that were not UTF-8 (read from argv or stdin
+    with ``surrogateescape``) and lone surrogates cannot be written out again, nor searched."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def searchable(question: str) -> str:

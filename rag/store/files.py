@@ -22,11 +22,11 @@ import stat
 from pathlib import Path
 
 from rag.errors import IndexLocationError, IndexWriteError
+from rag.validation import SHORTER_INDEX_DIR, path_problem, shown_path
 
 # (prefix, suffix) of each data file; the generation goes between them.
 _DATA_FILES = {"chunks": ("chunks-", ".sqlite"), "vectors": ("vectors-", ".faiss")}
 LOCK = ".lock"  # the writer lock (flock), held for the whole of an update
-_NAME_MAX = 255  # bytes in one path component, on every file system this runs on
 
 
 def data_file_name(role: str, generation: int) -> str:
@@ -82,16 +82,12 @@ def fsync_dir(folder: Path) -> None:
 
 
 def check_name_lengths(folder: Path) -> Path:
-    """``folder``, unless one of its components is longer than a file system allows: then a
-    plain error naming it, where the OS would say only "File name too long" of the whole path."""
-    for part in folder.parts:
-        size = len(os.fsencode(part))
-        if size > _NAME_MAX:
-            shown = part if len(part) <= 40 else f"{part[:20]}...{part[-12:]}"
-            raise IndexLocationError(
-                f"The index folder {shown!r} has a name of {size} bytes; file systems allow "
-                f"{_NAME_MAX}. Give --index-dir (index_dir= in Python) a shorter name."
-            )
+    """``folder``, unless its name is longer than the system allows (a component over
+    ``NAME_MAX``, the whole over ``PATH_MAX``): then a plain error saying which, where the OS
+    would say only "File name too long"."""
+    problem = path_problem(folder, "index folder")
+    if problem:
+        raise IndexLocationError(f"{problem}. {SHORTER_INDEX_DIR}")
     return folder
 
 
@@ -101,7 +97,7 @@ def not_a_file(folder: Path) -> Path:
     check_name_lengths(folder)
     if folder.exists() and not folder.is_dir():
         raise IndexLocationError(
-            f"{folder} is a file, not a folder. Give --index-dir a folder (it is created if missing)."
+            f"{shown_path(folder)} is a file, not a folder. Give --index-dir a folder (it is created if missing)."
         )
     return folder
 
@@ -170,7 +166,7 @@ def cannot_write(folder: Path, error: OSError, written: int = 0, previous: int =
     reason = error.strerror or str(error)
     if error.errno not in _NO_SPACE:
         return IndexWriteError(
-            f"Cannot write the index in {folder} ({reason}). The previous index is unchanged. "
+            f"Cannot write the index in {shown_path(folder)} ({reason}). The previous index is unchanged. "
             "Give --index-dir a folder you can write to."
         )
     needed = max(written, previous)
@@ -179,7 +175,7 @@ def cannot_write(folder: Path, error: OSError, written: int = 0, previous: int =
     except OSError:
         free = ""
     return IndexWriteError(
-        f"The disk holding {folder} is full: the new index needs about {describe_size(needed)} "
+        f"The disk holding {shown_path(folder)} is full: the new index needs about {describe_size(needed)} "
         f"({describe_size(written)} written when it ran out, the previous index takes {describe_size(previous)}){free}. "
         "The previous index is unchanged and the partial files were removed. Free that much space, "
         "or give --index-dir a folder on another disk."

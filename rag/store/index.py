@@ -32,6 +32,7 @@ from rag.store.files import check_readable, not_a_file
 from rag.store.lexical import ChunkTable
 from rag.store.manifest import Manifest, data_file, read_manifest
 from rag.store.vectors import FaissVectors
+from rag.validation import shown_path
 
 _OPEN_ATTEMPTS = 3  # reading an index while a writer replaces it
 
@@ -51,7 +52,9 @@ class Index:
         for attempt in range(_OPEN_ATTEMPTS):
             manifest = read_manifest(folder)
             if manifest is None:
-                raise RagError(f"No index in {folder}. Build one with `rag index FOLDER --index-dir {folder}`.")
+                raise RagError(
+                    f"No index in {shown_path(folder)}. Build one with `rag index FOLDER --index-dir {shown_path(folder)}`."
+                )
             try:
                 db_path, vectors_path = (data_file(folder, manifest, role) for role in ("chunks", "vectors"))
                 check_readable(db_path)

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from rag.errors import IndexCorruptError, IndexLocationError, IndexMismatchError
 from rag.files import read_bounded
 from rag.store.files import check_name_lengths, holds_index_files, is_regular_file, write_json_atomic
+from rag.validation import is_name_too_long, shown_path
 
 if TYPE_CHECKING:
     from rag.models.embedding import Embedder
@@ -67,8 +68,16 @@ class Manifest:
 def read_manifest(folder: Path) -> Manifest | None:
     """The folder's manifest, None when there is none, IndexCorruptError when it is unreadable."""
     path = check_name_lengths(folder) / MANIFEST
-    if not path.exists():
-        return None
+    try:
+        if not path.exists():
+            return None
+    except OSError as error:  # the folder's name fits, the manifest's path beside it does not
+        if not is_name_too_long(error):
+            raise
+        raise IndexLocationError(
+            f"Cannot read the index in {shown_path(folder)} ({error.strerror}). "
+            "Give --index-dir (index_dir= in Python) a shorter path."
+        ) from None
     if not is_regular_file(path):
         # A FIFO would hang the read, a link to /dev/zero fill memory.
         raise IndexCorruptError(folder, f"{MANIFEST} is not a regular file")
@@ -79,7 +88,7 @@ def read_manifest(folder: Path) -> Manifest | None:
         data = json.loads(raw.decode("utf-8"))
     except PermissionError as error:
         raise IndexLocationError(
-            f"Cannot read the index in {folder} ({error.strerror}). Give --index-dir a folder you can read."
+            f"Cannot read the index in {shown_path(folder)} ({error.strerror}). Give --index-dir a folder you can read."
         ) from error
     except (OSError, ValueError, RecursionError) as error:  # RecursionError: "[[[[..." nested too deep
         if not holds_index_files(folder):
@@ -90,8 +99,8 @@ def read_manifest(folder: Path) -> Manifest | None:
     version = _entry(folder, data, "format_version", _WHOLE, optional=True)
     if version is not None and version != FORMAT_VERSION:
         raise IndexMismatchError(
-            f"The index in {folder} has format {version}; this version reads "
-            f"format {FORMAT_VERSION}. Rebuild it with `rag index FOLDER --index-dir {folder} --rebuild`."
+            f"The index in {shown_path(folder)} has format {version}; this version reads "
+            f"format {FORMAT_VERSION}. Rebuild it with `rag index FOLDER --index-dir {shown_path(folder)} --rebuild`."
         )
     missing = [key for key in ("embedder", "chunker") if key not in data]
     if missing:
@@ -179,7 +188,7 @@ def has_manifest(folder: str | Path) -> bool:
         return path.exists()
     except OSError as error:
         raise IndexLocationError(
-            f"Cannot look into {folder} ({error.strerror or error}). Give --index-dir a folder you can read."
+            f"Cannot look into {shown_path(folder)} ({error.strerror or error}). Give --index-dir a folder you can read."
         ) from error
 
 
@@ -256,16 +265,16 @@ def check_embedder(folder: Path, manifest: Manifest, embedder: dict) -> None:
         return
     if recorded.get("id") == embedder["id"] and recorded.get("dim") == embedder["dim"]:
         raise IndexMismatchError(
-            f"The index in {folder} was built with the embedder {embedder['id']}, but the model there has "
+            f"The index in {shown_path(folder)} was built with the embedder {embedder['id']}, but the model there has "
             f"changed since (its files' fingerprint was {recorded.get('fingerprint')}, now "
             f"{embedder.get('fingerprint')}), so its vectors would not match the index's. Put back the model "
-            f"the index was built with, or rebuild with `rag index FOLDER --index-dir {folder} --rebuild` "
+            f"the index was built with, or rebuild with `rag index FOLDER --index-dir {shown_path(folder)} --rebuild` "
             "(rebuild=True in Python)."
         )
     raise IndexMismatchError(
-        f"The index in {folder} was built with the embedder {recorded.get('id')} "
+        f"The index in {shown_path(folder)} was built with the embedder {recorded.get('id')} "
         f"(dim {recorded.get('dim')}), not {embedder['id']} (dim {embedder['dim']}). "
-        f"Use the same embedding model, or rebuild with `rag index FOLDER --index-dir {folder} --rebuild` "
+        f"Use the same embedding model, or rebuild with `rag index FOLDER --index-dir {shown_path(folder)} --rebuild` "
         "(rebuild=True in Python)."
     )
 
@@ -286,6 +295,6 @@ def check_compatible(folder: Path, manifest: Manifest, embedder: dict, chunker: 
     check_embedder(folder, manifest, embedder)
     if manifest.chunker != chunker:
         raise IndexMismatchError(
-            f"The index in {folder} was chunked with {manifest.chunker}, not {chunker}. "
-            f"Rebuild it with `rag index FOLDER --index-dir {folder} --rebuild` (rebuild=True in Python)."
+            f"The index in {shown_path(folder)} was chunked with {manifest.chunker}, not {chunker}. "
+            f"Rebuild it with `rag index FOLDER --index-dir {shown_path(folder)} --rebuild` (rebuild=True in Python)."
         )

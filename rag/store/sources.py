@@ -16,6 +16,7 @@ from pathlib import Path
 from rag.errors import IndexMismatchError
 from rag.records import Document
 from rag.store.manifest import Manifest
+from rag.validation import shown_path
 
 logger = logging.getLogger(__name__)
 
@@ -34,9 +35,9 @@ def check_not_replacing(
     if Path(current.source).is_dir():
         shown = _listed(removed)
         raise IndexMismatchError(
-            f"The index in {folder} holds the documents of {current.source}; indexing {source} there would "
+            f"The index in {shown_path(folder)} holds the documents of {shown_path(current.source)}; indexing {shown_path(source)} there would "
             f"remove {len(removed)} of them ({shown}). Give another --index-dir, or replace them: "
-            f"`rag index {source} --index-dir {folder} --rebuild` (rebuild=True in Python)."
+            f"`rag index {shown_path(source)} --index-dir {shown_path(folder)} --rebuild` (rebuild=True in Python)."
         )
     logger.warning(
         "The index in %s was built from %s, which is no longer there; it now holds the documents of %s (%d removed).",
@@ -57,14 +58,14 @@ def _check_documents_not_replacing(
     sharing none is another collection, indexed into the wrong ``index_dir``). Refused either
     way; ``rebuild=True`` says replacing is meant."""
     if current.source is not None and Path(current.source).is_dir():
-        held = f"the documents of {current.source}"
+        held = f"the documents of {shown_path(current.source)}"
     elif current.source is None and removed and not current.documents.keys() & {d.id for d in documents}:
         held = f"{len(current.documents)} other documents"
     else:
         return
     loss = f"would remove {len(removed)} of them ({_listed(removed)})" if removed else "would mix the two"
     raise IndexMismatchError(
-        f"The index in {folder} holds {held}; indexing these documents there {loss}. "
+        f"The index in {shown_path(folder)} holds {held}; indexing these documents there {loss}. "
         "Give another index_dir, or replace them with rebuild=True."
     )
 

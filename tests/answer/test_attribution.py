@@ -11,7 +11,7 @@ from rag import Chatbot
 from rag.answer.checking import check_output
 from rag.answer.prompting import ModelPrompt
 from rag.answer.refusal import REFUSAL
-from rag.cli import format_answer
+from rag.cli_format import format_answer
 from tests.test_chatbot import quote_is_verbatim_at_its_lines
 
 EXCHANGE_FILE = "003_58ec4efac89fea89.txt"

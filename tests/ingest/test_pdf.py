@@ -12,7 +12,7 @@ import pytest
 
 from rag import Chatbot, Citation
 from rag.answer.citations import on_its_page
-from rag.cli import format_answer
+from rag.cli_format import format_answer
 from rag.ingest.chunking import ChunkerSettings, chunk_document
 from rag.ingest.loading import load_folder
 from rag.ingest.pdf import PAGE_BREAK, extract_pdf, read_pdf

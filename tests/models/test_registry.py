@@ -16,6 +16,7 @@ from huggingface_hub import constants as hub_constants
 from rag import Chatbot, RagError
 from rag.cli import main
 from rag.errors import ModelLoadError
+from rag.models.devices import pick_device
 from rag.models.embedding import load_embedder
 from rag.models.quiet import quiet_loading
 from rag.models.registry import (
@@ -23,7 +24,6 @@ from rag.models.registry import (
     forget_loaded_models,
     load_model,
     model_fingerprint,
-    pick_device,
     resolve_model,
 )
 from rag.models.rerankers import load_reranker
@@ -209,7 +209,11 @@ def test_an_unknown_device_is_named_as_such_with_the_valid_ones(source, monkeypa
 
 
 def test_known_devices_pass_with_or_without_a_number(monkeypatch):
+    import torch
+
     monkeypatch.delenv("RAG_DEVICE", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # a CUDA name is checked against the machine
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
     assert [pick_device(d) for d in ("cpu", "CUDA", "cuda:1", " mps ")] == ["cpu", "cuda", "cuda:1", "mps"]
     with pytest.raises(ModelLoadError, match="Unknown device 'cuda:x'"):
         pick_device("cuda:x")
@@ -237,3 +241,9 @@ def test_the_transformers_load_report_is_hidden_while_a_model_loads_and_only_the
     finally:
         target.removeHandler(handler)
     assert seen == ["another warning", "BertModel LOAD REPORT from: y"]
+
+
+@pytest.mark.parametrize("name", ["a" * 300, "org/" + "m" * 300])
+def test_a_model_name_too_long_for_a_path_is_neither_folder_nor_hub_id(name):
+    with pytest.raises(ModelLoadError, match=r"has a name of 300 bytes; .*, so it is neither a folder nor a Hugging"):
+        resolve_model(name, "embedding")

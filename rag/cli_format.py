@@ -1,0 +1,56 @@
+"""How an ``Answer`` reads in the terminal (``rag ask``, ``rag chat``): the text, then each
+citation's file, title, page and lines with its quote, or, for a refusal, what came nearest.
+
+Plain text for a person at a terminal; ``rag ask --json`` is the form for programs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from rag.records import line_span, one_line, titled
+
+CLOSEST = 3  # passages named under a refusal
+
+
+def format_answer(answer, title: Callable[[str], str | None] | None = None) -> str:
+    """The answer, then each citation: its file (with the document's title, when ``title``
+    gives one for it) and lines, and the quote indented below. A refusal shows the sentence
+    that came nearest (if one came near) and names the closest passages searched, so a person
+    can read them for themselves."""
+    return "\n".join([answer.text, *source_lines(answer, title)])
+
+
+def source_lines(answer, title: Callable[[str], str | None] | None = None) -> list[str]:
+    mentioned: set[str] = set()
+
+    def place(source: str, start_line: int, end_line: int, page: int | None = None) -> str:
+        """``003_58ec.txt “Kadyrov shifts stance…”, line 21``: a hashed file name says nothing to
+        a reader, so its title goes beside it, at the file's first mention only."""
+        named = title(source) if title and source not in mentioned else None
+        mentioned.add(source)
+        on_page = f"page {page}, " if page is not None else ""
+        return f"{titled(source, named)}, {on_page}{line_span(start_line, end_line)}"
+
+    lines = []
+    if answer.understood_as:
+        lines.append(f"(read as: {answer.understood_as})")
+    if answer.fallback_reason:
+        lines.append(f"(note: {answer.fallback_reason})")
+    for citation in answer.citations:
+        attributed = " (attributed)" if citation.attributed else ""  # found for the model, not cited by it
+        lines.append(
+            f"[{citation.marker}] {place(citation.source, citation.start_line, citation.end_line, citation.page)}"
+            + attributed
+        )
+        lines.append(f"    {one_line(citation.quote)}")
+    if answer.closest:
+        closest = answer.closest
+        where = place(closest.source, closest.start_line, closest.end_line, closest.page)
+        lines.append(f"Nearest sentence, judged not to answer it ({where}):")
+        lines.append(f"    {one_line(answer.closest.quote)}")
+    if answer.abstained and answer.hits:
+        lines.append("Closest passages searched:")
+        places = dict.fromkeys((hit.source, hit.start_line, hit.end_line) for hit in answer.hits[:CLOSEST])
+        lines.extend(f"    {place(source, start, end)}" for source, start, end in places)
+    return lines
