@@ -70,10 +70,16 @@ class Document:
 _SURROGATE_RE = re.compile("[\ud800-\udfff]")
 
 
+def lone_surrogate(text: str | None) -> re.Match | None:
+    """Where ``text`` stops being whole Unicode: a lone surrogate, as ``surrogateescape`` leaves
+    for bytes that were not UTF-8 (argv, stdin, file names). Such text cannot be written out
+    as UTF-8, stored or searched; None when there is none."""
+    return _SURROGATE_RE.search(text) if text else None
+
+
 def _check_unicode(name: str, value: str | None) -> None:
-    """Text that cannot be written as UTF-8 (a lone surrogate, as ``surrogateescape`` leaves for
-    bytes that were not UTF-8) would fail deep in indexing; it is refused here, by name."""
-    found = _SURROGATE_RE.search(value) if value else None
+    """Text that cannot be written as UTF-8 would fail deep in indexing; it is refused here, by name."""
+    found = lone_surrogate(value)
     if found:
         raise DocumentsError(
             f"A Document's {name} holds a character that is not valid Unicode ({ascii(found.group())} at position "

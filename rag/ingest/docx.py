@@ -17,7 +17,7 @@ from __future__ import annotations
 import io
 import zipfile
 
-from rag.ingest.extracted import Extracted, ExtractionError
+from rag.ingest.extracted import Extracted, ExtractionError, metadata_text
 
 MAX_UNCOMPRESSED_BYTES = 256 << 20
 MAX_RATIO = 100
@@ -45,7 +45,7 @@ def read_docx(raw: bytes, name: str = "") -> Extracted:
         ) from error
     if not text.strip():
         raise ExtractionError("it has no text in it")
-    return Extracted(text, _clean(title), _clean(author), created.date().isoformat() if created else None)
+    return Extracted(text, metadata_text(title), metadata_text(author), created.date().isoformat() if created else None)
 
 
 def _check_zip(raw: bytes) -> None:
@@ -94,8 +94,3 @@ def _row_text(row) -> str:
 def _line(text: str) -> str:
     """A paragraph as one line: a line break inside it (Shift+Enter) becomes a space."""
     return " ".join(text.split())
-
-
-def _clean(value: str | None) -> str | None:
-    value = " ".join(value.split()) if isinstance(value, str) else None
-    return value or None

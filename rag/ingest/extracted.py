@@ -23,3 +23,9 @@ class Extracted:
 class ExtractionError(ValueError):
     """A file that cannot be read as its format says (corrupt, encrypted, a zip bomb). The
     message completes "skipping NAME: ..." and says what to do."""
+
+
+def metadata_text(value: object) -> str | None:
+    """A title, author or date as a file's metadata gives it, on one line; None for nothing."""
+    text = " ".join(str(value).split()) if value else ""
+    return text or None

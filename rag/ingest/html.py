@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 
-from rag.ingest.extracted import Extracted, ExtractionError
+from rag.ingest.extracted import Extracted, ExtractionError, metadata_text
 
 # On a page without an article trafilatura falls back to whatever text there is, often the
 # menu's links ("Home", "News"): text with no line this long is taken for no article.
@@ -37,21 +37,16 @@ def read_html(raw: bytes, name: str = "") -> Extracted:
             "no article text found in this web page (it may be only links, or built by JavaScript); "
             "save the article's text as .txt to index it"
         )
-    title = _clean(found.title)
+    title = metadata_text(found.title)
     if title and not text.startswith(title):  # the headline opens the text, as on the page, so it can be quoted
         text = f"{title}\n\n{text}"
-    return Extracted(text, title, _clean(found.author), _clean(found.date))
+    return Extracted(text, title, metadata_text(found.author), metadata_text(found.date))
 
 
 def _paragraphs(text: str | None) -> str:
     """One paragraph to a line, a blank line between, spaces inside each line made single."""
     lines = (" ".join(line.split()) for line in (text or "").splitlines())
     return "\n\n".join(line for line in lines if line)
-
-
-def _clean(value: str | None) -> str | None:
-    value = " ".join(value.split()) if isinstance(value, str) else None
-    return value or None
 
 
 class _quiet_logger:

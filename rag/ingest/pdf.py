@@ -54,7 +54,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from rag.ingest.extracted import Extracted, ExtractionError
+from rag.ingest.extracted import Extracted, ExtractionError, metadata_text
 
 logger = logging.getLogger(__name__)
 
@@ -231,16 +231,11 @@ def _metadata(reader) -> tuple[str | None, str | None, str | None]:
         info = reader.metadata
         if info is None:
             return None, None, None
-        title, author = (_clean(value) for value in (info.title, info.author))
+        title, author = (metadata_text(value) for value in (info.title, info.author))
         created = info.creation_date
     except Exception:  # a malformed date or info dictionary: the text is still worth having
         return None, None, None
     return title, author, created.date().isoformat() if created else None
-
-
-def _clean(value) -> str | None:
-    text = " ".join(str(value).split()) if value else ""
-    return text or None
 
 
 def _joined_words(page: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from rag.errors import InvalidQuestionError
 from rag.language.analysis import index_terms
-from rag.records import MAX_QUESTION_CHARS
+from rag.records import MAX_QUESTION_CHARS, lone_surrogate
 
 
 def checked_question(question: str) -> str:
@@ -19,7 +19,7 @@ def checked_question(question: str) -> str:
     if not isinstance(question, str):
         raise InvalidQuestionError(f"A question must be text, not {type(question).__name__}.")
     question = question.strip()
-    if not is_unicode_text(question):
+    if lone_surrogate(question):
         raise InvalidQuestionError(
             "The question holds bytes that are not text (not valid UTF-8, or a lone surrogate). "
             "Type it again, or save it as UTF-8."
@@ -32,16 +32,6 @@ def checked_question(question: str) -> str:
             "Ask a shorter question."
         )
     return question
-
-
-def is_unicode_text(text: str) -> bool:
-    """Whether ``text`` is whole Unicode: bytes that were not UTF-8 (read from argv or stdin
-    with ``surrogateescape``) and lone surrogates cannot be written out again, nor searched."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def searchable(question: str) -> str:
