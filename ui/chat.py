@@ -51,8 +51,8 @@ logger = logging.getLogger(__name__)
 
 MAX_PASSAGES = 20
 # A streamed answer is redrawn at most this often. Each redraw costs the server a render, a diff
-# of the whole conversation and a message to the browser, several times the answer's own work:
-# one per word made a 12 ms answer cost 0.2 s of CPU, and concurrent visitors queued behind it
+# of the whole conversation and a message to the browser: one per word made a 12 ms answer cost
+# 59 ms of server CPU (21 ms redrawn this often), and concurrent visitors queued behind it
 # (docs/BENCHMARKS.md, "Concurrent users"). A composed answer, written at once, arrives whole.
 STREAM_REDRAW_S = 0.1
 
