@@ -16,6 +16,7 @@ pytest.importorskip("gradio")
 from rag import Chatbot  # noqa: E402
 from rag.store.manifest import read_manifest  # noqa: E402
 from rag_seeds_ui.chat import ChatApp, Conversation  # noqa: E402
+from tests.conftest import SEEDS  # noqa: E402
 
 PROMPTS = Path(__file__).resolve().parent.parent / "prompts" / "seeds.jsonl"
 SEED_QUESTION = "How many prisoners were exchanged on February 5?"
@@ -42,6 +43,21 @@ def test_answers_given_on_eight_threads_are_the_ones_given_one_at_a_time(seeds_b
         concurrent = list(pool.map(seeds_bot.ask, questions * 3))
     assert sum(not answer.abstained for answer in serial) > len(questions) // 3, "too few answers to compare"
     assert concurrent == serial * 3
+
+
+@pytest.mark.slow
+def test_the_neural_embedder_and_reranker_answer_on_eight_threads_as_on_one(tiny_models, tmp_path):
+    models = {"embedding_model": str(tiny_models.embedder), "reranker_model": str(tiny_models.reranker)}
+    bot = Chatbot.from_folder(SEEDS, index_dir=tmp_path / "index", progress=False, **models)
+    questions = _questions()[:8]
+    try:
+        serial = [bot.ask(question) for question in questions]
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            concurrent = list(pool.map(bot.ask, questions * 2))
+    finally:
+        bot.close()
+    assert bot.backends["reranker"] != "none (fused order)"
+    assert concurrent == serial * 2
 
 
 @pytest.mark.slow
