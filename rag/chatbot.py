@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Generator, Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 from pathlib import Path
 
@@ -306,9 +307,9 @@ class Chatbot:
         value = self.index.manifest.documents.get(source, {}).get(key)
         return value if isinstance(value, str) and value.strip() else None
 
-    def refresh(self, *, progress: bool | None = None) -> UpdateReport:
-        """Re-read the folder this bot was built from and index what changed; damage found in
-        the index is repaired (``report.repaired``, ``report.rebuilt``)."""
+    def refresh(self, *, progress: bool | None = None, swapping: AbstractContextManager | None = None) -> UpdateReport:
+        """Re-read the folder this bot was built from and index what changed, repairing damage (``report.repaired``,
+        ``report.rebuilt``); ``swapping`` (a writer's lock) is held only while the new index replaces the old."""
         if self.folder is None:
             raise DocumentsError("This chatbot was not built from a folder, so there is nothing to re-read.")
         if progress is not None and not isinstance(progress, bool):
@@ -326,7 +327,7 @@ class Chatbot:
             repair=True,
         )
         if report.touched:
-            self._reopen()
+            self._reopen(swapping or nullcontext())
         return report
 
     def close(self) -> None:
@@ -339,13 +340,12 @@ class Chatbot:
     def __exit__(self, *exc_info) -> None:
         self.close()
 
-    def _reopen(self) -> None:
-        # The old index is not closed here: a question answered on another thread may still be
-        # reading it. It closes when the last reference to it goes.
+    def _reopen(self, swapping: AbstractContextManager) -> None:
+        # The old index is not closed: a question on another thread may still read it. It closes with its last reference.
         index = Index.open(self.index.folder)
-        self.retriever = Retriever(index, self.embedder, self.settings.retrieval, self.retriever.reranker)
-        self.index = index
-        self._titles = {}  # a changed file may have a new title
+        retriever = Retriever(index, self.embedder, self.settings.retrieval, self.retriever.reranker)
+        with swapping:  # all three at once, and a changed file may have a new title
+            self.retriever, self.index, self._titles = retriever, index, {}
 
 
 class AnswerStream:

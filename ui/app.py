@@ -39,6 +39,8 @@ logger = logging.getLogger(__name__)
 
 QUEUE_CONCURRENCY = 8
 QUEUE_MAX_SIZE = 256
+# Questions answered at once, all ways of asking together (the "ask" concurrency group).
+ASK_CONCURRENCY = 8
 # Twice the largest limit (a PDF's 20 MB): room to refuse a file by name, while the handler, which
 # reads each file whole, never holds more than 40 MB of one.
 UPLOAD_ROUTE_FACTOR = 2
@@ -105,9 +107,15 @@ THEME_FONTS = {
 }
 
 
-def build(app: ChatApp, *, delete_cache: tuple[int, int] = (UPLOAD_SWEEP_S, UPLOAD_MAX_AGE_S)) -> gr.Blocks:
+def build(
+    app: ChatApp,
+    *,
+    delete_cache: tuple[int, int] = (UPLOAD_SWEEP_S, UPLOAD_MAX_AGE_S),
+    ask_concurrency: int = ASK_CONCURRENCY,
+) -> gr.Blocks:
     """The page, with its handlers wired to ``app``; ``delete_cache``: (every, older than)
-    seconds, Gradio's sweep of the temporary upload copies nobody used."""
+    seconds, Gradio's sweep of the temporary upload copies nobody used; ``ask_concurrency``:
+    questions answered at once, the others queued."""
     reader = DocumentReader(app)
     formats = render.upload_formats({s: upload_limit(s, app.max_upload_bytes) for s in UPLOAD_SUFFIXES})
     with gr.Blocks(title="Ask the documents", analytics_enabled=False, delete_cache=delete_cache) as demo:
@@ -192,27 +200,33 @@ def build(app: ChatApp, *, delete_cache: tuple[int, int] = (UPLOAD_SWEEP_S, UPLO
 
         ask_inputs = [question, passages, conversation]
         ask_outputs = [question, chat, sources, conversation]
-        question.submit(app.ask, ask_inputs, ask_outputs, api_name="ask", show_progress="hidden")
-        send.click(app.ask, ask_inputs, ask_outputs, api_visibility="private", show_progress="hidden")
+        # One limit for every way of asking; indexing has its own ("index"), one at a time.
+        asking = {"concurrency_limit": ask_concurrency, "concurrency_id": "ask", "show_progress": "hidden"}
+        question.submit(app.ask, ask_inputs, ask_outputs, api_name="ask", **asking)
+        send.click(app.ask, ask_inputs, ask_outputs, api_visibility="private", **asking)
         if shown is not None:  # clicking an example asks it, as typing it and pressing Enter would
-            shown.load_input_event.then(
-                app.ask, ask_inputs, ask_outputs, api_visibility="private", show_progress="hidden"
-            )
+            shown.load_input_event.then(app.ask, ask_inputs, ask_outputs, api_visibility="private", **asking)
         clear.click(app.clear, None, ask_outputs, api_visibility="private")
         chat.clear(app.clear, None, ask_outputs, api_visibility="private")
-        # One progress bar, over the documents table, not one on each output.
-        index_outputs = {"outputs": [upload_notice, documents, status], "show_progress_on": documents}
+        # One progress bar, over the documents table, not one on each output; one change to the
+        # index at a time, while questions go on being answered from the index as it was.
+        index_outputs = {
+            "outputs": [upload_notice, documents, status],
+            "show_progress_on": documents,
+            "concurrency_id": "index",
+            "concurrency_limit": 1,
+        }
         uploads_list = {"fn": lambda: gr.update(choices=app.removable(), value=None), "inputs": None}
         readable = {"fn": lambda: gr.update(choices=reader.choices()), "inputs": None, "outputs": chosen}
-        add.click(app.upload, files, **index_outputs, api_name="upload", concurrency_id="index").then(
+        add.click(app.upload, files, **index_outputs, api_name="upload").then(
             lambda: None, None, files, api_visibility="private"
         ).then(**uploads_list, outputs=removable, api_visibility="private").then(
             app.checks, None, checks, api_visibility="private"
         ).then(**readable, api_visibility="private")
-        remove.click(app.remove, removable, **index_outputs, api_name="remove", concurrency_id="index").then(
+        remove.click(app.remove, removable, **index_outputs, api_name="remove").then(
             **uploads_list, outputs=removable, api_visibility="private"
         ).then(**readable, api_visibility="private")
-        refresh.click(app.reindex, None, **index_outputs, api_name="reindex", concurrency_id="index").then(
+        refresh.click(app.reindex, None, **index_outputs, api_name="reindex").then(
             app.checks, None, checks, api_visibility="private"
         ).then(**readable, api_visibility="private")
         # ``input``, not ``change``: opening a cited passage sets the list too, and must keep its highlight.

@@ -5,9 +5,12 @@ with rendered HTML (``rag_seeds_ui.render``); ``rag_seeds_ui.app`` lays the page
 the events to it. Nothing here knows the layout, so the handlers are tested without a server.
 
 Trade-offs made:
-- One ``Chatbot`` serves every visitor. Questions share it freely; re-indexing swaps the
-  index underneath, so it waits for the questions in flight and holds new ones back until it
-  is done (a read/write lock), rather than closing the index under a running question.
+- One ``Chatbot`` serves every visitor, answering several questions at once on the server's
+  threads. Re-indexing writes the new index while questions go on being answered from the
+  old one; swapping the two waits for the questions in flight and holds new ones back for that
+  moment only (a read/write lock), so no answer mixes the two indexes.
+- A streamed answer is redrawn at most every ``STREAM_REDRAW_S``, not at every word: each
+  redraw costs more server CPU than composing the answer does.
 - Uploads never replace a file (``rag.ingest.uploads``), and the notice names what became of
   each file: added, already there, added under another name, or refused and why. Gradio's
   temporary copy of each upload is deleted once it is used, stored or refused.
@@ -23,6 +26,7 @@ from __future__ import annotations
 import copy
 import logging
 import re
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -46,8 +50,11 @@ from .locking import ReadWriteLock
 logger = logging.getLogger(__name__)
 
 MAX_PASSAGES = 20
-QUEUE_CONCURRENCY = 8
-QUEUE_MAX_SIZE = 256
+# A streamed answer is redrawn at most this often. Each redraw costs the server a render, a diff
+# of the whole conversation and a message to the browser: one per word made a 12 ms answer cost
+# 59 ms of server CPU (21 ms redrawn this often), and concurrent visitors queued behind it
+# (docs/BENCHMARKS.md, "Concurrent users"). A composed answer, written at once, arrives whole.
+STREAM_REDRAW_S = 0.1
 
 # Questions the offline default answers from the seed articles, offered when those are indexed
 # (short enough that the page shows them whole); "the capital of Australia" shows what an
@@ -110,8 +117,11 @@ class ChatApp:
         max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
         show_details: bool = False,
         upload_dir: str | Path | None = None,
+        redraw_every_s: float = STREAM_REDRAW_S,
     ) -> None:
+        """``redraw_every_s``: how often a streamed answer is redrawn (0: at every piece)."""
         self.bot = bot
+        self.redraw_every_s = redraw_every_s
         self.index_dir = Path(index_dir) if index_dir is not None else bot.index.folder
         self.max_upload_bytes = max_upload_bytes
         self.show_details = show_details
@@ -136,11 +146,13 @@ class ChatApp:
                 bot = self.bot
                 top_k = max(1, min(MAX_PASSAGES, int(passages or bot.top_k)))
                 stream = bot.stream(question, history=conversation.history, top_k=top_k)
-                written = ""
+                written, drawn = "", time.monotonic()
                 for piece in stream:
                     written += piece
-                    shown = [*shown[:-1], _message("assistant", render.pending_message(written))]
-                    yield gr.skip(), shown, gr.skip(), conversation
+                    if time.monotonic() - drawn >= self.redraw_every_s:
+                        shown = [*shown[:-1], _message("assistant", render.pending_message(written))]
+                        yield gr.skip(), shown, gr.skip(), conversation
+                        drawn = time.monotonic()
                 answer = stream.answer
                 if answer is None:
                     raise RuntimeError("the answer stream ended without an Answer")
@@ -343,8 +355,9 @@ class ChatApp:
     def _reindex(self) -> tuple[UpdateReport | None, str | None]:
         """(what changed, None), or (None, a message saying why it failed)."""
         try:
-            with self.lock.writing():
-                return self.bot.refresh(progress=True), None
+            # Questions go on being answered from the index as it was while the new one is
+            # written; only the swap waits for those in flight and holds new ones back.
+            return self.bot.refresh(progress=True, swapping=self.lock.writing()), None
         except RagError as error:
             return None, str(error)
         except Exception:

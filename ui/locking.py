@@ -1,9 +1,9 @@
 """The read/write lock between the page's questions and its re-indexing.
 
-Questions share the one ``Chatbot`` freely; re-indexing swaps the index underneath them, so it
-waits for the questions in flight and holds new ones back until it is done, rather than
-closing the index under a running question. A waiting writer holds back new readers, so a
-steady stream of questions cannot keep an upload waiting for ever.
+Questions share the one ``Chatbot`` freely; re-indexing writes the new index beside the one
+they read, then swaps the two: the swap waits for the questions in flight and holds new ones
+back until it is done, so no answer reads half of each. A waiting writer holds back new
+readers, so a steady stream of questions cannot keep an upload waiting for ever.
 """
 
 from __future__ import annotations

@@ -383,7 +383,7 @@ def test_a_failed_reindex_is_a_notice_and_the_old_index_stays(tmp_path, caplog):
     bot.chunk_counts = {"a.txt": 1}
     bot.backends = {"answers": "extractive"}
 
-    def refresh(progress=None):
+    def refresh(progress=None, swapping=None):
         raise RuntimeError("disk on fire")
 
     bot.refresh = refresh
