@@ -42,9 +42,10 @@ from rag.search.retrieval import Retriever
 from rag.search.spelling import respell
 from rag.settings import Settings, settings_or_default, split_settings
 from rag.store.index import Index
+from rag.store.location import checked_store, open_store
 from rag.store.manifest import check_embedder, embedder_entry
 from rag.store.update import UpdateReport
-from rag.validation import checked_documents, checked_folder, checked_index_dir, passage_count
+from rag.validation import checked_documents, checked_folder, passage_count
 
 logger = logging.getLogger(__name__)
 
@@ -104,7 +105,7 @@ class Chatbot:
         **options,
     ) -> Chatbot:
         """Index the text files in ``folder`` (only what changed since last time) and open it."""
-        folder, index_dir = checked_folder(folder), checked_index_dir(index_dir)
+        folder, index_dir = checked_folder(folder), checked_store(index_dir)
         contents = read_folder(folder)
         indexing = {"rebuild": rebuild, "progress": progress, "chunker": chunker}
         bot = cls._indexed(
@@ -132,7 +133,7 @@ class Chatbot:
         its documents would be replaced: one built from a folder that is still there, or one
         built from documents sharing no id with these (an updated collection keeps some of
         its ids). ``rebuild=True`` replaces it."""
-        documents, index_dir = checked_documents(documents), checked_index_dir(index_dir)
+        documents, index_dir = checked_documents(documents), checked_store(index_dir)
         indexing = {"rebuild": rebuild, "progress": progress, "chunker": chunker}
         return cls._indexed(documents, index_dir, settings, options, **indexing)
 
@@ -144,7 +145,7 @@ class Chatbot:
         ``llm_model=``, ``device=``, ``retrieval=``, ``composer=``, ``generation=``), and
         ``top_k=`` and ``judge=`` (see ``Chatbot``)."""
         settings, rest = split_settings(settings, options)
-        index = Index.open(checked_index_dir(index_dir))
+        index = open_store(index_dir)
         embedder = embedder_for(index.manifest, settings.embedding_model, index.folder, device=settings.device)
         check_embedder(index.folder, index.manifest, embedder_entry(embedder))
         return cls(index, embedder, settings=settings, **rest)
@@ -342,7 +343,7 @@ class Chatbot:
     def _reopen(self) -> None:
         # The old index is not closed here: a question answered on another thread may still be
         # reading it. It closes when the last reference to it goes.
-        index = Index.open(self.index.folder)
+        index = open_store(self.index.folder)
         self.retriever = Retriever(index, self.embedder, self.settings.retrieval, self.retriever.reranker)
         self.index = index
         self._titles = {}  # a changed file may have a new title
