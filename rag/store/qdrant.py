@@ -47,7 +47,7 @@ class QdrantIndex:
         self.folder = connection.location
         self.collection = collection
         self.manifest = manifest_of(meta)
-        self.generation = int(meta["generation"])
+        self.generation = int(meta["committed"])
         self._connection = connection
         self._stale = list(meta.get("stale", []))
         self._vocabulary = vocabulary
@@ -203,7 +203,7 @@ def read_meta(client, collection: str) -> dict | None:
 
 def read_vocabulary(client, collection: str, meta: dict) -> dict[str, list[int]]:
     """term -> [term id, chunks containing it], of the committed generation."""
-    generation, parts = int(meta["generation"]), int(meta.get("vocabulary_parts", 0))
+    generation, parts = int(meta["committed"]), int(meta.get("vocabulary_parts", 0))
     ids = [vocabulary_point_id(generation, part) for part in range(parts)]
     vocabulary: dict[str, list[int]] = {}
     for point in client.retrieve(collection, ids, with_payload=True) if ids else []:

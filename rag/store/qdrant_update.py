@@ -207,7 +207,7 @@ class _Writer:
         payload = {
             "kind": "meta",
             "manifest": self.manifest.to_json(),
-            "generation": self.generation,
+            "committed": self.generation,
             "next_id": self.next_id,
             "total_terms": self.total_terms,
             "stale": self.stale,
@@ -283,7 +283,7 @@ def _update(connection, location, documents, embedder, chunker, rebuild, source,
 def _rebuild(connection, location, current_name, meta, embedder, chunker, source, report, fresh):
     from qdrant_client import models
 
-    generation = max(int(meta["generation"]) if meta else 0, _highest_collection(connection, location)) + 1
+    generation = max(int(meta["committed"]) if meta else 0, _highest_collection(connection, location)) + 1
     name = physical_name(location, generation)
     manifest = Manifest(embedder=embedder, chunker=chunker, source=source, generation=generation)
     with connection.calling() as client:
@@ -292,7 +292,8 @@ def _rebuild(connection, location, current_name, meta, embedder, chunker, source
             vectors_config={DENSE: models.VectorParams(size=int(embedder["dim"]), distance=models.Distance.DOT)},
             sparse_vectors_config={TERMS: models.SparseVectorParams(modifier=models.Modifier.IDF)},
         )
-        for field, schema in (("generation", "integer"), ("key", "keyword"), ("doc_id", "keyword")):
+        fields = (("generation", "integer"), ("text_generation", "integer"), ("key", "keyword"), ("kind", "keyword"))
+        for field, schema in fields if location.url is not None else ():  # local mode has no payload indexes
             client.create_payload_index(name, field, field_schema=schema, wait=True)
     writer = _Writer(connection, name, manifest, {})
     try:
@@ -343,7 +344,7 @@ def _incremental(connection, name, meta, current, embedder, source, report, fres
     # Committed: readers now hide the stale keys; delete their points, then stop listing them.
     with connection.calling() as client:
         _remove_leftovers(
-            client, name, {"generation": manifest.generation, "stale": stale, "vocabulary_parts": writer.parts}
+            client, name, {"committed": manifest.generation, "stale": stale, "vocabulary_parts": writer.parts}
         )
         writer.stale = []
         writer.write_meta(client)
@@ -389,7 +390,7 @@ def _remove_leftovers(client, name: str, meta: dict) -> None:
     stale keys, vocabulary parts of other generations."""
     from qdrant_client import models
 
-    generation = int(meta["generation"])
+    generation = int(meta["committed"])
     for selector in _above(generation):
         client.delete(name, selector, wait=True)
     if meta.get("stale"):
