@@ -37,6 +37,13 @@ from rag.records import Chunk, Document
 from rag.store.lock import writer_lock
 from rag.store.manifest import Manifest, check_compatible
 from rag.store.qdrant import manifest_of, read_meta, read_vocabulary
+from rag.store.qdrant_cleanup import (
+    above,
+    highest_collection,
+    remove_abandoned_collections,
+    remove_leftovers,
+    terms_of,
+)
 from rag.store.qdrant_connection import (
     DENSE,
     TERMS,
@@ -44,7 +51,6 @@ from rag.store.qdrant_connection import (
     QdrantLocation,
     connect,
     document_point_id,
-    generation_of_collection,
     meta_id,
     physical_name,
     point_key,
@@ -255,9 +261,9 @@ def _update(connection, location, documents, embedder, chunker, rebuild, source,
     with connection.calling() as client:
         current_name = resolve_alias(client, location)
         meta = read_meta(client, current_name) if current_name else None
-        _remove_abandoned_collections(client, location, current_name)
+        remove_abandoned_collections(client, location, current_name)
         if meta is not None:
-            _remove_leftovers(client, current_name, meta)
+            remove_leftovers(client, current_name, meta)
     current = manifest_of(meta) if meta is not None and not rebuild else None
     shown = str(location)
     if current is not None:
@@ -283,7 +289,7 @@ def _update(connection, location, documents, embedder, chunker, rebuild, source,
 def _rebuild(connection, location, current_name, meta, embedder, chunker, source, report, fresh):
     from qdrant_client import models
 
-    generation = max(int(meta["committed"]) if meta else 0, _highest_collection(connection, location)) + 1
+    generation = max(int(meta["committed"]) if meta else 0, highest_collection(connection, location)) + 1
     name = physical_name(location, generation)
     manifest = Manifest(embedder=embedder, chunker=chunker, source=source, generation=generation)
     with connection.calling() as client:
@@ -330,7 +336,7 @@ def _incremental(connection, name, meta, current, embedder, source, report, fres
         manifest.documents.pop(doc_id, None)
     with connection.calling() as client:
         vocabulary = read_vocabulary(client, name, meta)
-        removed = _terms_of(client, name, stale)
+        removed = terms_of(client, name, stale)
     writer = _Writer(connection, name, manifest, {**meta, "vocabulary": vocabulary, "stale": stale})
     writer.forget(removed)
     try:
@@ -338,83 +344,16 @@ def _incremental(connection, name, meta, current, embedder, source, report, fres
         writer.commit()
     except BaseException:
         with contextlib.suppress(Exception), connection.calling() as client:
-            for selector in _above(current.generation):
+            for selector in above(current.generation):
                 client.delete(name, selector, wait=True)
         raise
     # Committed: readers now hide the stale keys; delete their points, then stop listing them.
     with connection.calling() as client:
-        _remove_leftovers(
+        remove_leftovers(
             client, name, {"committed": manifest.generation, "stale": stale, "vocabulary_parts": writer.parts}
         )
         writer.stale = []
         writer.write_meta(client)
-
-
-def _terms_of(client, name: str, keys: list[str]) -> list[tuple[list[int], int]]:
-    """The term ids and lengths of the chunks under ``keys``."""
-    from qdrant_client import models
-
-    if not keys:
-        return []
-    found, offset = [], None
-    selector = models.Filter(must=[models.FieldCondition(key="key", match=models.MatchAny(any=keys))])
-    chunks_only = models.Filter(
-        must=[selector, models.Filter(must=[models.FieldCondition(key="generation", range=models.Range(gte=0))])]
-    )
-    while True:
-        points, offset = client.scroll(
-            name, scroll_filter=chunks_only, with_payload=["length"], with_vectors=[TERMS], limit=1000, offset=offset
-        )
-        for point in points:
-            vector = (point.vector or {}).get(TERMS)
-            term_ids = list(vector.indices) if vector is not None else []
-            found.append((term_ids, point.payload.get("length", 0) if point.payload else 0))
-        if offset is None:
-            return found
-
-
-def _above(generation: int) -> list:
-    """Selectors of the chunks and texts written by generations after ``generation``."""
-    from qdrant_client import models
-
-    return [
-        models.FilterSelector(
-            filter=models.Filter(must=[models.FieldCondition(key=field, range=models.Range(gt=generation))])
-        )
-        for field in ("generation", "text_generation")
-    ]
-
-
-def _remove_leftovers(client, name: str, meta: dict) -> None:
-    """What a killed writer left: chunks and texts of generations not committed, points of
-    stale keys, vocabulary parts of other generations."""
-    from qdrant_client import models
-
-    generation = int(meta["committed"])
-    for selector in _above(generation):
-        client.delete(name, selector, wait=True)
-    if meta.get("stale"):
-        stale = models.Filter(must=[models.FieldCondition(key="key", match=models.MatchAny(any=meta["stale"]))])
-        client.delete(name, models.FilterSelector(filter=stale), wait=True)
-    keep = {vocabulary_point_id(generation, n) for n in range(int(meta.get("vocabulary_parts", 0)))}
-    vocabulary = models.Filter(must=[models.FieldCondition(key="kind", match=models.MatchValue(value="vocabulary"))])
-    points, _ = client.scroll(name, scroll_filter=vocabulary, with_payload=False, limit=10_000)
-    old = [p.id for p in points if str(p.id) not in keep]
-    if old:
-        client.delete(name, models.PointIdsList(points=old), wait=True)
-
-
-def _remove_abandoned_collections(client, location: QdrantLocation, current: str | None) -> None:
-    """Collections of this index that the alias does not name: a killed rebuild's."""
-    for description in client.get_collections().collections:
-        if description.name != current and generation_of_collection(location, description.name) is not None:
-            client.delete_collection(description.name)
-
-
-def _highest_collection(connection: Connection, location: QdrantLocation) -> int:
-    with connection.calling() as client:
-        names = [c.name for c in client.get_collections().collections]
-    return max((g for g in (generation_of_collection(location, n) for n in names) if g is not None), default=0)
 
 
 def _meta_point(meta: dict):
