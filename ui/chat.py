@@ -112,7 +112,8 @@ class ChatApp:
         upload_dir: str | Path | None = None,
     ) -> None:
         self.bot = bot
-        self.index_dir = Path(index_dir) if index_dir is not None else bot.index.folder
+        # As given: a Qdrant address (qdrant://HOST:PORT) is no path
+        self.index_dir = index_dir if index_dir is not None else bot.index.folder
         self.max_upload_bytes = max_upload_bytes
         self.show_details = show_details
         # Gradio's folder of temporary upload copies: only files below it are deleted after use.

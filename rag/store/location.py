@@ -8,8 +8,10 @@ collection kept by qdrant-client's in-process local mode in a folder (``qdrant:P
 ``open_store`` gives the reader, ``begin_store_update`` the writer; both stores' readers offer
 the methods ``rag.store.index.Index`` offers, and both writers yield an ``Update`` with the
 same ``report``, ``documents``, ``writes``, ``add_document`` and ``add_vectors``, so the
-pipeline, the retriever and the chatbot do not know which store they are on. The folder store
-stays the default: one machine, no server, nothing to install.
+pipeline, the retriever and the chatbot do not know which store they are on; ``Store`` is that
+reader's interface, earned by its second implementation. The folder store stays the default:
+one machine, no server, nothing to install. The choice is a string, not a class to pass, so the
+CLI, the UI and Python spell it alike, and the Qdrant modules are imported only when used.
 """
 
 from __future__ import annotations
@@ -17,11 +19,44 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import Protocol
 
-from rag.records import Document
+import numpy as np
+
+from rag.records import Chunk, Document
 from rag.store.manifest import Manifest, existing_manifest
 from rag.store.qdrant_connection import QdrantLocation, is_store_url, parse_qdrant
 from rag.validation import checked_index_dir
+
+
+class Store(Protocol):
+    """What the retriever, the composer, the chatbot and doctor read from an index, whichever
+    store holds it (``rag.store.index.Index``, ``rag.store.qdrant.QdrantIndex``)."""
+
+    folder: object  # where it is, printable: a folder, or a QdrantLocation
+    manifest: Manifest
+
+    @property
+    def chunk_count(self) -> int: ...
+
+    @property
+    def dim(self) -> int: ...
+
+    def dense_search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]: ...
+
+    def lexical_search(self, terms: Sequence[str], k: int) -> list[tuple[int, float]]: ...
+
+    def document_frequencies(self, terms: Sequence[str]) -> dict[str, int]: ...
+
+    def chunks(self, ids: Sequence[int]) -> dict[int, Chunk]: ...
+
+    def document_text(self, doc_id: str) -> str | None: ...
+
+    def document_chunk_counts(self) -> dict[str, int]: ...
+
+    def quick_check(self) -> list[str]: ...
+
+    def close(self) -> None: ...
 
 
 def checked_store(value: object) -> Path | QdrantLocation:
@@ -34,7 +69,7 @@ def checked_store(value: object) -> Path | QdrantLocation:
     return checked_index_dir(value)
 
 
-def open_store(where: object):
+def open_store(where: object) -> Store:
     """The reader of the index at ``where`` (``rag.store.index.Index`` or ``QdrantIndex``)."""
     where = checked_store(where)
     if isinstance(where, QdrantLocation):

@@ -73,7 +73,7 @@ class QdrantLocation:
 
 def is_store_url(value: object) -> bool:
     """Whether ``value`` names a Qdrant store rather than an index folder."""
-    return isinstance(value, str) and value.startswith(SCHEME)
+    return isinstance(value, QdrantLocation) or (isinstance(value, str) and value.startswith(SCHEME))
 
 
 def parse_qdrant(value: str) -> QdrantLocation:

@@ -66,3 +66,17 @@ def test_a_real_server_answers_as_local_mode(seeds_index):
         assert [remote.ask(q).text for q in questions] == [local.ask(q).text for q in questions]
         report = remote.refresh()
         assert not report.touched
+
+
+@pytest.mark.slow
+def test_a_bot_on_a_qdrant_store_refreshes_its_folder_and_doctor_reports_it(seeds_copy, tmp_path):
+    from rag.doctor import diagnose
+
+    with Chatbot.from_folder(seeds_copy, f"qdrant:{tmp_path / 'q'}") as bot:
+        (seeds_copy / "zanzibar.txt").write_text("Zanzibar exports cloves and nutmeg.\n", encoding="utf-8")
+        report = bot.refresh()
+        assert (report.added, report.changed, report.removed, report.unchanged) == (["zanzibar.txt"], [], [], 5)
+        assert bot.index.generation == 2 and bot.chunk_counts["zanzibar.txt"] == 1
+        assert bot.retrieve("Which island exports cloves?", 1)[0].chunk.source == "zanzibar.txt"
+        [store] = [check for check in diagnose(bot.index.folder) if check.name == "store"]
+        assert store.ok and "generation 2): 6 documents" in store.detail and "50 chunks" in store.detail
