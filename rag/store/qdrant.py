@@ -120,14 +120,18 @@ class QdrantIndex:
     def _sparse_query(self, terms: Sequence[str]):
         from qdrant_client import models
 
+        query = self.term_query(terms)
+        return models.SparseVector(indices=query[0], values=query[1]) if query else None
+
+    def term_query(self, terms: Sequence[str]) -> tuple[list[int], list[float]] | None:
+        """The sparse query for ``terms``: the ids of those the index holds, each weighted so
+        that Qdrant's idf becomes FTS5's; None when it holds none of them."""
         entries = [self._vocabulary.get(t) for t in dict.fromkeys(t for t in terms if t)]
         entries = [entry for entry in entries if entry and entry[1] > 0]
         if not entries:
             return None
         chunks = self.chunk_count
-        return models.SparseVector(
-            indices=[entry[0] for entry in entries], values=[query_weight(chunks, entry[1]) for entry in entries]
-        )
+        return [entry[0] for entry in entries], [query_weight(chunks, entry[1]) for entry in entries]
 
     def document_frequencies(self, terms: Sequence[str]) -> dict[str, int]:
         """How many chunks contain each term (0 for terms the index has never seen)."""
