@@ -104,13 +104,7 @@ def test_scores_are_the_folder_stores(tmp_path):
 def test_a_rebuild_fills_a_new_collection_and_switches_the_alias(tmp_path):
     update_index(store(tmp_path), DOCS, settings())
     update_index(store(tmp_path), DOCS[:2], settings(), rebuild=True)
-    connection = connect(checked_store(store(tmp_path)))
-    try:
-        names = [c.name for c in connection.client.get_collections().collections]
-        aliases = {a.alias_name: a.collection_name for a in connection.client.get_aliases().aliases}
-    finally:
-        connection.close()
-    assert names == ["rag-g2"] and aliases == {"rag": "rag-g2"}
+    assert _collections(tmp_path) == (["rag-g2"], {"rag": "rag-g2"})
     with _opened(tmp_path) as index:
         assert index.document_chunk_counts() == {"a.txt": 1, "b.txt": 1}
 
@@ -133,25 +127,7 @@ def test_an_error_inside_the_update_leaves_the_previous_index(tmp_path):
 def test_a_killed_writer_leaves_the_previous_index_and_the_next_writer_cleans_up(tmp_path):
     """A process killed (SIGKILL) after writing a new generation's chunks, before the commit."""
     update_index(store(tmp_path), DOCS, settings())
-    script = textwrap.dedent(
-        f"""
-        import os, signal
-        from rag.ingest.chunking import chunk_document
-        from rag.store.location import begin_store_update
-        from tests.store.sample_index import DOCS, settings
-        from tests.store.test_qdrant import ADDED, CHANGED, _entries
-        s = settings()
-        with begin_store_update({store(tmp_path)!r}, [DOCS[0], CHANGED, ADDED], **_entries(s.embedder)) as update:
-            for document in update.documents:
-                chunks = chunk_document(document, s.counter, s.chunker)
-                ids = update.add_document(document, chunks, [c.text for c in chunks])
-                update.add_vectors(ids, s.embedder.embed_documents([c.text for c in chunks]))
-            os.kill(os.getpid(), signal.SIGKILL)
-        """
-    )
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    killed = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True)
-    assert killed.returncode == -9, killed.stderr
+    _kill_a_writer(tmp_path, rebuild=False)
 
     with _opened(tmp_path) as index:  # the killed writer's chunks are there, unseen
         assert index.generation == 1 and index.chunk_count == 3
@@ -164,6 +140,17 @@ def test_a_killed_writer_leaves_the_previous_index_and_the_next_writer_cleans_up
     with _opened(tmp_path) as index:
         assert index.generation == 2 and index.chunk_count == 3 and index.quick_check() == ["ok"]
         assert _all_chunk_points(tmp_path) == 3  # nothing of the killed writer's is left
+
+
+def test_a_rebuild_killed_before_its_alias_switch_leaves_the_previous_collection(tmp_path):
+    update_index(store(tmp_path), DOCS, settings())
+    _kill_a_writer(tmp_path, rebuild=True)
+    assert _collections(tmp_path) == (["rag-g1", "rag-g2"], {"rag": "rag-g1"})
+    with _opened(tmp_path) as index:
+        assert index.collection == "rag-g1" and index.document_chunk_counts() == {"a.txt": 1, "b.txt": 1, "c.txt": 1}
+        assert index.quick_check() == ["ok"]
+    update_index(store(tmp_path), DOCS, settings())  # nothing changed; the abandoned collection goes
+    assert _collections(tmp_path) == (["rag-g1"], {"rag": "rag-g1"})
 
 
 def test_an_updated_documents_old_chunks_are_hidden_until_deleted(tmp_path):
@@ -204,6 +191,38 @@ class _opened:
 
     def __exit__(self, *exc):
         self.index.close()
+
+
+def _kill_a_writer(tmp_path, rebuild: bool) -> None:
+    """A process that writes b.txt changed and d.txt added, killed (SIGKILL) before its commit."""
+    script = textwrap.dedent(
+        f"""
+        import os, signal
+        from rag.ingest.chunking import chunk_document
+        from rag.store.location import begin_store_update
+        from tests.store.sample_index import DOCS, settings
+        from tests.store.test_qdrant import ADDED, CHANGED, _entries
+        s = settings()
+        with begin_store_update({store(tmp_path)!r}, [DOCS[0], CHANGED, ADDED], **_entries(s.embedder), rebuild={rebuild}) as update:
+            for document in update.documents:
+                chunks = chunk_document(document, s.counter, s.chunker)
+                ids = update.add_document(document, chunks, [c.text for c in chunks])
+                update.add_vectors(ids, s.embedder.embed_documents([c.text for c in chunks]))
+            os.kill(os.getpid(), signal.SIGKILL)
+        """
+    )
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    killed = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert killed.returncode == -9, killed.stderr
+
+
+def _collections(tmp_path) -> tuple[list[str], dict[str, str]]:
+    connection = connect(checked_store(store(tmp_path)))
+    try:
+        names = sorted(c.name for c in connection.client.get_collections().collections)
+        return names, {a.alias_name: a.collection_name for a in connection.client.get_aliases().aliases}
+    finally:
+        connection.close()
 
 
 def _entries(embedder):
