@@ -124,6 +124,7 @@ def test_an_error_inside_the_update_leaves_the_previous_index(tmp_path):
         assert index.quick_check() == ["ok"]
 
 
+@pytest.mark.slow
 def test_a_killed_writer_leaves_the_previous_index_and_the_next_writer_cleans_up(tmp_path):
     """A process killed (SIGKILL) after writing a new generation's chunks, before the commit."""
     update_index(store(tmp_path), DOCS, settings())
@@ -142,6 +143,7 @@ def test_a_killed_writer_leaves_the_previous_index_and_the_next_writer_cleans_up
         assert _all_chunk_points(tmp_path) == 3  # nothing of the killed writer's is left
 
 
+@pytest.mark.slow
 def test_a_rebuild_killed_before_its_alias_switch_leaves_the_previous_collection(tmp_path):
     update_index(store(tmp_path), DOCS, settings())
     _kill_a_writer(tmp_path, rebuild=True)
@@ -169,6 +171,7 @@ def test_an_updated_documents_old_chunks_are_hidden_until_deleted(tmp_path):
     assert _all_chunk_points(tmp_path) == 4  # the stale copy is gone, d.txt came
 
 
+@pytest.mark.slow
 def test_an_unreachable_server_is_one_line_and_exit_2(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     rag = [sys.executable, "-m", "rag.cli"]
