@@ -60,12 +60,22 @@ def test_the_cli_indexes_asks_and_checks_a_qdrant_store(tmp_path):
     not os.environ.get("RAG_QDRANT_URL"), reason="no Qdrant server: set RAG_QDRANT_URL=qdrant://HOST:PORT"
 )
 def test_a_real_server_answers_as_local_mode(seeds_index):
+    from rag.store.location import checked_store
+    from rag.store.qdrant_connection import connect
+
     store = f"{os.environ['RAG_QDRANT_URL'].rstrip('/')}/rag-test-{uuid.uuid4().hex[:8]}"
-    with Chatbot.from_index(seeds_index) as local, Chatbot.from_folder(SEEDS, store) as remote:
-        questions = _questions()[:10]
-        assert [remote.ask(q).text for q in questions] == [local.ask(q).text for q in questions]
-        report = remote.refresh()
-        assert not report.touched
+    try:
+        with Chatbot.from_index(seeds_index) as local, Chatbot.from_folder(SEEDS, store) as remote:
+            questions = _questions()
+            assert [remote.ask(q).text for q in questions] == [local.ask(q).text for q in questions]
+            assert not remote.refresh().touched
+    finally:  # the test's collections off the server
+        connection = connect(checked_store(store))
+        name = connection.location.collection
+        for collection in connection.client.get_collections().collections:
+            if collection.name.startswith(f"{name}-g"):
+                connection.client.delete_collection(collection.name)
+        connection.close()
 
 
 @pytest.mark.slow
