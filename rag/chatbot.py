@@ -43,9 +43,10 @@ from rag.search.retrieval import Retriever
 from rag.search.spelling import respell
 from rag.settings import Settings, settings_or_default, split_settings
 from rag.store.index import Index
+from rag.store.location import checked_store, open_store
 from rag.store.manifest import check_embedder, embedder_entry
 from rag.store.update import UpdateReport
-from rag.validation import checked_documents, checked_folder, checked_index_dir, passage_count
+from rag.validation import checked_documents, checked_folder, passage_count
 
 logger = logging.getLogger(__name__)
 
@@ -105,7 +106,7 @@ class Chatbot:
         **options,
     ) -> Chatbot:
         """Index the text files in ``folder`` (only what changed since last time) and open it."""
-        folder, index_dir = checked_folder(folder), checked_index_dir(index_dir)
+        folder, index_dir = checked_folder(folder), checked_store(index_dir)
         contents = read_folder(folder)
         indexing = {"rebuild": rebuild, "progress": progress, "chunker": chunker}
         bot = cls._indexed(
@@ -133,7 +134,7 @@ class Chatbot:
         its documents would be replaced: one built from a folder that is still there, or one
         built from documents sharing no id with these (an updated collection keeps some of
         its ids). ``rebuild=True`` replaces it."""
-        documents, index_dir = checked_documents(documents), checked_index_dir(index_dir)
+        documents, index_dir = checked_documents(documents), checked_store(index_dir)
         indexing = {"rebuild": rebuild, "progress": progress, "chunker": chunker}
         return cls._indexed(documents, index_dir, settings, options, **indexing)
 
@@ -145,7 +146,7 @@ class Chatbot:
         ``llm_model=``, ``device=``, ``retrieval=``, ``composer=``, ``generation=``), and
         ``top_k=`` and ``judge=`` (see ``Chatbot``)."""
         settings, rest = split_settings(settings, options)
-        index = Index.open(checked_index_dir(index_dir))
+        index = open_store(index_dir)
         embedder = embedder_for(index.manifest, settings.embedding_model, index.folder, device=settings.device)
         check_embedder(index.folder, index.manifest, embedder_entry(embedder))
         return cls(index, embedder, settings=settings, **rest)
@@ -342,7 +343,7 @@ class Chatbot:
 
     def _reopen(self, swapping: AbstractContextManager) -> None:
         # The old index is not closed: a question on another thread may still read it. It closes with its last reference.
-        index = Index.open(self.index.folder)
+        index = open_store(self.index.folder)
         retriever = Retriever(index, self.embedder, self.settings.retrieval, self.retriever.reranker)
         with swapping:  # all three at once, and a changed file may have a new title
             self.retriever, self.index, self._titles = retriever, index, {}

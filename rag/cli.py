@@ -18,10 +18,12 @@ from rag.cli_format import format_answer, source_lines
 from rag.cli_usage import OneLineGroup, error_line
 from rag.errors import IndexCorruptError, RagError
 from rag.settings import Settings
+from rag.store.location import checked_store
 from rag.validation import checked_folder, checked_index_dir, escaped, shown_path
 
 DEFAULT_FOLDER = "seeds"
 DEFAULT_INDEX = "index"
+STORE_HELP = "Where the index is, in place of --index-dir: a folder, qdrant:PATH or qdrant://HOST:PORT[/COLLECTION]."
 FOLDER_HELP = (
     "Index this folder first (only what changed). Default: the existing index as it is, "
     f"or {DEFAULT_FOLDER}/ when there is no index yet."
@@ -106,6 +108,29 @@ def main(verbose: bool) -> None:
     )
 
 
+def _store_option(command):
+    """``--store``: where the index is, in place of ``--index-dir`` (a folder, qdrant:PATH, or
+    qdrant://HOST:PORT[/COLLECTION]); the commands see it as their ``index_dir``."""
+
+    @click.option("--store", default=None, envvar="RAG_STORE", help=STORE_HELP)
+    @functools.wraps(command)
+    def with_store(*args, store, **kwargs):
+        if store is not None:
+            kwargs["index_dir"] = store
+        return command(*args, **kwargs)
+
+    return with_store
+
+
+def _has_index(index_dir: str) -> bool:
+    from rag.store.location import is_store_url, store_manifest
+    from rag.store.manifest import has_manifest
+
+    if is_store_url(index_dir):
+        return store_manifest(index_dir) is not None
+    return has_manifest(checked_index_dir(index_dir))
+
+
 def _open_bot(index_dir: str, folder: str | None, settings):
     from rag.chatbot import open_chatbot
 
@@ -117,9 +142,7 @@ def _folder_to_index(index_dir: str, folder: str | None) -> str | None:
     exists (it is opened as it is, never refilled from another folder); else the seeds, saying so."""
     from pathlib import Path
 
-    from rag.store.manifest import has_manifest
-
-    if folder is not None or has_manifest(checked_index_dir(index_dir)):
+    if folder is not None or _has_index(index_dir):
         return folder
     if not Path(DEFAULT_FOLDER).is_dir():
         raise RagError(
@@ -134,6 +157,7 @@ def _folder_to_index(index_dir: str, folder: str | None) -> str | None:
 
 @main.command("index")
 @click.argument("folder", default=None, required=False, type=click.Path())
+@_store_option
 @click.option("--index-dir", default=DEFAULT_INDEX, show_default=True, type=click.Path())
 @click.option("--rebuild", is_flag=True, help="Start from nothing (needed after changing the embedder).")
 @click.option(
@@ -150,7 +174,7 @@ def index_command(folder: str | None, index_dir: str, rebuild: bool, embedding_m
     from rag.ingest.loading import read_folder
     from rag.ingest.pipeline import index_documents
 
-    checked_index_dir(index_dir)  # "" would index into the working directory
+    checked_store(index_dir)  # "" would index into the working directory
     Settings(embedding_model=embedding_model)  # checks the model name and the device (RAG_DEVICE)
     folder = folder if folder is not None else _indexed_folder(index_dir)
     contents = read_folder(checked_folder(folder))
@@ -170,10 +194,11 @@ def _indexed_folder(index_dir: str) -> str:
     """The folder the index in ``index_dir`` was built from; seeds/ when there is no index yet."""
     from pathlib import Path
 
+    from rag.store.location import is_store_url, store_manifest
     from rag.store.manifest import read_manifest
 
     try:
-        built = read_manifest(Path(index_dir))
+        built = store_manifest(index_dir) if is_store_url(index_dir) else read_manifest(Path(index_dir))
     except IndexCorruptError as error:
         # The folder is recorded only in the manifest: seeds/ in its place would quietly
         # replace the documents of whatever folder the index was built from.
@@ -212,6 +237,7 @@ def _as_typed(folder: str) -> str:
 
 @main.command("ask")
 @click.argument("question")
+@_store_option
 @click.option("--index-dir", default=DEFAULT_INDEX, show_default=True, type=click.Path())
 @click.option("--folder", default=None, type=click.Path(), help=FOLDER_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print the Answer as JSON.")
@@ -228,6 +254,7 @@ def ask_command(question, index_dir, folder, as_json, settings) -> None:
 
 
 @main.command("chat")
+@_store_option
 @click.option("--index-dir", default=DEFAULT_INDEX, show_default=True, type=click.Path())
 @click.option("--folder", default=None, type=click.Path(), help=FOLDER_HELP)
 @_model_options
@@ -300,6 +327,7 @@ def _echoed(question: str) -> str:
 )
 @click.option("--port", default=7860, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--folder", default=None, type=click.Path(), help=FOLDER_HELP)
+@_store_option
 @click.option("--index-dir", default=DEFAULT_INDEX, show_default=True, type=click.Path())
 @click.option("--auth", default=None, envvar="RAG_UI_AUTH", help="user:password for a sign-in page (or RAG_UI_AUTH).")
 @_model_options
@@ -324,6 +352,7 @@ def ui_command(host, port, folder, index_dir, auth, settings) -> None:
 
 @main.command("eval")
 @click.argument("prompts", type=click.Path())
+@_store_option
 @click.option("--index-dir", default=DEFAULT_INDEX, show_default=True, type=click.Path())
 @click.option("--folder", default=None, type=click.Path(), help=FOLDER_HELP)
 @click.option("--json", "json_out", default=None, type=click.Path(), help="Write the full results as JSON here.")
@@ -346,6 +375,7 @@ def eval_command(prompts, index_dir, folder, json_out, report, judge_model, sett
 
 
 @main.command("doctor")
+@_store_option
 @click.option("--index-dir", default=DEFAULT_INDEX, show_default=True, type=click.Path())
 @_model_options
 @_user_errors

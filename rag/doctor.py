@@ -39,12 +39,16 @@ def diagnose(index_dir: str | Path = "index", settings: Settings | None = None, 
     (opened as ``rag ask`` opens it, with the embedder ``rag ask`` would use). The models are
     those of ``settings`` with ``named`` fields put in (``llm_model=`` ...), as ``Chatbot.from_index`` takes them."""
     from rag.settings import settings_or_default
+    from rag.store.location import checked_store, is_store_url
     from rag.validation import checked_index_dir
 
     settings = settings_or_default(settings).with_named(**named)
-    index_dir = checked_index_dir(index_dir, system_limits=False)  # a name too long: the index line says so
+    if is_store_url(index_dir):
+        index_dir = checked_store(index_dir)
+    else:
+        index_dir = checked_index_dir(index_dir, system_limits=False)  # a name too long: the index line says so
     checks = [_library(name, required=True) for name in ("faiss-cpu", "numpy", "PyStemmer")]
-    checks += [_library(name, required=False) for name in ("tiktoken", "bm25s")]
+    checks += [_library(name, required=False) for name in ("tiktoken", "bm25s", "qdrant-client")]
     checks.append(_fts5())
     checks.append(_token_counter())
     checks.append(_lexicon())
@@ -125,10 +129,11 @@ def _wordnet_source(folder: Path, configured: str | None) -> str:
 def _manifest(index_dir: Path) -> Manifest | None:
     """The index's manifest, which says the embedder ``rag ask`` uses when none is named; None
     without a readable index (the index line says why)."""
+    from rag.store.location import store_manifest
     from rag.store.manifest import read_manifest
 
     try:
-        return read_manifest(index_dir)
+        return read_manifest(index_dir) if isinstance(index_dir, Path) else store_manifest(index_dir)
     except RagError:
         return None
 
@@ -229,6 +234,8 @@ def _index(index_dir: Path, embedder: Embedder | None = None) -> Check:
     from rag.store.index import Index
     from rag.store.manifest import check_embedder, embedder_entry, has_manifest
 
+    if not isinstance(index_dir, Path):
+        return _store(index_dir, embedder)
     try:
         present = has_manifest(index_dir)
     except RagError as error:
@@ -254,6 +261,38 @@ def _index(index_dir: Path, embedder: Embedder | None = None) -> Check:
         True,
         f"{index_dir}: {len(manifest.documents)} documents{_from(manifest.source)}, {manifest.chunk_count} chunks, "
         f"embedder {manifest.embedder.get('id')}, tokens {_tokens_of(manifest, index_dir)}",
+    )
+
+
+def _store(location, embedder: Embedder | None) -> Check:
+    """The index line for a Qdrant collection: opened as `rag ask` opens it, its chunk and text
+    points counted against the manifest, and its embedder checked."""
+    from rag.store.location import open_store, store_manifest
+    from rag.store.manifest import check_embedder, embedder_entry
+
+    try:
+        if store_manifest(location) is None:
+            return Check("store", False, f"no index in {location}: run `rag index FOLDER --store {location}`")
+        index = open_store(location)
+    except RagError as error:
+        return Check("store", False, str(error), broken=True)
+    try:
+        problems = [p for p in index.quick_check() if p != "ok"]
+        if embedder is not None:
+            check_embedder(location, index.manifest, embedder_entry(embedder))
+    except RagError as error:
+        return Check("store", False, str(error), broken=True)
+    finally:
+        index.close()
+    if problems:
+        return Check("store", False, f"{location}: {'; '.join(problems)}; rebuild with --rebuild", broken=True)
+    manifest = index.manifest
+    return Check(
+        "store",
+        True,
+        f"Qdrant {location} (collection {index.collection}, generation {index.generation}): "
+        f"{len(manifest.documents)} documents{_from(manifest.source)}, {manifest.chunk_count} chunks, "
+        f"embedder {manifest.embedder.get('id')}",
     )
 
 
@@ -288,6 +327,8 @@ def _stale_files(index_dir: Path) -> Check | None:
     from rag.store.files import describe_size
     from rag.store.health import stale_files
 
+    if not isinstance(index_dir, Path):
+        return None  # a Qdrant writer removes a killed one's points itself
     try:
         stale = stale_files(index_dir, _manifest(index_dir))
     except OSError:

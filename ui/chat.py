@@ -122,7 +122,8 @@ class ChatApp:
         """``redraw_every_s``: how often a streamed answer is redrawn (0: at every piece)."""
         self.bot = bot
         self.redraw_every_s = redraw_every_s
-        self.index_dir = Path(index_dir) if index_dir is not None else bot.index.folder
+        # As given: a Qdrant address (qdrant://HOST:PORT) is no path
+        self.index_dir = index_dir if index_dir is not None else bot.index.folder
         self.max_upload_bytes = max_upload_bytes
         self.show_details = show_details
         # Gradio's folder of temporary upload copies: only files below it are deleted after use.

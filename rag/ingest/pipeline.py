@@ -27,8 +27,9 @@ from rag.language.analysis import ANALYZER_ID
 from rag.models.embedding import Embedder, load_embedder
 from rag.records import Chunk, Document
 from rag.store.index import Index
-from rag.store.manifest import Manifest, embedder_entry, existing_manifest
-from rag.store.update import Update, UpdateReport, begin_update
+from rag.store.location import begin_store_update, open_store, store_manifest
+from rag.store.manifest import Manifest, embedder_entry
+from rag.store.update import Update, UpdateReport
 from rag.validation import shown_path
 
 logger = logging.getLogger(__name__)
@@ -76,7 +77,7 @@ def index_documents(
             f"Documents to index must be rag.Document records, not {type(strays[0]).__name__}: "
             "Document(id='notes.txt', text='...')."
         )
-    built = None if rebuild else existing_manifest(index_dir)
+    built = None if rebuild else store_manifest(index_dir)
     embedder = embedder_for(built, embedding_model, index_dir, device=device)
     settings = IndexSettings(
         embedder,
@@ -86,7 +87,7 @@ def index_documents(
     report = update_index(
         index_dir, documents, settings, rebuild=rebuild, progress=progress, source=source, keep=keep, repair=True
     )
-    return Index.open(index_dir), embedder, report
+    return open_store(index_dir), embedder, report
 
 
 def update_index(
@@ -130,7 +131,7 @@ def _update(
     keep: Collection[str] = (),
 ) -> UpdateReport:
     embedder, chunker = settings.manifest_entries()
-    with begin_update(
+    with begin_store_update(
         folder, documents, embedder=embedder, chunker=chunker, rebuild=rebuild, source=source, keep=keep
     ) as update:
         if update.writes:

@@ -83,8 +83,11 @@ class Retriever:
         # count past 2**63: top_k=2**70 means "all of them", not a crash.
         k = min(k, self.index.chunk_count)
         depth = min(max(k, self.settings.candidates), self.index.chunk_count)
-        dense = self.index.dense_search(self.embedder.embed_query(query), depth)
-        lexical = self.index.lexical_search(query_terms(query), depth)
+        vector, terms = self.embedder.embed_query(query), query_terms(query)
+        if hasattr(self.index, "hybrid_search"):  # a store that asks for both in one request
+            dense, lexical = self.index.hybrid_search(vector, terms, depth)
+        else:
+            dense, lexical = self.index.dense_search(vector, depth), self.index.lexical_search(terms, depth)
         fused = self.fuse(dense, lexical)
         keep = max(k, self.settings.rerank_candidates) if self.reranker else k
         hits = self._hits(fused[:keep], dense, lexical)
