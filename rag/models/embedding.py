@@ -125,10 +125,12 @@ class HashingEmbedder:
         stems = stem_all(tokens)
         pairs = Counter(zip(stems, stems[1:]))
         pair_slots, pair_values = [], []
+        # ``_slot`` inlined: a chunk has a hundred pairs or so, and this loop is the embedder's hot path.
+        dim, weight, crc32, log = self._dim, self.PAIR_WEIGHT, zlib.crc32, math.log
         for (first, second), count in pairs.items():
-            slot, sign = self._slot(f"p {first} {second}")
-            pair_slots.append(slot)
-            pair_values.append(sign * self.PAIR_WEIGHT * (1.0 + math.log(count)))
+            digest = crc32(f"p {first} {second}".encode())
+            pair_slots.append(digest % dim)
+            pair_values.append((1.0 if digest & _SIGN_BIT else -1.0) * weight * (1.0 + log(count)))
         slots = np.concatenate([f[0] for f in features] + [np.asarray(pair_slots, dtype=np.int64)])
         values = np.concatenate([np.concatenate([f[1] for f in features]) * scales, pair_values])
         np.add.at(vector, slots, values.astype(np.float32))
@@ -150,7 +152,10 @@ class HashingEmbedder:
 
     def _slot(self, feature: str) -> tuple[int, float]:
         digest = zlib.crc32(feature.encode("utf-8"))
-        return digest % self._dim, 1.0 if digest & (1 << 31) else -1.0
+        return digest % self._dim, 1.0 if digest & _SIGN_BIT else -1.0
+
+
+_SIGN_BIT = 1 << 31  # a feature's sign: the top bit of its crc32
 
 
 def _char_grams(word: str, n: int) -> list[str]:
