@@ -333,7 +333,10 @@ _APOSTROPHE_RE = re.compile(r"['’](s|d|ll|re|ve|m|t)$")
 
 @lru_cache(maxsize=1)
 def _stemmer() -> Stemmer.Stemmer:
-    return Stemmer.Stemmer("english")
+    # Without PyStemmer's own word cache (10,000 words by default): a corpus's vocabulary
+    # outgrows it at once, and a cache that keeps purging makes stemming about twice as slow
+    # as stemming every word afresh.
+    return Stemmer.Stemmer("english", 0)
 
 
 def fold(text: str) -> str:
