@@ -366,7 +366,17 @@ def stem_all(tokens: list[str]) -> list[str]:
 
 def index_terms(text: str) -> list[str]:
     """Stemmed terms of a passage, in order, without the index stop words."""
-    return stem_all([w for w in words(text) if w not in INDEX_STOPWORDS])
+    return list(index_words(text)[1])
+
+
+@lru_cache(maxsize=512)
+def index_words(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A passage's words without the index stop words, and their stems (its index terms), in
+    order. Indexing analyses each chunk twice, for the lexical index and for the hashing
+    embedder, at most a batch of embedding apart (``rag.ingest.pipeline.EMBED_BATCH``, 256
+    chunks), so the last 512 passages are kept (a few MB): the second analysis is free."""
+    kept = [w for w in words(text) if w not in INDEX_STOPWORDS]
+    return tuple(kept), tuple(stem_all(kept))
 
 
 def query_terms(text: str) -> list[str]:

@@ -35,7 +35,7 @@ from typing import Protocol
 import numpy as np
 
 from rag.errors import IndexMismatchError, ModelLoadError
-from rag.language.analysis import INDEX_STOPWORDS, stem_all, words
+from rag.language.analysis import index_words, stem_all
 from rag.models.registry import EMBEDDING, load_model, model_fingerprint
 
 logger = logging.getLogger(__name__)
@@ -119,18 +119,15 @@ class HashingEmbedder:
         share no slots, and within a row the additions (in float32, words then pairs, in order)
         are the same as one text's.
         """
-        rows = [[w for w in words(text) if w not in INDEX_STOPWORDS] for text in texts]
-        stems = stem_all([token for tokens in rows for token in tokens])
         features, scales, word_counts, pair_names, pair_damping, pair_counts = [], [], [], [], [], []
-        word_features, log, end = self._word_features, math.log, 0
-        for tokens in rows:
+        word_features, log = self._word_features, math.log
+        for tokens, row_stems in map(index_words, texts):
             # Damping applies per word: a word said three times counts 1 + log 3 for its stem
             # and for each of its character grams alike.
             counts = Counter(tokens)
             features += map(word_features, counts)
             scales += [1.0 + log(count) for count in counts.values()]
             word_counts.append(len(counts))
-            row_stems, end = stems[end : end + len(tokens)], end + len(tokens)
             pairs = Counter(zip(row_stems, row_stems[1:]))
             pair_names += [f"p {first} {second}".encode() for first, second in pairs]
             pair_damping += [1.0 + log(count) for count in pairs.values()]
