@@ -333,9 +333,7 @@ _APOSTROPHE_RE = re.compile(r"['’](s|d|ll|re|ve|m|t)$")
 
 @lru_cache(maxsize=1)
 def _stemmer() -> Stemmer.Stemmer:
-    # Without PyStemmer's own word cache (10,000 words by default): a corpus's vocabulary
-    # outgrows it at once, and a cache that keeps purging makes stemming about twice as slow
-    # as stemming every word afresh.
+    # No word cache: a corpus outgrows PyStemmer's 10,000 words, and purging stems 2x slower.
     return Stemmer.Stemmer("english", 0)
 
 
@@ -349,13 +347,13 @@ def fold(text: str) -> str:
 
 def words(text: str) -> list[str]:
     """Folded words with possessive and contracted endings removed ("Russia’s" → "russia")."""
-    found = _WORD_RE.findall(fold(text))
-    irregular = _IRREGULAR.get
-    # Most words have no apostrophe: they skip the endings, the hot path of indexing.
-    return [irregular(w, w) if "'" not in w and "’" not in w else _without_apostrophes(w) for w in found]
+    # Most words have no apostrophe and skip the endings: this is the hot path of indexing.
+    return [
+        _IRREGULAR.get(w, w) if "'" not in w and "’" not in w else _unended(w) for w in _WORD_RE.findall(fold(text))
+    ]
 
 
-def _without_apostrophes(word: str) -> str:
+def _unended(word: str) -> str:
     word = _APOSTROPHE_RE.sub("", word).replace("’", "").replace("'", "")
     return _IRREGULAR.get(word, word)
 
@@ -369,14 +367,20 @@ def index_terms(text: str) -> list[str]:
     return list(index_words(text)[1])
 
 
-@lru_cache(maxsize=512)
 def index_words(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """A passage's words without the index stop words, and their stems (its index terms), in
-    order. Indexing analyses each chunk twice, for the lexical index and for the hashing
-    embedder, at most a batch of embedding apart (``rag.ingest.pipeline.EMBED_BATCH``, 256
-    chunks), so the last 512 passages are kept (a few MB): the second analysis is free."""
+    """A passage's words without the index stop words, and their stems (its index terms). An
+    index analyses each chunk twice (lexical index, hashing embedder) at most 256 chunks apart,
+    so the last 512 passages up to ``CACHED_CHARS`` long are kept (a few MB)."""
+    return _cached_index_words(text) if len(text) <= CACHED_CHARS else _index_words(text)
+
+
+def _index_words(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     kept = [w for w in words(text) if w not in INDEX_STOPWORDS]
     return tuple(kept), tuple(stem_all(kept))
+
+
+CACHED_CHARS = 20_000  # a chunk of 212 tokens is about 1,000 characters of prose
+_cached_index_words = lru_cache(maxsize=512)(_index_words)
 
 
 def query_terms(text: str) -> list[str]:
