@@ -28,6 +28,7 @@ from rag.ingest.tokens import TokenCounter
 from rag.records import Chunk, Document
 
 _WORD_END_RE = re.compile(r"\S+")
+_NEWLINE_RE = re.compile("\n")
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ class LineIndex:
     """Maps character offsets of one text to 1-based line numbers."""
 
     def __init__(self, text: str) -> None:
-        self._starts = [0] + [i + 1 for i, ch in enumerate(text) if ch == "\n"]
+        self._starts = [0] + [match.end() for match in _NEWLINE_RE.finditer(text)]
 
     def line_of(self, offset: int) -> int:
         return bisect.bisect_right(self._starts, offset)
@@ -63,7 +64,10 @@ def chunk_document(document: Document, counter: TokenCounter, settings: ChunkerS
     chrome = chrome_spans(text)
     chrome_starts = [start for start, _ in chrome]
     searched = masked(text, chrome)
-    pieces = [(s, counter.count(text[s.start : s.end])) for s in _bounded_sentences(searched, counter, settings)]
+    pieces = [
+        (span, count if count is not None and searched is text else counter.count(text[span.start : span.end]))
+        for span, count in _bounded_sentences(searched, counter, settings)
+    ]
     lines = LineIndex(text)
     chunks: list[Chunk] = []
     i = 0
@@ -120,13 +124,17 @@ def _page_break(text: str, before: Span, after: Span) -> bool:
     return PAGE_BREAK in text[before.start : after.start]
 
 
-def _bounded_sentences(text: str, counter: TokenCounter, settings: ChunkerSettings) -> list[Span]:
-    spans = []
+def _bounded_sentences(text: str, counter: TokenCounter, settings: ChunkerSettings) -> list[tuple[Span, int | None]]:
+    """Sentences no longer than ``max_tokens``, each with its token count (counting is most of
+    chunking's time, so a sentence is counted once), or None for a piece of a long sentence,
+    whose count is not known."""
+    spans: list[tuple[Span, int | None]] = []
     for sentence in split_sentences(text):
-        if counter.count(text[sentence.start : sentence.end]) <= settings.max_tokens:
-            spans.append(sentence)
+        count = counter.count(text[sentence.start : sentence.end])
+        if count <= settings.max_tokens:
+            spans.append((sentence, count))
         else:
-            spans.extend(_split_long(text, sentence, counter, settings.max_tokens))
+            spans.extend((piece, None) for piece in _split_long(text, sentence, counter, settings.max_tokens))
     return spans
 
 

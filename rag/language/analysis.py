@@ -333,7 +333,8 @@ _APOSTROPHE_RE = re.compile(r"['’](s|d|ll|re|ve|m|t)$")
 
 @lru_cache(maxsize=1)
 def _stemmer() -> Stemmer.Stemmer:
-    return Stemmer.Stemmer("english")
+    # No word cache: a corpus outgrows PyStemmer's 10,000 words, and purging stems 2x slower.
+    return Stemmer.Stemmer("english", 0)
 
 
 def fold(text: str) -> str:
@@ -346,12 +347,15 @@ def fold(text: str) -> str:
 
 def words(text: str) -> list[str]:
     """Folded words with possessive and contracted endings removed ("Russia’s" → "russia")."""
-    out = []
-    for match in _WORD_RE.finditer(fold(text)):
-        word = _APOSTROPHE_RE.sub("", match.group())
-        word = word.replace("’", "").replace("'", "")
-        out.append(_IRREGULAR.get(word, word))
-    return out
+    # Most words have no apostrophe and skip the endings: this is the hot path of indexing.
+    return [
+        _IRREGULAR.get(w, w) if "'" not in w and "’" not in w else _unended(w) for w in _WORD_RE.findall(fold(text))
+    ]
+
+
+def _unended(word: str) -> str:
+    word = _APOSTROPHE_RE.sub("", word).replace("’", "").replace("'", "")
+    return _IRREGULAR.get(word, word)
 
 
 def stem_all(tokens: list[str]) -> list[str]:
@@ -360,7 +364,23 @@ def stem_all(tokens: list[str]) -> list[str]:
 
 def index_terms(text: str) -> list[str]:
     """Stemmed terms of a passage, in order, without the index stop words."""
-    return stem_all([w for w in words(text) if w not in INDEX_STOPWORDS])
+    return list(index_words(text)[1])
+
+
+def index_words(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A passage's words without the index stop words, and their stems (its index terms). An
+    index analyses each chunk twice (lexical index, hashing embedder) at most 256 chunks apart,
+    so the last 512 passages up to ``CACHED_CHARS`` long are kept (a few MB)."""
+    return _cached_index_words(text) if len(text) <= CACHED_CHARS else _index_words(text)
+
+
+def _index_words(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    kept = [w for w in words(text) if w not in INDEX_STOPWORDS]
+    return tuple(kept), tuple(stem_all(kept))
+
+
+CACHED_CHARS = 20_000  # a chunk of 212 tokens is about 1,000 characters of prose
+_cached_index_words = lru_cache(maxsize=512)(_index_words)
 
 
 def query_terms(text: str) -> list[str]:

@@ -35,7 +35,7 @@ from typing import Protocol
 import numpy as np
 
 from rag.errors import IndexMismatchError, ModelLoadError
-from rag.language.analysis import INDEX_STOPWORDS, stem_all, words
+from rag.language.analysis import index_words, stem_all
 from rag.models.registry import EMBEDDING, load_model, model_fingerprint
 
 logger = logging.getLogger(__name__)
@@ -104,37 +104,64 @@ class HashingEmbedder:
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         matrix = np.zeros((len(texts), self._dim), dtype=np.float32)
-        for row, text in enumerate(texts):
-            self._fill(matrix[row], text)
+        for start in range(0, len(texts), _BATCH):
+            self._fill(matrix[start : start + _BATCH], texts[start : start + _BATCH])
         return matrix
 
     def embed_query(self, text: str) -> np.ndarray:
-        vector = np.zeros(self._dim, dtype=np.float32)
-        self._fill(vector, text)
-        return vector
+        return self.embed_documents([text])[0]
 
-    def _fill(self, vector: np.ndarray, text: str) -> None:
-        tokens = [w for w in words(text) if w not in INDEX_STOPWORDS]
-        if not tokens:
+    def _fill(self, matrix: np.ndarray, texts: Sequence[str]) -> None:
+        """Write the vectors of ``texts`` into the rows of ``matrix`` (zeros).
+
+        A batch is hashed with a few numpy calls rather than a dozen per text, which is most of
+        the time at a chunk's size. Each vector is what it would be alone, bit for bit: rows
+        share no slots, and within a row the additions (in float32, words then pairs, in order)
+        are the same as one text's.
+        """
+        features, scales, word_counts, pair_names, pair_damping, pair_counts = [], [], [], [], [], []
+        word_features, log = self._word_features, math.log
+        for tokens, row_stems in map(index_words, texts):
+            # Damping applies per word: a word said three times counts 1 + log 3 for its stem
+            # and for each of its character grams alike.
+            counts = Counter(tokens)
+            features += map(word_features, counts)
+            scales += [1.0 + log(count) for count in counts.values()]
+            word_counts.append(len(counts))
+            pairs = Counter(zip(row_stems, row_stems[1:]))
+            pair_names += [f"p {first} {second}".encode() for first, second in pairs]
+            pair_damping += [1.0 + log(count) for count in pairs.values()]
+            pair_counts.append(len(pairs))
+        if not features:
             return
-        # Damping applies per word: a word said three times counts 1 + log 3 for its stem and
-        # for each of its character grams alike.
-        counts = Counter(tokens)
-        features = [self._word_features(token) for token in counts]
-        scales = np.repeat([1.0 + math.log(c) for c in counts.values()], [len(f[0]) for f in features])
-        stems = stem_all(tokens)
-        pairs = Counter(zip(stems, stems[1:]))
-        pair_slots, pair_values = [], []
-        for (first, second), count in pairs.items():
-            slot, sign = self._slot(f"p {first} {second}")
-            pair_slots.append(slot)
-            pair_values.append(sign * self.PAIR_WEIGHT * (1.0 + math.log(count)))
-        slots = np.concatenate([f[0] for f in features] + [np.asarray(pair_slots, dtype=np.int64)])
-        values = np.concatenate([np.concatenate([f[1] for f in features]) * scales, pair_values])
-        np.add.at(vector, slots, values.astype(np.float32))
-        norm = float(np.linalg.norm(vector))
-        if norm > 0:
-            vector /= norm
+        word_slots, word_values = self._word_vectors(features, scales, word_counts)
+        pair_slots, pair_values = self._pair_vectors(pair_names, pair_damping, pair_counts)
+        values = np.concatenate([word_values, pair_values]).astype(np.float32)
+        np.add.at(matrix.reshape(-1), np.concatenate([word_slots, pair_slots]), values)
+        for vector in matrix:
+            norm = float(np.linalg.norm(vector))
+            if norm > 0:
+                vector /= norm
+
+    def _word_vectors(
+        self, features: list[tuple[np.ndarray, np.ndarray]], scales: list[float], per_row: list[int]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Flat slots (row * dim + slot) and damped, signed weights of the words' features
+        (``per_row``: how many words each row has)."""
+        lengths = [len(slots) for slots, _ in features]
+        rows = np.repeat(np.repeat(np.arange(len(per_row), dtype=np.int64), per_row), lengths)
+        slots = np.concatenate([slots for slots, _ in features]) + rows * self._dim
+        return slots, np.concatenate([values for _, values in features]) * np.repeat(scales, lengths)
+
+    def _pair_vectors(
+        self, names: list[bytes], damping: list[float], per_row: list[int]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Flat slots and damped, signed weights of stem pairs: hashed in one pass rather than
+        cached one by one (most of a chunk's pairs are new), with ``_slot``'s arithmetic."""
+        digests = np.fromiter(map(zlib.crc32, names), np.int64, len(names))
+        signs = np.where(digests & _SIGN_BIT, 1.0, -1.0)
+        rows = np.repeat(np.arange(len(per_row), dtype=np.int64), per_row)
+        return digests % self._dim + rows * self._dim, signs * self.PAIR_WEIGHT * np.asarray(damping, dtype=np.float64)
 
     @lru_cache(maxsize=1 << 18)  # noqa: B019 - bounded, and an embedder lives as long as its index
     def _word_features(self, token: str) -> tuple[np.ndarray, np.ndarray]:
@@ -150,7 +177,11 @@ class HashingEmbedder:
 
     def _slot(self, feature: str) -> tuple[int, float]:
         digest = zlib.crc32(feature.encode("utf-8"))
-        return digest % self._dim, 1.0 if digest & (1 << 31) else -1.0
+        return digest % self._dim, 1.0 if digest & _SIGN_BIT else -1.0
+
+
+_SIGN_BIT = 1 << 31  # a feature's sign: the top bit of its crc32
+_BATCH = 256  # texts hashed together: fewer numpy calls per text, a few MB at most
 
 
 def _char_grams(word: str, n: int) -> list[str]:

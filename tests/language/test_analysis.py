@@ -1,4 +1,13 @@
-from rag.language.analysis import INDEX_STOPWORDS, fold, index_terms, query_terms, question_terms, words
+from rag.language.analysis import (
+    CACHED_CHARS,
+    INDEX_STOPWORDS,
+    fold,
+    index_terms,
+    index_words,
+    query_terms,
+    question_terms,
+    words,
+)
 
 
 def test_index_stop_words_are_the_ones_bm25_baselines_use():
@@ -29,3 +38,10 @@ def test_question_terms_keep_only_meaningful_distinct_words():
 def test_query_terms_leave_out_the_words_that_only_make_a_question():
     assert query_terms("What did Putin tell the generals?") == ["putin", "tell", "general"]
     assert query_terms("Who was The Who?") == ["who", "who"]  # nothing else to search for
+
+
+def test_index_terms_of_a_passage_longer_than_the_cached_ones():
+    text = "Cells divided; " * (CACHED_CHARS // 10)
+    assert len(text) > CACHED_CHARS
+    assert index_terms(text) == ["cell", "divid"] * (CACHED_CHARS // 10)
+    assert index_words(text)[0][:2] == ("cells", "divided")
