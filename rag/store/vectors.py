@@ -83,7 +83,7 @@ class IvfPlan:
 
 def ivf_plan(count: int) -> IvfPlan:
     lists = 2 ** round(math.log2(max(1.0, LISTS_PER_ROOT * math.sqrt(count))))
-    lists = min(MAX_LISTS, max(MIN_LISTS, lists))
+    lists = min(MAX_LISTS, max(MIN_LISTS, lists), max(1, count))  # k-means needs a point a list
     share = min(MAX_SCAN_SHARE, SCAN_BUDGET / max(1, count))
     probes = min(lists, max(MIN_PROBES, math.ceil(lists * share)))
     return IvfPlan(lists=lists, probes=probes, sample=min(count, SAMPLE_PER_LIST * lists))
@@ -92,20 +92,23 @@ def ivf_plan(count: int) -> IvfPlan:
 class FaissVectors:
     """Vectors keyed by chunk id, searched by inner product: exactly while few, by IVF once many."""
 
-    def __init__(self, index, exact_below: int = EXACT_BELOW) -> None:
+    def __init__(self, index, exact_below: int | None = None) -> None:
+        # Read at call time, not bound at definition, so a test can lower the module's threshold
+        # for an index the updater builds.
+        exact_below = EXACT_BELOW if exact_below is None else exact_below
         if exact_below < 2:
             raise ValueError(f"exact_below must be at least 2, not {exact_below}")
         self._index = index
         self._exact_below = exact_below
 
     @classmethod
-    def empty(cls, dimension: int, exact_below: int = EXACT_BELOW) -> FaissVectors:
+    def empty(cls, dimension: int, exact_below: int | None = None) -> FaissVectors:
         import faiss
 
         return cls(faiss.IndexIDMap2(faiss.IndexFlatIP(dimension)), exact_below)
 
     @classmethod
-    def load(cls, path: Path, exact_below: int = EXACT_BELOW) -> FaissVectors:
+    def load(cls, path: Path, exact_below: int | None = None) -> FaissVectors:
         """The vectors saved at ``path``; IndexCorruptError when FAISS cannot read them."""
         import faiss
 

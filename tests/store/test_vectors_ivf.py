@@ -4,7 +4,14 @@ as it grows, back to exact when it shrinks; with a small threshold so each test 
 import numpy as np
 import pytest
 
+import rag.store.vectors as vectors_module
+from rag import Document
+from rag.ingest.pipeline import update_index
+from rag.models.embedding import HashingEmbedder
+from rag.store.health import vector_problems
+from rag.store.index import Index
 from rag.store.vectors import EXACT_BELOW, FaissVectors, IvfPlan, ivf_plan
+from tests.store.sample_index import settings
 
 DIMENSION = 32
 
@@ -35,7 +42,7 @@ def test_the_plan_grows_lists_with_the_root_of_the_count_within_bounds():
     # Past SCAN_BUDGET vectors, a search scans a shrinking share of the lists.
     assert ivf_plan(1_000_000) == IvfPlan(lists=2048, probes=410, sample=81_920)
     assert ivf_plan(10**9) == IvfPlan(lists=2048, probes=16, sample=81_920)
-    assert ivf_plan(1).lists == 64
+    assert ivf_plan(2_000).lists == 128 and ivf_plan(40) == IvfPlan(lists=40, probes=20, sample=40)
 
 
 def test_a_new_index_is_exact_until_saved_at_the_threshold(tmp_path):
@@ -127,3 +134,21 @@ def test_an_ivf_index_grown_to_need_twice_the_lists_is_retrained(tmp_path):
 def test_a_threshold_under_two_is_refused():
     with pytest.raises(ValueError, match="at least 2"):
         FaissVectors.empty(DIMENSION, exact_below=1)
+
+
+def test_an_index_the_updater_builds_past_the_threshold_is_ivf_and_stays_whole(tmp_path, monkeypatch):
+    monkeypatch.setattr(vectors_module, "EXACT_BELOW", 30)
+    documents = [
+        Document(id=f"{i:02d}.txt", text=f"Note {i}: fruit number {i} grows in orchard {i % 7}.") for i in range(40)
+    ]
+    update_index(tmp_path, documents, settings())
+    update_index(tmp_path, documents[:35], settings())  # an update removes five
+
+    index = Index.open(tmp_path)
+    path = tmp_path / index.manifest.files["vectors"]["name"]
+    # Trained at 40 and not retrained for the five removed: 35 is not under half the threshold.
+    assert (FaissVectors.load(path).layout, index.chunk_count) == ("IVF40,SQ8, nprobe 20", 35)
+    assert vector_problems(path, index.manifest) == []
+    query = HashingEmbedder(64).embed_query(documents[12].text)
+    [(found, _)] = index.dense_search(query, 1)
+    assert index.chunks([found])[found].source == "12.txt"
