@@ -131,6 +131,17 @@ def test_an_ivf_index_grown_to_need_twice_the_lists_is_retrained(tmp_path):
     assert recall >= 0.9
 
 
+def test_probes_trade_recall_for_speed_on_ivf_and_are_refused_on_exact(tmp_path):
+    vectors = FaissVectors.empty(DIMENSION, exact_below=1_000)
+    vectors.add(range(1_000), clustered(1_000))
+    assert vectors.probes is None
+    with pytest.raises(ValueError, match="no lists to probe"):
+        vectors.probes = 4
+    loaded = saved_and_loaded(vectors, tmp_path, 1_000)
+    loaded.probes = 10**6
+    assert (loaded.probes, loaded.layout) == (128, "IVF128,SQ8, nprobe 128")
+
+
 def test_a_threshold_under_two_is_refused():
     with pytest.raises(ValueError, match="at least 2"):
         FaissVectors.empty(DIMENSION, exact_below=1)
