@@ -253,7 +253,8 @@ def _index(index_dir: Path, embedder: Embedder | None = None) -> Check:
         "index",
         True,
         f"{index_dir}: {len(manifest.documents)} documents{_from(manifest.source)}, {manifest.chunk_count} chunks, "
-        f"embedder {manifest.embedder.get('id')}, tokens {_tokens_of(manifest, index_dir)}",
+        f"embedder {manifest.embedder.get('id')}, lexical {index.lexical_engine}, "
+        f"tokens {_tokens_of(manifest, index_dir)}",
     )
 
 
