@@ -51,7 +51,9 @@ def test_a_damaged_lexical_index_is_found_by_doctor_and_rebuilt_from_the_stored_
 
     embedder.embedded.clear()
     report = update_index(tmp_path, DOCS, settings(embedder))  # no document changed, none re-read
-    assert report.lexical == "damaged lexical index rebuilt (lexical-1.bm25 maps other chunk ids than the database holds)"
+    assert (
+        report.lexical == "damaged lexical index rebuilt (lexical-1.bm25 maps other chunk ids than the database holds)"
+    )
     assert (report.added, report.changed, report.repaired, embedder.embedded) == ([], [], [], [])
     assert read_manifest(tmp_path).files["lexical"]["name"] == "lexical-2.bm25"
     assert index_check(tmp_path).ok
