@@ -146,8 +146,8 @@ class Index:
         if len({rows, self.chunk_count, self._terms.count, self.manifest.chunk_count}) > 1:
             raise IndexCorruptError(
                 self.folder,
-                f"{rows} chunks in the table, {self.chunk_count} vectors, {self._terms.count} in the lexical index, "
-                f"{self.manifest.chunk_count} in the manifest",
+                f"{rows} chunks in the table, {self.chunk_count} vectors, {self.manifest.chunk_count} in the manifest"
+                + ("" if self._terms.count == rows else f", {self._terms.count} in {self._terms.path.name}"),
             )
 
 

@@ -103,6 +103,8 @@ class UpdateReport:
         )
         # A rebuild is said by its warning, when it happens: its counts already say that
         # everything was added again.
+        if self.lexical:
+            counts = f"{counts}; lexical index: {self.lexical}"
         if self.repaired:
             shown = ", ".join(self.repaired[:3]) + (", ..." if len(self.repaired) > 3 else "")
             return f"{counts}; repaired: {len(self.repaired)} damaged document(s) re-read ({shown})"

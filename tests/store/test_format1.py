@@ -58,6 +58,7 @@ def test_indexing_a_format_1_index_converts_it_without_re_embedding(tmp_path, ca
     with caplog.at_level(logging.INFO, logger="rag.store.update"):
         report = update_index(tmp_path, DOCS, settings(embedder))
     assert report.lexical == "format 1 converted to format 2"
+    assert str(report) == "0 added, 0 changed, 0 removed, 3 unchanged; lexical index: format 1 converted to format 2"
     assert (report.added, report.changed, report.removed, embedder.embedded) == ([], [], [], [])
     assert f"converting the index in {tmp_path} to format 2" in caplog.text
 
