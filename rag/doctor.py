@@ -43,8 +43,8 @@ def diagnose(index_dir: str | Path = "index", settings: Settings | None = None, 
 
     settings = settings_or_default(settings).with_named(**named)
     index_dir = checked_index_dir(index_dir, system_limits=False)  # a name too long: the index line says so
-    checks = [_library(name, required=True) for name in ("faiss-cpu", "numpy", "PyStemmer")]
-    checks += [_library(name, required=False) for name in ("tiktoken", "bm25s")]
+    checks = [_library(name, required=True) for name in ("faiss-cpu", "numpy", "PyStemmer", "bm25s")]
+    checks += [_library(name, required=False) for name in ("tiktoken",)]
     checks.append(_fts5())
     checks.append(_token_counter())
     checks.append(_lexicon())
@@ -67,12 +67,17 @@ def _library(name: str, required: bool) -> Check:
 
 
 def _fts5() -> Check:
+    """FTS5 searched indexes of format 1; now it is needed only to convert one (bm25s searches)."""
     db = sqlite3.connect(":memory:")
     try:
         db.execute("CREATE VIRTUAL TABLE t USING fts5(x)")
         return Check("sqlite fts5", True, f"SQLite {sqlite3.sqlite_version}")
     except sqlite3.OperationalError as error:
-        return Check("sqlite fts5", False, f"SQLite {sqlite3.sqlite_version} lacks FTS5 ({error})", broken=True)
+        return Check(
+            "sqlite fts5",
+            False,
+            f"SQLite {sqlite3.sqlite_version} lacks FTS5 ({error}): indexes of format 1 cannot be converted",
+        )
     finally:
         db.close()
 

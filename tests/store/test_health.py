@@ -7,6 +7,7 @@ import numpy as np
 
 from rag.doctor import diagnose
 from rag.ingest.pipeline import update_index
+from rag.store.files import describe_size
 from rag.store.health import check_contents, stale_files
 from rag.store.index import Index
 from rag.store.manifest import read_manifest
@@ -42,7 +43,9 @@ def test_a_damaged_lexical_index_is_found_by_doctor_and_rebuilt_from_the_stored_
     embedder = settings().embedder
     update_index(tmp_path, DOCS, settings(embedder))
     expected = searches(tmp_path)
-    assert index_check(tmp_path).ok
+    check = index_check(tmp_path)
+    size = describe_size((tmp_path / "lexical-1.bm25").stat().st_size)
+    assert check.ok and f", lexical bm25s (robertson), memory-mapped, {size}, " in check.detail
     corrupt_id_map(tmp_path)
 
     check = index_check(tmp_path)
