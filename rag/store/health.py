@@ -114,6 +114,9 @@ def lexical_problems(folder: Path, manifest: Manifest, db: sqlite3.Connection) -
         terms = TermsIndex.open(data_file(folder, manifest, "lexical"))
     except (RagError, OSError) as error:
         return str(error)
+    damage = terms.damage()
+    if damage:
+        return damage
     stored = [row[0] for row in db.execute("SELECT id FROM chunks ORDER BY id")]
     name = terms.path.name
     if terms.count != len(stored):

@@ -75,7 +75,7 @@ class TermsIndex:
     def open(cls, path: Path) -> TermsIndex:
         """The index in ``path``; IndexCorruptError when it is not one, or is cut short."""
         header, arrays = _read(path)
-        vocabulary = {term: i for i, term in enumerate(header["vocabulary"])}
+        vocabulary = {term: i for i, term in enumerate(header["vocabulary"]) if isinstance(term, str)}
         index = cls(path, vocabulary, **arrays)
         index._check_shape()
         return index
@@ -109,6 +109,18 @@ class TermsIndex:
             column = self.vocabulary.get(term)
             frequencies[term] = 0 if column is None else int(self.indptr[column + 1] - self.indptr[column])
         return frequencies
+
+    def damage(self) -> str:
+        """What reading every entry finds wrong ("" when nothing): rows outside the index,
+        column pointers that go back, scores that are not finite numbers. Opening does not read
+        them all (it would read the whole file); ``rag.store.health`` does."""
+        if len(self.indices) and (int(self.indices.min()) < 0 or int(self.indices.max()) >= self.count):
+            return f"{self.path.name}: its scores point at rows outside the index"
+        if np.any(np.diff(self.indptr) < 0):
+            return f"{self.path.name}: its column pointers go back"
+        if not np.all(np.isfinite(self.data)):
+            return f"{self.path.name}: it holds scores that are not numbers"
+        return ""
 
     def size(self) -> int:
         return self.path.stat().st_size

@@ -5,6 +5,7 @@ import contextlib
 import math
 import sqlite3
 
+import numpy as np
 import pytest
 
 from rag.errors import IndexCorruptError
@@ -108,3 +109,23 @@ def test_a_damaged_file_is_an_index_corrupt_error(tmp_path, damage, detail):
     path.write_bytes(damage(path.read_bytes()))
     with pytest.raises(IndexCorruptError, match=detail):
         TermsIndex.open(path)
+
+
+@pytest.mark.parametrize(
+    "array, value, detail",
+    [
+        ("indices", 99, "its scores point at rows outside the index"),
+        ("indptr", 0, "its column pointers go back"),
+        ("data", float("nan"), "it holds scores that are not numbers"),
+    ],
+)
+def test_damage_inside_the_arrays_is_found_by_reading_them(tmp_path, array, value, detail):
+    index = build(tmp_path)
+    assert index.damage() == ""
+    target = getattr(index, array)
+    where = len(target) - 2  # not the first pointer nor the last, which opening checks
+    damaged = np.memmap(index.path, dtype=target.dtype, mode="r+", offset=target.offset, shape=target.shape)
+    damaged[where] = value
+    damaged.flush()
+    del damaged
+    assert TermsIndex.open(index.path).damage() == f"lexical-1.bm25: {detail}"
