@@ -39,6 +39,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -56,6 +57,7 @@ FTS5_MIN_IDF = 1e-6  # what FTS5's bm25() puts in place of an IDF of 0 or less
 _MAGIC = b"RAGBM25\x01"
 _ALIGN = 64
 _ARRAYS = ("data", "indices", "indptr", "ids")
+_LONG_JOB_CHUNKS = 50_000  # about two seconds of building: below it, no bars by default
 _HEADER_LIMIT = 2**31  # a damaged length must not make the reader allocate terabytes
 
 
@@ -146,24 +148,37 @@ class TermsIndex:
 # Writing
 
 
-def write_terms_index(path: Path, rows: Iterable[tuple[int, str]]) -> int:
+def write_terms_index(
+    path: Path, rows: Iterable[tuple[int, str]], total: int | None = None, progress: bool | None = False
+) -> int:
     """Index ``rows`` (chunk id, its terms joined by spaces) into a new file at ``path``,
-    fsynced; the number of chunks."""
+    fsynced; the number of chunks. ``progress``: bars for reading the ``total`` rows and for
+    bm25s's steps (None: only for a long job, on a terminal)."""
+    from tqdm.auto import tqdm
+
+    shown = _shown(progress, total or 0)
     vocabulary: dict[str, int] = {}
     chunk_ids = array("q")
     corpus: list[array] = []
-    for chunk_id, terms in rows:
+    for chunk_id, terms in tqdm(rows, total=total, desc="Lexical index", unit="chunk", disable=not shown):
         chunk_ids.append(chunk_id)
         corpus.append(array("i", [vocabulary.setdefault(term, len(vocabulary)) for term in terms.split()]))
     logger.info("building the lexical index of %d chunks (%d terms)", len(corpus), len(vocabulary))
-    matrix = _score_matrix(corpus, len(vocabulary))
+    matrix = _score_matrix(corpus, len(vocabulary), shown)
     del corpus
     ids = np.frombuffer(chunk_ids, dtype=np.int64) if chunk_ids else np.zeros(0, np.int64)
     _write(path, list(vocabulary), {**matrix, "ids": ids})
     return len(ids)
 
 
-def _score_matrix(corpus: list[array], vocabulary: int) -> dict[str, np.ndarray]:
+def _shown(progress: bool | None, total: int) -> bool:
+    """Whether to show bars: as asked, or by default for a long job on a terminal only."""
+    if progress is None:
+        return total >= _LONG_JOB_CHUNKS and sys.stderr.isatty()
+    return progress
+
+
+def _score_matrix(corpus: list[array], vocabulary: int, progress: bool = False) -> dict[str, np.ndarray]:
     """bm25s's CSC matrix of scores (one column per term) for ``corpus`` (term ids per chunk)."""
     if not corpus:
         return {
@@ -173,11 +188,11 @@ def _score_matrix(corpus: list[array], vocabulary: int) -> dict[str, np.ndarray]
         }
     from bm25s import scoring
 
-    frequencies = scoring._calculate_doc_freqs(corpus, range(vocabulary), show_progress=False)
+    frequencies = scoring._calculate_doc_freqs(corpus, range(vocabulary), show_progress=progress)
     idf = scoring._build_idf_array(frequencies, len(corpus), compute_idf_fn=_fts5_idf, dtype="float32")
     average = float(np.mean([len(terms) for terms in corpus]))
     data, rows, columns = scoring._build_scores_and_indices_for_matrix(
-        corpus, idf, average, frequencies, K1, B, None, None, method=METHOD, show_progress=False
+        corpus, idf, average, frequencies, K1, B, None, None, method=METHOD, show_progress=progress
     )
     data, indices, indptr = scoring._np_csc_python(data, rows, columns, (len(corpus), vocabulary))
     return {

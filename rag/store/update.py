@@ -167,6 +167,7 @@ def begin_update(
     rebuild: bool = False,
     source: str | Path | None = None,
     keep: Collection[str] = (),
+    progress: bool | None = False,
 ) -> Iterator[Update]:
     """Make the index in ``folder`` hold exactly ``documents``: yields the ``Update`` to add the
     new ones' chunks and vectors to, and commits when the block ends without an error.
@@ -177,7 +178,8 @@ def begin_update(
     index is an ``IndexCorruptError``. ``source`` is the folder the documents were read from,
     recorded in the manifest (None: documents handed over in Python). ``keep``: ids of
     documents that are still there but could not be read this time; the index keeps the
-    version it holds of them instead of removing them.
+    version it holds of them instead of removing them. ``progress``: bars while the lexical index
+    is built at the commit (None: for a long job on a terminal only).
 
     The current index's contents are checked first (``rag.store.health``): documents whose
     stored text or chunks are damaged are re-read (``report.repaired``); damage to the file as
@@ -229,7 +231,7 @@ def begin_update(
         wanted = {d.id: d for d in documents}
         fresh = [wanted[i] for i in report.added + report.changed + report.repaired]
         try:
-            with _next_generation(folder, current, manifest, report, fresh) as update:
+            with _next_generation(folder, current, manifest, report, fresh, progress) as update:
                 yield update
             write_manifest(folder, manifest.to_json())
         except BaseException as error:
@@ -246,7 +248,12 @@ def begin_update(
 
 @contextlib.contextmanager
 def _next_generation(
-    folder: Path, current: Manifest | None, manifest: Manifest, report: UpdateReport, fresh: list[Document]
+    folder: Path,
+    current: Manifest | None,
+    manifest: Manifest,
+    report: UpdateReport,
+    fresh: list[Document],
+    progress: bool | None = False,
 ) -> Iterator[Update]:
     """The files of ``manifest``'s generation: the current ones copied, less the removed and
     changed documents; ``fresh`` documents are added through the ``Update`` yielded. Written
@@ -280,7 +287,7 @@ def _next_generation(
             yield Update(report, fresh, db, vectors, manifest)
         # bm25s scores against the whole corpus, so its index is written whole from every
         # chunk's terms, streamed from the committed database.
-        write_terms_index(lexical_tmp, chunk_terms(db))
+        write_terms_index(lexical_tmp, chunk_terms(db), manifest.chunk_count, progress)
     finally:
         db.close()
     fsync_file(db_tmp)

@@ -129,3 +129,12 @@ def test_damage_inside_the_arrays_is_found_by_reading_them(tmp_path, array, valu
     damaged.flush()
     del damaged
     assert TermsIndex.open(index.path).damage() == f"lexical-1.bm25: {detail}"
+
+
+def test_bars_are_shown_when_asked_and_not_otherwise(tmp_path, capsys):
+    write_terms_index(tmp_path / "quiet.bm25", iter(ROWS), len(ROWS), progress=False)
+    write_terms_index(tmp_path / "default.bm25", iter(ROWS), len(ROWS), progress=None)  # a short job
+    assert capsys.readouterr().err == ""
+    write_terms_index(tmp_path / "shown.bm25", iter(ROWS), len(ROWS), progress=True)
+    shown = capsys.readouterr().err
+    assert "Lexical index: 100%" in shown and "4/4" in shown and "BM25S Compute Scores" in shown
