@@ -57,7 +57,7 @@ FTS5_MIN_IDF = 1e-6  # what FTS5's bm25() puts in place of an IDF of 0 or less
 _MAGIC = b"RAGBM25\x01"
 _ALIGN = 64
 _ARRAYS = ("data", "indices", "indptr", "ids")
-_LONG_JOB_CHUNKS = 50_000  # about two seconds of building: below it, no bars by default
+LONG_JOB_CHUNKS = 50_000  # about two seconds of building: below it, no bars by default
 _HEADER_LIMIT = 2**31  # a damaged length must not make the reader allocate terabytes
 
 
@@ -153,7 +153,7 @@ def write_terms_index(
 ) -> int:
     """Index ``rows`` (chunk id, its terms joined by spaces) into a new file at ``path``,
     fsynced; the number of chunks. ``progress``: bars for reading the ``total`` rows and for
-    bm25s's steps (None: only for a long job, on a terminal)."""
+    bm25s's steps, for a long job only (None: on a terminal only)."""
     from tqdm.auto import tqdm
 
     shown = _shown(progress, total or 0)
@@ -172,10 +172,9 @@ def write_terms_index(
 
 
 def _shown(progress: bool | None, total: int) -> bool:
-    """Whether to show bars: as asked, or by default for a long job on a terminal only."""
-    if progress is None:
-        return total >= _LONG_JOB_CHUNKS and sys.stderr.isatty()
-    return progress
+    """Whether to show bars: for a long job only (a short one is over before a bar says
+    anything), when asked to, or by default (None) on a terminal."""
+    return total >= LONG_JOB_CHUNKS and (progress or (progress is None and sys.stderr.isatty()))
 
 
 def _score_matrix(corpus: list[array], vocabulary: int, progress: bool = False) -> dict[str, np.ndarray]:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from rag.errors import IndexCorruptError
-from rag.store.terms import TermsIndex, write_terms_index
+from rag.store.terms import LONG_JOB_CHUNKS, TermsIndex, write_terms_index
 
 # chunk id -> its analysed terms, as rag.store.lexical stores them
 ROWS = [
@@ -131,10 +131,11 @@ def test_damage_inside_the_arrays_is_found_by_reading_them(tmp_path, array, valu
     assert TermsIndex.open(index.path).damage() == f"lexical-1.bm25: {detail}"
 
 
-def test_bars_are_shown_when_asked_and_not_otherwise(tmp_path, capsys):
-    write_terms_index(tmp_path / "quiet.bm25", iter(ROWS), len(ROWS), progress=False)
-    write_terms_index(tmp_path / "default.bm25", iter(ROWS), len(ROWS), progress=None)  # a short job
+def test_bars_are_shown_for_a_long_job_when_asked_and_not_otherwise(tmp_path, capsys):
+    write_terms_index(tmp_path / "quiet.bm25", iter(ROWS), LONG_JOB_CHUNKS, progress=False)
+    write_terms_index(tmp_path / "short.bm25", iter(ROWS), len(ROWS), progress=True)
+    write_terms_index(tmp_path / "default.bm25", iter(ROWS), LONG_JOB_CHUNKS, progress=None)  # not a terminal
     assert capsys.readouterr().err == ""
-    write_terms_index(tmp_path / "shown.bm25", iter(ROWS), len(ROWS), progress=True)
+    write_terms_index(tmp_path / "shown.bm25", iter(ROWS), LONG_JOB_CHUNKS, progress=True)
     shown = capsys.readouterr().err
-    assert "Lexical index: 100%" in shown and "4/4" in shown and "BM25S Compute Scores" in shown
+    assert f"Lexical index:   0%|          | 4/{LONG_JOB_CHUNKS}" in shown and "BM25S Compute Scores" in shown
