@@ -25,13 +25,18 @@ unchanged, and a commit stays one rename per file::
 
     8 bytes   magic, b"RAGBM25" and the layout version
     8 bytes   length of the JSON header, little-endian
-    header    JSON: parameters, chunk count, the vocabulary (term ids in order) and, for each
-              array, its dtype, length and offset
+    header    JSON: parameters, the vocabulary (terms in id order) and, for each array, its
+              dtype, length and offset
     arrays    data, indices, indptr (bm25s's CSC matrix of scores, one column per term) and
               ids (row -> chunk id), each at an offset that is a multiple of 64
 
 Opening reads the header (the vocabulary becomes a dict) and maps the arrays with
 ``np.memmap``: the pages a query touches are read by the OS and shared between processes.
+
+The costs (``benchmarks/lexical.py``, two shared cores): a query takes 0.6 ms at 10^5 chunks
+where FTS5 took 46; scores are float32 (as bm25s keeps them), so 2 of 300 SciFact top-100
+lists swap two chunks whose FTS5 scores differ by 1e-6. Every commit rebuilds the file: 5 s at
+10^5 chunks, and at 10^6 a 490 MB file and a peak of some 2.6 GB while bm25s sorts its matrix.
 """
 
 from __future__ import annotations
