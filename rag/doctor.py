@@ -47,8 +47,8 @@ def diagnose(index_dir: str | Path = "index", settings: Settings | None = None, 
         index_dir = checked_store(index_dir)
     else:
         index_dir = checked_index_dir(index_dir, system_limits=False)  # a name too long: the index line says so
-    checks = [_library(name, required=True) for name in ("faiss-cpu", "numpy", "PyStemmer")]
-    checks += [_library(name, required=False) for name in ("tiktoken", "bm25s", "qdrant-client")]
+    checks = [_library(name, required=True) for name in ("faiss-cpu", "numpy", "PyStemmer", "bm25s")]
+    checks += [_library(name, required=False) for name in ("tiktoken", "qdrant-client")]
     checks.append(_fts5())
     checks.append(_token_counter())
     checks.append(_lexicon())
@@ -71,12 +71,17 @@ def _library(name: str, required: bool) -> Check:
 
 
 def _fts5() -> Check:
+    """FTS5 searched indexes of format 1; now it is needed only to convert one (bm25s searches)."""
     db = sqlite3.connect(":memory:")
     try:
         db.execute("CREATE VIRTUAL TABLE t USING fts5(x)")
         return Check("sqlite fts5", True, f"SQLite {sqlite3.sqlite_version}")
     except sqlite3.OperationalError as error:
-        return Check("sqlite fts5", False, f"SQLite {sqlite3.sqlite_version} lacks FTS5 ({error})", broken=True)
+        return Check(
+            "sqlite fts5",
+            False,
+            f"SQLite {sqlite3.sqlite_version} lacks FTS5 ({error}): indexes of format 1 cannot be converted",
+        )
     finally:
         db.close()
 
@@ -260,7 +265,8 @@ def _index(index_dir: Path, embedder: Embedder | None = None) -> Check:
         "index",
         True,
         f"{index_dir}: {len(manifest.documents)} documents{_from(manifest.source)}, {manifest.chunk_count} chunks, "
-        f"embedder {manifest.embedder.get('id')}, tokens {_tokens_of(manifest, index_dir)}",
+        f"embedder {manifest.embedder.get('id')}, lexical {index.lexical_engine}, "
+        f"tokens {_tokens_of(manifest, index_dir)}",
     )
 
 

@@ -132,7 +132,14 @@ def _update(
 ) -> UpdateReport:
     embedder, chunker = settings.manifest_entries()
     with begin_store_update(
-        folder, documents, embedder=embedder, chunker=chunker, rebuild=rebuild, source=source, keep=keep
+        folder,
+        documents,
+        embedder=embedder,
+        chunker=chunker,
+        rebuild=rebuild,
+        source=source,
+        keep=keep,
+        progress=progress,
     ) as update:
         if update.writes:
             _add_documents(update, settings, progress)

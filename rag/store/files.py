@@ -1,7 +1,7 @@
 """The index folder's files: their names by generation, and writing them durably.
 
 Every data file carries the generation that wrote it (``chunks-<gen>.sqlite``,
-``vectors-<gen>.faiss``), so the files of the generation a manifest names are never written
+``vectors-<gen>.faiss``, ``lexical-<gen>.bm25``), so the files of the generation a manifest names are never written
 over: the next one is written beside them, then committed by replacing the manifest. Each
 file's bytes are fsynced before it is renamed into place, and the folder is fsynced after the
 manifest's rename, which makes that rename and the data files' renames before it durable: a
@@ -25,12 +25,12 @@ from rag.errors import IndexLocationError, IndexWriteError
 from rag.validation import SHORTER_INDEX_DIR, path_problem, shown_path
 
 # (prefix, suffix) of each data file; the generation goes between them.
-_DATA_FILES = {"chunks": ("chunks-", ".sqlite"), "vectors": ("vectors-", ".faiss")}
+_DATA_FILES = {"chunks": ("chunks-", ".sqlite"), "vectors": ("vectors-", ".faiss"), "lexical": ("lexical-", ".bm25")}
 LOCK = ".lock"  # the writer lock (flock), held for the whole of an update
 
 
 def data_file_name(role: str, generation: int) -> str:
-    """The name of the ``role`` file ("chunks" or "vectors") of ``generation``."""
+    """The name of the ``role`` file ("chunks", "vectors" or "lexical") of ``generation``."""
     prefix, suffix = _DATA_FILES[role]
     return f"{prefix}{generation}{suffix}"
 

@@ -6,10 +6,13 @@ for ``rag doctor`` and for every update (``rag.store.update``), which repairs wh
 instead of carrying the damage into the next generation:
 
 - SQLite's ``PRAGMA integrity_check`` (every page, every b-tree, every index entry);
-- FTS5's own ``integrity-check`` of the terms table, which finds a flipped bit inside the
-  full-text data that SQLite's checks pass (the page is well-formed, its contents are not).
-  The command is an INSERT, refused on a read-only connection, so it runs on a copy of the
-  database in memory: doctor must not write to the index, nor need a writable folder;
+- the lexical index (``rag.store.terms``, format 2): it opens, its arrays fit its vocabulary,
+  and its id map holds exactly the chunk ids of the database. Damage there is repaired by
+  rebuilding it from the terms the database keeps, without re-reading any document;
+- of a format-1 index, FTS5's own ``integrity-check`` of the terms table, which finds a
+  flipped bit inside the full-text data that SQLite's checks pass. The command is an INSERT,
+  refused on a read-only connection, so it runs on a copy of the database in memory: doctor
+  must not write to the index, nor need a writable folder;
 - each stored document's text against the sha256 the manifest records, and each document's
   chunk count against the manifest's: damage there is confined to those documents, which an
   update re-reads, where damage to the file as a whole means a rebuild.
@@ -31,9 +34,11 @@ import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rag.errors import RagError
 from rag.store.files import LOCK, generation_of
-from rag.store.manifest import Manifest
+from rag.store.manifest import Manifest, data_file
 from rag.store.ownership import is_index_folder, is_temporary
+from rag.store.terms import TermsIndex
 from rag.store.vectors import FaissVectors
 
 _FTS_TABLE = "chunks_fts"  # rag.store.lexical's terms table
@@ -44,18 +49,22 @@ _SHOWN = 3  # problems named in a one-line summary
 class Health:
     """What ``check_contents`` found: ``file_damage``, problems of the database as a whole
     (the index must be rebuilt); ``damaged_documents``, ids whose stored text or chunks do not
-    match the manifest (re-reading them is enough)."""
+    match the manifest (re-reading them is enough); ``lexical_damage``, what is wrong with the
+    lexical index ("" when nothing: rebuilding it from the stored terms is enough)."""
 
     file_damage: list[str] = field(default_factory=list)
     damaged_documents: list[str] = field(default_factory=list)
+    lexical_damage: str = ""
 
     @property
     def ok(self) -> bool:
-        return not (self.file_damage or self.damaged_documents)
+        return not (self.file_damage or self.damaged_documents or self.lexical_damage)
 
     def summary(self) -> str:
         if self.file_damage:
             return "; ".join(self.file_damage[:_SHOWN])
+        if self.lexical_damage:
+            return self.lexical_damage
         shown = ", ".join(self.damaged_documents[:_SHOWN]) + (", ..." if len(self.damaged_documents) > _SHOWN else "")
         return f"the stored text or chunks of {len(self.damaged_documents)} document(s) do not match the manifest ({shown})"
 
@@ -70,10 +79,14 @@ def check_contents(db_path: Path, manifest: Manifest) -> Health:
         problems = _sqlite_problems(source)
         if problems:
             return Health(file_damage=[f"{db_path.name}: {p}" for p in problems])
-        fts = _fts_problems(source)
-        if fts:
-            return Health(file_damage=[f"{db_path.name}: {fts}"])
-        return Health(damaged_documents=_damaged_documents(source, manifest))
+        if manifest.format_version < 2:
+            fts = _fts_problems(source)
+            if fts:
+                return Health(file_damage=[f"{db_path.name}: {fts}"])
+            lexical = ""
+        else:
+            lexical = lexical_problems(db_path.parent, manifest, source)
+        return Health(damaged_documents=_damaged_documents(source, manifest), lexical_damage=lexical)
     except sqlite3.DatabaseError as error:
         return Health(file_damage=[f"{db_path.name}: {error}"])
     finally:
@@ -92,6 +105,25 @@ def vector_problems(path: Path, manifest: Manifest) -> list[str]:
     if vectors.count != manifest.chunk_count:
         problems.append(f"{path.name} holds {vectors.count} vectors, the manifest counts {manifest.chunk_count} chunks")
     return problems
+
+
+def lexical_problems(folder: Path, manifest: Manifest, db: sqlite3.Connection) -> str:
+    """What is wrong with the lexical index of a format-2 index ("" when nothing): it is
+    missing or unreadable, or its id map is not the chunk ids of the database ``db``."""
+    try:
+        terms = TermsIndex.open(data_file(folder, manifest, "lexical"))
+    except (RagError, OSError) as error:
+        return str(error)
+    damage = terms.damage()
+    if damage:
+        return damage
+    stored = [row[0] for row in db.execute("SELECT id FROM chunks ORDER BY id")]
+    name = terms.path.name
+    if terms.count != len(stored):
+        return f"{name} maps {terms.count} chunks, the database holds {len(stored)}"
+    if sorted(int(i) for i in terms.ids) != stored:
+        return f"{name} maps other chunk ids than the database holds"
+    return ""
 
 
 def _sqlite_problems(db: sqlite3.Connection) -> list[str]:

@@ -5,18 +5,22 @@ Layout of an index folder::
 
     manifest.json          format version, embedder, chunker, token counter, documents
                            (sha256, chunk count), and the data files of the current generation
-    chunks-<gen>.sqlite    documents, chunks (text, character and line spans), FTS5 table
-    vectors-<gen>.faiss    IndexIDMap2(IndexFlatIP) keyed by chunk id
+    chunks-<gen>.sqlite    documents, chunks (text, character and line spans, analysed terms)
+    vectors-<gen>.faiss    the vectors, keyed by chunk id (``rag.store.vectors``)
+    lexical-<gen>.bm25     bm25s's scores of the terms, memory-mapped (``rag.store.terms``)
 
 Each part has its own module: ``rag.store.manifest`` (the manifest, its checks, and whether an
-embedder or chunker fits the index), ``rag.store.lexical`` (the SQLite database and BM25
-search), ``rag.store.vectors`` (the vectors; the only module that knows FAISS),
+embedder or chunker fits the index), ``rag.store.lexical`` (the SQLite database),
+``rag.store.terms`` (BM25 search), ``rag.store.vectors`` (the vectors; the only module that knows FAISS),
 ``rag.store.files`` (file names, durable writes, failed writes), ``rag.store.update`` (the
 writer: generations, the lock, incremental updates), ``rag.store.sources`` (whose documents an
 index holds) and ``rag.store.health`` (the contents checks doctor and every update run, and
 the files killed writers leave). This module only reads, so it never takes the
 writer's lock: an update commits by replacing the manifest, and a reader that meets files
 removed by a commit between reading the manifest and opening them reads the new manifest.
+
+An index of format 1 (its terms in an FTS5 table) is not searched: opening it says to run
+`rag index` once, which converts it without re-reading or re-embedding anything.
 """
 
 from __future__ import annotations
@@ -26,11 +30,12 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.errors import IndexCorruptError, RagError
+from rag.errors import IndexCorruptError, IndexMismatchError, RagError
 from rag.records import Chunk
-from rag.store.files import check_readable, not_a_file
+from rag.store.files import check_readable, describe_size, not_a_file
 from rag.store.lexical import ChunkTable
-from rag.store.manifest import Manifest, data_file, read_manifest
+from rag.store.manifest import FORMAT_VERSION, Manifest, data_file, read_manifest
+from rag.store.terms import ENGINE, TermsIndex
 from rag.store.vectors import FaissVectors
 from rag.validation import shown_path
 
@@ -40,11 +45,14 @@ _OPEN_ATTEMPTS = 3  # reading an index while a writer replaces it
 class Index:
     """An open, read-only index. Safe to query from several threads."""
 
-    def __init__(self, folder: Path, manifest: Manifest, table: ChunkTable, vectors: FaissVectors) -> None:
+    def __init__(
+        self, folder: Path, manifest: Manifest, table: ChunkTable, vectors: FaissVectors, terms: TermsIndex
+    ) -> None:
         self.folder = folder
         self.manifest = manifest
         self._table = table
         self._vectors = vectors
+        self._terms = terms
 
     @classmethod
     def open(cls, folder: str | Path) -> Index:
@@ -55,11 +63,15 @@ class Index:
                 raise RagError(
                     f"No index in {shown_path(folder)}. Build one with `rag index FOLDER --index-dir {shown_path(folder)}`."
                 )
+            _check_format(folder, manifest)
             try:
-                db_path, vectors_path = (data_file(folder, manifest, role) for role in ("chunks", "vectors"))
-                check_readable(db_path)
-                check_readable(vectors_path)
+                db_path, vectors_path, terms_path = (
+                    data_file(folder, manifest, role) for role in ("chunks", "vectors", "lexical")
+                )
+                for path in (db_path, vectors_path, terms_path):
+                    check_readable(path)
                 vectors = FaissVectors.load(vectors_path)
+                terms = TermsIndex.open(terms_path)
                 table = ChunkTable.open(db_path)
                 break
             except IndexCorruptError:
@@ -68,7 +80,7 @@ class Index:
                 latest = read_manifest(folder)
                 if attempt == _OPEN_ATTEMPTS - 1 or latest is None or latest.generation == manifest.generation:
                     raise
-        index = cls(folder, manifest, table, vectors)
+        index = cls(folder, manifest, table, vectors, terms)
         try:
             index._check_consistent()
         except RagError:
@@ -95,11 +107,11 @@ class Index:
 
     def lexical_search(self, terms: Sequence[str], k: int) -> list[tuple[int, float]]:
         """Chunk ids by BM25 for any of ``terms``; scores are positive, higher is better."""
-        return self._table.search(terms, k)
+        return self._terms.search(terms, k)
 
     def document_frequencies(self, terms: Sequence[str]) -> dict[str, int]:
         """How many chunks contain each term (0 for terms the index has never seen)."""
-        return self._table.document_frequencies(terms)
+        return self._terms.document_frequencies(terms)
 
     def chunks(self, ids: Sequence[int]) -> dict[int, Chunk]:
         return self._table.chunks(ids)
@@ -109,6 +121,11 @@ class Index:
 
     def document_chunk_counts(self) -> dict[str, int]:
         return {doc_id: entry["chunks"] for doc_id, entry in sorted(self.manifest.documents.items())}
+
+    @property
+    def lexical_engine(self) -> str:
+        """What answers ``lexical_search``, in words, with the size of its file."""
+        return f"{ENGINE}, {describe_size(self._terms.size())}"
 
     def quick_check(self) -> list[str]:
         """["ok"] when every page of the chunk database reads, else what is wrong: damage that
@@ -126,8 +143,19 @@ class Index:
                 f"the manifest says {expected}",
             )
         rows = self._table.count()
-        if rows != self.chunk_count or self.chunk_count != self.manifest.chunk_count:
+        if len({rows, self.chunk_count, self._terms.count, self.manifest.chunk_count}) > 1:
             raise IndexCorruptError(
                 self.folder,
-                f"{rows} chunks in the table, {self.chunk_count} vectors, {self.manifest.chunk_count} in the manifest",
+                f"{rows} chunks in the table, {self.chunk_count} vectors, {self.manifest.chunk_count} in the manifest"
+                + ("" if self._terms.count == rows else f", {self._terms.count} in {self._terms.path.name}"),
             )
+
+
+def _check_format(folder: Path, manifest: Manifest) -> None:
+    """IndexMismatchError for an index of an older format, which `rag index` converts."""
+    if manifest.format_version < FORMAT_VERSION:
+        raise IndexMismatchError(
+            f"The index in {shown_path(folder)} has format {manifest.format_version} (SQLite full-text search); this "
+            f"version searches format {FORMAT_VERSION}. Run `rag index FOLDER --index-dir {shown_path(folder)}` once to "
+            "convert it: its chunks and vectors are kept, nothing is re-embedded."
+        )

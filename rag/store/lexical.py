@@ -1,11 +1,15 @@
-"""The SQLite half of an index: documents, chunks and the FTS5 table of their terms.
+"""The SQLite half of an index: documents, chunks and each chunk's analysed terms.
 
 One database file per generation holds the documents' text (quotes and titles are read from
-it), each chunk's text with its character and line spans, and an FTS5 table of each chunk's
-pre-analysed terms. Lexical search is FTS5's built-in BM25 (k1=1.2, b=0.75) over those terms
-(see ``rag.language.analysis``), so indexing and querying share one analyser, and adding or
-removing a document is one transaction with its chunk rows. A chunk's rowid is its id
-everywhere: the vectors are keyed by it.
+it), each chunk's text with its character and line spans, and the chunk's pre-analysed terms
+(``rag.language.analysis``, joined by spaces), so indexing and querying share one analyser,
+and adding or removing a document is one transaction with its chunk rows. A chunk's rowid is
+its id everywhere: the vectors and the lexical index (``rag.store.terms``, bm25s, built from
+the ``terms`` column at each commit) are keyed by it.
+
+Format 1 kept the terms in an FTS5 table and searched it with FTS5's BM25, which scores every
+matching chunk of a query; ``convert_from_fts`` turns such a database into this one, keeping
+its terms, so that nothing is re-read or re-embedded.
 
 Reading goes through ``ChunkTable``, one read-only connection shared by threads behind a lock
 (an SQLite connection may not be used by two threads at once; the lock is simpler than a
@@ -17,7 +21,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from rag.errors import IndexCorruptError, RagError
@@ -34,11 +38,10 @@ CREATE TABLE chunks (
     ordinal INTEGER NOT NULL,
     start_char INTEGER NOT NULL, end_char INTEGER NOT NULL,
     start_line INTEGER NOT NULL, end_line INTEGER NOT NULL,
-    text TEXT NOT NULL
+    text TEXT NOT NULL,
+    terms TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX chunks_by_doc ON chunks(doc_id, ordinal);
-CREATE VIRTUAL TABLE chunks_fts USING fts5(terms, tokenize = 'unicode61 remove_diacritics 0');
-CREATE VIRTUAL TABLE chunks_vocab USING fts5vocab(chunks_fts, 'row');
 """
 _BATCH = 500  # ids or terms per query, well under SQLite's limit on bound parameters
 
@@ -71,28 +74,6 @@ class ChunkTable:
     def count(self) -> int:
         return self._query("SELECT count(*) FROM chunks", ())[0][0]
 
-    def search(self, terms: Sequence[str], k: int) -> list[tuple[int, float]]:
-        """Chunk ids by BM25 for any of ``terms``; scores are positive, higher is better."""
-        unique = list(dict.fromkeys(t for t in terms if t))
-        if not unique or k <= 0:
-            return []
-        query = " OR ".join(f'"{t}"' for t in unique)
-        rows = self._query(
-            "SELECT rowid, bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY rank LIMIT ?",
-            (query, k),
-        )
-        return [(int(rowid), -float(score)) for rowid, score in rows]
-
-    def document_frequencies(self, terms: Sequence[str]) -> dict[str, int]:
-        """How many chunks contain each term (0 for terms the index has never seen)."""
-        unique = list(dict.fromkeys(terms))
-        found: dict[str, int] = {}
-        for start in range(0, len(unique), _BATCH):
-            batch = unique[start : start + _BATCH]
-            marks = ",".join("?" * len(batch))
-            found.update(self._query(f"SELECT term, doc FROM chunks_vocab WHERE term IN ({marks})", batch))
-        return {t: int(found.get(t, 0)) for t in unique}
-
     def chunks(self, ids: Sequence[int]) -> dict[int, Chunk]:
         found: dict[int, Chunk] = {}
         ids = list(dict.fromkeys(int(i) for i in ids))
@@ -121,8 +102,6 @@ class ChunkTable:
             try:
                 return self._db.execute(sql, tuple(params)).fetchall()
             except sqlite3.DatabaseError as error:
-                if isinstance(error, sqlite3.OperationalError) and "fts5: syntax error" in str(error):
-                    raise
                 if isinstance(error, sqlite3.ProgrammingError) and "closed" in str(error):
                     raise RagError(f"The index in {self.folder} was closed. Open it again to ask more.") from error
                 raise IndexCorruptError(self.folder, error) from error
@@ -149,7 +128,6 @@ def delete_documents(db: sqlite3.Connection, doc_ids: Sequence[str]) -> list[int
     gone: list[int] = []
     for doc_id in doc_ids:
         ids = [row[0] for row in db.execute("SELECT id FROM chunks WHERE doc_id = ?", (doc_id,))]
-        db.executemany("DELETE FROM chunks_fts WHERE rowid = ?", [(i,) for i in ids])
         db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
         db.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
         gone.extend(ids)
@@ -166,12 +144,31 @@ def insert_document(db: sqlite3.Connection, document: Document) -> None:
 def insert_chunk(db: sqlite3.Connection, doc_id: str, chunk: Chunk, searchable: str) -> int:
     """Store ``chunk`` (its ``id`` is its ordinal in the document) with the terms of
     ``searchable``, the text it is found by; the chunk's id in the index."""
+    terms = " ".join(index_terms(searchable))
     cursor = db.execute(
-        "INSERT INTO chunks (doc_id, ordinal, start_char, end_char, start_line, end_line, text) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (doc_id, chunk.id, chunk.start_char, chunk.end_char, chunk.start_line, chunk.end_line, chunk.text),
-    )
-    db.execute(
-        "INSERT INTO chunks_fts (rowid, terms) VALUES (?, ?)", (cursor.lastrowid, " ".join(index_terms(searchable)))
+        "INSERT INTO chunks (doc_id, ordinal, start_char, end_char, start_line, end_line, text, terms) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (doc_id, chunk.id, chunk.start_char, chunk.end_char, chunk.start_line, chunk.end_line, chunk.text, terms),
     )
     return cursor.lastrowid
+
+
+def chunk_terms(db: sqlite3.Connection) -> Iterator[tuple[int, str]]:
+    """Every chunk's id and terms, in id order, streamed (not read into memory at once)."""
+    yield from db.execute("SELECT id, terms FROM chunks ORDER BY id")
+
+
+def has_fts_table(db: sqlite3.Connection) -> bool:
+    """Whether the database is of format 1: its terms in the FTS5 table ``chunks_fts``."""
+    return db.execute("SELECT count(*) FROM sqlite_master WHERE name = 'chunks_fts'").fetchone()[0] > 0
+
+
+def convert_from_fts(db: sqlite3.Connection) -> None:
+    """Turn a format-1 database (terms in FTS5's ``chunks_fts``) into this format, in the
+    caller's transaction: each chunk's terms move into its row, the FTS5 tables are dropped."""
+    db.execute("ALTER TABLE chunks ADD COLUMN terms TEXT NOT NULL DEFAULT ''")
+    db.execute(
+        "UPDATE chunks SET terms = coalesce((SELECT terms FROM chunks_fts WHERE chunks_fts.rowid = chunks.id), '')"
+    )
+    db.execute("DROP TABLE IF EXISTS chunks_vocab")
+    db.execute("DROP TABLE chunks_fts")

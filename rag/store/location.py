@@ -90,9 +90,11 @@ def begin_store_update(
     rebuild: bool = False,
     source: str | Path | None = None,
     keep: Collection[str] = (),
+    progress: bool | None = None,
 ) -> AbstractContextManager:
     """``rag.store.update.begin_update`` for the store at ``where``: the same arguments, the
-    same ``Update`` yielded, the same errors."""
+    same ``Update`` yielded, the same errors. ``progress`` is the folder store's bar for
+    rebuilding its lexical file; a Qdrant collection has no such step."""
     where = checked_store(where)
     options = {"embedder": embedder, "chunker": chunker, "rebuild": rebuild, "source": source, "keep": keep}
     if isinstance(where, QdrantLocation):
@@ -101,7 +103,7 @@ def begin_store_update(
         return begin_qdrant_update(where, documents, **options)
     from rag.store.update import begin_update
 
-    return begin_update(where, documents, **options)
+    return begin_update(where, documents, **options, progress=progress)
 
 
 def store_manifest(where: object) -> Manifest | None:

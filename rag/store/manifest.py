@@ -30,7 +30,10 @@ from rag.validation import is_name_too_long, shown_path
 if TYPE_CHECKING:
     from rag.models.embedding import Embedder
 
-FORMAT_VERSION = 1
+# 2: the lexical index is a bm25s file of its own (``rag.store.terms``); 1: an FTS5 table in the
+# chunk database. Format 1 is still read, to be converted by the next update.
+FORMAT_VERSION = 2
+READABLE_FORMATS = (1, 2)
 MANIFEST = "manifest.json"
 # A manifest lists each document's id, sha256, chunk count and title: some 200 bytes each, so
 # this is room for hundreds of thousands of documents, and a bound on what is read into memory.
@@ -97,10 +100,10 @@ def read_manifest(folder: Path) -> Manifest | None:
     if not (isinstance(data, dict) and _MANIFEST_KEYS & data.keys()):
         raise _foreign_manifest(folder)
     version = _entry(folder, data, "format_version", _WHOLE, optional=True)
-    if version is not None and version != FORMAT_VERSION:
+    if version is not None and version not in READABLE_FORMATS:
         raise IndexMismatchError(
             f"The index in {shown_path(folder)} has format {version}; this version reads "
-            f"format {FORMAT_VERSION}. Rebuild it with `rag index FOLDER --index-dir {shown_path(folder)} --rebuild`."
+            f"formats {' and '.join(map(str, READABLE_FORMATS))}. Rebuild it with `rag index FOLDER --index-dir {shown_path(folder)} --rebuild`."
         )
     missing = [key for key in ("embedder", "chunker") if key not in data]
     if missing:
@@ -111,6 +114,7 @@ def read_manifest(folder: Path) -> Manifest | None:
     # they cannot read raises the format, refused above), so the index is sound here. They
     # are kept, and written back when this version updates the index.
     known = {key: value for key, value in data.items() if key in _MANIFEST_FIELDS}
+    known.setdefault("format_version", 1)  # written before the entry was: format 1
     return Manifest(**known, unknown={key: value for key, value in data.items() if key not in known})
 
 
@@ -227,7 +231,7 @@ def check_not_foreign(folder: Path) -> None:
 
 
 def data_file(folder: Path, manifest: Manifest, role: str) -> Path:
-    """The ``role`` file ("chunks" or "vectors") the manifest names, present with the size it
+    """The ``role`` file ("chunks", "vectors" or "lexical") the manifest names, present with the size it
     records; IndexCorruptError otherwise."""
     entry = manifest.files.get(role)
     if not isinstance(entry, dict) or "name" not in entry:

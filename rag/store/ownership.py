@@ -34,7 +34,7 @@ logger = logging.getLogger(__name__)
 
 MARKER = ".rag-index"
 _MARKER_TEXT = (
-    "This folder holds a rag-seeds index (manifest.json, chunks-N.sqlite, vectors-N.faiss).\n"
+    "This folder holds a rag-seeds index (manifest.json, chunks-N.sqlite, vectors-N.faiss, lexical-N.bm25).\n"
     "`rag index` removes files named as its data files here; do not keep other files under those names.\n"
 )
 _SHOWN = 3  # names listed in an error

@@ -46,8 +46,17 @@ from rag.store.files import (
     remove_generation,
     write_failure,
 )
-from rag.store.health import check_contents, vector_problems
-from rag.store.lexical import create_database, delete_documents, insert_chunk, insert_document, open_for_update
+from rag.store.health import Health, check_contents, vector_problems
+from rag.store.lexical import (
+    chunk_terms,
+    convert_from_fts,
+    create_database,
+    delete_documents,
+    has_fts_table,
+    insert_chunk,
+    insert_document,
+    open_for_update,
+)
 from rag.store.lock import writer_lock
 from rag.store.manifest import (
     MANIFEST,
@@ -60,6 +69,7 @@ from rag.store.manifest import (
 )
 from rag.store.ownership import claim_folder, make_way_for, remove_stale_files, remove_temporary_files
 from rag.store.sources import check_not_replacing
+from rag.store.terms import write_terms_index
 from rag.store.vectors import FaissVectors
 
 logger = logging.getLogger(__name__)
@@ -78,10 +88,13 @@ class UpdateReport:
     repaired: list[str] = field(default_factory=list)
     # Why the index was rebuilt from the documents instead of updated ("" when it was not).
     rebuilt: str = ""
+    # Why a new generation is written although no document changed ("" when none is): a
+    # format-1 index converted, a damaged lexical index rebuilt from the stored terms.
+    lexical: str = ""
 
     @property
     def touched(self) -> bool:
-        return bool(self.added or self.changed or self.removed or self.repaired or self.rebuilt)
+        return bool(self.added or self.changed or self.removed or self.repaired or self.rebuilt or self.lexical)
 
     def __str__(self) -> str:
         counts = (
@@ -90,6 +103,8 @@ class UpdateReport:
         )
         # A rebuild is said by its warning, when it happens: its counts already say that
         # everything was added again.
+        if self.lexical:
+            counts = f"{counts}; lexical index: {self.lexical}"
         if self.repaired:
             shown = ", ".join(self.repaired[:3]) + (", ..." if len(self.repaired) > 3 else "")
             return f"{counts}; repaired: {len(self.repaired)} damaged document(s) re-read ({shown})"
@@ -152,6 +167,7 @@ def begin_update(
     rebuild: bool = False,
     source: str | Path | None = None,
     keep: Collection[str] = (),
+    progress: bool | None = False,
 ) -> Iterator[Update]:
     """Make the index in ``folder`` hold exactly ``documents``: yields the ``Update`` to add the
     new ones' chunks and vectors to, and commits when the block ends without an error.
@@ -162,7 +178,8 @@ def begin_update(
     index is an ``IndexCorruptError``. ``source`` is the folder the documents were read from,
     recorded in the manifest (None: documents handed over in Python). ``keep``: ids of
     documents that are still there but could not be read this time; the index keeps the
-    version it holds of them instead of removing them.
+    version it holds of them instead of removing them. ``progress``: bars while the lexical index
+    is built at the commit (None: for a long job on a terminal only).
 
     The current index's contents are checked first (``rag.store.health``): documents whose
     stored text or chunks are damaged are re-read (``report.repaired``); damage to the file as
@@ -182,13 +199,14 @@ def begin_update(
         if rebuild:
             make_way_for(folder / MANIFEST)
         damaged: list[str] = []
+        lexical = ""
         if current is not None:
             check_compatible(folder, current, embedder, chunker)
             db_path = data_file(folder, current, "chunks")
             vectors_path = data_file(folder, current, "vectors")
             check_not_replacing(folder, current, source, diff(current, documents, keep).removed, documents)
-            damaged = _damaged_documents(folder, db_path, vectors_path, current)
-        report = diff(current, documents, keep, damaged)
+            damaged, lexical = _damaged_contents(folder, db_path, vectors_path, current)
+        report = diff(current, documents, keep, damaged, lexical)
         for doc_id in report.kept:
             logger.warning("%s stays in the index as it was last read; index again once it can be read", doc_id)
         if current is not None and not report.touched:
@@ -213,7 +231,7 @@ def begin_update(
         wanted = {d.id: d for d in documents}
         fresh = [wanted[i] for i in report.added + report.changed + report.repaired]
         try:
-            with _next_generation(folder, current, manifest, report, fresh) as update:
+            with _next_generation(folder, current, manifest, report, fresh, progress) as update:
                 yield update
             write_manifest(folder, manifest.to_json())
         except BaseException as error:
@@ -230,18 +248,20 @@ def begin_update(
 
 @contextlib.contextmanager
 def _next_generation(
-    folder: Path, current: Manifest | None, manifest: Manifest, report: UpdateReport, fresh: list[Document]
+    folder: Path,
+    current: Manifest | None,
+    manifest: Manifest,
+    report: UpdateReport,
+    fresh: list[Document],
+    progress: bool | None = False,
 ) -> Iterator[Update]:
     """The files of ``manifest``'s generation: the current ones copied, less the removed and
     changed documents; ``fresh`` documents are added through the ``Update`` yielded. Written
     under temporary names, fsynced and renamed when the block ends, then named in ``manifest``."""
-    db_name, vectors_name = (
-        data_file_name("chunks", manifest.generation),
-        data_file_name("vectors", manifest.generation),
-    )
-    db_tmp, vectors_tmp = folder / f"{db_name}.tmp", folder / f"{vectors_name}.tmp"
+    names = {role: data_file_name(role, manifest.generation) for role in ("chunks", "vectors", "lexical")}
+    db_tmp, vectors_tmp, lexical_tmp = (folder / f"{names[role]}.tmp" for role in ("chunks", "vectors", "lexical"))
     # A killed writer's journal would be rolled back into the fresh database.
-    for stale in (db_tmp, vectors_tmp, folder / f"{db_name}.tmp-journal"):
+    for stale in (db_tmp, vectors_tmp, lexical_tmp, folder / f"{names['chunks']}.tmp-journal"):
         stale.unlink(missing_ok=True)
 
     if current is None:
@@ -254,23 +274,28 @@ def _next_generation(
 
     try:
         with db:
+            if has_fts_table(db):
+                convert_from_fts(db)
+                logger.info(
+                    "converting the index in %s to format 2: its terms are kept, nothing is re-embedded", folder
+                )
             gone = delete_documents(db, report.removed + report.changed + report.repaired)
             if gone:
                 vectors.remove(gone)
             for doc_id in report.removed + report.changed + report.repaired:
                 manifest.documents.pop(doc_id, None)
             yield Update(report, fresh, db, vectors, manifest)
+        # bm25s scores against the whole corpus, so its index is written whole from every
+        # chunk's terms, streamed from the committed database.
+        write_terms_index(lexical_tmp, chunk_terms(db), manifest.chunk_count, progress)
     finally:
         db.close()
     fsync_file(db_tmp)
     vectors.save(vectors_tmp)
     fsync_file(vectors_tmp)
-    os.replace(db_tmp, folder / db_name)
-    os.replace(vectors_tmp, folder / vectors_name)
-    manifest.files = {
-        "chunks": {"name": db_name, "bytes": (folder / db_name).stat().st_size},
-        "vectors": {"name": vectors_name, "bytes": (folder / vectors_name).stat().st_size},
-    }
+    for role, tmp in (("chunks", db_tmp), ("vectors", vectors_tmp), ("lexical", lexical_tmp)):
+        os.replace(tmp, folder / names[role])
+    manifest.files = {role: {"name": name, "bytes": (folder / name).stat().st_size} for role, name in names.items()}
 
 
 DISPLAY_ENTRIES = ("author", "date")  # a document's entries kept for display, absent when None
@@ -285,10 +310,15 @@ def _recorded_of(document: Document) -> tuple:
 
 
 def diff(
-    current: Manifest | None, documents: Sequence[Document], keep: Collection[str] = (), damaged: Collection[str] = ()
+    current: Manifest | None,
+    documents: Sequence[Document],
+    keep: Collection[str] = (),
+    damaged: Collection[str] = (),
+    lexical: str = "",
 ) -> UpdateReport:
     """What an update from ``current`` to ``documents`` adds, changes and removes; and of the
-    ``damaged`` documents, which it repairs (re-reads)."""
+    ``damaged`` documents, which it repairs (re-reads). ``lexical``: why the lexical index
+    must be rebuilt even if no document changed ("" when it need not)."""
     known = current.documents if current else {}
     wanted = {d.id: d for d in documents}
     kept = [i for i in keep if i in known and i not in wanted]
@@ -299,12 +329,14 @@ def diff(
     removed = [i for i in known if i not in wanted and i not in kept]
     repaired = [i for i in damaged if i in wanted and i not in changed]
     unchanged = len(wanted) - len(added) - len(changed) + len(kept)
-    return UpdateReport(added, changed, removed, unchanged, kept, repaired)
+    return UpdateReport(added, changed, removed, unchanged, kept, repaired, lexical=lexical)
 
 
-def _damaged_documents(folder: Path, db_path: Path, vectors_path: Path, current: Manifest) -> list[str]:
-    """The documents of the current index whose stored contents are damaged; IndexCorruptError
-    when the chunk database or the vectors are damaged as a whole (the caller rebuilds)."""
+def _damaged_contents(folder: Path, db_path: Path, vectors_path: Path, current: Manifest) -> tuple[list[str], str]:
+    """The documents of the current index whose stored contents are damaged, and why the
+    lexical index must be written again though no document changed ("" when it need not);
+    IndexCorruptError when the chunk database or the vectors are damaged as a whole (the
+    caller rebuilds)."""
     problems = vector_problems(vectors_path, current)
     if problems:
         raise IndexCorruptError(folder, "; ".join(problems))
@@ -312,8 +344,21 @@ def _damaged_documents(folder: Path, db_path: Path, vectors_path: Path, current:
     if health.file_damage:
         raise IndexCorruptError(folder, health.summary())
     if health.damaged_documents:
-        logger.warning("The index in %s is damaged: %s; re-reading them.", folder, health.summary())
-    return health.damaged_documents
+        logger.warning(
+            "The index in %s is damaged: %s; re-reading them.",
+            folder,
+            Health(damaged_documents=health.damaged_documents).summary(),
+        )
+    if current.format_version < 2:
+        return health.damaged_documents, f"format {current.format_version} converted to format 2"
+    if health.lexical_damage:
+        logger.warning(
+            "The lexical index in %s is damaged: %s; rebuilding it from the stored terms.",
+            folder,
+            health.lexical_damage,
+        )
+        return health.damaged_documents, f"damaged lexical index rebuilt ({health.lexical_damage})"
+    return health.damaged_documents, ""
 
 
 def _size_of(manifest: Manifest | None) -> int:

@@ -2,16 +2,16 @@
 
 import contextlib
 import fcntl
-import sqlite3
 
-import pytest
+import numpy as np
 
 from rag.doctor import diagnose
-from rag.errors import IndexCorruptError
 from rag.ingest.pipeline import update_index
+from rag.store.files import describe_size
 from rag.store.health import check_contents, stale_files
 from rag.store.index import Index
 from rag.store.manifest import read_manifest
+from rag.store.terms import TermsIndex
 from tests.store.sample_index import DOCS, settings
 
 
@@ -19,39 +19,15 @@ def chunk_file(folder):
     return folder / read_manifest(folder).files["chunks"]["name"]
 
 
-def flip_fts_bit(folder):
-    """Flip one bit inside the largest FTS5 segment of the folder's chunk database, at the first
-    offset where SQLite's page checks still pass and FTS5's integrity-check does not: the damage
-    a disk's bit rot does."""
-    path = chunk_file(folder)
-    with contextlib.closing(sqlite3.connect(path)) as db:
-        blob = max((row[0] for row in db.execute("SELECT block FROM chunks_fts_data")), key=len)
-    pristine = path.read_bytes()
-    start = pristine.find(blob)
-    assert start > 0 and pristine.count(blob) == 1
-    for offset in range(start, start + len(blob)):
-        damaged = bytearray(pristine)
-        damaged[offset] ^= 0x01
-        path.write_bytes(bytes(damaged))
-        if quick_check(path) == ["ok"] and fts_fails(path):
-            return
-    raise AssertionError("no bit of the FTS data fails FTS5's integrity-check")
-
-
-def quick_check(path):
-    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
-        return [row[0] for row in db.execute("PRAGMA quick_check")]
-
-
-def fts_fails(path):
-    with contextlib.closing(sqlite3.connect(":memory:")) as copy:
-        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
-            db.backup(copy)
-        try:
-            copy.execute("INSERT INTO chunks_fts(chunks_fts) VALUES('integrity-check')")
-        except sqlite3.DatabaseError:
-            return True
-    return False
+def corrupt_id_map(folder):
+    """Change one chunk id in the lexical file's id map, in place: the damage a disk's bit rot
+    does, which opening (sizes and counts) does not read."""
+    path = folder / read_manifest(folder).files["lexical"]["name"]
+    offset = TermsIndex.open(path).ids.offset
+    ids = np.memmap(path, dtype=np.int64, mode="r+", offset=offset, shape=(1,))
+    ids[0] += 1000
+    ids.flush()
+    del ids
 
 
 def searches(folder):
@@ -63,21 +39,26 @@ def index_check(folder):
     return next(c for c in diagnose(folder) if c.name == "index")
 
 
-def test_a_flipped_bit_in_the_full_text_data_is_found_by_doctor_and_rebuilt_by_the_next_update(tmp_path):
-    update_index(tmp_path, DOCS, settings())
+def test_a_damaged_lexical_index_is_found_by_doctor_and_rebuilt_from_the_stored_terms(tmp_path):
+    embedder = settings().embedder
+    update_index(tmp_path, DOCS, settings(embedder))
     expected = searches(tmp_path)
-    assert index_check(tmp_path).ok
-    flip_fts_bit(tmp_path)
+    check = index_check(tmp_path)
+    size = describe_size((tmp_path / "lexical-1.bm25").stat().st_size)
+    assert check.ok and f", lexical bm25s (robertson), memory-mapped, {size}, " in check.detail
+    corrupt_id_map(tmp_path)
 
     check = index_check(tmp_path)
     assert not check.ok and check.broken
-    assert "chunks-1.sqlite: its full-text table fails FTS5's integrity-check" in check.detail
+    assert "lexical-1.bm25 maps other chunk ids than the database holds" in check.detail
 
-    with pytest.raises(IndexCorruptError, match="FTS5's integrity-check"):
-        update_index(tmp_path, DOCS, settings())  # no repair asked: nothing is written over it
-    report = update_index(tmp_path, DOCS, settings(), repair=True)
-    assert "FTS5's integrity-check" in report.rebuilt
-    assert sorted(report.added) == ["a.txt", "b.txt", "c.txt"]
+    embedder.embedded.clear()
+    report = update_index(tmp_path, DOCS, settings(embedder))  # no document changed, none re-read
+    assert (
+        report.lexical == "damaged lexical index rebuilt (lexical-1.bm25 maps other chunk ids than the database holds)"
+    )
+    assert (report.added, report.changed, report.repaired, embedder.embedded) == ([], [], [], [])
+    assert read_manifest(tmp_path).files["lexical"]["name"] == "lexical-2.bm25"
     assert index_check(tmp_path).ok
     assert searches(tmp_path) == expected
 
@@ -139,6 +120,7 @@ def test_temporary_files_of_killed_writers_are_listed_by_doctor_and_removed_by_t
         ".lock",
         ".rag-index",  # the marker that tells the index's files from anyone else's
         "chunks-1.sqlite",
+        "lexical-1.bm25",
         "manifest.json",
         "notes.tmp",
         "vectors-1.faiss",

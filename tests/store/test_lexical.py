@@ -1,5 +1,5 @@
-"""The chunk database read on its own: BM25 search over analysed terms, term statistics,
-chunk and document lookups, and its checks."""
+"""The chunk database read on its own (chunk and document lookups, its checks), and BM25 search
+and term statistics over the analysed terms it keeps, through the open index."""
 
 import contextlib
 
@@ -9,6 +9,7 @@ from rag import Document
 from rag.errors import IndexCorruptError, RagError
 from rag.ingest.pipeline import update_index
 from rag.language.analysis import query_terms
+from rag.store.index import Index
 from rag.store.lexical import ChunkTable
 from rag.store.manifest import data_file, read_manifest
 from tests.store.sample_index import DOCS, settings
@@ -20,21 +21,22 @@ def chunk_table(folder):
 
 def test_search_ranks_chunks_by_bm25_over_analysed_terms(tmp_path):
     update_index(tmp_path, DOCS, settings())
-    with contextlib.closing(chunk_table(tmp_path)) as table:
-        found = table.search(query_terms("Which fruits are yellow when ripe?"), 3)
-        chunks = table.chunks([chunk_id for chunk_id, _ in found])
+    with contextlib.closing(Index.open(tmp_path)) as index:
+        found = index.lexical_search(query_terms("Which fruits are yellow when ripe?"), 3)
+        chunks = index.chunks([chunk_id for chunk_id, _ in found])
         assert chunks[found[0][0]].source == "b.txt"
         assert all(score > 0 for _, score in found)
-        assert table.search([], 3) == [] and table.search(query_terms("yellow"), 0) == []
+        assert index.lexical_search([], 3) == [] and index.lexical_search(query_terms("yellow"), 0) == []
 
 
 def test_term_statistics_and_lookups_read_what_was_indexed(tmp_path):
     titled = Document(id="d.txt", text="Dates are sweet.", title="Palm fruits")
     update_index(tmp_path, [*DOCS, titled], settings())
+    with contextlib.closing(Index.open(tmp_path)) as index:
+        frequencies = index.document_frequencies(query_terms("grow palm zebra"))
+        assert list(frequencies.values()) == [2, 1, 0]  # the title is searched with its chunks
     with contextlib.closing(chunk_table(tmp_path)) as table:
         assert table.count() == 4
-        frequencies = table.document_frequencies(query_terms("grow palm zebra"))
-        assert list(frequencies.values()) == [2, 1, 0]  # the title is searched with its chunks
         assert table.document_text("a.txt") == DOCS[0].text and table.document_text("zzz.txt") is None
         assert table.quick_check() == ["ok"]
 

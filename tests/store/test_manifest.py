@@ -20,7 +20,7 @@ from tests.store.sample_index import DOCS, edit_manifest, settings
 def test_manifest_describes_the_index(tmp_path):
     update_index(tmp_path, DOCS, settings())
     manifest = json.loads((tmp_path / MANIFEST).read_text())
-    assert manifest["format_version"] == 1
+    assert manifest["format_version"] == 2
     assert manifest["embedder"] == {"id": "hashing-v2-64", "dim": 64}
     assert manifest["chunker"] == {
         "max_tokens": 212,
@@ -30,7 +30,7 @@ def test_manifest_describes_the_index(tmp_path):
     }
     assert manifest["documents"]["a.txt"]["sha256"] == DOCS[0].sha256
     assert manifest["documents"]["a.txt"]["chunks"] == 1
-    assert sorted(manifest["files"]) == ["chunks", "vectors"]
+    assert sorted(manifest["files"]) == ["chunks", "lexical", "vectors"]
     index = Index.open(tmp_path)
     assert index.chunk_count == 3
     assert index.document_chunk_counts() == {"a.txt": 1, "b.txt": 1, "c.txt": 1}
@@ -75,11 +75,11 @@ def test_a_manifest_key_this_version_does_not_know_is_left_unread(tmp_path):
 
 def test_a_newer_format_with_keys_this_version_does_not_know_is_a_format_mismatch(tmp_path):
     update_index(tmp_path, DOCS, settings())
-    edit_manifest(tmp_path, format_version=2, version=2)
+    edit_manifest(tmp_path, format_version=3, version=3)
     with pytest.raises(IndexMismatchError) as raised:
         Index.open(tmp_path)
     assert str(raised.value) == (
-        f"The index in {tmp_path} has format 2; this version reads format 1. "
+        f"The index in {tmp_path} has format 3; this version reads formats 1 and 2. "
         f"Rebuild it with `rag index FOLDER --index-dir {tmp_path} --rebuild`."
     )
 

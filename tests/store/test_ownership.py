@@ -68,6 +68,7 @@ def test_a_folder_of_other_files_gets_an_index_and_keeps_them(tmp_path):
         ".lock",
         MARKER,
         "chunks-1.sqlite",
+        "lexical-1.bm25",
         MANIFEST,
         "notes.txt",
         "vectors-1.faiss",
@@ -89,6 +90,7 @@ def test_an_index_built_here_whose_manifest_was_deleted_is_rebuilt_over(tmp_path
     update_index(tmp_path, DOCS[:1], settings())
     assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == [
         "chunks-2.sqlite",
+        "lexical-2.bm25",
         MANIFEST,
         "vectors-2.faiss",
     ]
@@ -119,8 +121,8 @@ update_index(Path(sys.argv[1]), DOCS, settings())
     ("target", "left"),
     [
         ("create_database", ["chunks-1.sqlite.tmp"]),
-        ("write_manifest", ["chunks-1.sqlite", MANIFEST, "vectors-1.faiss"]),
-        ("write_json_atomic", ["chunks-1.sqlite", "vectors-1.faiss"]),
+        ("write_manifest", ["chunks-1.sqlite", "lexical-1.bm25", MANIFEST, "vectors-1.faiss"]),
+        ("write_json_atomic", ["chunks-1.sqlite", "lexical-1.bm25", "vectors-1.faiss"]),
     ],
     ids=["at-the-first-data-file", "after-the-commit", "before-the-commit"],
 )
@@ -141,6 +143,7 @@ def test_a_first_build_killed_at_any_point_is_completed_by_the_next_run(tmp_path
     generation = 2 if "chunks-1.sqlite" in left and MANIFEST not in left else 1  # above the uncommitted one
     assert sorted(p.name for p in index_dir.iterdir() if not p.name.startswith(".")) == [
         f"chunks-{generation}.sqlite",
+        f"lexical-{generation}.bm25",
         MANIFEST,
         f"vectors-{generation}.faiss",
     ]

@@ -59,11 +59,12 @@ def test_a_new_title_is_a_change(tmp_path):
 
 def test_old_generation_files_are_removed_after_an_update(tmp_path):
     update_index(tmp_path, DOCS, settings())
-    for left_by_a_killed_writer in ("chunks-9.sqlite.tmp", "chunks-9.sqlite.tmp-journal", "vectors-9.faiss.tmp"):
+    killed_writer = ("chunks-9.sqlite.tmp", "chunks-9.sqlite.tmp-journal", "vectors-9.faiss.tmp", "lexical-9.bm25.tmp")
+    for left_by_a_killed_writer in killed_writer:
         (tmp_path / left_by_a_killed_writer).write_bytes(b"partial")
     update_index(tmp_path, DOCS[:2], settings())
     names = sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("."))
-    assert names == ["chunks-2.sqlite", MANIFEST, "vectors-2.faiss"]
+    assert names == ["chunks-2.sqlite", "lexical-2.bm25", MANIFEST, "vectors-2.faiss"]
 
 
 def test_duplicate_document_ids_are_an_error(tmp_path):
