@@ -1,4 +1,4 @@
-"""Hybrid retrieval: dense (FAISS) and lexical (FTS5 BM25) candidates, fused by a convex
+"""Hybrid retrieval: dense (FAISS, or Qdrant) and lexical (BM25) candidates, fused by a convex
 combination of min-max normalised scores, then optionally reranked.
 
 Why a convex combination and not reciprocal-rank fusion: it keeps how far apart the scores
