@@ -353,11 +353,14 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def markdown(rows: list[dict], stores: list[str]) -> str:
+def markdown(rows: list[dict], stores: list[str], qdrant_max: int = QDRANT_MAX) -> str:
+    command = f"python benchmarks/scale.py --stores {','.join(stores)}"
+    if "qdrant" in stores and qdrant_max != QDRANT_MAX:
+        command += f" --qdrant-max {qdrant_max}"
     return "\n".join(
         [
             f"Scale, the offline default on the {' and '.join(stores)} store{'s' if len(stores) > 1 else ''} "
-            f"beside bm25s ({machine()}; `python benchmarks/scale.py --stores {','.join(stores)}`). Synthetic "
+            f"beside bm25s ({machine()}; `{command}`). Synthetic "
             f"documents of {SENTENCES_PER_DOCUMENT} SciFact sentences each (about one chunk apiece), "
             f"{QUERIES} SciFact claims as queries, top {K}; every job in a fresh process.",
             "",
@@ -379,7 +382,7 @@ def markdown(rows: list[dict], stores: list[str]) -> str:
             f"`retrieve`'s top {K} against the fusion of that exact dense list with the index's own "
             "lexical list: what approximate dense search costs the answer's passages.",
             f"- Qdrant runs in qdrant-client's local mode, which searches by brute force in Python; it "
-            f"is measured up to {QDRANT_MAX:,} documents. bm25s keeps its sparse matrix in memory and "
+            f"is measured up to {qdrant_max:,} documents. bm25s keeps its sparse matrix in memory and "
             "writes nothing: a floor for the lexical half alone, not a like-for-like system.",
         ]
     )
@@ -431,7 +434,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"bm25s, {count:,} documents ...", file=sys.stderr, flush=True)
         rows.append({"store": "bm25s", **run_job("bm25s", str(count))})
         print(table(rows), flush=True)
-    text = markdown(rows, stores)
+    text = markdown(rows, stores, args.qdrant_max)
     print(text)
     if not args.no_write:
         write_section("scale", text)

@@ -35,8 +35,8 @@ if TYPE_CHECKING:
 FORMAT_VERSION = 2
 READABLE_FORMATS = (1, 2)
 MANIFEST = "manifest.json"
-# A manifest lists each document's id, sha256, chunk count and title: 100-200 bytes each (a
-# million one-chunk documents made 75 MB), so this is room for a few million documents, and a
+# A manifest lists each document's id, sha256, chunk count and title: about 155 bytes each (a
+# million one-chunk documents made 155 MB), so this is room for about three million, and a
 # bound on what is read into memory.
 MANIFEST_LIMIT = 512 * 2**20
 
