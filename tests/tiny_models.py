@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,18 +53,30 @@ def seed_texts() -> list[str]:
 def build_wordpiece_tokenizer(
     folder: Path, vocab_size: int = 2000, texts: list[str] | None = None, model_max_length: int = 512
 ):
-    """A BERT-style (lower-cased WordPiece, [CLS] … [SEP]) tokenizer trained on ``texts``
-    (default: the seeds)."""
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    """A BERT-style (lower-cased WordPiece, [CLS] … [SEP]) tokenizer whose vocabulary is made
+    from ``texts`` (default: the seeds): the special tokens, every character alone and as a
+    continuation, then the most frequent words (ties by spelling), up to ``vocab_size``.
+
+    Not ``WordPieceTrainer``: its continuation pieces get ids in hash-map order, so each process
+    trains another vocabulary (huggingface/tokenizers#1794), the tiny models rank passages
+    differently from one test session to the next, and tests that depend on a ranking flake."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
     from transformers import PreTrainedTokenizerFast
 
     specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
-    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    normalizer, pre_tokenizer = normalizers.BertNormalizer(lowercase=True), pre_tokenizers.BertPreTokenizer()
+    counts = Counter(
+        word
+        for text in texts or seed_texts()
+        for word, _ in pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(text))
+    )
+    characters = sorted({c for word in counts for c in word})
+    vocab = [*specials, *characters, *(f"##{c}" for c in characters)]
+    frequent = sorted((w for w in counts if len(w) > 1), key=lambda w: (-counts[w], w))
+    vocab += frequent[: max(0, vocab_size - len(vocab))]
+    tokenizer = Tokenizer(models.WordPiece({token: i for i, token in enumerate(vocab)}, unk_token="[UNK]"))
+    tokenizer.normalizer, tokenizer.pre_tokenizer = normalizer, pre_tokenizer
     tokenizer.decoder = decoders.WordPiece()
-    trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=specials)
-    tokenizer.train_from_iterator(texts or seed_texts(), trainer)
     cls_id, sep_id = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
     tokenizer.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]",
