@@ -4,8 +4,8 @@
 
 In the same run, on one index of seeds/: opening it (``Index.open``: manifest, sizes, FAISS
 load, chunk counts), the content checks doctor adds (``rag.store.health``: SQLite's
-``PRAGMA integrity_check``, FTS5's integrity-check on an in-memory copy, every document's
-sha256 and chunk count, the vectors' count and dimension), and the whole of ``rag doctor``
+``PRAGMA integrity_check``, every entry of the bm25s lexical file against the chunk ids,
+every document's sha256 and chunk count, the vectors' count and dimension), and the whole of ``rag doctor``
 (``diagnose``: libraries, lexicon, embedder, index), each repeated. The target: doctor on a
 healthy seeds index under a second.
 """
@@ -92,8 +92,9 @@ def main() -> None:
         *(f"| {name} | {median(t) * 1000:.1f} | {p95(t) * 1000:.1f} | {target} |" for name, t, target in rows),
         "",
         "The content checks read every page of the chunk database (SQLite's integrity_check),",
-        "copy it into memory for FTS5's integrity-check (an INSERT, refused read-only), and hash",
-        "every stored document; each update runs them too, before it writes.",
+        "every entry of the lexical file (rows in range, pointers in order, finite scores, the",
+        "chunk ids SQLite holds), and hash every stored document; each update runs them too,",
+        "before it writes.",
     ]
     print("\n".join(lines))
     if not args.no_write:

@@ -4,7 +4,7 @@
     python benchmarks/scifact.py --split train --no-write   # the split settings were chosen on
 
 Measures nDCG@10 and Recall@100 over documents (a document scores as its best chunk), index
-build time and single-query latency, for: the offline default (hashing embedder + FTS5 BM25,
+build time and single-query latency, for: the offline default (hashing embedder + BM25,
 fused), each of its two halves alone, and bm25s (k1=1.2, b=0.75, English stop words, Snowball
 stemmer, title + text: the configuration whose figure shared/data/README.md quotes).
 """

@@ -28,6 +28,7 @@ from rag.answer.evidence import ComposerSettings
 from rag.answer.extractive import compose_extractive
 from rag.answer.overview import compose_overview, overview_request
 from rag.answer.refusal import abstain
+from rag.answer.streaming import AnswerStream, words_of
 from rag.answer.writers import Writer, open_writer, writer_name
 from rag.errors import DocumentsError, RagError
 from rag.ingest.chunking import ChunkerSettings
@@ -43,7 +44,7 @@ from rag.search.retrieval import Retriever
 from rag.search.spelling import respell
 from rag.settings import Settings, settings_or_default, split_settings
 from rag.store.index import Index
-from rag.store.location import checked_store, open_store
+from rag.store.location import checked_store, index_place, open_store
 from rag.store.manifest import check_embedder, embedder_entry
 from rag.store.update import UpdateReport
 from rag.validation import checked_documents, checked_folder, passage_count
@@ -59,7 +60,9 @@ class Chatbot:
     Build one with ``from_folder``, ``from_documents`` or ``from_index``. Each takes
     ``settings=`` (a ``Settings``: models, retrieval, composer, generation) or its fields as
     keywords (``llm_model=``, ``generation=`` ...; a keyword that is not None overrides the
-    same field of ``settings=``), and ``top_k=`` and ``judge=`` as the constructor does.
+    same field of ``settings=``), and ``top_k=`` and ``judge=`` as the constructor does; and
+    ``store=``, where the index is in place of ``index_dir``: a folder, ``"qdrant:PATH"`` (Qdrant
+    in-process) or ``"qdrant://HOST:PORT[/COLLECTION]"`` (a Qdrant server), as ``--store`` takes.
     """
 
     def __init__(
@@ -106,6 +109,7 @@ class Chatbot:
         **options,
     ) -> Chatbot:
         """Index the text files in ``folder`` (only what changed since last time) and open it."""
+        index_dir = index_place(index_dir, options.pop("store", None))
         folder, index_dir = checked_folder(folder), checked_store(index_dir)
         contents = read_folder(folder)
         indexing = {"rebuild": rebuild, "progress": progress, "chunker": chunker}
@@ -119,7 +123,7 @@ class Chatbot:
     def from_documents(
         cls,
         documents: Sequence[Document],
-        index_dir: str | Path,
+        index_dir: str | Path | None = None,
         *,
         settings: Settings | None = None,
         rebuild: bool = False,
@@ -134,6 +138,7 @@ class Chatbot:
         its documents would be replaced: one built from a folder that is still there, or one
         built from documents sharing no id with these (an updated collection keeps some of
         its ids). ``rebuild=True`` replaces it."""
+        index_dir = index_place(index_dir, options.pop("store", None), default=None)
         documents, index_dir = checked_documents(documents), checked_store(index_dir)
         indexing = {"rebuild": rebuild, "progress": progress, "chunker": chunker}
         return cls._indexed(documents, index_dir, settings, options, **indexing)
@@ -146,7 +151,7 @@ class Chatbot:
         ``llm_model=``, ``device=``, ``retrieval=``, ``composer=``, ``generation=``), and
         ``top_k=`` and ``judge=`` (see ``Chatbot``)."""
         settings, rest = split_settings(settings, options)
-        index = open_store(index_dir)
+        index = open_store(index_place(index_dir, rest.pop("store", None)))
         embedder = embedder_for(index.manifest, settings.embedding_model, index.folder, device=settings.device)
         check_embedder(index.folder, index.manifest, embedder_entry(embedder))
         return cls(index, embedder, settings=settings, **rest)
@@ -196,7 +201,7 @@ class Chatbot:
         hits = self._passages_for(meant, history, top_k)
         if self.llm is None or not hits:
             answer = self._extractive(meant, hits) if hits else abstain(meant, hits)
-            yield from _words(answer.text)
+            yield from words_of(answer.text)
         else:
             answer = yield from self._written(meant, hits, history)
         yield with_pages(_as_asked(answer, question, meant), self.index.document_text)
@@ -347,37 +352,6 @@ class Chatbot:
         retriever = Retriever(index, self.embedder, self.settings.retrieval, self.retriever.reranker)
         with swapping:  # all three at once, and a changed file may have a new title
             self.retriever, self.index, self._titles = retriever, index, {}
-
-
-class AnswerStream:
-    """Iterate for text pieces; after the last one, ``answer`` holds the final ``Answer``.
-
-    The final ``answer.text`` is what to show once the stream ends: checks that run after
-    generation may replace streamed text (markers removed, or a fallback answer).
-    """
-
-    def __init__(self, pieces: Iterator[str | Answer]) -> None:
-        self._pieces = pieces
-        self.answer: Answer | None = None
-
-    def __iter__(self) -> Iterator[str]:
-        for piece in self._pieces:
-            if isinstance(piece, Answer):
-                self.answer = piece
-            else:
-                yield piece
-
-    def finish(self) -> Answer:
-        """The final ``Answer``, once the pieces not read yet have been read."""
-        for _ in self:
-            pass
-        return self.answer
-
-
-def _words(text: str) -> Iterator[str]:
-    """A composed answer a word at a time, each after its space: the pieces join to ``text``."""
-    for position, word in enumerate(text.split(" ")):
-        yield word if position == 0 else " " + word
 
 
 def _as_asked(answer: Answer, question: str, meant: str) -> Answer:

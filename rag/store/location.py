@@ -23,6 +23,7 @@ from typing import Protocol
 
 import numpy as np
 
+from rag.errors import RagError
 from rag.records import Chunk, Document
 from rag.store.manifest import Manifest, existing_manifest
 from rag.store.qdrant_connection import QdrantLocation, is_store_url, parse_qdrant
@@ -67,6 +68,20 @@ def checked_store(value: object) -> Path | QdrantLocation:
     if is_store_url(value):
         return parse_qdrant(value)
     return checked_index_dir(value)
+
+
+def index_place(index_dir: object, store: object, default: str = "index") -> object:
+    """Where the index is, from a builder's ``index_dir`` and ``store`` keywords (either may name
+    a folder or a Qdrant address; ``store`` wins over the default ``index_dir``)."""
+    if store is None:
+        if index_dir is None:
+            raise RagError("Say where the index is: index_dir=FOLDER, or store='qdrant:PATH' or 'qdrant://HOST:PORT'.")
+        return index_dir
+    if index_dir is not None and str(index_dir) not in (default, str(store)):
+        raise RagError(
+            f"index_dir={str(index_dir)!r} and store={str(store)!r} name two places for one index: give one of them."
+        )
+    return store
 
 
 def open_store(where: object) -> Store:

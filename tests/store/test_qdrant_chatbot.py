@@ -90,3 +90,21 @@ def test_a_bot_on_a_qdrant_store_refreshes_its_folder_and_doctor_reports_it(seed
         assert bot.retrieve("Which island exports cloves?", 1)[0].chunk.source == "zanzibar.txt"
         [store] = [check for check in diagnose(bot.index.folder) if check.name == "store"]
         assert store.ok and "generation 2): 6 documents" in store.detail and "50 chunks" in store.detail
+
+
+def test_store_names_where_the_index_is_in_each_builder(tmp_path):
+    from rag import Document, RagError
+
+    place = f"qdrant:{tmp_path / 'q'}"
+    documents = [Document("a.txt", "The ferry to Hel leaves at nine.\n")]
+    with Chatbot.from_documents(documents, store=place) as built:
+        assert type(built.index).__name__ == "QdrantIndex"
+    with Chatbot.from_index(store=place) as opened:
+        assert type(opened.index).__name__ == "QdrantIndex"
+        assert opened.chunk_counts == {"a.txt": 1}
+    with Chatbot.from_folder(SEEDS, store=str(tmp_path / "folder")) as folder_bot:
+        assert type(folder_bot.index).__name__ == "Index" and len(folder_bot.chunk_counts) == 5
+    with pytest.raises(RagError, match="name two places for one index"):
+        Chatbot.from_index(tmp_path / "elsewhere", store=place)
+    with pytest.raises(RagError, match="Say where the index is"):
+        Chatbot.from_documents(documents)
