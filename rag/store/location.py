@@ -74,9 +74,7 @@ def index_place(index_dir: object, store: object, default: str = "index") -> obj
     """Where the index is, from a builder's ``index_dir`` and ``store`` keywords (either may name
     a folder or a Qdrant address; ``store`` wins over the default ``index_dir``)."""
     if store is None:
-        if index_dir is None:
-            raise RagError("Say where the index is: index_dir=FOLDER, or store='qdrant:PATH' or 'qdrant://HOST:PORT'.")
-        return index_dir
+        return index_dir  # checked where it is used: None is "must be a path", as before
     if index_dir is not None and str(index_dir) not in (default, str(store)):
         raise RagError(
             f"index_dir={str(index_dir)!r} and store={str(store)!r} name two places for one index: give one of them."

@@ -106,5 +106,5 @@ def test_store_names_where_the_index_is_in_each_builder(tmp_path):
         assert type(folder_bot.index).__name__ == "Index" and len(folder_bot.chunk_counts) == 5
     with pytest.raises(RagError, match="name two places for one index"):
         Chatbot.from_index(tmp_path / "elsewhere", store=place)
-    with pytest.raises(RagError, match="Say where the index is"):
+    with pytest.raises(RagError, match="must be a path, not NoneType"):
         Chatbot.from_documents(documents)
