@@ -89,7 +89,7 @@ def main() -> None:
         f"| `ask` (ms) | {median(asks) * 1000:.1f} | {p95(asks) * 1000:.1f} | median < 50 ms |",
         f"| `retrieve` alone, k={bot.top_k} (ms) | {median(retrieves) * 1000:.1f} | {p95(retrieves) * 1000:.1f} | |",
         "",
-        "A cold build includes loading FAISS and the stemmer, writing SQLite and the FAISS file with",
+        "A cold build includes loading FAISS and the stemmer, writing SQLite, the bm25s file and the FAISS file with",
         "fsync, and the atomic rename; the peer only tokenises and indexes in memory.",
     ]
     print("\n".join(lines))
