@@ -26,7 +26,7 @@ from rag.answer.checking import answer_from_output
 from rag.answer.citations import SupportJudge, with_pages
 from rag.answer.evidence import ComposerSettings
 from rag.answer.extractive import compose_extractive
-from rag.answer.narrowing import quoted_sentences
+from rag.answer.narrowing import checked_on_whole_chunks, quoted_sentences
 from rag.answer.overview import compose_overview, overview_request
 from rag.answer.refusal import abstain
 from rag.answer.streaming import AnswerStream, words_of
@@ -260,6 +260,7 @@ class Chatbot:
             yield from words_of(extractive.text)
             return extractive
         prompt = self.llm.prompt(question, evidence, history)
+        prompt = checked_on_whole_chunks(prompt, hits) if narrow else prompt
         written: list[str] = []
         for piece in self.llm.stream(prompt):
             written.append(piece)

@@ -3,11 +3,14 @@ the extractive composer would quote, each as a numbered passage of its own
 (``GenerationSettings.evidence == "sentences"``).
 
 Each sentence becomes a ``Hit`` on the chunk it was cut from, its text and offsets narrowed to
-the sentence, so the model's ``[n]`` markers and the citation checks resolve to the same
-document's verbatim text as before. When the composer refuses there is nothing to quote, and
-the model is not asked: its refusals can then be no worse than the composer's. Trade-off: a
-tiny model reads one to three sentences instead of a few hundred words, so it has less to
-misread, but also nothing the composer missed.
+the sentence, and is shown under rules that ask for its fact in its words
+(``rag.answer.prompting.SENTENCES_SYSTEM_PROMPT``). Marker ``[n]`` then points at sentence
+n's whole chunk: the checks (unchanged) judge and cite against the same verbatim chunk text as
+with whole passages. When the composer refuses there is nothing to quote, and the model is not
+asked: its refusals can then be no worse than the composer's. Trade-off: a tiny model reads
+one to three sentences instead of a few hundred words, so it has less to misread, but also
+nothing the composer missed, and a follow-up question it could have read from the conversation
+is refused when the composer (which reads no conversation) refuses it.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
+from rag.answer.prompting import ModelPrompt
 from rag.records import Answer, Citation, Hit
 
 
@@ -49,3 +53,12 @@ def _narrowed(citation: Citation, hits: Sequence[Hit]) -> Hit | None:
         )
         return replace(hit, chunk=narrowed)
     return None
+
+
+def checked_on_whole_chunks(prompt: ModelPrompt, hits: Sequence[Hit]) -> ModelPrompt:
+    """``prompt`` as read, but with each numbered sentence's whole retrieved chunk as the
+    passage its marker points at: the checks then judge the model's sentence against what the
+    chunk says around the quote (a question's "Masaryk University analyst" is often in the
+    sentence before), as they do with whole passages."""
+    by_chunk = {hit.chunk.id: hit for hit in hits}
+    return replace(prompt, passages=[by_chunk.get(p.chunk.id, p) for p in prompt.passages])

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from rag import Chatbot, RagError
-from rag.answer.narrowing import quoted_sentences
-from rag.answer.prompting import GenerationSettings, ModelPrompt, build_messages
+from rag.answer.narrowing import checked_on_whole_chunks, quoted_sentences
+from rag.answer.prompting import SENTENCES_SYSTEM_PROMPT, SYSTEM_PROMPT, GenerationSettings, ModelPrompt, build_messages
 from rag.answer.refusal import abstain
 from rag.records import Answer, Chunk, Citation, Hit
 
@@ -43,14 +43,30 @@ def test_each_quoted_sentence_becomes_a_hit_on_its_chunk_narrowed_to_the_sentenc
 def test_the_prompt_numbers_the_sentences_as_sources():
     answer = extractive(citation(1, "Harold Chambers called it a gamble."), citation(2, "He writes for UnHerd."))
 
-    messages = build_messages("Who called it a gamble?", quoted_sentences(answer, HITS))
+    messages = build_messages("Who called it a gamble?", quoted_sentences(answer, HITS), evidence="sentences")
 
+    assert messages[0]["content"] == SENTENCES_SYSTEM_PROMPT
+    assert "Answer in one sentence, in the words of the numbered sentences." in SENTENCES_SYSTEM_PROMPT
     assert messages[1]["content"] == (
         "Sources:\n\n"
         '<source id="1" file="a.txt" lines="3">\nHarold Chambers called it a gamble.\n</source>\n\n'
         '<source id="2" file="a.txt" lines="3">\nHe writes for UnHerd.\n</source>\n\n'
         "Question: Who called it a gamble?"
     )
+
+
+def test_whole_passages_keep_the_usual_rules():
+    assert build_messages("Who called it a gamble?", HITS)[0]["content"] == SYSTEM_PROMPT
+
+
+def test_the_checks_read_each_sentence_s_whole_chunk():
+    answer = extractive(citation(1, "He writes for UnHerd."), citation(2, "Harold Chambers called it a gamble."))
+    narrowed = quoted_sentences(answer, HITS)
+
+    checked = checked_on_whole_chunks(ModelPrompt("the prompt", narrowed, 12), HITS)
+
+    assert (checked.text, checked.token_count) == ("the prompt", 12)
+    assert checked.passages == [HITS[1], HITS[1]]
 
 
 def test_a_refusal_or_a_quote_no_hit_holds_gives_nothing():
@@ -101,7 +117,12 @@ def test_the_model_reads_the_extractive_sentences_and_its_answer_is_checked_agai
     assert [h.text for h in narrow_bot.llm.prompts[0].passages] == quoted
     assert answer.backend == "recording" and answer.fallback_reason is None
     assert answer.text == "The February 5 exchange included 314 prisoners. [1]"
-    assert [(c.source, c.start_line) for c in answer.citations] == [("003_58ec4efac89fea89.txt", 21)]
+    # checked against, and cited to, the whole chunk the sentence was quoted from
+    chunk = next(h.chunk for h in seeds_bot.retrieve(question, k=5) if h.text.find(quoted[0]) >= 0)
+    assert [(c.source, c.start_line, c.quote) for c in answer.citations] == [
+        ("003_58ec4efac89fea89.txt", chunk.start_line, chunk.text)
+    ]
+    assert chunk.start_line == 17
 
 
 def test_the_model_is_not_asked_when_the_composer_refuses(narrow_bot, seeds_bot):
