@@ -192,8 +192,24 @@ def run_writer(writer: str, open_bot: Callable[[Path], Chatbot], sets: dict, loa
         print(f"{writer} on {corpus}: {len(prompts)} questions", file=sys.stderr, flush=True)
         result = evaluate(bot, prompts, progress=sys.stderr.isatty())
         extra = figures(result, questions)["all"] if questions else {}
+        print(f"{writer} on {corpus}: {kept_tally(result.results, bot.answers)}", file=sys.stderr, flush=True)
         rows.append(Row(writer, corpus, result.summary, sentence_fates(bot.answers), load_s, extra))
     return rows
+
+
+def kept_tally(results: list, answers: list[Answer]) -> str:
+    """Per question: answerable ones the model's answer was kept for (and of those, right),
+    all right answers, and unanswerable ones refused."""
+    answerable = [(r, a) for r, a in zip(results, answers) if r.prompt.answerable]
+    unanswerable = [r for r in results if not r.prompt.answerable]
+    kept = [r for r, a in answerable if a.backend != "extractive" and a.fallback_reason is None and not a.abstained]
+    right = sum(r.metrics.get("answer_accuracy") == 1.0 for r, _ in answerable)
+    kept_right = sum(r.metrics.get("answer_accuracy") == 1.0 for r in kept)
+    refused = sum(r.abstained for r in unanswerable)
+    return (
+        f"model answer kept {len(kept)}/{len(answerable)} ({kept_right} right, {len(kept) - kept_right} wrong), "
+        f"right {right}/{len(answerable)}, refused {refused}/{len(unanswerable)}"
+    )
 
 
 def measure(args: argparse.Namespace) -> list[Row]:
@@ -202,17 +218,16 @@ def measure(args: argparse.Namespace) -> list[Row]:
     work = Path(tempfile.mkdtemp(prefix="llm-answers-"))
     seeds_index = work / "seeds-index"
     Chatbot.from_folder(ROOT / "seeds", index_dir=seeds_index, progress=False)
-    documents, questions = load(args.data)
-    # Half answerable, half not: ClapNQ's files list the answerable questions first.
-    held_out = [q for q in questions if q.held_out and q.prompt.answerable][: (args.clapnq + 1) // 2]
-    held_out += [q for q in questions if q.held_out and not q.prompt.answerable][: args.clapnq // 2]
-    clapnq_index = work / "clapnq-index"
-    build_bot(documents, clapnq_index)
-    sets = {
-        "seeds": (seeds_index, list(load_prompts(SEEDS_PROMPTS))[: args.seeds], None),
-        "ClapNQ": (clapnq_index, [q.prompt for q in held_out], held_out),
-    }
-    generation = GenerationSettings(max_new_tokens=args.max_new_tokens)
+    sets = {"seeds": (seeds_index, list(load_prompts(SEEDS_PROMPTS))[: args.seeds], None)}
+    if args.clapnq > 0:  # --clapnq 0: the seeds only, without building the ClapNQ index
+        documents, questions = load(args.data)
+        # Half answerable, half not: ClapNQ's files list the answerable questions first.
+        held_out = [q for q in questions if q.held_out and q.prompt.answerable][: (args.clapnq + 1) // 2]
+        held_out += [q for q in questions if q.held_out and not q.prompt.answerable][: args.clapnq // 2]
+        clapnq_index = work / "clapnq-index"
+        build_bot(documents, clapnq_index)
+        sets["ClapNQ"] = (clapnq_index, [q.prompt for q in held_out], held_out)
+    generation = GenerationSettings(max_new_tokens=args.max_new_tokens, evidence=args.evidence)
     rows = []
     if "extractive" in args.writers:
         rows += run_writer("extractive", lambda index: Chatbot.from_index(index), sets, None)
@@ -349,6 +364,12 @@ def arguments() -> argparse.ArgumentParser:
     parser.add_argument("--clapnq", type=int, default=40, help="how many held-out ClapNQ questions (default 40)")
     parser.add_argument("--seeds", type=int, default=None, help="only the first N seeds questions (default all)")
     parser.add_argument("--max-new-tokens", type=int, default=96, help="the models' answer length cap (default 96)")
+    parser.add_argument(
+        "--evidence",
+        choices=("passages", "sentences"),
+        default="passages",
+        help="what the models read: the retrieved passages (default) or the extractive answer's sentences",
+    )
     parser.add_argument("--writers", nargs="+", choices=WRITERS, default=list(WRITERS))
     parser.add_argument("--data", type=Path, default=None, help="folder holding the two ClapNQ dev files")
     parser.add_argument("--findings", type=Path, default=None, help="a markdown file of prose to end the section")

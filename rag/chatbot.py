@@ -26,6 +26,7 @@ from rag.answer.checking import answer_from_output
 from rag.answer.citations import SupportJudge, with_pages
 from rag.answer.evidence import ComposerSettings
 from rag.answer.extractive import compose_extractive
+from rag.answer.narrowing import checked_on_whole_chunks, quoted_sentences
 from rag.answer.overview import compose_overview, overview_request
 from rag.answer.refusal import abstain
 from rag.answer.streaming import AnswerStream, words_of
@@ -252,7 +253,14 @@ class Chatbot:
 
     def _written(self, question: str, hits: list[Hit], history: list[Message]) -> Generator[str, None, Answer]:
         """The language model's answer, streamed as it writes it, then checked."""
-        prompt = self.llm.prompt(question, hits, history)
+        narrow = self.settings.generation.evidence == "sentences"
+        extractive = self._extractive(question, hits) if narrow else None
+        evidence = quoted_sentences(extractive, hits) if extractive else hits
+        if not evidence:  # the composer refuses or quotes nothing: the model is not asked
+            yield from words_of(extractive.text)
+            return extractive
+        prompt = self.llm.prompt(question, evidence, history)
+        prompt = checked_on_whole_chunks(prompt, hits) if narrow else prompt
         written: list[str] = []
         for piece in self.llm.stream(prompt):
             written.append(piece)
@@ -265,7 +273,7 @@ class Chatbot:
             hits,
             prompt,
             "".join(written),
-            lambda: self._extractive(question, hits),
+            lambda: extractive or self._extractive(question, hits),
             judge=self.judge,
             settings=self.settings.generation,
             refusal_stands=bool(history) and is_follow_up(question),

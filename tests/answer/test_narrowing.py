@@ -1,0 +1,136 @@
+"""The narrow evidence (``GenerationSettings(evidence="sentences")``): the model is given the
+extractive answer's sentences as numbered sources, each narrowed to its verbatim text and
+offsets in the chunk it came from, and is not asked at all when the composer refuses."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag import Chatbot, RagError
+from rag.answer.narrowing import checked_on_whole_chunks, quoted_sentences
+from rag.answer.prompting import SENTENCES_SYSTEM_PROMPT, SYSTEM_PROMPT, GenerationSettings, ModelPrompt, build_messages
+from rag.answer.refusal import abstain
+from rag.records import Answer, Chunk, Citation, Hit
+
+TEXT = "Talks were held. Harold Chambers called it a gamble. He writes for UnHerd.\nNothing else."
+CHUNK = Chunk(id=7, source="a.txt", text=TEXT, start_char=100, end_char=100 + len(TEXT), start_line=3, end_line=4)
+OTHER = Chunk(id=8, source="b.txt", text="Unrelated text.", start_char=0, end_char=15, start_line=1, end_line=1)
+HITS = [Hit(OTHER, 0.9), Hit(CHUNK, 0.8)]
+
+
+def citation(marker: int, sentence: str, source: str = "a.txt") -> Citation:
+    start = 100 + TEXT.index(sentence)
+    return Citation(marker, source, 3, 3, sentence, start, start + len(sentence))
+
+
+def extractive(*citations: Citation) -> Answer:
+    return Answer(question="Who called it a gamble?", text="…", citations=list(citations), hits=HITS)
+
+
+def test_each_quoted_sentence_becomes_a_hit_on_its_chunk_narrowed_to_the_sentence():
+    answer = extractive(citation(1, "Harold Chambers called it a gamble."), citation(2, "He writes for UnHerd."))
+
+    narrowed = quoted_sentences(answer, HITS)
+
+    assert [(h.chunk.id, h.source, h.text, h.chunk.start_char, h.chunk.end_char, h.score) for h in narrowed] == [
+        (7, "a.txt", "Harold Chambers called it a gamble.", 117, 152, 0.8),
+        (7, "a.txt", "He writes for UnHerd.", 153, 174, 0.8),
+    ]
+    for hit in narrowed:  # still the document's own text at the chunk's offsets
+        assert TEXT[hit.chunk.start_char - 100 : hit.chunk.end_char - 100] == hit.text
+
+
+def test_the_prompt_numbers_the_sentences_as_sources():
+    answer = extractive(citation(1, "Harold Chambers called it a gamble."), citation(2, "He writes for UnHerd."))
+
+    messages = build_messages("Who called it a gamble?", quoted_sentences(answer, HITS), evidence="sentences")
+
+    assert messages[0]["content"] == SENTENCES_SYSTEM_PROMPT
+    assert "Answer in one sentence, in the words of the numbered sentences." in SENTENCES_SYSTEM_PROMPT
+    assert messages[1]["content"] == (
+        "Sources:\n\n"
+        '<source id="1" file="a.txt" lines="3">\nHarold Chambers called it a gamble.\n</source>\n\n'
+        '<source id="2" file="a.txt" lines="3">\nHe writes for UnHerd.\n</source>\n\n'
+        "Question: Who called it a gamble?"
+    )
+
+
+def test_whole_passages_keep_the_usual_rules():
+    assert build_messages("Who called it a gamble?", HITS)[0]["content"] == SYSTEM_PROMPT
+
+
+def test_the_checks_read_each_sentence_s_whole_chunk():
+    answer = extractive(citation(1, "He writes for UnHerd."), citation(2, "Harold Chambers called it a gamble."))
+    narrowed = quoted_sentences(answer, HITS)
+
+    checked = checked_on_whole_chunks(ModelPrompt("the prompt", narrowed, 12), HITS)
+
+    assert (checked.text, checked.token_count) == ("the prompt", 12)
+    assert checked.passages == [HITS[1], HITS[1]]
+
+
+def test_a_refusal_or_a_quote_no_hit_holds_gives_nothing():
+    closest = citation(0, "Talks were held.")
+    assert quoted_sentences(abstain("Who won?", HITS, closest), HITS) == []
+    assert quoted_sentences(extractive(citation(1, "Talks were held.", source="b.txt")), HITS) == []
+    moved = Citation(1, "a.txt", 3, 3, "Talks were held!", 100, 116)  # not the chunk's text there
+    assert quoted_sentences(extractive(moved), HITS) == []
+
+
+def test_an_unknown_evidence_kind_is_refused_with_the_choices():
+    with pytest.raises(RagError, match=r'must be one of passages, sentences, not .sentence.: evidence="passages"'):
+        GenerationSettings(evidence="sentence")
+
+
+class RecordingWriter:
+    """A model that answers with ``text`` and keeps the prompts it was given."""
+
+    id = "recording"
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.prompts: list[ModelPrompt] = []
+
+    def prompt(self, question, hits, history=None) -> ModelPrompt:
+        prompt = ModelPrompt(question, list(hits), 0)
+        self.prompts.append(prompt)
+        return prompt
+
+    def stream(self, prompt):
+        yield self.text
+
+
+@pytest.fixture
+def narrow_bot(seeds_index):
+    bot = Chatbot.from_index(seeds_index, generation=GenerationSettings(evidence="sentences"))
+    yield bot
+    bot.close()
+
+
+def test_the_model_reads_the_extractive_sentences_and_its_answer_is_checked_against_them(narrow_bot, seeds_bot):
+    question = "How many prisoners were exchanged on February 5?"
+    narrow_bot.llm = RecordingWriter("The February 5 exchange included 314 prisoners. [1]")
+
+    answer = narrow_bot.ask(question)
+
+    quoted = [c.quote for c in seeds_bot.ask(question).citations]
+    assert [h.text for h in narrow_bot.llm.prompts[0].passages] == quoted
+    assert answer.backend == "recording" and answer.fallback_reason is None
+    assert answer.text == "The February 5 exchange included 314 prisoners. [1]"
+    # checked against, and cited to, the whole chunk the sentence was quoted from
+    chunk = next(h.chunk for h in seeds_bot.retrieve(question, k=5) if h.text.find(quoted[0]) >= 0)
+    assert [(c.source, c.start_line, c.quote) for c in answer.citations] == [
+        ("003_58ec4efac89fea89.txt", chunk.start_line, chunk.text)
+    ]
+    assert chunk.start_line == 17
+
+
+def test_the_model_is_not_asked_when_the_composer_refuses(narrow_bot, seeds_bot):
+    question = "Who won the 2018 FIFA World Cup?"
+    narrow_bot.llm = RecordingWriter("France won the 2018 FIFA World Cup. [1]")
+
+    answer = narrow_bot.ask(question)
+
+    assert narrow_bot.llm.prompts == []
+    assert answer.abstained and answer.backend == "extractive"
+    assert answer.text == seeds_bot.ask(question).text
