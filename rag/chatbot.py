@@ -44,8 +44,7 @@ from rag.search.questions import checked_question, searchable
 from rag.search.retrieval import Retriever
 from rag.search.spelling import respell
 from rag.settings import Settings, settings_or_default, split_settings
-from rag.store.index import Index
-from rag.store.location import checked_store, index_place, open_store
+from rag.store.location import Store, checked_store, index_place, open_store
 from rag.store.manifest import check_embedder, embedder_entry
 from rag.store.update import UpdateReport
 from rag.validation import checked_documents, checked_folder, passage_count
@@ -68,7 +67,7 @@ class Chatbot:
 
     def __init__(
         self,
-        index: Index,
+        index: Store,
         embedder: Embedder,
         *,
         settings: Settings | None = None,

@@ -26,8 +26,7 @@ from rag.ingest.tokens import APPROXIMATION, DEFAULT_ENCODING, TokenCounter, loa
 from rag.language.analysis import ANALYZER_ID
 from rag.models.embedding import Embedder, load_embedder
 from rag.records import Chunk, Document
-from rag.store.index import Index
-from rag.store.location import begin_store_update, open_store, store_manifest
+from rag.store.location import Store, begin_store_update, open_store, store_manifest
 from rag.store.manifest import Manifest, embedder_entry
 from rag.store.update import Update, UpdateReport
 from rag.validation import shown_path
@@ -62,7 +61,7 @@ def index_documents(
     chunker: ChunkerSettings | None = None,
     source: str | Path | None = None,
     keep: Collection[str] = (),
-) -> tuple[Index, Embedder, UpdateReport]:
+) -> tuple[Store, Embedder, UpdateReport]:
     """Bring the index in ``index_dir`` up to date with ``documents`` and open it.
 
     ``source``: the folder the documents were read from, recorded in the manifest; ``keep``:

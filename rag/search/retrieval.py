@@ -29,7 +29,7 @@ from typing import Literal, Protocol
 from rag.language.analysis import query_terms
 from rag.models.embedding import Embedder, HashingEmbedder
 from rag.records import Hit
-from rag.store.index import Index
+from rag.store.location import Store
 
 
 class Reranker(Protocol):
@@ -59,7 +59,7 @@ class RetrievalSettings:
 class Retriever:
     def __init__(
         self,
-        index: Index,
+        index: Store,
         embedder: Embedder,
         settings: RetrievalSettings | None = None,
         reranker: Reranker | None = None,
@@ -83,11 +83,7 @@ class Retriever:
         # count past 2**63: top_k=2**70 means "all of them", not a crash.
         k = min(k, self.index.chunk_count)
         depth = min(max(k, self.settings.candidates), self.index.chunk_count)
-        vector, terms = self.embedder.embed_query(query), query_terms(query)
-        if hasattr(self.index, "hybrid_search"):  # a store that asks for both in one request
-            dense, lexical = self.index.hybrid_search(vector, terms, depth)
-        else:
-            dense, lexical = self.index.dense_search(vector, depth), self.index.lexical_search(terms, depth)
+        dense, lexical = self.index.hybrid_search(self.embedder.embed_query(query), query_terms(query), depth)
         fused = self.fuse(dense, lexical)
         keep = max(k, self.settings.rerank_candidates) if self.reranker else k
         hits = self._hits(fused[:keep], dense, lexical)

@@ -105,6 +105,13 @@ class Index:
         ids, scores = self._vectors.search(query, k)
         return list(zip(ids, scores, strict=True))
 
+    def hybrid_search(
+        self, query: np.ndarray, terms: Sequence[str], k: int
+    ) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
+        """The dense and the lexical candidates (``dense_search``, ``lexical_search``): one call,
+        as a store that sends both in one request answers it."""
+        return self.dense_search(query, k), self.lexical_search(terms, k)
+
     def lexical_search(self, terms: Sequence[str], k: int) -> list[tuple[int, float]]:
         """Chunk ids by BM25 for any of ``terms``; scores are positive, higher is better."""
         return self._terms.search(terms, k)
