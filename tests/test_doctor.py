@@ -165,7 +165,7 @@ def chunk_store_page_damaged(index_dir: Path) -> None:
     ("damage", "detail"),
     [
         (not_json, "manifest.json: Expecting value"),
-        (one_chunk_more_in_the_manifest, "49 chunks in the table, 49 vectors, 50 in the manifest"),
+        (one_chunk_more_in_the_manifest, "53 chunks in the table, 53 vectors, 54 in the manifest"),
         (vectors_faiss_cannot_read, "vectors-1.faiss cannot be read as FAISS vectors"),
         (vectors_of_another_dimension, "vectors-1.faiss holds vectors of dimension 7, the manifest says 1024"),
         (chunk_store_not_a_database, "chunks-1.sqlite: file is not a database"),

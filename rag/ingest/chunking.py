@@ -3,7 +3,9 @@
 A chunk is whole sentences, as many as fit in ``max_tokens``; the next chunk starts with the
 last sentences of the previous one, up to ``overlap_tokens``, so a fact that straddles a
 boundary is whole in at least one chunk. A chunk also ends early at a paragraph break once it
-is half full, so passages do not mix unrelated paragraphs needlessly. A single sentence longer
+is half full, so passages do not mix unrelated paragraphs needlessly. A paragraph break is a
+blank line, or any line break in a text whose lines are paragraphs (saved from a web page or a
+word processor, not wrapped at a width: see ``lines_are_paragraphs``). A single sentence longer
 than ``max_tokens`` is cut at word boundaries. Every chunk records its character span (its
 text is exactly ``document.text[start:end]``) and its 1-based, inclusive line span.
 
@@ -69,6 +71,7 @@ def chunk_document(document: Document, counter: TokenCounter, settings: ChunkerS
         for span, count in _bounded_sentences(searched, counter, settings)
     ]
     lines = LineIndex(text)
+    breaks = "\n" if lines_are_paragraphs(text) else "\n\n"
     chunks: list[Chunk] = []
     i = 0
     while i < len(pieces):
@@ -77,7 +80,11 @@ def chunk_document(document: Document, counter: TokenCounter, settings: ChunkerS
             if j > i and _chrome_between(chrome_starts, pieces[j - 1][0], pieces[j][0]):
                 walled = True
                 break
-            if j > i and total * 2 >= settings.max_tokens and _paragraph_break(text, pieces[j - 1][0], pieces[j][0]):
+            if (
+                j > i
+                and total * 2 >= settings.max_tokens
+                and _paragraph_break(text, pieces[j - 1][0], pieces[j][0], breaks)
+            ):
                 break
             if j > i and _page_break(text, pieces[j - 1][0], pieces[j][0]):
                 break
@@ -114,8 +121,20 @@ def _overlap_start(
     return k
 
 
-def _paragraph_break(text: str, before: Span, after: Span) -> bool:
-    return "\n\n" in text[before.end : after.start]
+# Text wrapped at a width has no line longer than about 80 characters (a PDF's column, e-mail,
+# a plain-text book); a line this long is a paragraph that was never wrapped.
+UNWRAPPED_LINE_CHARS = 120
+
+
+def lines_are_paragraphs(text: str) -> bool:
+    """Whether each line break ends a paragraph: most lines with text are longer than a wrapped
+    line can be (the seeds' 004 runs its paragraphs together this way, one to a line)."""
+    lengths = [len(line) for line in text.splitlines() if line.strip()]
+    return bool(lengths) and 2 * sum(length >= UNWRAPPED_LINE_CHARS for length in lengths) > len(lengths)
+
+
+def _paragraph_break(text: str, before: Span, after: Span, breaks: str) -> bool:
+    return breaks in text[before.end : after.start]
 
 
 def _page_break(text: str, before: Span, after: Span) -> bool:

@@ -1,10 +1,11 @@
 import logging
+import textwrap
 
 import pytest
 
 import rag.ingest.tokens
 from rag import Document
-from rag.ingest.chunking import ChunkerSettings, LineIndex, chunk_document
+from rag.ingest.chunking import ChunkerSettings, LineIndex, chunk_document, lines_are_paragraphs
 from rag.ingest.tokens import (
     APPROXIMATION,
     DEFAULT_ENCODING,
@@ -17,6 +18,8 @@ from rag.ingest.tokens import (
 from tests.conftest import SEEDS
 
 APPROX = TokenCounter(APPROXIMATION)
+# A PDF's column: short lines, wrapped ones joined by a line separator.
+SEEDS_PDF_LIKE = "The harbour reopened on\u2028Monday after the storm.\n\nThe bridge stayed shut\u2028for repairs."
 
 
 def tiny_tiktoken():
@@ -125,6 +128,35 @@ def test_chunks_respect_the_token_bound_and_overlap(counter, settings):
         assert after.start_char < before.end_char, "consecutive chunks overlap"
         assert after.start_char > before.start_char, "and still move forward"
     assert chunks[0].start_char == 0 and chunks[-1].end_char == len(document.text)
+
+
+def _paragraph(topic: str) -> str:
+    return " ".join(
+        f"The {topic} report gives its finding number {i} in a long and careful sentence." for i in range(2)
+    )
+
+
+def test_a_text_with_a_paragraph_on_each_line_is_cut_at_its_line_breaks_as_at_blank_lines():
+    paragraphs = [_paragraph(topic) for topic in ("harbour", "bridge", "railway", "airport")]
+    one_per_line, blank_lines = "\n".join(paragraphs), "\n\n".join(paragraphs)
+    settings = ChunkerSettings(max_tokens=80, overlap_tokens=0)
+
+    assert lines_are_paragraphs(one_per_line) and lines_are_paragraphs(blank_lines)
+    cut = [c.text for c in chunk_document(Document("a.txt", one_per_line), APPROX, settings)]
+    assert cut == [c.text for c in chunk_document(Document("b.txt", blank_lines), APPROX, settings)]
+    assert cut == paragraphs, "each chunk one paragraph: it is past half full at each line break"
+
+
+def test_a_text_wrapped_at_a_width_is_not_cut_at_every_line_break():
+    wrapped = "\n".join(textwrap.wrap(" ".join(_paragraph(t) for t in ("harbour", "bridge")), width=72))
+    settings = ChunkerSettings(max_tokens=80, overlap_tokens=0)
+
+    assert not lines_are_paragraphs(wrapped)
+    assert not lines_are_paragraphs(SEEDS_PDF_LIKE)
+    chunks = chunk_document(Document("w.txt", wrapped), APPROX, settings)
+    assert all(APPROX.count(c.text) > 42 for c in chunks[:-1]), "filled past half, not cut at each wrapped line"
+    assert lines_are_paragraphs((SEEDS / "004_7efb122e67c28a6b.txt").read_text(encoding="utf-8"))
+    assert not lines_are_paragraphs("") and not lines_are_paragraphs("\n\n")
 
 
 def test_a_sentence_longer_than_the_bound_is_cut_at_words():

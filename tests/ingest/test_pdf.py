@@ -181,9 +181,10 @@ def test_the_seed_questions_are_answered_over_pdfs_as_over_text_and_cited_by_pag
             )
             cited += 1
     assert cited > 0
-    # Measured: 4 of 66 differ (a page break or a column cuts a passage the .txt keeps whole);
-    # the aim is at most 2, so this pins what is reached, not the aim.
-    assert len(disagree) <= 4, disagree
+    # Measured: 3 of 66 differ (a page break or a column cuts a passage the .txt keeps whole;
+    # two of the three sit within 0.02 of the abstention threshold either way); the aim is at
+    # most 2, so this pins what is reached, not the aim.
+    assert len(disagree) <= 3, disagree
 
 
 def test_the_chat_pages_sources_panel_names_the_page(pdf_bot):

@@ -53,7 +53,7 @@ def test_the_cli_indexes_asks_and_checks_a_qdrant_store(tmp_path):
     doctor = rag("doctor", "--store", store)
     assert doctor.returncode == 0, doctor.stdout
     [line] = [line for line in doctor.stdout.splitlines() if " store " in line]
-    assert line.startswith("ok ") and "collection rag-g1, generation 1): 5 documents" in line and "49 chunks" in line
+    assert line.startswith("ok ") and "collection rag-g1, generation 1): 5 documents" in line and "53 chunks" in line
 
 
 @pytest.mark.skipif(
@@ -89,7 +89,7 @@ def test_a_bot_on_a_qdrant_store_refreshes_its_folder_and_doctor_reports_it(seed
         assert bot.index.generation == 2 and bot.chunk_counts["zanzibar.txt"] == 1
         assert bot.retrieve("Which island exports cloves?", 1)[0].chunk.source == "zanzibar.txt"
         [store] = [check for check in diagnose(bot.index.folder) if check.name == "store"]
-        assert store.ok and "generation 2): 6 documents" in store.detail and "50 chunks" in store.detail
+        assert store.ok and "generation 2): 6 documents" in store.detail and "54 chunks" in store.detail
 
 
 def test_store_names_where_the_index_is_in_each_builder(tmp_path):
