@@ -22,15 +22,14 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 from pathlib import Path
 
-from rag.answer.checking import answer_from_output
 from rag.answer.citations import SupportJudge, with_pages
 from rag.answer.evidence import ComposerSettings
 from rag.answer.extractive import compose_extractive
-from rag.answer.narrowing import checked_on_whole_chunks, quoted_sentences
 from rag.answer.overview import compose_overview, overview_request
 from rag.answer.refusal import abstain
 from rag.answer.streaming import AnswerStream, words_of
 from rag.answer.writers import Writer, open_writer, writer_name
+from rag.answer.written import written_answer
 from rag.errors import DocumentsError, RagError
 from rag.ingest.chunking import ChunkerSettings
 from rag.ingest.loading import TITLE_SHOWN_CHARS, display_title, read_folder, shown_title
@@ -252,32 +251,18 @@ class Chatbot:
 
     def _written(self, question: str, hits: list[Hit], history: list[Message]) -> Generator[str, None, Answer]:
         """The language model's answer, streamed as it writes it, then checked."""
-        narrow = self.settings.generation.evidence == "sentences"
-        extractive = self._extractive(question, hits) if narrow else None
-        evidence = quoted_sentences(extractive, hits) if extractive else hits
-        if not evidence:  # the composer refuses or quotes nothing: the model is not asked
-            yield from words_of(extractive.text)
-            return extractive
-        prompt = self.llm.prompt(question, evidence, history)
-        prompt = checked_on_whole_chunks(prompt, hits) if narrow else prompt
-        written: list[str] = []
-        for piece in self.llm.stream(prompt):
-            written.append(piece)
-            yield piece
-        # Checked, named by its writer; the extractive answer instead when the checks fail, or when
-        # the model refuses what the extractive composer answers (unless it leans on a
-        # conversation the composer does not read: "And who reported it?").
-        answer = answer_from_output(
-            question,
-            hits,
-            prompt,
-            "".join(written),
-            lambda: extractive or self._extractive(question, hits),
-            judge=self.judge,
-            settings=self.settings.generation,
-            refusal_stands=bool(history) and is_follow_up(question),
+        return (
+            yield from written_answer(
+                self.llm,
+                question,
+                hits,
+                history,
+                lambda: self._extractive(question, hits),
+                judge=self.judge,
+                settings=self.settings.generation,
+                follow_up=bool(history) and is_follow_up(question),
+            )
         )
-        return replace(answer, backend=self.llm.id) if answer.backend == "llm" else answer
 
     # -- documents ----------------------------------------------------------------------
 

@@ -15,7 +15,8 @@ import sys
 import click
 
 from rag.cli_format import format_answer, source_lines
-from rag.cli_usage import OneLineGroup, error_line
+from rag.cli_options import model_options
+from rag.cli_usage import OneLineGroup, error_line, user_errors
 from rag.errors import IndexCorruptError, RagError
 from rag.settings import Settings
 from rag.store.location import checked_store
@@ -28,75 +29,6 @@ FOLDER_HELP = (
     "Index this folder first (only what changed). Default: the existing index as it is, "
     f"or {DEFAULT_FOLDER}/ when there is no index yet."
 )
-
-
-def _user_errors(command):
-    """Turn RagError into one line on stderr and exit status 2."""
-
-    @functools.wraps(command)
-    def wrapper(*args, **kwargs):
-        try:
-            return command(*args, **kwargs)
-        except RagError as error:
-            click.echo(error_line(error), err=True)
-            sys.exit(2)
-
-    return wrapper
-
-
-def _model_options(command):
-    """--embedding-model, --reranker-model, --llm-model, --llm-url and --llm-timeout, handed to
-    ``command`` as one ``settings`` value, which it passes on whole. A chat server's key is read
-    from RAG_LLM_API_KEY only: an option would put it in the shell's history and `ps`."""
-
-    @functools.wraps(command)
-    def with_settings(*args, embedding_model, reranker_model, llm_model, llm_url, llm_timeout, **kwargs):
-        from rag.answer.remote import ServerSettings
-
-        server = ServerSettings() if llm_timeout is None else ServerSettings(read_timeout=llm_timeout)
-        settings = Settings(
-            embedding_model=embedding_model,
-            reranker_model=reranker_model,
-            llm_model=llm_model,
-            llm_url=llm_url or None,
-            llm_server=server,
-        )
-        return command(*args, settings=settings, **kwargs)
-
-    llm = click.option(
-        "--llm-model",
-        default=None,
-        envvar="RAG_LLM_MODEL",
-        help="Causal LM (HF id or folder) that writes answers; with --llm-url, the server's model name.",
-    )
-    url = click.option(
-        "--llm-url",
-        default=None,
-        envvar="RAG_LLM_URL",
-        help="OpenAI-compatible chat server that writes answers (llama-server, Ollama, vLLM), "
-        "e.g. http://127.0.0.1:8080; its key, if any, from RAG_LLM_API_KEY.",
-    )
-    timeout = click.option(
-        "--llm-timeout",
-        default=None,
-        envvar="RAG_LLM_TIMEOUT",
-        type=click.FloatRange(min=0, min_open=True),
-        help="Seconds to wait for each piece of a chat server's answer (default 120).",
-    )
-    reranker = click.option(
-        "--reranker-model",
-        default=None,
-        envvar="RAG_RERANKER_MODEL",
-        help="Cross-encoder (HF id or folder) that reranks passages.",
-    )
-    embedder = click.option(
-        "--embedding-model",
-        default=None,
-        envvar="RAG_EMBEDDING_MODEL",
-        help="Sentence-transformers model (HF id or folder); default: the offline hashing embedder.",
-    )
-    # Settings checks what it is given (an --llm-url that is not an address): one line, too.
-    return embedder(reranker(llm(url(timeout(_user_errors(with_settings))))))
 
 
 @click.group(cls=OneLineGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -166,7 +98,7 @@ def _folder_to_index(index_dir: str, folder: str | None) -> str | None:
     envvar="RAG_EMBEDDING_MODEL",
     help="Sentence-transformers model (HF id or folder).",
 )
-@_user_errors
+@user_errors
 def index_command(folder: str | None, index_dir: str, rebuild: bool, embedding_model: str | None) -> None:
     """Index the text files in FOLDER; only changed files are re-read.
 
@@ -241,8 +173,8 @@ def _as_typed(folder: str) -> str:
 @click.option("--index-dir", default=DEFAULT_INDEX, show_default=True, type=click.Path())
 @click.option("--folder", default=None, type=click.Path(), help=FOLDER_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print the Answer as JSON.")
-@_model_options
-@_user_errors
+@model_options
+@user_errors
 def ask_command(question, index_dir, folder, as_json, settings) -> None:
     """Answer QUESTION from the index, with citations."""
     bot = _open_bot(index_dir, _folder_to_index(index_dir, folder), settings)
@@ -257,8 +189,8 @@ def ask_command(question, index_dir, folder, as_json, settings) -> None:
 @_store_option
 @click.option("--index-dir", default=DEFAULT_INDEX, show_default=True, type=click.Path())
 @click.option("--folder", default=None, type=click.Path(), help=FOLDER_HELP)
-@_model_options
-@_user_errors
+@model_options
+@user_errors
 def chat_command(index_dir, folder, settings) -> None:
     """Chat in the terminal; follow-up questions keep the conversation. Ctrl-D or 'exit' quits."""
     folder = _folder_to_index(index_dir, folder)
@@ -330,8 +262,8 @@ def _echoed(question: str) -> str:
 @_store_option
 @click.option("--index-dir", default=DEFAULT_INDEX, show_default=True, type=click.Path())
 @click.option("--auth", default=None, envvar="RAG_UI_AUTH", help="user:password for a sign-in page (or RAG_UI_AUTH).")
-@_model_options
-@_user_errors
+@model_options
+@user_errors
 def ui_command(host, port, folder, index_dir, auth, settings) -> None:
     """Start the chat page (Gradio) on the folder's index."""
     import importlib.util
@@ -363,8 +295,8 @@ def ui_command(host, port, folder, index_dir, auth, settings) -> None:
     envvar="RAG_JUDGE_MODEL",
     help="NLI cross-encoder (HF id or folder) that judges support; default: the lexical judge.",
 )
-@_model_options
-@_user_errors
+@model_options
+@user_errors
 def eval_command(prompts, index_dir, folder, json_out, report, judge_model, settings) -> None:
     """Measure answers against a PROMPTS.jsonl file of test prompts."""
     from rag.evaluation.run import load_judge, run_eval_command
@@ -377,8 +309,8 @@ def eval_command(prompts, index_dir, folder, json_out, report, judge_model, sett
 @main.command("doctor")
 @_store_option
 @click.option("--index-dir", default=DEFAULT_INDEX, show_default=True, type=click.Path())
-@_model_options
-@_user_errors
+@model_options
+@user_errors
 def doctor_command(index_dir, settings) -> None:
     """Show which backends are active, and why. Exits 1 when a model asked for does not load, the
     index is damaged, or it was built with another embedder than `rag ask` would use with these

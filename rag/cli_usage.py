@@ -1,4 +1,5 @@
-"""The ``rag`` command's errors as one line each, on stderr, with exit status 2.
+"""The ``rag`` command's errors as one line each, on stderr, with exit status 2 (``user_errors``
+for a ``RagError``).
 
 ``error_line`` writes a ``RagError`` so; ``OneLineGroup`` makes click's usage mistakes (a
 missing argument, an unknown option or command, a bad value) the same, where click would
@@ -9,8 +10,12 @@ mistake; the hint to ``--help`` that ends the line says where it is.
 
 from __future__ import annotations
 
+import functools
+import sys
+
 import click
 
+from rag.errors import RagError
 from rag.validation import escaped
 
 
@@ -64,3 +69,17 @@ class OneLineGroup(OneLineUsage, click.Group):
     """The ``rag`` group: its own usage mistakes and its commands' are one line."""
 
     command_class = OneLineCommand
+
+
+def user_errors(command):
+    """Turn RagError into one line on stderr and exit status 2."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except RagError as error:
+            click.echo(error_line(error), err=True)
+            sys.exit(2)
+
+    return wrapper

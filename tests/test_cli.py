@@ -366,6 +366,7 @@ MODEL_FLAGS = ["--embedding-model", "E", "--reranker-model", "R", "--llm-model",
 @pytest.mark.parametrize("command", [["ask", "Who?"], ["chat"], ["eval", str(PROMPTS / "seeds.jsonl")]])
 def test_the_model_options_reach_the_chatbot_as_one_settings_value(runner, built, monkeypatch, command):
     import rag.chatbot
+    from rag.answer.prompting import GenerationSettings
     from rag.errors import RagError
     from rag.settings import Settings
 
@@ -381,6 +382,10 @@ def test_the_model_options_reach_the_chatbot_as_one_settings_value(runner, built
     assert opened == [({}, Settings(embedding_model="E", reranker_model="R", llm_model="L"))]
     runner.invoke(main, [*command, "--index-dir", str(built)], env={"RAG_LLM_MODEL": "from-env"})
     assert opened[1] == ({}, Settings(llm_model="from-env"))
+    runner.invoke(main, [*command, "--index-dir", str(built), "--llm-model", "L", "--llm-evidence", "sentences"])
+    assert opened[2] == ({}, Settings(llm_model="L", generation=GenerationSettings(evidence="sentences")))
+    result = runner.invoke(main, [*command, "--index-dir", str(built), "--llm-evidence", "sentence"])
+    assert result.exit_code == 2 and "'sentence' is not one of 'passages', 'sentences'" in result.stderr
 
 
 def test_doctor_and_the_chat_page_are_given_the_model_options_as_one_settings_value(runner, monkeypatch):

@@ -21,9 +21,11 @@ from rag.answer.support import StrictJudge, SupportSpan
 from rag.records import Citation, Hit
 
 
-def attribute(claim: str, hits: Sequence[Hit], judge: StrictJudge) -> Citation | None:
+def attribute(claim: str, hits: Sequence[Hit], judge: StrictJudge) -> tuple[Citation, float] | None:
     """The citation (marker 0, to be numbered by the caller) of the span of ``hits`` that
-    supports ``claim`` best, the better-ranked passage on a tie; None when none does."""
+    supports ``claim`` best, the better-ranked passage on a tie, with the judge's score; None
+    when none does. The score is the span's read in its passage: a pronoun in the span ("he
+    called ...") is read as the person the passage named before it."""
     best: tuple[SupportSpan, Hit] | None = None
     for hit in hits:
         span = judge.best_span(claim, hit.text)
@@ -32,7 +34,7 @@ def attribute(claim: str, hits: Sequence[Hit], judge: StrictJudge) -> Citation |
     if best is None:
         return None
     span, hit = best
-    return located(span, hit)
+    return located(span, hit), span.score
 
 
 def located(span: SupportSpan, hit: Hit) -> Citation:

@@ -28,7 +28,6 @@ from rag.answer.citations import (
     MARKER_RE,
     SupportJudge,
     check_sentences,
-    passages_of,
     remove_invalid_markers,
     strip_markers,
 )
@@ -107,7 +106,7 @@ def check_output(
     kind = question_type(question) if question else None
     if kind and not has_answer_type(kind, strip_markers(final), question, lexicon=load_lexicon()):
         return CheckedOutput(cleaned, checks=checks, failure=f"it names no {kind}, which the question asks for")
-    return CheckedOutput(final, citations, check_sentences(final, passages_of(citations), judge))
+    return CheckedOutput(final, citations, [check for check, _ in kept])
 
 
 def _kept_sentences(
@@ -116,8 +115,9 @@ def _kept_sentences(
     """The sentences shown, each with its text and markers, and the citations they number."""
     numbered = _Numbered()
     kept: list[tuple[SentenceCheck, str]] = []
+    kept_numbers: set[int] = set()
     for number, check in enumerate(checks):
-        if number and not _kept(checks[number - 1], kept) and opens_with_pronoun(check.sentence):
+        if number and number - 1 not in kept_numbers and opens_with_pronoun(check.sentence):
             continue  # "He is a former CIA deputy director": not once its subject was dropped
         if check.sentence.endswith(":") or (number == len(checks) - 1 and not ends_like_a_sentence(check.sentence)):
             continue  # opens what follows ("Possible measures include:"), or cut off by the token limit
@@ -125,17 +125,22 @@ def _kept_sentences(
             continue  # said again: a model looping, which says nothing more
         if check.supported:
             markers = [numbered.marker(("passage", m), Citation.of(0, passages[m - 1].chunk)) for m in check.markers]
+            score = check.score
         else:
             found = attribute(check.sentence, passages, judge)
             if found is None:
                 continue
-            markers = [numbered.marker((found.source, found.start_char, found.end_char), found)]
-        kept.append((check, f"{check.sentence} " + "".join(f"[{m}]" for m in markers)))
+            citation, score = found
+            markers = [numbered.marker((citation.source, citation.start_char, citation.end_char), citation)]
+        # As shown: its markers renumbered, and the judge's word on what they cite.
+        kept_numbers.add(number)
+        kept.append(
+            (
+                SentenceCheck(check.sentence, tuple(markers), True, score),
+                f"{check.sentence} " + "".join(f"[{m}]" for m in markers),
+            )
+        )
     return kept, numbered.citations
-
-
-def _kept(check: SentenceCheck, kept: list[tuple[SentenceCheck, str]]) -> bool:
-    return any(done is check for done, _ in kept)
 
 
 class _Numbered:

@@ -194,11 +194,15 @@ class LLMAnswerer:
         return len(self._encode(text, verbose=False)["input_ids"])
 
     def prompt(
-        self, question: str, hits: Sequence[Hit], history: Sequence[Mapping[str, str]] | None = None
+        self,
+        question: str,
+        hits: Sequence[Hit],
+        history: Sequence[Mapping[str, str]] | None = None,
+        rules: str | None = None,
     ) -> ModelPrompt:
         """The prompt for ``question``, trimmed to the model's window less the answer's tokens."""
         budget = self.window - self.settings.max_new_tokens
-        return fit_prompt(question, hits, history, self.render, self.count_tokens, budget, self.settings)
+        return fit_prompt(question, hits, history, self.render, self.count_tokens, budget, self.settings, rules)
 
     def generate(self, prompt: ModelPrompt) -> str:
         return "".join(self.stream(prompt))

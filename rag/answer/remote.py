@@ -135,7 +135,11 @@ class RemoteWriter:
         return math.ceil(TOKEN_MARGIN * load_token_counter().count(text))
 
     def prompt(
-        self, question: str, hits: Sequence[Hit], history: Sequence[Mapping[str, str]] | None = None
+        self,
+        question: str,
+        hits: Sequence[Hit],
+        history: Sequence[Mapping[str, str]] | None = None,
+        rules: str | None = None,
     ) -> ModelPrompt:
         """The messages for ``question``, trimmed to the window less the answer's tokens."""
         budget = self.window - self.settings.max_new_tokens
@@ -147,7 +151,7 @@ class RemoteWriter:
             rendered[text] = messages
             return text
 
-        fitted = fit_prompt(question, hits, history, render, self.count_tokens, budget, self.settings)
+        fitted = fit_prompt(question, hits, history, render, self.count_tokens, budget, self.settings, rules)
         messages = tuple(rendered[fitted.text]) if fitted.passages else ()
         return replace(fitted, messages=tuple(messages))
 

@@ -7,14 +7,18 @@ exchange included 20 prisoners" shares nearly every word with a passage in which
 Chechen soldiers, 314 counts prisoners, and Kadyrov is named but does not say it. ``StrictJudge``
 wraps any judge and looks for the span of the passage that supports the claim: one sentence,
 or one with the sentence before it when it leans on that one ("He reported ...", "They were
-..."), never words scattered over the passage. A span supports the claim only when
+...", or a surname alone for a person named in full before), never words scattered over the
+passage. A span supports the claim only when
 
 * every number the claim states is in one of its sentences, counting the same thing: "20
   Chechen soldiers" is supported by "20 Chechen soldiers were included", "20 prisoners" is
   not (the words right after a number, up to a function word, say what it counts; the words
   of one count must all be among the other's, ``Figure.found_in``);
 * every date it states (a year, a capitalised month or day, a day of a month) is in it;
-* every name it states is in it (by its last word: "Chambers" for "Harold Chambers");
+* every name it states is in it (by its last word: "Chambers" for "Harold Chambers"); names
+  and dates the question itself gives are what is asked about, and need not be;
+* every title it mentions that the span gives someone by name ("Chief of General Staff Valery
+  Gerasimov") goes with that person in the claim too;
 * every person it names as the one saying something ("X said", "according to X") is the one
   saying it in a sentence of the span, named there, or referred to by a pronoun or a
   description ("he reported", "the Chechen ruler wrote") whose nearest person named before it
@@ -25,8 +29,8 @@ and the wrapped judge scores the span at or above its threshold. The claim is re
 frame a model puts around it ("The article mentions that ..."), and, when the question is
 known, what it adds to the question must be in the span: a claim that restates the question
 ("The news agency interviewed Kadyrov in February 2023.") is no answer. A claim of fewer than
-``MIN_CLAIM_TERMS`` distinct terms is supported by nothing: a bare name answers only with the
-question beside it, which the judge does not see.
+``MIN_CLAIM_TERMS`` distinct terms ("Sverdlikovo, Ukraine") is judged with its question in
+front of it; without a question it is supported by nothing.
 
 Trade-offs: English only, by the patterns of ``rag.language.patterns``. A faithful sentence
 that joins two sentences of the sources ("20 Chechen soldiers were among the 314 prisoners"),
@@ -106,6 +110,10 @@ class Statement:
     names: frozenset[str]  # the last term of each name
     speakers: frozenset[str]  # the last term of each person named as saying something
     terms: frozenset[str]
+    # Each title written before a name in one run ("Chief of General Staff Valery Gerasimov"):
+    # the title's terms and the holder's last term; and every title the text mentions.
+    titles: frozenset[tuple[tuple[str, ...], str]] = frozenset()
+    mentioned_titles: frozenset[tuple[str, ...]] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -120,12 +128,15 @@ class SupportSpan:
 def statement_of(sentence: str, before: str = "") -> Statement:
     """What ``sentence`` states; ``before`` is the passage's text before it, where a speaker
     written as a pronoun or a description is looked up."""
+    titles, mentioned = titles_of(sentence)
     return Statement(
         figures=figures_of(sentence),
         dates=dates_of(sentence),
         names=names_of(sentence),
         speakers=speakers_of(sentence, before),
         terms=frozenset(index_terms(sentence)),
+        titles=titles,
+        mentioned_titles=mentioned,
     )
 
 
@@ -191,6 +202,29 @@ def names_of(text: str) -> frozenset[str]:
     return frozenset(out)
 
 
+def titles_of(text: str) -> tuple[frozenset[tuple[tuple[str, ...], str]], frozenset[tuple[str, ...]]]:
+    """The titles ``text`` gives people and the titles it mentions. A run of capitalised words
+    that WordNet knows, followed in the same run by words it does not, is a title and its
+    holder: "General Staff Valery Gerasimov" (the run after "Chief of") gives (("general",
+    "staff"), "gerasimov"); a run of known words alone ("General Staff") mentions a title."""
+    lexicon = load_lexicon()
+    if not lexicon.available:
+        return frozenset(), frozenset()
+    held, mentioned = set(), set()
+    for run in capitalised_runs(text, lexicon.knows):
+        parts = POSSESSIVE_RE.split(run)[0].split()
+        known = 0
+        while known < len(parts) and lexicon.knows(parts[known]):
+            known += 1
+        title = tuple(index_terms(" ".join(parts[:known])))
+        if title:
+            mentioned.add(title)
+        holder = index_terms(" ".join(parts[known:]))
+        if title and holder:
+            held.add((title, holder[-1]))
+    return frozenset(held), frozenset(mentioned)
+
+
 def speakers_of(sentence: str, before: str = "") -> frozenset[str]:
     """The last term of each person ``sentence`` names as saying something; one it refers to
     by a pronoun or description is the nearest person named before it (in ``before`` and the
@@ -223,17 +257,38 @@ def _antecedent(text: str) -> tuple[str, ...]:
     return ()
 
 
-def holds(claim: Statement, span: list[Statement]) -> bool:
-    """Whether the sentences ``span`` state what ``claim`` does in the same relation."""
+def holds(claim: Statement, span: list[Statement], asked: Statement | None = None) -> bool:
+    """Whether the sentences ``span`` state what ``claim`` does in the same relation. The names
+    and dates of the question (``asked``) are what it asks about, not what the answer states:
+    "the secret Middle East talks aim to establish a coalition" answers a question about "the
+    secret Middle East talks" from a sentence that says "the secret talks". Its speakers and
+    numbers are not excused: who said it and how many are what an answer must get right."""
     figures = tuple(f for s in span for f in s.figures)
     dates = frozenset().union(*(s.dates for s in span))
     terms = frozenset().union(*(s.terms for s in span))
     speakers = frozenset().union(*(s.speakers for s in span))
+    given_names = asked.names if asked else frozenset()
+    given_dates = asked.dates if asked else frozenset()
     return (
         all(figure.found_in(figures) for figure in claim.figures)
-        and claim.dates <= dates
-        and all(variant_of(name, terms | speakers) for name in claim.names)
+        and claim.dates <= dates | given_dates
+        and all(variant_of(name, terms | speakers | given_names) for name in claim.names)
         and all(variant_of(speaker, speakers) for speaker in claim.speakers)
+        and _titles_kept(claim, frozenset().union(*(s.titles for s in span)))
+    )
+
+
+def _titles_kept(claim: Statement, titles: frozenset[tuple[tuple[str, ...], str]]) -> bool:
+    """Whether each title the claim mentions that the span gives someone goes with one of its
+    holders there: "the Chief of General Staff is Sergei Shoigu" is not held by "Minister of
+    Defense Sergei Shoigu, Chief of General Staff Valery Gerasimov"."""
+    holders: dict[tuple[str, ...], set[str]] = {}
+    for title, holder in titles:
+        holders.setdefault(title, set()).add(holder)
+    return all(
+        any(variant_of(holder, claim.names) for holder in holders[title])
+        for title in claim.mentioned_titles
+        if title in holders
     )
 
 
@@ -249,6 +304,7 @@ class StrictJudge:
         self.threshold = self.base.threshold
         self.question = question
         self.asked = frozenset(index_terms(question)) if question else frozenset()
+        self.asked_statement = statement_of(question) if question else None
 
     def support(self, claim: str, passage: str) -> float:
         return self.best_span(claim, passage).score
@@ -262,16 +318,21 @@ class StrictJudge:
         claim = FRAME_RE.sub("", claim, count=1)
         stated = statement_of(claim)
         added = [term for term in stated.terms if not variant_of(term, self.asked)]
-        if len(stated.terms) < MIN_CLAIM_TERMS or (self.asked and not added):
+        if self.asked and not added:
             return SupportSpan(0.0)
+        judged = claim
+        if len(stated.terms) < MIN_CLAIM_TERMS:
+            if not self.asked:
+                return SupportSpan(0.0)
+            judged = f"{self.question} {claim}"  # "Sverdlikovo." answers only with its question
         spans = split_sentences(passage)
         statements = [statement_of(passage[s.start : s.end], passage[: s.start]) for s in spans]
         best = SupportSpan(0.0)
         for first, last in _spans(passage, spans, pairs=not stated.speakers):
-            if not holds(stated, statements[first : last + 1]):
+            if not holds(stated, statements[first : last + 1], self.asked_statement):
                 continue
             start, end = spans[first].start, spans[last].end
-            score = self.base.support(claim, passage[start:end])
+            score = self.base.support(judged, passage[start:end])
             if self.asked:
                 terms = frozenset().union(*(s.terms for s in statements[first : last + 1]))
                 score = min(score, sum(bool(variant_of(t, terms)) for t in added) / len(added))
@@ -282,11 +343,22 @@ class StrictJudge:
 
 def _spans(passage: str, spans: list, pairs: bool) -> list[tuple[int, int]]:
     """The spans a claim may draw on, as (first, last) sentence numbers: each sentence, then
-    each that leans on the one before it ("He reported ...", "They were ...") with that one."""
+    each that leans on the one before it ("He reported ...", "Kraus told ...") with that one."""
     out = [(n, n) for n in range(len(spans))]
     if pairs:
-        out += [(n - 1, n) for n in range(1, len(spans)) if opens_with_pronoun(passage[spans[n].start : spans[n].end])]
+        texts = [passage[span.start : span.end] for span in spans]
+        out += [(n - 1, n) for n in range(1, len(spans)) if _leans_on(texts[n], texts[n - 1])]
     return out
+
+
+def _leans_on(sentence: str, before: str) -> bool:
+    """Whether ``sentence`` takes who it is about from ``before``: it opens with a pronoun, or
+    calls by surname alone a person named there in full ("Josef Kraus, a security analyst
+    …" then "…, Kraus told the Connexionblog.")."""
+    if opens_with_pronoun(sentence):
+        return True
+    full = {name.split()[-1] for name in people(before, load_lexicon()) if " " in name}
+    return any(" " not in name and name in full for name in people(sentence, load_lexicon()))
 
 
 def strict(judge: SupportJudge | None, question: str | None = None) -> StrictJudge:

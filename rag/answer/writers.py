@@ -55,10 +55,15 @@ class Writer(Protocol):
     def description(self) -> str: ...
 
     def prompt(
-        self, question: str, hits: Sequence[Hit], history: Sequence[Mapping[str, str]] | None = None
+        self,
+        question: str,
+        hits: Sequence[Hit],
+        history: Sequence[Mapping[str, str]] | None = None,
+        rules: str | None = None,
     ) -> ModelPrompt:
         """What the writer will be given: the passages that fit, numbered from [1]; none fit,
-        ``passages == []`` (then ``stream`` yields nothing and the answer is a refusal)."""
+        ``passages == []`` (then ``stream`` yields nothing and the answer is a refusal).
+        ``rules``: the system message to give instead of the settings' (a second try)."""
         ...
 
     def stream(self, prompt: ModelPrompt) -> Iterator[str]:

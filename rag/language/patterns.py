@@ -206,8 +206,15 @@ SPEAKER_BEFORE_RE = re.compile(
 # "“...,” said Kadyrov" (after a quotation or a comma: "told Reuters" names the listener), and
 # "according to the Russian investigative outlet Agentstvo": the phrase up to the next comma,
 # whose names are the speaker's.
+# Only the verbs that invert after a quotation ("…,” said Kadyrov; not "…, called Kadyrov's
+# support a gamble"), and never before "that": ", reported that the Chechens …" reports what
+# the Chechens did, it does not name them as speakers.
+INVERTED_SPEECH_VERBS = tuple(
+    verb for verb in SPEECH_VERBS if not verb.startswith(("call", "describ", "believ", "suggest", "predict", "urg"))
+)
 SPEAKER_AFTER_RE = re.compile(
-    rf"(?:[,”\"]\s*(?:{alternation(SPEECH_VERBS)})|\b[Aa]ccording\s+to)\s+(?P<phrase>[^,.;:!?“”\"]{{1,80}})"
+    rf"(?:[,”\"]\s*(?:{alternation(INVERTED_SPEECH_VERBS)})|\b[Aa]ccording\s+to)\s+(?!that\b)"
+    rf"(?P<phrase>[^,.;:!?“”\"]{{1,80}})"
 )
 # A written answer's frame, which speaks of the documents rather than of what they say: "The
 # article mentions that ...", "The sources suggest ...", "According to the document, ...",

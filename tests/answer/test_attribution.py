@@ -101,7 +101,7 @@ class ScriptedWriter:
     def __init__(self, text: str) -> None:
         self.text = text
 
-    def prompt(self, question, hits, history=None) -> ModelPrompt:
+    def prompt(self, question, hits, history=None, rules=None) -> ModelPrompt:
         return ModelPrompt(question, list(hits), 0)
 
     def stream(self, prompt):

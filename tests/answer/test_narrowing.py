@@ -8,7 +8,14 @@ import pytest
 
 from rag import Chatbot, RagError
 from rag.answer.narrowing import checked_on_whole_chunks, quoted_sentences
-from rag.answer.prompting import SENTENCES_SYSTEM_PROMPT, SYSTEM_PROMPT, GenerationSettings, ModelPrompt, build_messages
+from rag.answer.prompting import (
+    SENTENCES_RETRY_PROMPT,
+    SENTENCES_SYSTEM_PROMPT,
+    SYSTEM_PROMPT,
+    GenerationSettings,
+    ModelPrompt,
+    build_messages,
+)
 from rag.answer.refusal import abstain
 from rag.records import Answer, Chunk, Citation, Hit
 
@@ -83,21 +90,26 @@ def test_an_unknown_evidence_kind_is_refused_with_the_choices():
 
 
 class RecordingWriter:
-    """A model that answers with ``text`` and keeps the prompts it was given."""
+    """A model that answers with ``texts`` in turn (the last again when they run out) and keeps
+    the prompts and the rules it was given."""
 
     id = "recording"
 
-    def __init__(self, text: str) -> None:
-        self.text = text
+    def __init__(self, *texts: str) -> None:
+        self.texts = list(texts)
         self.prompts: list[ModelPrompt] = []
+        self.rules: list[str | None] = []
+        self.streamed = 0
 
-    def prompt(self, question, hits, history=None) -> ModelPrompt:
+    def prompt(self, question, hits, history=None, rules=None) -> ModelPrompt:
         prompt = ModelPrompt(question, list(hits), 0)
         self.prompts.append(prompt)
+        self.rules.append(rules)
         return prompt
 
     def stream(self, prompt):
-        yield self.text
+        self.streamed += 1
+        yield self.texts[min(self.streamed, len(self.texts)) - 1]
 
 
 @pytest.fixture
@@ -134,3 +146,46 @@ def test_the_model_is_not_asked_when_the_composer_refuses(narrow_bot, seeds_bot)
     assert narrow_bot.llm.prompts == []
     assert answer.abstained and answer.backend == "extractive"
     assert answer.text == seeds_bot.ask(question).text
+
+
+def test_an_answer_that_does_not_hold_gets_one_second_try_asked_to_copy(narrow_bot):
+    question = "How many prisoners were exchanged on February 5?"
+    narrow_bot.llm = RecordingWriter(
+        "Kadyrov said 20 prisoners were exchanged. [1]",  # a sub-count given as the total
+        "The February 5 exchange included 314 prisoners. [1]",
+    )
+
+    stream = narrow_bot.stream(question)
+    streamed = "".join(stream)
+
+    assert narrow_bot.llm.rules == [SENTENCES_SYSTEM_PROMPT, SENTENCES_RETRY_PROMPT]
+    assert streamed == "Kadyrov said 20 prisoners were exchanged. [1]", "the second try is not streamed"
+    assert stream.answer.backend == "recording"
+    assert stream.answer.text == "The February 5 exchange included 314 prisoners. [1]"
+
+
+def test_a_second_try_that_does_not_hold_either_gives_the_extractive_answer(narrow_bot, seeds_bot):
+    question = "How many prisoners were exchanged on February 5?"
+    narrow_bot.llm = RecordingWriter("Kadyrov said 20 prisoners were exchanged. [1]")
+
+    answer = narrow_bot.ask(question)
+
+    assert narrow_bot.llm.streamed == 2, "one second try, no more"
+    assert answer.backend == "extractive" and answer.fallback_reason
+    assert answer.text == seeds_bot.ask(question).text
+
+
+def test_an_answer_that_holds_is_not_asked_again(narrow_bot):
+    narrow_bot.llm = RecordingWriter("The February 5 exchange included 314 prisoners. [1]")
+
+    narrow_bot.ask("How many prisoners were exchanged on February 5?")
+
+    assert narrow_bot.llm.rules == [SENTENCES_SYSTEM_PROMPT] and narrow_bot.llm.streamed == 1
+
+
+def test_with_whole_passages_there_is_no_second_try(seeds_index):
+    with Chatbot.from_index(seeds_index) as bot:
+        bot.llm = RecordingWriter("Kadyrov said 20 prisoners were exchanged. [1]")
+        answer = bot.ask("How many prisoners were exchanged on February 5?")
+
+    assert bot.llm.streamed == 1 and answer.backend == "extractive"

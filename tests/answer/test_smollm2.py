@@ -20,6 +20,8 @@ from rag.answer.llm import cpu_has_bf16
 from rag.answer.prompting import GenerationSettings
 from rag.ingest.loading import load_folder
 from rag.models.registry import PACKAGED_MODELS
+from tests.conftest import load_prompts
+from tests.test_seed_questions import is_correct
 from tests.tiny_models import SEEDS
 
 pytestmark = [
@@ -110,3 +112,46 @@ def test_the_chat_pages_status_line_names_the_writer_without_its_folder(smollm2_
     writer = f"transformers:SmolLM2-135M-Instruct.Q4_1.gguf (gguf, {dtype}, 1 thread), checked, extractive fallback"
     assert f"answers: {writer}" in ChatApp(smollm2_bot, index_dir=seeds_index).status()
     assert smollm2_bot.llm.name in ChatApp(smollm2_bot, index_dir=seeds_index, show_details=True).status()
+
+
+# The whole seeds question set, the model reading the sentences the extractive answer quotes
+# (docs/EVALUATION.md measured this setting; 80 new tokens: its answers are one sentence).
+NARROW = GenerationSettings(evidence="sentences", max_new_tokens=80)
+
+
+@pytest.fixture(scope="session")
+def seeds_set(seeds_index, seeds_bot) -> list[tuple[dict, object, object]]:
+    """(prompt, SmolLM2's answer, the extractive answer) for every seeds question."""
+    with Chatbot.from_index(seeds_index, llm_model="smollm2", generation=NARROW) as bot:
+        return [(p, bot.ask(p["question"]), seeds_bot.ask(p["question"])) for p in load_prompts()]
+
+
+def _kept(seeds_set) -> list[tuple[dict, object]]:
+    return [(p, a) for p, a, _ in seeds_set if p["answerable"] and a.backend.startswith("transformers:")]
+
+
+def test_on_the_seeds_set_every_kept_sentence_is_supported_and_cited_verbatim(seeds_set, seeds_texts):
+    for _, answer, _ in seeds_set:
+        assert_cited_verbatim(answer, seeds_texts)
+        assert all(check.supported for check in answer.checks), answer.checks
+
+
+def test_on_the_seeds_set_the_model_is_right_and_refuses_as_often_as_the_extractive_composer(seeds_set):
+    answerable = [(p, a, e) for p, a, e in seeds_set if p["answerable"]]
+    unanswerable = [(a, e) for p, a, e in seeds_set if not p["answerable"]]
+    assert sum(is_correct(p, a) for p, a, _ in answerable) >= sum(is_correct(p, e) for p, _, e in answerable)
+    assert sum(a.abstained for a, _ in unanswerable) >= sum(e.abstained for _, e in unanswerable)
+    # Measured: 16 of the 54 keep the model's answer (it was 4 reading whole passages), all but
+    # one right; this pins what is reached. The aim, a third, is the test below.
+    kept = _kept(seeds_set)
+    assert len(kept) >= 15, [a.raw_text for _, a in kept]
+    assert sum(is_correct(p, a) for p, a in kept) >= len(kept) - 1
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="not met yet: 16 of the 54 answerable seeds questions keep SmolLM2-135M's answer (the aim is 18); "
+    "it misreads or embroiders the rest (docs/EVALUATION.md)",
+)
+def test_on_the_seeds_set_a_third_of_the_answerable_questions_keep_the_model_s_answer(seeds_set):
+    assert len(_kept(seeds_set)) >= 18

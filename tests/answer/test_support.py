@@ -234,3 +234,84 @@ def test_a_strict_judge_is_made_again_for_another_question():
     assert judge.question == "How many prisoners?"
     assert strict(judge, "How many prisoners?") is judge
     assert strict(judge, "Who reported it?").question == "Who reported it?"
+
+
+SECRET_TALKS = (
+    "Sources suggest that the secret talks aim to establish a coalition on regional security issues, "
+    "perhaps undermining Moscow’s influence in the area."
+)
+HARDLINERS = (
+    "On the contrary, it is increasingly relying on a narrowing circle of “hard line” advisers, the agency "
+    "writes. These include Minister of Defense Sergei Shoigu, Chief of General Staff Valery Gerasimov and "
+    "Secretary of the Russian Security Council Nikolai Patrushev."
+)
+KRAUS = (
+    "Josef Kraus, a security analyst at Masaryk University, also believes that Russia is now playing for "
+    "everything and can therefore resort to other monstrosities. Then I’m afraid there may be an escalation "
+    "using weapons of mass destruction, “Kraus told the Connexionblog."
+)
+CAPTIVE = (
+    "In another interview recorded by Ukrainian photojournalist Yan Dobronosov, a Chechen POW named Magomed "
+    "Zarakhmatov recalled being taken captive in the village of Sverdlikovo on August 14 — less than a week "
+    "after Ukraine began its offensive."
+)
+
+
+def judged(question: str, claim: str, passage: str) -> bool:
+    judge = StrictJudge(question=question)
+    return judge.support(claim, passage) >= judge.threshold
+
+
+def test_a_name_or_date_the_question_gives_needs_no_support_but_a_new_one_does():
+    question = "What do sources say the secret Middle East talks involving Kadyrov aim to establish?"
+    claim = "The secret Middle East talks involving Kadyrov aim to establish a coalition on regional security issues."
+    assert not supported(claim, SECRET_TALKS), "read alone, the passage names neither Kadyrov nor the Middle East"
+    assert judged(question, claim, SECRET_TALKS)
+    assert not judged(question, claim.replace("security issues", "security issues in Syria"), SECRET_TALKS)
+    assert not judged(question, claim + " Talks began in 2023.", SECRET_TALKS)
+
+
+@pytest.mark.parametrize(
+    "claim, speakers",
+    [
+        ("Harold Chambers, an analyst, called Kadyrov’s support a gamble.", set()),  # "called" names no speaker
+        ("The outlet, Agentstvo, reported that the returned Chechens had been captured.", set()),
+        ("“We will win,” said Ramzan Kadyrov.", {"kadyrov"}),
+        ("“It is a gamble,” Chambers wrote, according to Agentstvo.", {"chamber", "agentstvo"}),
+    ],
+)
+def test_only_a_verb_that_inverts_after_a_quotation_names_the_speaker_after_it(claim, speakers):
+    assert speakers_of(claim) == frozenset(speakers)
+
+
+def test_a_short_answer_is_judged_with_its_question():
+    question = "In which village was Chechen POW Magomed Zarakhmatov taken captive?"
+    assert judged(question, "Sverdlikovo, Ukraine", CAPTIVE)
+    assert not judged(question, "Kursk", CAPTIVE + " Fighting went on in the Kursk region.")
+    assert not supported("Sverdlikovo, Ukraine", CAPTIVE), "without the question it states nothing to check"
+
+
+def test_a_sentence_that_calls_by_surname_a_person_named_in_full_before_is_read_with_that_one():
+    question = "Which Masaryk University security analyst warned of the possible use of weapons of mass destruction?"
+    claim = "The Masaryk University security analyst, Josef Kraus, warned of the possible use of weapons of mass destruction."
+    judge = StrictJudge(question=question)
+    span = judge.best_span(claim, KRAUS)
+    assert span.score >= judge.threshold
+    assert KRAUS[span.start : span.end] == KRAUS, "both sentences: the second says it, the first says who Kraus is"
+    apart = KRAUS.replace("Then I’m afraid", "Meanwhile, Ukraine said. Then I’m afraid")
+    assert not judged(question, claim, apart), "not across a sentence between them"
+
+
+@pytest.mark.parametrize(
+    "claim, holds",
+    [
+        ("The Chief of General Staff is Sergei Shoigu.", False),
+        ("The Chief of General Staff is Valery Gerasimov.", True),
+        ("The advisers include Chief of General Staff Valery Gerasimov.", True),
+        ("The Russian Security Council is headed by Sergei Shoigu.", False),
+        ("The advisers include Minister of Defense Sergei Shoigu.", True),
+    ],
+)
+def test_a_title_goes_with_the_person_the_passage_gives_it_to(claim, holds):
+    question = "Who is in Putin's circle of hard-line advisers?"
+    assert judged(question, claim, HARDLINERS) is holds

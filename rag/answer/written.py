@@ -1,0 +1,71 @@
+"""The answer a language model writes (``Chatbot`` with ``llm_model`` or ``llm_url``): streamed
+as it is written, then checked (``rag.answer.checking``), named by its writer, or the
+extractive answer instead when it does not hold.
+
+With ``GenerationSettings.evidence == "sentences"`` the model is given only the sentences the
+extractive composer would quote (``rag.answer.narrowing``), and is not asked where the composer
+refuses. An answer from them that does not hold gets one second try, asked to copy rather than
+to answer (``SENTENCES_RETRY_PROMPT``): decoding is greedy, so the same prompt would give the
+same answer. The second try is not streamed; the final answer replaces what was streamed
+either way. It costs a second generation only where the first failed: on the seeds, 13 of 30
+(docs/EVALUATION.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, Mapping, Sequence
+from dataclasses import replace
+
+from rag.answer.checking import answer_from_output
+from rag.answer.citations import SupportJudge
+from rag.answer.narrowing import checked_on_whole_chunks, quoted_sentences
+from rag.answer.prompting import SENTENCES_RETRY_PROMPT, SENTENCES_SYSTEM_PROMPT, GenerationSettings, ModelPrompt
+from rag.answer.streaming import words_of
+from rag.answer.writers import Writer
+from rag.records import Answer, Hit
+
+
+def written_answer(
+    writer: Writer,
+    question: str,
+    hits: list[Hit],
+    history: Sequence[Mapping[str, str]],
+    extractive: Callable[[], Answer],
+    *,
+    judge: SupportJudge | None,
+    settings: GenerationSettings,
+    follow_up: bool = False,
+) -> Generator[str, None, Answer]:
+    """Yield the model's text as it writes it; return the checked ``Answer``. ``extractive``
+    composes the extractive answer (called at most once). ``follow_up``: the question leans on
+    the conversation ("And who reported it?"), which the model reads and the extractive
+    composer does not, so a refusal by the model stands."""
+    composed: list[Answer] = []
+
+    def composer() -> Answer:
+        if not composed:
+            composed.append(extractive())
+        return composed[0]
+
+    narrow = settings.evidence == "sentences"
+    evidence = quoted_sentences(composer(), hits) if narrow else hits
+    if not evidence:  # the composer refuses or quotes nothing: the model is not asked
+        yield from words_of(composer().text)
+        return composer()
+
+    def checked(prompt: ModelPrompt, written: str) -> Answer:
+        judged = checked_on_whole_chunks(prompt, hits) if narrow else prompt
+        return answer_from_output(
+            question, hits, judged, written, composer, judge=judge, settings=settings, refusal_stands=follow_up
+        )
+
+    prompt = writer.prompt(question, evidence, history, SENTENCES_SYSTEM_PROMPT if narrow else None)
+    pieces: list[str] = []
+    for piece in writer.stream(prompt):
+        pieces.append(piece)
+        yield piece
+    answer = checked(prompt, "".join(pieces))
+    if narrow and answer.fallback_reason is not None:
+        prompt = writer.prompt(question, evidence, history, SENTENCES_RETRY_PROMPT)
+        answer = checked(prompt, "".join(writer.stream(prompt)))
+    return replace(answer, backend=writer.id) if answer.backend == "llm" else answer
