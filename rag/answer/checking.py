@@ -74,6 +74,7 @@ def check_output(
     judge: SupportJudge | None = None,
     min_supported_share: float = GenerationSettings.min_supported_share,
     question: str | None = None,
+    finished: bool = False,
 ) -> CheckedOutput:
     """Resolve and check the markers of a model's answer to a prompt built on ``passages``.
 
@@ -85,7 +86,8 @@ def check_output(
     relation, and what it adds to ``question`` (when given) must be in its support. A sentence
     that leans on the one before it ("He is ...") is dropped with that one; one that opens what
     follows ("Possible measures include:") or repeats an earlier one states nothing, and a
-    last one left unfinished (the token limit) is dropped. What is kept must hold the kind of thing the question asks for (a
+    last one left unfinished (the token limit) is dropped, unless the model is known to have
+    ``finished`` short of the limit: then "Sverdlikovo, Ukraine" is a whole answer. What is kept must hold the kind of thing the question asks for (a
     place for "where", a name for "which outlet": ``has_answer_type``), or it does not answer.
     """
     if not passages:
@@ -99,7 +101,7 @@ def check_output(
     if is_refusal(cleaned):
         return CheckedOutput(REFUSAL, abstained=True)
     checks = check_sentences(cleaned, {n: passages[n - 1].text for n in valid}, judge)
-    kept, citations = _kept_sentences(checks, passages, judge)
+    kept, citations = _kept_sentences(checks, passages, judge, finished)
     if not kept or len(kept) < min_supported_share * len(checks):
         return CheckedOutput(cleaned, checks=checks, failure=_too_little(text, checks, len(kept)))
     final = " ".join(text for _, text in kept)
@@ -110,7 +112,7 @@ def check_output(
 
 
 def _kept_sentences(
-    checks: list[SentenceCheck], passages: Sequence[Hit], judge: StrictJudge
+    checks: list[SentenceCheck], passages: Sequence[Hit], judge: StrictJudge, finished: bool = False
 ) -> tuple[list[tuple[SentenceCheck, str]], list[Citation]]:
     """The sentences shown, each with its text and markers, and the citations they number."""
     numbered = _Numbered()
@@ -119,7 +121,8 @@ def _kept_sentences(
     for number, check in enumerate(checks):
         if number and number - 1 not in kept_numbers and opens_with_pronoun(check.sentence):
             continue  # "He is a former CIA deputy director": not once its subject was dropped
-        if check.sentence.endswith(":") or (number == len(checks) - 1 and not ends_like_a_sentence(check.sentence)):
+        cut_off = number == len(checks) - 1 and not finished and not ends_like_a_sentence(check.sentence)
+        if check.sentence.endswith(":") or cut_off:
             continue  # opens what follows ("Possible measures include:"), or cut off by the token limit
         if any(fold(check.sentence) == fold(earlier.sentence) for earlier in checks[:number]):
             continue  # said again: a model looping, which says nothing more
@@ -179,6 +182,7 @@ def answer_from_output(
     judge: SupportJudge | None = None,
     settings: GenerationSettings | None = None,
     refusal_stands: bool = False,
+    finished: bool = False,
 ) -> Answer:
     """The model's answer when it passes the checks, else ``fallback()`` saying why.
 
@@ -188,7 +192,7 @@ def answer_from_output(
     the model reads and the extractive composer does not.
     """
     settings = settings or GenerationSettings()
-    checked = check_output(raw_text, prompt.passages, judge, settings.min_supported_share, question)
+    checked = check_output(raw_text, prompt.passages, judge, settings.min_supported_share, question, finished)
     if checked.abstained and not refusal_stands:
         extractive = fallback()
         if not extractive.abstained:

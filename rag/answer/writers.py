@@ -70,6 +70,11 @@ class Writer(Protocol):
         """The answer's raw text, piece by piece as it is written; joined, the whole answer."""
         ...
 
+    def count_tokens(self, text: str) -> int:
+        """``text``'s length in the model's tokens (an estimate no lower than the count where
+        the writer cannot know it exactly)."""
+        ...
+
 
 def open_writer(
     name: str | None,

@@ -24,6 +24,8 @@ from rag.answer.streaming import words_of
 from rag.answer.writers import Writer
 from rag.records import Answer, Hit
 
+FINISHED_MARGIN = 4  # tokens
+
 
 def written_answer(
     writer: Writer,
@@ -55,8 +57,20 @@ def written_answer(
 
     def checked(prompt: ModelPrompt, written: str) -> Answer:
         judged = checked_on_whole_chunks(prompt, hits) if narrow else prompt
+        # Short of the token limit the model stopped of its own accord: its last sentence is
+        # whole, with or without a full stop (a re-tokenised answer may count a token or two
+        # more or less than was generated).
+        finished = writer.count_tokens(written) < settings.max_new_tokens - FINISHED_MARGIN
         return answer_from_output(
-            question, hits, judged, written, composer, judge=judge, settings=settings, refusal_stands=follow_up
+            question,
+            hits,
+            judged,
+            written,
+            composer,
+            judge=judge,
+            settings=settings,
+            refusal_stands=follow_up,
+            finished=finished,
         )
 
     prompt = writer.prompt(question, evidence, history, SENTENCES_SYSTEM_PROMPT if narrow else None)

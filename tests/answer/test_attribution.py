@@ -104,6 +104,9 @@ class ScriptedWriter:
     def prompt(self, question, hits, history=None, rules=None) -> ModelPrompt:
         return ModelPrompt(question, list(hits), 0)
 
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
     def stream(self, prompt):
         yield self.text
 

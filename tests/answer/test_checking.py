@@ -280,6 +280,17 @@ def test_openings_and_unfinished_sentences_are_dropped(passages, raw, shown):
     assert checked.text == shown
 
 
+def test_a_last_sentence_without_a_full_stop_is_whole_when_the_model_stopped_short_of_its_limit(passages):
+    raw = "Russia and Ukraine exchanged 314 prisoners. Twenty Chechen soldiers were among the prisoners"
+    cut = check_output(raw, passages)
+    whole = check_output(raw, passages, finished=True)
+
+    assert cut.text == "Russia and Ukraine exchanged 314 prisoners. [1]"
+    assert whole.text == (
+        "Russia and Ukraine exchanged 314 prisoners. [1] Twenty Chechen soldiers were among the prisoners [2]"
+    )
+
+
 @pytest.mark.parametrize(
     "question, raw, failure",
     [

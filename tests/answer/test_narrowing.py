@@ -107,6 +107,9 @@ class RecordingWriter:
         self.rules.append(rules)
         return prompt
 
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
     def stream(self, prompt):
         self.streamed += 1
         yield self.texts[min(self.streamed, len(self.texts)) - 1]
@@ -189,3 +192,24 @@ def test_with_whole_passages_there_is_no_second_try(seeds_index):
         answer = bot.ask("How many prisoners were exchanged on February 5?")
 
     assert bot.llm.streamed == 1 and answer.backend == "extractive"
+
+
+class LongWindedWriter(RecordingWriter):
+    """A model whose answers count as long as its token limit: it was cut off."""
+
+    def count_tokens(self, text: str) -> int:
+        return NARROW_LIMIT
+
+
+NARROW_LIMIT = GenerationSettings().max_new_tokens
+
+
+def test_a_bare_answer_is_whole_when_the_model_stopped_short_of_its_limit_and_cut_off_when_it_did_not(narrow_bot):
+    question = "Which government-run news agency interviewed Kadyrov in February 2023?"
+    narrow_bot.llm = RecordingWriter("Grozny Inform")
+    answer = narrow_bot.ask(question)
+    assert answer.backend == "recording" and answer.text == "Grozny Inform [1]"
+
+    narrow_bot.llm = LongWindedWriter("Grozny Inform")
+    answer = narrow_bot.ask(question)
+    assert answer.backend == "extractive" and "Grozny Inform" in answer.text

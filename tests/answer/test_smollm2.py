@@ -141,17 +141,11 @@ def test_on_the_seeds_set_the_model_is_right_and_refuses_as_often_as_the_extract
     unanswerable = [(a, e) for p, a, e in seeds_set if not p["answerable"]]
     assert sum(is_correct(p, a) for p, a, _ in answerable) >= sum(is_correct(p, e) for p, _, e in answerable)
     assert sum(a.abstained for a, _ in unanswerable) >= sum(e.abstained for _, e in unanswerable)
-    # Measured: 16 of the 54 keep the model's answer (it was 4 reading whole passages), all but
-    # one right; this pins what is reached. The aim, a third, is the test below.
-    kept = _kept(seeds_set)
-    assert len(kept) >= 15, [a.raw_text for _, a in kept]
-    assert sum(is_correct(p, a) for p, a in kept) >= len(kept) - 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="not met yet: 16 of the 54 answerable seeds questions keep SmolLM2-135M's answer (the aim is 18); "
-    "it misreads or embroiders the rest (docs/EVALUATION.md)",
-)
 def test_on_the_seeds_set_a_third_of_the_answerable_questions_keep_the_model_s_answer(seeds_set):
-    assert len(_kept(seeds_set)) >= 18
+    # Measured: 18 of the 54 (it was 4 reading whole passages), 17 of them right; the wrong one
+    # is the extractive answer's own sentence, which names Kasyanov and no news agency.
+    kept = _kept(seeds_set)
+    assert len(kept) >= 54 / 3, [a.raw_text for _, a in kept]
+    assert sum(is_correct(p, a) for p, a in kept) >= len(kept) - 1
