@@ -16,9 +16,11 @@ passage. A span supports the claim only when
   of one count must all be among the other's, ``Figure.found_in``);
 * every date it states (a year, a capitalised month or day, a day of a month) is in it;
 * every name it states is in it (by its last word: "Chambers" for "Harold Chambers"); names
-  and dates the question itself gives are what is asked about, and need not be;
+  and dates the question itself gives are what is asked about, and need not be (a person
+  only where the claim names them in the question's own words);
 * every title it mentions that the span gives someone by name ("Chief of General Staff Valery
-  Gerasimov") goes with that person in the claim too;
+  Gerasimov") goes with that person in the claim too, and a person it names in full is not
+  someone else of that surname in the span (``rag.answer.naming``);
 * every person it names as the one saying something ("X said", "according to X") is the one
   saying it in a sentence of the span, named there, or referred to by a pronoun or a
   description ("he reported", "the Chechen ruler wrote") whose nearest person named before it
@@ -40,10 +42,11 @@ never showing a claim whose figures or speaker were moved from one sentence to a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from rag.answer.citations import LexicalJudge, SupportJudge
+from rag.answer.naming import full_names_of, name_key, named_in_other_words, same_people, titles_kept, titles_of
 from rag.answer.quotes import opens_with_pronoun
 from rag.ingest.sentences import split_sentences
 from rag.language.analysis import QUESTION_STOPWORDS, index_terms, stem_all, words
@@ -114,6 +117,8 @@ class Statement:
     # the title's terms and the holder's last term; and every title the text mentions.
     titles: frozenset[tuple[tuple[str, ...], str]] = frozenset()
     mentioned_titles: frozenset[tuple[str, ...]] = frozenset()
+    # Each person named in full: first and last term ("Ramzan Kadyrov": ("ramzan", "kadyrov")).
+    full_names: frozenset[tuple[str, str]] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -137,6 +142,7 @@ def statement_of(sentence: str, before: str = "") -> Statement:
         terms=frozenset(index_terms(sentence)),
         titles=titles,
         mentioned_titles=mentioned,
+        full_names=full_names_of(sentence),
     )
 
 
@@ -202,29 +208,6 @@ def names_of(text: str) -> frozenset[str]:
     return frozenset(out)
 
 
-def titles_of(text: str) -> tuple[frozenset[tuple[tuple[str, ...], str]], frozenset[tuple[str, ...]]]:
-    """The titles ``text`` gives people and the titles it mentions. A run of capitalised words
-    that WordNet knows, followed in the same run by words it does not, is a title and its
-    holder: "General Staff Valery Gerasimov" (the run after "Chief of") gives (("general",
-    "staff"), "gerasimov"); a run of known words alone ("General Staff") mentions a title."""
-    lexicon = load_lexicon()
-    if not lexicon.available:
-        return frozenset(), frozenset()
-    held, mentioned = set(), set()
-    for run in capitalised_runs(text, lexicon.knows):
-        parts = POSSESSIVE_RE.split(run)[0].split()
-        known = 0
-        while known < len(parts) and lexicon.knows(parts[known]):
-            known += 1
-        title = tuple(index_terms(" ".join(parts[:known])))
-        if title:
-            mentioned.add(title)
-        holder = index_terms(" ".join(parts[known:]))
-        if title and holder:
-            held.add((title, holder[-1]))
-    return frozenset(held), frozenset(mentioned)
-
-
 def speakers_of(sentence: str, before: str = "") -> frozenset[str]:
     """The last term of each person ``sentence`` names as saying something; one it refers to
     by a pronoun or description is the nearest person named before it (in ``before`` and the
@@ -232,17 +215,12 @@ def speakers_of(sentence: str, before: str = "") -> frozenset[str]:
     out = set()
     for match in SPEAKER_BEFORE_RE.finditer(sentence):
         if match.group("name"):
-            out.update(_name_key(match.group("name")))
+            out.update(name_key(match.group("name")))
         else:
             out.update(_antecedent(before + " " + sentence[: match.start()]))
     for match in SPEAKER_AFTER_RE.finditer(sentence):
         out.update(names_of(" " + match.group("phrase")))
     return frozenset(out)
-
-
-def _name_key(name: str) -> list[str]:
-    terms = index_terms(POSSESSIVE_RE.split(name)[0])
-    return terms[-1:]
 
 
 @lru_cache(maxsize=1024)
@@ -253,16 +231,23 @@ def _antecedent(text: str) -> tuple[str, ...]:
     for run in reversed(capitalised_runs(text, lexicon.knows if lexicon.available else None)):
         for part in reversed(POSSESSIVE_RE.split(run)):
             if part in persons:
-                return tuple(_name_key(part))
+                return tuple(name_key(part))
     return ()
 
 
+def _given_by(question: str, claim: str) -> Statement:
+    """What ``question`` gives ``claim`` to build on (``holds``'s ``asked``): its dates, and its
+    names, but a person's only where the claim names them in the question's own words (see
+    ``rag.answer.naming.named_in_other_words``)."""
+    stated = statement_of(question)
+    other = named_in_other_words(question, claim)
+    return replace(stated, names=frozenset(name for name in stated.names if name not in other))
+
+
 def holds(claim: Statement, span: list[Statement], asked: Statement | None = None) -> bool:
-    """Whether the sentences ``span`` state what ``claim`` does in the same relation. The names
-    and dates of the question (``asked``) are what it asks about, not what the answer states:
-    "the secret Middle East talks aim to establish a coalition" answers a question about "the
-    secret Middle East talks" from a sentence that says "the secret talks". Its speakers and
-    numbers are not excused: who said it and how many are what an answer must get right."""
+    """Whether the sentences ``span`` state what ``claim`` does in the same relation; ``asked``
+    is what the question gives (``_given_by``), which need not be there. Speakers and numbers
+    are never given: who said it and how many are what an answer must get right."""
     figures = tuple(f for s in span for f in s.figures)
     dates = frozenset().union(*(s.dates for s in span))
     terms = frozenset().union(*(s.terms for s in span))
@@ -274,21 +259,8 @@ def holds(claim: Statement, span: list[Statement], asked: Statement | None = Non
         and claim.dates <= dates | given_dates
         and all(variant_of(name, terms | speakers | given_names) for name in claim.names)
         and all(variant_of(speaker, speakers) for speaker in claim.speakers)
-        and _titles_kept(claim, frozenset().union(*(s.titles for s in span)))
-    )
-
-
-def _titles_kept(claim: Statement, titles: frozenset[tuple[tuple[str, ...], str]]) -> bool:
-    """Whether each title the claim mentions that the span gives someone goes with one of its
-    holders there: "the Chief of General Staff is Sergei Shoigu" is not held by "Minister of
-    Defense Sergei Shoigu, Chief of General Staff Valery Gerasimov"."""
-    holders: dict[tuple[str, ...], set[str]] = {}
-    for title, holder in titles:
-        holders.setdefault(title, set()).add(holder)
-    return all(
-        any(variant_of(holder, claim.names) for holder in holders[title])
-        for title in claim.mentioned_titles
-        if title in holders
+        and titles_kept(claim.mentioned_titles, claim.names, frozenset().union(*(s.titles for s in span)))
+        and same_people(claim.full_names, frozenset().union(*(s.full_names for s in span)))
     )
 
 
@@ -304,7 +276,6 @@ class StrictJudge:
         self.threshold = self.base.threshold
         self.question = question
         self.asked = frozenset(index_terms(question)) if question else frozenset()
-        self.asked_statement = statement_of(question) if question else None
 
     def support(self, claim: str, passage: str) -> float:
         return self.best_span(claim, passage).score
@@ -325,11 +296,12 @@ class StrictJudge:
             if not self.asked:
                 return SupportSpan(0.0)
             judged = f"{self.question} {claim}"  # "Sverdlikovo." answers only with its question
+        given = _given_by(self.question, claim) if self.question else None
         spans = split_sentences(passage)
         statements = [statement_of(passage[s.start : s.end], passage[: s.start]) for s in spans]
         best = SupportSpan(0.0)
         for first, last in _spans(passage, spans, pairs=not stated.speakers):
-            if not holds(stated, statements[first : last + 1], self.asked_statement):
+            if not holds(stated, statements[first : last + 1], given):
                 continue
             start, end = spans[first].start, spans[last].end
             score = self.base.support(judged, passage[start:end])

@@ -4,11 +4,14 @@ extractive answer instead when it does not hold.
 
 With ``GenerationSettings.evidence == "sentences"`` the model is given only the sentences the
 extractive composer would quote (``rag.answer.narrowing``), and is not asked where the composer
-refuses. An answer from them that does not hold gets one second try, asked to copy rather than
-to answer (``SENTENCES_RETRY_PROMPT``): decoding is greedy, so the same prompt would give the
-same answer. The second try is not streamed; the final answer replaces what was streamed
-either way. It costs a second generation only where the first failed: on the seeds, 13 of 30
-(docs/EVALUATION.md).
+refuses. An answer from them that does not hold is asked for again, asked this time to copy
+rather than to answer (``SENTENCES_RETRY_PROMPT``; decoding is greedy, so the same prompt would
+give the same answer), and once more from the best sentence alone when there were several.
+What a try writes is checked as the first answer is, and the first that holds is shown; none
+holds, the extractive answer. The tries after the first are not streamed: the final answer
+replaces what was streamed either way. Each costs a generation only where the one before
+failed, and each is one more chance for a wrong answer that the judge cannot tell from a
+right one to be shown.
 """
 
 from __future__ import annotations
@@ -79,7 +82,11 @@ def written_answer(
         pieces.append(piece)
         yield piece
     answer = checked(prompt, "".join(pieces))
-    if narrow and answer.fallback_reason is not None:
-        prompt = writer.prompt(question, evidence, history, SENTENCES_RETRY_PROMPT)
+    # Tried again only with the sentences, each try as the model writes it, not streamed.
+    retries = [evidence, evidence[:1]] if len(evidence) > 1 else [evidence]
+    for sentences in retries if narrow else []:
+        if answer.fallback_reason is None:
+            break
+        prompt = writer.prompt(question, sentences, history, SENTENCES_RETRY_PROMPT)
         answer = checked(prompt, "".join(writer.stream(prompt)))
     return replace(answer, backend=writer.id) if answer.backend == "llm" else answer

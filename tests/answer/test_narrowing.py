@@ -213,3 +213,18 @@ def test_a_bare_answer_is_whole_when_the_model_stopped_short_of_its_limit_and_cu
     narrow_bot.llm = LongWindedWriter("Grozny Inform")
     answer = narrow_bot.ask(question)
     assert answer.backend == "extractive" and "Grozny Inform" in answer.text
+
+
+def test_a_last_try_reads_the_best_sentence_alone_when_there_were_several(narrow_bot):
+    question = "Which Russian investigative outlet reported that the returned Chechens had been captured in Kursk?"
+    wrong = "Meduza reported that the returned Chechens were captured in Kursk."
+    right = "According to the outlet Agentstvo, the returned Chechen soldiers were members of the Akhmat unit."
+    narrow_bot.llm = RecordingWriter(wrong, wrong, right)
+
+    answer = narrow_bot.ask(question)
+
+    first, second, last = narrow_bot.llm.prompts
+    assert len(first.passages) > 1 and second.passages == first.passages
+    assert last.passages == first.passages[:1]
+    assert narrow_bot.llm.rules == [SENTENCES_SYSTEM_PROMPT, SENTENCES_RETRY_PROMPT, SENTENCES_RETRY_PROMPT]
+    assert answer.backend == "recording" and answer.text.startswith(right)

@@ -262,6 +262,14 @@ def judged(question: str, claim: str, passage: str) -> bool:
     return judge.support(claim, passage) >= judge.threshold
 
 
+def test_a_person_the_question_names_needs_support_unless_named_in_the_question_s_own_words():
+    question = "What did Kadyrov's father do for a living?"
+    passage = "The visit was approved by Russian President Vladimir Putin, who praised the family."
+    assert not judged(question, "Kadyrov's father, Vladimir Kadyrov, is a Russian President.", passage)
+    assert not judged(question, "Kadyrov is a Russian President.", passage)
+    assert judged(question, "Kadyrov's father was praised by Russian President Vladimir Putin.", passage)
+
+
 def test_a_name_or_date_the_question_gives_needs_no_support_but_a_new_one_does():
     question = "What do sources say the secret Middle East talks involving Kadyrov aim to establish?"
     claim = "The secret Middle East talks involving Kadyrov aim to establish a coalition on regional security issues."
