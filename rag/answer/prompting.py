@@ -33,9 +33,9 @@ Rules:
 5. Answer briefly, in one to three sentences."""
 
 # For ``evidence="sentences"``: the sources are the one to three sentences the extractive
-# composer judged to answer (it is not asked otherwise), so there is no refusal rule: given
-# one, a 135M model used it for 14 of the 30 questions it was asked (docs/EVALUATION.md). It is
-# asked to say their fact in their words, which the strict checks can then hold.
+# composer judged to answer (it is not asked otherwise), so there is no refusal rule: a refusal
+# would give way to the composer's answer anyway. It is asked to say their fact in their
+# words, which the strict checks can then hold.
 SENTENCES_SYSTEM_PROMPT = """You answer a question with the numbered sentences in the user's message, quoted from documents. They hold the answer.
 Rules:
 1. Answer in one sentence, in the words of the numbered sentences. Do not add anything they do not say.

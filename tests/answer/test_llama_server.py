@@ -17,6 +17,8 @@ from tests.answer.chat_servers import (
     quote_is_verbatim_at_its_lines,
     smollm2_gguf,
 )
+from tests.conftest import load_prompts
+from tests.test_seed_questions import is_correct
 
 pytestmark = pytest.mark.slow
 
@@ -80,3 +82,43 @@ def test_the_real_server_killed_mid_answer_is_one_line(llama, llama_bot):
     # A broken connection or an ended stream without its last event, as the kernel closes the socket.
     assert f"chat server at {llama.url}/v1 " in message
     assert message.endswith("Check that the server is still running, then ask again.")
+
+
+@pytest.fixture(scope="module")
+def seeds_set_by_server(llama, seeds_index, seeds_bot):
+    """(prompt, the server's answer, the extractive answer) for every seeds question, the model
+    reading the sentences the extractive answer quotes (as ``test_smollm2`` does in-process)."""
+    narrow = GenerationSettings(evidence="sentences", max_new_tokens=80)
+    with Chatbot.from_index(seeds_index, llm_url=llama.url, generation=narrow) as bot:
+        return [(p, bot.ask(p["question"]), seeds_bot.ask(p["question"])) for p in load_prompts()]
+
+
+def test_on_the_seeds_set_what_the_server_s_model_writes_is_kept_only_where_it_holds(seeds_set_by_server):
+    unanswerable = [(a, e) for p, a, e in seeds_set_by_server if not p["answerable"]]
+    for _, answer, _ in seeds_set_by_server:
+        assert all(check.supported for check in answer.checks), answer.checks
+        assert all(quote_is_verbatim_at_its_lines(c) for c in answer.citations)
+    assert sum(a.abstained for a, _ in unanswerable) >= sum(e.abstained for _, e in unanswerable)
+    # Measured: 16 of the 54 keep the served model's answer, 13 of them right. llama.cpp's own
+    # arithmetic on the same GGUF writes other words than transformers' does in-process.
+    kept = _kept_by_server(seeds_set_by_server)
+    assert len(kept) >= 16, [a.raw_text for _, a in kept]
+    assert sum(is_correct(p, a) for p, a in kept) >= 13
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="not met yet: behind llama.cpp's server 16 of the 54 keep the model's answer and 3 of them are wrong "
+    "(25 right against the extractive composer's 27): the strict judge holds answers that are supported but do "
+    "not answer ('Putin plans to present a success in Ukraine' for which holiday), docs/EVALUATION.md",
+)
+def test_on_the_seeds_set_the_server_s_model_keeps_a_third_and_is_as_right_as_the_extractive_composer(
+    seeds_set_by_server,
+):
+    answerable = [(p, a, e) for p, a, e in seeds_set_by_server if p["answerable"]]
+    assert sum(is_correct(p, a) for p, a, _ in answerable) >= sum(is_correct(p, e) for p, _, e in answerable)
+    assert len(_kept_by_server(seeds_set_by_server)) >= 54 / 3
+
+
+def _kept_by_server(seeds_set_by_server) -> list:
+    return [(p, a) for p, a, _ in seeds_set_by_server if p["answerable"] and a.backend.startswith(REMOTE_PREFIX)]
