@@ -32,45 +32,42 @@ def model_options(command):
         )
         return command(*args, settings=settings, **kwargs)
 
-    llm = click.option(
+    llm = _option(
         "--llm-model",
-        default=None,
-        envvar="RAG_LLM_MODEL",
-        help="Causal LM (HF id or folder) that writes answers; with --llm-url, the server's model name.",
+        "RAG_LLM_MODEL",
+        "Causal LM (HF id or folder) that writes answers; with --llm-url, the server's model name.",
     )
-    url = click.option(
+    url = _option(
         "--llm-url",
-        default=None,
-        envvar="RAG_LLM_URL",
-        help="OpenAI-compatible chat server that writes answers (llama-server, Ollama, vLLM), "
+        "RAG_LLM_URL",
+        "OpenAI-compatible chat server that writes answers (llama-server, Ollama, vLLM), "
         "e.g. http://127.0.0.1:8080; its key, if any, from RAG_LLM_API_KEY.",
     )
-    timeout = click.option(
+    timeout = _option(
         "--llm-timeout",
-        default=None,
-        envvar="RAG_LLM_TIMEOUT",
+        "RAG_LLM_TIMEOUT",
+        "Seconds to wait for each piece of a chat server's answer (default 120).",
         type=click.FloatRange(min=0, min_open=True),
-        help="Seconds to wait for each piece of a chat server's answer (default 120).",
     )
-    evidence = click.option(
+    evidence = _option(
         "--llm-evidence",
-        default=None,
-        envvar="RAG_LLM_EVIDENCE",
-        type=click.Choice(EVIDENCE_KINDS),
-        help="What the language model reads: the retrieved passages (default), or only the sentences "
+        "RAG_LLM_EVIDENCE",
+        "What the language model reads: the retrieved passages (default), or only the sentences "
         "the extractive answer quotes (a small model such as smollm2 keeps more of its answers).",
+        type=click.Choice(EVIDENCE_KINDS),
     )
-    reranker = click.option(
-        "--reranker-model",
-        default=None,
-        envvar="RAG_RERANKER_MODEL",
-        help="Cross-encoder (HF id or folder) that reranks passages.",
+    reranker = _option(
+        "--reranker-model", "RAG_RERANKER_MODEL", "Cross-encoder (HF id or folder) that reranks passages."
     )
-    embedder = click.option(
+    embedder = _option(
         "--embedding-model",
-        default=None,
-        envvar="RAG_EMBEDDING_MODEL",
-        help="Sentence-transformers model (HF id or folder); default: the offline hashing embedder.",
+        "RAG_EMBEDDING_MODEL",
+        "Sentence-transformers model (HF id or folder); default: the offline hashing embedder.",
     )
     # Settings checks what it is given (an --llm-url that is not an address): one line, too.
     return embedder(reranker(llm(url(timeout(evidence(user_errors(with_settings)))))))
+
+
+def _option(flag: str, envvar: str, help: str, **kwargs):
+    """An option that is unset by default and read from ``envvar`` when not given."""
+    return click.option(flag, default=None, envvar=envvar, help=help, **kwargs)
