@@ -49,27 +49,20 @@ def _runs(text: str) -> list[tuple[list[str], list[str]]]:
     return out
 
 
-def titles_of(text: str) -> tuple[Titles, frozenset[tuple[str, ...]]]:
-    """The titles ``text`` gives people, as (title terms, holder's last term), and the titles
-    it mentions, given or not."""
-    held, mentioned = set(), set()
+def names_in(text: str) -> tuple[Titles, frozenset[tuple[str, ...]], frozenset[tuple[str, str]]]:
+    """What ``text`` says of people, from one reading of its capitalised runs: the titles it
+    gives them, as (title terms, holder's last term); the titles it mentions, given or not; and
+    the (first, last) term of each name of more than one word, titles left off."""
+    held, mentioned, full = set(), set(), set()
     for title_words, name_words in _runs(text):
-        title, holder = tuple(index_terms(" ".join(title_words))), index_terms(" ".join(name_words))
+        title, name = tuple(index_terms(" ".join(title_words))), index_terms(" ".join(name_words))
         if title:
             mentioned.add(title)
-        if title and holder:
-            held.add((title, holder[-1]))
-    return frozenset(held), frozenset(mentioned)
-
-
-def full_names_of(text: str) -> frozenset[tuple[str, str]]:
-    """(first, last) term of each name of more than one word in ``text``, titles left off."""
-    out = set()
-    for _, name_words in _runs(text):
-        terms = index_terms(" ".join(name_words))
-        if len(terms) > 1:
-            out.add((terms[0], terms[-1]))
-    return frozenset(out)
+        if title and name:
+            held.add((title, name[-1]))
+        if len(name) > 1:
+            full.add((name[0], name[-1]))
+    return frozenset(held), frozenset(mentioned), frozenset(full)
 
 
 def titles_kept(mentioned: frozenset[tuple[str, ...]], names: frozenset[str], titles: Titles) -> bool:

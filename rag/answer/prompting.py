@@ -120,15 +120,14 @@ def build_messages(
 ) -> list[dict[str, str]]:
     """System rules and one user message: numbered sources, the conversation so far, the question.
 
-    ``settings``: ``history_turns``, ``history_chars`` and ``evidence`` as in ``GenerationSettings``.
-    ``rules``: the system message, instead of the one for the kind of evidence.
+    ``settings``: ``history_turns`` and ``history_chars`` as in ``GenerationSettings``.
+    ``rules``: the system message, ``SYSTEM_PROMPT`` by default (``rag.answer.written`` gives
+    the sentences' rules with the sentences).
     """
     defaults = GenerationSettings()
     turns = settings.get("history_turns", defaults.history_turns)
     chars = settings.get("history_chars", defaults.history_chars)
-    if rules is None:
-        sentences = settings.get("evidence", defaults.evidence) == "sentences"
-        rules = SENTENCES_SYSTEM_PROMPT if sentences else SYSTEM_PROMPT
+    rules = SYSTEM_PROMPT if rules is None else rules
     parts = ["Sources:", *(source_block(n, hit) for n, hit in enumerate(passages, 1))]
     earlier = _history_lines(history, turns, chars)
     if earlier:
@@ -198,7 +197,6 @@ def fit_prompt(
             rules,
             history_turns=turns,
             history_chars=settings.history_chars,
-            evidence=settings.evidence,
         )
         text = render(messages)
         return ModelPrompt(text, passages, count_tokens(text), tuple(messages))

@@ -46,7 +46,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from rag.answer.citations import LexicalJudge, SupportJudge
-from rag.answer.naming import full_names_of, name_key, named_in_other_words, same_people, titles_kept, titles_of
+from rag.answer.naming import name_key, named_in_other_words, names_in, same_people, titles_kept
 from rag.answer.quotes import opens_with_pronoun
 from rag.ingest.sentences import split_sentences
 from rag.language.analysis import QUESTION_STOPWORDS, index_terms, stem_all, words
@@ -133,7 +133,7 @@ class SupportSpan:
 def statement_of(sentence: str, before: str = "") -> Statement:
     """What ``sentence`` states; ``before`` is the passage's text before it, where a speaker
     written as a pronoun or a description is looked up."""
-    titles, mentioned = titles_of(sentence)
+    titles, mentioned, full_names = names_in(sentence)
     return Statement(
         figures=figures_of(sentence),
         dates=dates_of(sentence),
@@ -142,7 +142,7 @@ def statement_of(sentence: str, before: str = "") -> Statement:
         terms=frozenset(index_terms(sentence)),
         titles=titles,
         mentioned_titles=mentioned,
-        full_names=full_names_of(sentence),
+        full_names=full_names,
     )
 
 
@@ -235,18 +235,17 @@ def _antecedent(text: str) -> tuple[str, ...]:
     return ()
 
 
-def _given_by(question: str, claim: str) -> Statement:
-    """What ``question`` gives ``claim`` to build on (``holds``'s ``asked``): its dates, and its
-    names, but a person's only where the claim names them in the question's own words (see
-    ``rag.answer.naming.named_in_other_words``)."""
-    stated = statement_of(question)
+def _given_to(claim: str, question: str, asked: Statement) -> Statement:
+    """What ``question`` (stating ``asked``) gives ``claim`` to build on (``holds``'s
+    ``asked``): its dates, and its names, but a person's only where the claim names them in the
+    question's own words (``rag.answer.naming.named_in_other_words``)."""
     other = named_in_other_words(question, claim)
-    return replace(stated, names=frozenset(name for name in stated.names if name not in other))
+    return replace(asked, names=frozenset(name for name in asked.names if name not in other))
 
 
 def holds(claim: Statement, span: list[Statement], asked: Statement | None = None) -> bool:
     """Whether the sentences ``span`` state what ``claim`` does in the same relation; ``asked``
-    is what the question gives (``_given_by``), which need not be there. Speakers and numbers
+    is what the question gives (``_given_to``), which need not be there. Speakers and numbers
     are never given: who said it and how many are what an answer must get right."""
     figures = tuple(f for s in span for f in s.figures)
     dates = frozenset().union(*(s.dates for s in span))
@@ -276,6 +275,7 @@ class StrictJudge:
         self.threshold = self.base.threshold
         self.question = question
         self.asked = frozenset(index_terms(question)) if question else frozenset()
+        self.asked_statement = statement_of(question) if question else None
 
     def support(self, claim: str, passage: str) -> float:
         return self.best_span(claim, passage).score
@@ -296,7 +296,7 @@ class StrictJudge:
             if not self.asked:
                 return SupportSpan(0.0)
             judged = f"{self.question} {claim}"  # "Sverdlikovo." answers only with its question
-        given = _given_by(self.question, claim) if self.question else None
+        given = _given_to(claim, self.question, self.asked_statement) if self.question else None
         spans = split_sentences(passage)
         statements = [statement_of(passage[s.start : s.end], passage[: s.start]) for s in spans]
         best = SupportSpan(0.0)
@@ -319,18 +319,20 @@ def _spans(passage: str, spans: list, pairs: bool) -> list[tuple[int, int]]:
     out = [(n, n) for n in range(len(spans))]
     if pairs:
         texts = [passage[span.start : span.end] for span in spans]
-        out += [(n - 1, n) for n in range(1, len(spans)) if _leans_on(texts[n], texts[n - 1])]
+        named = [people(text, load_lexicon()) for text in texts]
+        out += [(n - 1, n) for n in range(1, len(spans)) if _leans_on(texts[n], named[n], named[n - 1])]
     return out
 
 
-def _leans_on(sentence: str, before: str) -> bool:
-    """Whether ``sentence`` takes who it is about from ``before``: it opens with a pronoun, or
-    calls by surname alone a person named there in full ("Josef Kraus, a security analyst
-    …" then "…, Kraus told the Connexionblog.")."""
+def _leans_on(sentence: str, named: list[str], named_before: list[str]) -> bool:
+    """Whether ``sentence`` (naming the people ``named``) takes who it is about from the one
+    before it (naming ``named_before``): it opens with a pronoun, or calls by surname alone a
+    person named there in full ("Josef Kraus, a security analyst …" then "…, Kraus told the
+    Connexionblog.")."""
     if opens_with_pronoun(sentence):
         return True
-    full = {name.split()[-1] for name in people(before, load_lexicon()) if " " in name}
-    return any(" " not in name and name in full for name in people(sentence, load_lexicon()))
+    full = {name.split()[-1] for name in named_before if " " in name}
+    return any(" " not in name and name in full for name in named)
 
 
 def strict(judge: SupportJudge | None, question: str | None = None) -> StrictJudge:

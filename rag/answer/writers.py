@@ -63,7 +63,7 @@ class Writer(Protocol):
     ) -> ModelPrompt:
         """What the writer will be given: the passages that fit, numbered from [1]; none fit,
         ``passages == []`` (then ``stream`` yields nothing and the answer is a refusal).
-        ``rules``: the system message to give instead of the settings' (a second try)."""
+        ``rules``: the system message, when not the one for whole passages."""
         ...
 
     def stream(self, prompt: ModelPrompt) -> Iterator[str]:

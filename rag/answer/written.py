@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import replace
+from functools import cache
 
 from rag.answer.checking import answer_from_output
 from rag.answer.citations import SupportJudge
@@ -45,13 +46,7 @@ def written_answer(
     composes the extractive answer (called at most once). ``follow_up``: the question leans on
     the conversation ("And who reported it?"), which the model reads and the extractive
     composer does not, so a refusal by the model stands."""
-    composed: list[Answer] = []
-
-    def composer() -> Answer:
-        if not composed:
-            composed.append(extractive())
-        return composed[0]
-
+    composer = cache(extractive)
     narrow = settings.evidence == "sentences"
     evidence = quoted_sentences(composer(), hits) if narrow else hits
     if not evidence:  # the composer refuses or quotes nothing: the model is not asked
@@ -82,9 +77,9 @@ def written_answer(
         pieces.append(piece)
         yield piece
     answer = checked(prompt, "".join(pieces))
-    # Tried again only with the sentences, each try as the model writes it, not streamed.
-    retries = [evidence, evidence[:1]] if len(evidence) > 1 else [evidence]
-    for sentences in retries if narrow else []:
+    # Tried again only with the sentences: all of them, then the best alone; not streamed.
+    retries = ([evidence, evidence[:1]] if len(evidence) > 1 else [evidence]) if narrow else []
+    for sentences in retries:
         if answer.fallback_reason is None:
             break
         prompt = writer.prompt(question, sentences, history, SENTENCES_RETRY_PROMPT)

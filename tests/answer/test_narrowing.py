@@ -50,7 +50,7 @@ def test_each_quoted_sentence_becomes_a_hit_on_its_chunk_narrowed_to_the_sentenc
 def test_the_prompt_numbers_the_sentences_as_sources():
     answer = extractive(citation(1, "Harold Chambers called it a gamble."), citation(2, "He writes for UnHerd."))
 
-    messages = build_messages("Who called it a gamble?", quoted_sentences(answer, HITS), evidence="sentences")
+    messages = build_messages("Who called it a gamble?", quoted_sentences(answer, HITS), rules=SENTENCES_SYSTEM_PROMPT)
 
     assert messages[0]["content"] == SENTENCES_SYSTEM_PROMPT
     assert "Answer in one sentence, in the words of the numbered sentences." in SENTENCES_SYSTEM_PROMPT
