@@ -6,7 +6,8 @@
 by ``rag.answer.checking``, the extractive answer when its citations do not hold). The prompt
 is the transformers writer's messages (``rag.answer.prompting.build_messages``: the rules as the
 system message, the numbered sources as data), sent as they are for the server's own chat
-template to render. The answer is streamed (server-sent events) and greedy (temperature 0).
+template to render. The answer is streamed (server-sent events) and greedy (temperature 0, no repetition
+penalty), as in-process.
 
 What is sent where: the system rules, the retrieved passages, the question and the last turns
 of the conversation go to ``POST {url}/chat/completions``, and nothing else; ``GET
@@ -171,6 +172,11 @@ class RemoteWriter:
             "max_tokens": self.settings.max_new_tokens,
             "temperature": 0,
             "seed": 0,
+            # No penalty on tokens already in the context: llama-cpp-python's server applies 1.1
+            # unless told otherwise, which pushes a model off the very words it should quote (on
+            # the seeds it turned 2 right answers wrong). Not an OpenAI field: llama.cpp's servers
+            # read it, others ignore it (or refuse it, and their message is quoted).
+            "repeat_penalty": 1.0,
         }
         connection, response = self._open("POST", "/chat/completions", body)
         try:

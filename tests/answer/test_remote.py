@@ -76,10 +76,11 @@ def test_the_server_gets_the_transformers_writers_messages_streamed_greedy_with_
     assert (listed.method, listed.path) == ("GET", "/v1/models")
     assert (asked.method, asked.path) == ("POST", "/v1/chat/completions")
     assert asked.headers["Authorization"] == f"Bearer {KEY}"
-    assert {k: asked.body[k] for k in ("model", "stream", "temperature", "max_tokens")} == {
+    assert {k: asked.body[k] for k in ("model", "stream", "temperature", "repeat_penalty", "max_tokens")} == {
         "model": "stub-model",
         "stream": True,
         "temperature": 0,
+        "repeat_penalty": 1.0,  # greedy as in-process: llama-cpp-python's server defaults to 1.1
         "max_tokens": GenerationSettings().max_new_tokens,
     }
     prompt = bot.llm.prompt(QUESTION, answer.hits)
