@@ -8,7 +8,7 @@ the judge's threshold, becomes the sentence's citation, located as an extractive
 (verbatim quote, its characters and lines in the document) and marked ``attributed``. A
 sentence no span supports gets none, and ``rag.answer.checking`` drops it.
 
-Trade-off: the span is one sentence (with the one before it when it leans on that one), so a
+Trade-off: the span is one sentence (with the one it leans on for who it is about), so a
 sentence that sums up a whole passage finds no support and is dropped, rather than cited to a
 passage whose words are merely scattered through it.
 """

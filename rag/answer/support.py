@@ -6,9 +6,9 @@ shared words (``LexicalJudge``) lets through wrong claims built from them: "Kady
 exchange included 20 prisoners" shares nearly every word with a passage in which 20 counts
 Chechen soldiers, 314 counts prisoners, and Kadyrov is named but does not say it. ``StrictJudge``
 wraps any judge and looks for the span of the passage that supports the claim: one sentence,
-or one with the sentence before it when it leans on that one ("He reported ...", "They were
-...", or a surname alone for a person named in full before), never words scattered over the
-passage. A span supports the claim only when
+or one with the sentence before it when it opens with a pronoun ("He reported ...", "They were
+..."), or with the nearest sentence before it that names in full a person it calls by surname
+alone ("..., Kraus told the Connexionblog."); never words scattered over the passage. A span supports the claim only when
 
 * every number the claim states is in one of its sentences, counting the same thing: "20
   Chechen soldiers" is supported by "20 Chechen soldiers were included", "20 prisoners" is
@@ -300,39 +300,46 @@ class StrictJudge:
         spans = split_sentences(passage)
         statements = [statement_of(passage[s.start : s.end], passage[: s.start]) for s in spans]
         best = SupportSpan(0.0)
-        for first, last in _spans(passage, spans, pairs=not stated.speakers):
-            if not holds(stated, statements[first : last + 1], given):
+        for used in _spans(passage, spans, pairs=not stated.speakers):
+            read = [statements[n] for n in used]
+            if not holds(stated, read, given):
                 continue
-            start, end = spans[first].start, spans[last].end
-            score = self.base.support(judged, passage[start:end])
+            score = self.base.support(judged, " ".join(passage[spans[n].start : spans[n].end] for n in used))
             if self.asked:
-                terms = frozenset().union(*(s.terms for s in statements[first : last + 1]))
+                terms = frozenset().union(*(s.terms for s in read))
                 score = min(score, sum(bool(variant_of(t, terms)) for t in added) / len(added))
             if score > best.score:  # on a tie, the earlier, single sentence
-                best = SupportSpan(score, start, end)
+                best = SupportSpan(score, spans[used[0]].start, spans[used[-1]].end)
         return best
 
 
-def _spans(passage: str, spans: list, pairs: bool) -> list[tuple[int, int]]:
-    """The spans a claim may draw on, as (first, last) sentence numbers: each sentence, then
-    each that leans on the one before it ("He reported ...", "Kraus told ...") with that one."""
-    out = [(n, n) for n in range(len(spans))]
+def _spans(passage: str, spans: list, pairs: bool) -> list[tuple[int, ...]]:
+    """The sentences a claim may draw on together, as sentence numbers: each sentence alone,
+    then each that leans on an earlier one with that one. A sentence opening with a pronoun
+    ("He reported ...") leans on the one before it; one that calls by surname alone a person
+    named in full earlier in the passage ("Josef Kraus, a security analyst …", then a quote,
+    then "…, Kraus told the Connexionblog.") on the nearest sentence naming them in full. The
+    span cited runs from the first to the last, but only these are read: what the sentences
+    between them say does not support the claim."""
+    out: list[tuple[int, ...]] = [(n,) for n in range(len(spans))]
     if pairs:
         texts = [passage[span.start : span.end] for span in spans]
         named = [people(text, load_lexicon()) for text in texts]
-        out += [(n - 1, n) for n in range(1, len(spans)) if _leans_on(texts[n], named[n], named[n - 1])]
+        for n in range(1, len(spans)):
+            before = n - 1 if opens_with_pronoun(texts[n]) else _named_in_full_before(n, named)
+            if before is not None:
+                out.append((before, n))
     return out
 
 
-def _leans_on(sentence: str, named: list[str], named_before: list[str]) -> bool:
-    """Whether ``sentence`` (naming the people ``named``) takes who it is about from the one
-    before it (naming ``named_before``): it opens with a pronoun, or calls by surname alone a
-    person named there in full ("Josef Kraus, a security analyst …" then "…, Kraus told the
-    Connexionblog.")."""
-    if opens_with_pronoun(sentence):
-        return True
-    full = {name.split()[-1] for name in named_before if " " in name}
-    return any(" " not in name and name in full for name in named)
+def _named_in_full_before(n: int, named: list[list[str]]) -> int | None:
+    """The nearest sentence before sentence ``n`` that names in full a person sentence ``n``
+    calls by surname alone; None when it calls no one so."""
+    surnames = {name for name in named[n] if " " not in name}
+    for k in range(n - 1, -1, -1):
+        if any(" " in name and name.split()[-1] in surnames for name in named[k]):
+            return k
+    return None
 
 
 def strict(judge: SupportJudge | None, question: str | None = None) -> StrictJudge:

@@ -144,8 +144,8 @@ def test_on_the_seeds_set_the_model_is_right_and_refuses_as_often_as_the_extract
 
 
 def test_on_the_seeds_set_a_third_of_the_answerable_questions_keep_the_model_s_answer(seeds_set):
-    # Measured: 18 of the 54 (it was 4 reading whole passages), 17 of them right; the wrong one
+    # Measured: 19 of the 54 (it was 4 reading whole passages), 18 of them right; the wrong one
     # is the extractive answer's own sentence, which names Kasyanov and no news agency.
     kept = _kept(seeds_set)
-    assert len(kept) >= 54 / 3, [a.raw_text for _, a in kept]
+    assert len(kept) >= 19, [a.raw_text for _, a in kept]  # a third is 18
     assert sum(is_correct(p, a) for p, a in kept) >= len(kept) - 1

@@ -306,8 +306,14 @@ def test_a_sentence_that_calls_by_surname_a_person_named_in_full_before_is_read_
     span = judge.best_span(claim, KRAUS)
     assert span.score >= judge.threshold
     assert KRAUS[span.start : span.end] == KRAUS, "both sentences: the second says it, the first says who Kraus is"
+    # A quote often runs over several sentences before its speaker is named by surname: the
+    # nearest sentence naming him in full says who he is, and the ones between are not read.
     apart = KRAUS.replace("Then I’m afraid", "Meanwhile, Ukraine said. Then I’m afraid")
-    assert not judged(question, claim, apart), "not across a sentence between them"
+    span = judge.best_span(claim, apart)
+    assert span.score >= judge.threshold and apart[span.start : span.end] == apart
+    assert not judged(question, "Ukraine said Josef Kraus warned of weapons of mass destruction.", apart)
+    other = KRAUS.replace("Then I’m afraid", "Pavel Kraus, his brother, disagreed. Then I’m afraid")
+    assert not judged(question, claim, other), "the nearest Kraus named in full is Pavel"
 
 
 @pytest.mark.parametrize(
