@@ -182,7 +182,7 @@ def ask_command(question, index_dir, folder, as_json, settings) -> None:
     if as_json:
         click.echo(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
     else:
-        click.echo(format_answer(answer, bot.title))
+        click.echo(format_answer(answer, bot.title, bot.index.document_text))
 
 
 @main.command("chat")
@@ -223,9 +223,9 @@ def chat_command(index_dir, folder, settings) -> None:
             # The sources follow the streamed text; the whole answer is printed again only when
             # it is not what was streamed (a model's answer that failed its citation check).
             same = "".join(streamed).strip() == answer.text.strip()
-            click.echo(
-                "\n" + "\n".join(source_lines(answer, bot.title) if same else [format_answer(answer, bot.title)])
-            )
+            texts = bot.index.document_text
+            shown = source_lines(answer, bot.title, texts) if same else [format_answer(answer, bot.title, texts)]
+            click.echo("\n" + "\n".join(shown))
         except RagError as error:
             click.echo(error_line(error), err=True)
             continue

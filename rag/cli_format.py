@@ -8,20 +8,24 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from rag.answer.citations import passage_on_its_page
 from rag.records import line_span, one_line, titled
 
 CLOSEST = 3  # passages named under a refusal
 
 
-def format_answer(answer, title: Callable[[str], str | None] | None = None) -> str:
+Texts = Callable[[str], str | None]  # a document's indexed text by id (``Index.document_text``)
+
+
+def format_answer(answer, title: Texts | None = None, document_text: Texts | None = None) -> str:
     """The answer, then each citation: its file (with the document's title, when ``title``
     gives one for it) and lines, and the quote indented below. A refusal shows the sentence
     that came nearest (if one came near) and names the closest passages searched, so a person
-    can read them for themselves."""
-    return "\n".join([answer.text, *source_lines(answer, title)])
+    can read them for themselves; with ``document_text``, a PDF's on its page."""
+    return "\n".join([answer.text, *source_lines(answer, title, document_text)])
 
 
-def source_lines(answer, title: Callable[[str], str | None] | None = None) -> list[str]:
+def source_lines(answer, title: Texts | None = None, document_text: Texts | None = None) -> list[str]:
     mentioned: set[str] = set()
 
     def place(source: str, start_line: int, end_line: int, page: int | None = None) -> str:
@@ -51,6 +55,7 @@ def source_lines(answer, title: Callable[[str], str | None] | None = None) -> li
         lines.append(f"    {one_line(answer.closest.quote)}")
     if answer.abstained and answer.hits:
         lines.append("Closest passages searched:")
-        places = dict.fromkeys((hit.source, hit.start_line, hit.end_line) for hit in answer.hits[:CLOSEST])
-        lines.extend(f"    {place(source, start, end)}" for source, start, end in places)
+        located = (passage_on_its_page(hit, document_text) if document_text else hit for hit in answer.hits[:CLOSEST])
+        places = dict.fromkeys((p.source, p.start_line, p.end_line, getattr(p, "page", None)) for p in located)
+        lines.extend(f"    {place(*where)}" for where in places)
     return lines

@@ -16,8 +16,8 @@ import html
 import re
 from collections.abc import Callable, Mapping, Sequence
 
-from rag.answer.citations import on_its_page
-from rag.ingest.pdf import PDF_SUFFIX, WRAP
+from rag.answer.citations import passage_on_its_page
+from rag.ingest.pdf import WRAP
 from rag.records import Answer, Citation, Hit, in_quotes, line_span, one_line, titled
 
 CONTEXT_CHARS = 220
@@ -283,7 +283,7 @@ def _closest_passages(
 
     items = "".join(
         _closest_passage(
-            _paged(hit, document_text),
+            passage_on_its_page(hit, document_text),
             f'<div class="passage-text">{_inline(_tidy(_excerpt(hit.text)))}</div>',
             named(hit.source),
             ref=open_ref("h", number),
@@ -296,22 +296,14 @@ def _closest_passages(
     )
 
 
-def _paged(hit: Hit, document_text: Callable[[str], str | None]) -> Hit | Citation:
-    """A PDF's passage as a citation on its page, so its place reads "page 2, lines 4–9" as
-    its citations' do; any other passage as it is."""
-    if not hit.source.lower().endswith(PDF_SUFFIX):
-        return hit
-    return on_its_page(Citation.of(0, hit.chunk), document_text(hit.source))
-
-
 def _closest_passage(
-    span: Hit | Citation, body: str, title: str | None = None, kind: str = "", ref: str | None = None
+    span: Citation, body: str, title: str | None = None, kind: str = "", ref: str | None = None
 ) -> str:
     """A passage shown under a refusal: its file's title (if given), file and place (a PDF
     sentence's page too), a link opening it when ``ref`` names it, then ``body`` (its text)."""
     classes = f"passage closest {kind}".rstrip()
     heading = f'<div class="source-title">{text(title)}</div>' if title else ""
-    place = _place(span) if isinstance(span, Citation) else lines_label(span.start_line, span.end_line)
+    place = _place(span)
     link = f" {_open_link(ref)}" if ref else ""
     return (
         f'<div class="{classes}">{heading}<span class="source-name">{text(span.source)}</span> '

@@ -25,7 +25,7 @@ from typing import Protocol
 from rag.ingest.pdf import PAGE_BREAK, PDF_SUFFIX, WRAP
 from rag.ingest.sentences import split_sentences
 from rag.language.analysis import index_terms
-from rag.records import Answer, Citation, SentenceCheck
+from rag.records import Answer, Citation, Hit, SentenceCheck
 
 MARKER_RE = re.compile(r"\[(\d{1,3})\]")
 # Several numbers in one marker, "[1, 3]": how models often cite two sources at once.
@@ -155,3 +155,13 @@ def on_its_page(citation: Citation, text: str | None) -> Citation:
     last_line = first_line + sum(1 for line in _PAGE_LINE_RE.split(text[start:end])[1:] if line.strip())
     page = text.count(PAGE_BREAK, 0, start) + 1
     return replace(citation, page=page, start_line=first_line, end_line=last_line)
+
+
+def passage_on_its_page(hit: Hit, document_text: Callable[[str], str | None]) -> Citation:
+    """A retrieved passage located as a citation is (marker 0): a PDF's on its page, its lines
+    counted within that page, so that "the closest passages searched" read as its citations
+    do; any other's with the file's own lines."""
+    citation = Citation.of(0, hit.chunk)
+    if not hit.source.lower().endswith(PDF_SUFFIX):
+        return citation
+    return on_its_page(citation, document_text(hit.source))

@@ -151,6 +151,23 @@ def test_an_answer_from_a_pdf_names_the_page_in_the_terminal_and_json(pdf_bot):
     assert answer.to_dict()["citations"][0]["page"] == 1
 
 
+def test_a_refusal_names_the_closest_pdf_passages_by_page_in_the_terminal(pdf_bot, seed_pdfs):
+    answer = pdf_bot.ask("Who won the 2031 chess olympiad in Reykjavik?")
+    assert answer.abstained and answer.hits
+    shown = format_answer(answer, None, pdf_bot.index.document_text).split("Closest passages searched:\n")[1]
+    raw = {path.name: path.read_bytes() for path in seed_pdfs}
+    pages = []
+    for line, hit in zip(shown.splitlines(), answer.hits, strict=False):
+        found = re.fullmatch(r"    (\S+\.pdf), page (\d+), lines? (\d+)(?:-(\d+))?", line)
+        assert found and found[1] == hit.source, line
+        page, last = int(found[2]), int(found[4] or found[3])
+        on_page = [row for row in page_text(raw[hit.source], page).splitlines() if row.strip()]
+        assert last <= len(on_page), (line, len(on_page))  # lines of that page, not of the document
+        assert set(words(hit.text.split(PAGE_BREAK)[0])[:5]) <= set(words(" ".join(on_page))), line
+        pages.append(page)
+    assert max(pages) > 1, "a passage past the first page, where the document's own lines would not do"
+
+
 @pytest.mark.slow
 def test_the_seed_questions_are_answered_over_pdfs_as_over_text_and_cited_by_page(pdf_bot, seeds_bot, seed_pdfs):
     raw = {path.name: path.read_bytes() for path in seed_pdfs}
