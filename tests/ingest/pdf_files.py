@@ -112,12 +112,16 @@ def malformed_pdf(plain: bytes) -> bytes:
 
 def write_seed_pdfs(seeds: Path, folder: Path, *, columns_of=lambda i: 2 if i % 2 else 1) -> list[Path]:
     """Each seed article typeset as a PDF in ``folder`` (every other one in two columns), named
-    as the seed with ``.pdf`` for ``.txt``."""
+    as the seed with ``.pdf`` for ``.txt``. Each line of a seed is a paragraph of its own, as in
+    the Word and web-page renderings (``tests/ingest/conftest.py``): a table row, a list item,
+    and in seed 004, which puts a paragraph on each line with no blank line between, a paragraph."""
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for i, path in enumerate(sorted(seeds.glob("*.txt"))):
-        text = path.read_text(encoding="utf-8")
+        lines = path.read_text(encoding="utf-8").splitlines()
         pdf = folder / f"{path.stem}.pdf"
-        pdf.write_bytes(article_pdf(path.stem, text, columns=columns_of(i)))
+        pdf.write_bytes(
+            article_pdf(path.stem, "\n\n".join(line for line in lines if line.strip()), columns=columns_of(i))
+        )
         written.append(pdf)
     return written
