@@ -41,9 +41,11 @@ QUEUE_CONCURRENCY = 8
 QUEUE_MAX_SIZE = 256
 # Questions answered at once, all ways of asking together (the "ask" concurrency group).
 ASK_CONCURRENCY = 8
-# Twice the largest limit (a PDF's 20 MB): room to refuse a file by name, while the handler, which
-# reads each file whole, never holds more than 40 MB of one.
-UPLOAD_ROUTE_FACTOR = 2
+# Ten times the largest limit (a PDF's 20 MB): a file over its own limit but under this reaches
+# the handler, which refuses it by name from its size on disk, before reading it, and adds the
+# rest of the batch; Gradio refuses a larger one for the whole batch. Gradio streams an upload
+# to a temporary file, so this bounds disk, not memory.
+UPLOAD_ROUTE_FACTOR = 10
 # Every UPLOAD_SWEEP_S, Gradio deletes the temporary upload copies older than UPLOAD_MAX_AGE_S
 # (and all of them when the server stops): long enough to choose files and click Add.
 UPLOAD_SWEEP_S = 600

@@ -38,7 +38,9 @@ from rag.ingest.uploads import (
     DEFAULT_MAX_UPLOAD_BYTES,
     UPLOAD_SUFFIXES,
     StoredUpload,
+    check_upload_size,
     remove_upload,
+    safe_name,
     store_upload,
     uploaded_names,
 )
@@ -328,6 +330,7 @@ class ChatApp:
         for path in paths:
             name = Path(path).name
             try:
+                check_upload_size(safe_name(name), Path(path).stat().st_size, max_bytes=self.max_upload_bytes)
                 data = Path(path).read_bytes()
                 stored.append(store_upload(self.bot.folder, name, data, max_bytes=self.max_upload_bytes))
             except RagError as error:

@@ -141,11 +141,7 @@ def store_upload(
 
 def check_upload(filename: str, data: bytes, *, max_bytes: int = DEFAULT_MAX_UPLOAD_BYTES) -> None:
     """``DocumentsError`` when ``data`` is too large for its suffix, not text, or empty."""
-    limit = upload_limit(Path(filename).suffix, max_bytes)
-    if len(data) > limit:
-        raise DocumentsError(
-            f"{filename} is {_size(len(data))}; the limit is {_size(limit)}. Split it into smaller files."
-        )
+    check_upload_size(filename, len(data), max_bytes=max_bytes)
     suffix = Path(filename).suffix
     text = decode(data) if reader_for(suffix) is PLAIN_TEXT else _converted_text(filename, data)
     if text is None:
@@ -153,6 +149,14 @@ def check_upload(filename: str, data: bytes, *, max_bytes: int = DEFAULT_MAX_UPL
         raise DocumentsError(f"{filename} does not look like text (it may be a binary file); upload {allowed}.")
     if not text.strip():
         raise DocumentsError(f"{filename} is empty; there is nothing in it to index.")
+
+
+def check_upload_size(filename: str, size: int, *, max_bytes: int = DEFAULT_MAX_UPLOAD_BYTES) -> None:
+    """``DocumentsError`` when a file of ``size`` bytes is too large for its suffix: asked
+    before the file is read, so that one over its limit is never held in memory."""
+    limit = upload_limit(Path(filename).suffix, max_bytes)
+    if size > limit:
+        raise DocumentsError(f"{filename} is {_size(size)}; the limit is {_size(limit)}. Split it into smaller files.")
 
 
 def _claim(folder: Path, filename: str, written: Path, data: bytes) -> StoredUpload:

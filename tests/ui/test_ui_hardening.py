@@ -150,14 +150,17 @@ def test_the_served_page_adds_a_batch_with_a_too_large_file_and_keeps_no_copies(
     sent.mkdir()
     (sent / "lighthouse.md").write_text("The lighthouse at Port Quillan is painted green and white.")
     (sent / "big.txt").write_bytes(b"y" * (3 * 1024 * 1024))  # over the 2 MB limit, under the route's
+    # over twice a PDF's 20 MB limit, which was the route's and dropped the batch
+    (sent / "scan.pdf").write_bytes(b"%PDF-1.4\n" + b"0" * (45 * 1024 * 1024))
     with serving(seeds_copy, tmp_path / "index") as url:
         client = Client(url, verbose=False)
         notice, _, _ = client.predict(
-            [handle_file(str(sent / "lighthouse.md")), handle_file(str(sent / "big.txt"))], api_name="/upload"
+            [handle_file(str(sent / name)) for name in ("lighthouse.md", "big.txt", "scan.pdf")], api_name="/upload"
         )
         assert "Added lighthouse.md (1 chunk)." in notice and "big.txt is 3.0 MB; the limit is 2.0 MB" in notice
+        assert "scan.pdf is 45.0 MB; the limit is 20.0 MB" in notice
         left = [p.name for p in (tmp_path / "gradio").rglob("*") if p.is_file()]
-        assert "lighthouse.md" not in left and "big.txt" not in left
+        assert not {"lighthouse.md", "big.txt", "scan.pdf"} & set(left)
 
 
 @pytest.mark.slow
