@@ -6,7 +6,8 @@ With ``GenerationSettings.evidence == "sentences"`` the model is given only the 
 extractive composer would quote (``rag.answer.narrowing``), and is not asked where the composer
 refuses. An answer from them that does not hold is asked for again, asked this time to copy
 rather than to answer (``SENTENCES_RETRY_PROMPT``; decoding is greedy, so the same prompt would
-give the same answer), and once more from the best sentence alone when there were several.
+give the same answer), and once more from the first sentence alone when there were several (the
+one the composer leads with: the best, where it says what was asked outright).
 What a try writes is checked as the first answer is, and the first that holds is shown; none
 holds, the extractive answer. The tries after the first are not streamed: the final answer
 replaces what was streamed either way. Each costs a generation only where the one before
@@ -77,7 +78,7 @@ def written_answer(
         pieces.append(piece)
         yield piece
     answer = checked(prompt, "".join(pieces))
-    # Tried again only with the sentences: all of them, then the best alone; not streamed.
+    # Tried again only with the sentences: all of them, then the first alone; not streamed.
     retries = ([evidence, evidence[:1]] if len(evidence) > 1 else [evidence]) if narrow else []
     for sentences in retries:
         if answer.fallback_reason is None:
