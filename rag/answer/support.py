@@ -8,7 +8,8 @@ Chechen soldiers, 314 counts prisoners, and Kadyrov is named but does not say it
 wraps any judge and looks for the span of the passage that supports the claim: one sentence,
 or one with the sentence before it when it opens with a pronoun ("He reported ...", "They were
 ..."), or with the nearest sentence before it that names in full a person it calls by surname
-alone ("..., Kraus told the Connexionblog."); never words scattered over the passage. A span supports the claim only when
+alone ("..., Kraus told the Connexionblog."); never words scattered over the passage. A span
+supports the claim only when
 
 * every number the claim states is in one of its sentences, counting the same thing: "20
   Chechen soldiers" is supported by "20 Chechen soldiers were included", "20 prisoners" is
