@@ -93,10 +93,11 @@ def check_contents(db_path: Path, manifest: Manifest) -> Health:
         source.close()
 
 
-def vector_problems(path: Path, manifest: Manifest) -> list[str]:
+def vector_problems(path: Path, manifest: Manifest, vectors: FaissVectors | None = None) -> list[str]:
     """What is wrong with the vectors at ``path``: another dimension than the embedder's, or
-    another count than the manifest's chunks (IndexCorruptError when FAISS cannot read them)."""
-    vectors = FaissVectors.load(path)
+    another count than the manifest's chunks (IndexCorruptError when FAISS cannot read them).
+    ``vectors``: the file as already loaded, not read again."""
+    vectors = FaissVectors.load(path) if vectors is None else vectors
     problems = []
     if vectors.dimension != manifest.embedder.get("dim"):
         problems.append(

@@ -200,12 +200,12 @@ def begin_update(
             make_way_for(folder / MANIFEST)
         damaged: list[str] = []
         lexical = ""
+        loaded = None
         if current is not None:
             check_compatible(folder, current, embedder, chunker)
-            db_path = data_file(folder, current, "chunks")
-            vectors_path = data_file(folder, current, "vectors")
             check_not_replacing(folder, current, source, diff(current, documents, keep).removed, documents)
-            damaged, lexical = _damaged_contents(folder, db_path, vectors_path, current)
+            loaded = FaissVectors.load(data_file(folder, current, "vectors"))  # read once: checked, then updated
+            damaged, lexical = _damaged_contents(folder, current, loaded)
         report = diff(current, documents, keep, damaged, lexical)
         for doc_id in report.kept:
             logger.warning("%s stays in the index as it was last read; index again once it can be read", doc_id)
@@ -231,7 +231,7 @@ def begin_update(
         wanted = {d.id: d for d in documents}
         fresh = [wanted[i] for i in report.added + report.changed + report.repaired]
         try:
-            with _next_generation(folder, current, manifest, report, fresh, progress) as update:
+            with _next_generation(folder, current, manifest, report, fresh, progress, loaded) as update:
                 yield update
             write_manifest(folder, manifest.to_json())
         except BaseException as error:
@@ -254,10 +254,12 @@ def _next_generation(
     report: UpdateReport,
     fresh: list[Document],
     progress: bool | None = False,
+    loaded: FaissVectors | None = None,
 ) -> Iterator[Update]:
     """The files of ``manifest``'s generation: the current ones copied, less the removed and
     changed documents; ``fresh`` documents are added through the ``Update`` yielded. Written
-    under temporary names, fsynced and renamed when the block ends, then named in ``manifest``."""
+    under temporary names, fsynced and renamed when the block ends, then named in ``manifest``.
+    ``loaded``: the current vectors as already read, changed here rather than read again."""
     names = {role: data_file_name(role, manifest.generation) for role in ("chunks", "vectors", "lexical")}
     db_tmp, vectors_tmp, lexical_tmp = (folder / f"{names[role]}.tmp" for role in ("chunks", "vectors", "lexical"))
     # A killed writer's journal would be rolled back into the fresh database.
@@ -270,7 +272,7 @@ def _next_generation(
     else:
         shutil.copyfile(folder / current.files["chunks"]["name"], db_tmp)
         db = open_for_update(db_tmp)
-        vectors = FaissVectors.load(folder / current.files["vectors"]["name"])
+        vectors = loaded if loaded is not None else FaissVectors.load(folder / current.files["vectors"]["name"])
 
     try:
         with db:
@@ -332,15 +334,15 @@ def diff(
     return UpdateReport(added, changed, removed, unchanged, kept, repaired, lexical=lexical)
 
 
-def _damaged_contents(folder: Path, db_path: Path, vectors_path: Path, current: Manifest) -> tuple[list[str], str]:
+def _damaged_contents(folder: Path, current: Manifest, vectors: FaissVectors) -> tuple[list[str], str]:
     """The documents of the current index whose stored contents are damaged, and why the
     lexical index must be written again though no document changed ("" when it need not);
     IndexCorruptError when the chunk database or the vectors are damaged as a whole (the
     caller rebuilds)."""
-    problems = vector_problems(vectors_path, current)
+    problems = vector_problems(data_file(folder, current, "vectors"), current, vectors)
     if problems:
         raise IndexCorruptError(folder, "; ".join(problems))
-    health = check_contents(db_path, current)
+    health = check_contents(data_file(folder, current, "chunks"), current)
     if health.file_damage:
         raise IndexCorruptError(folder, health.summary())
     if health.damaged_documents:

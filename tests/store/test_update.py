@@ -39,6 +39,21 @@ def test_reindexing_touches_only_added_changed_and_removed_files(tmp_path):
     assert index.lexical_search(["blue"], 5)[0][0] in index.chunks(range(1, 100))
 
 
+def test_an_update_reads_the_current_vectors_once(tmp_path, monkeypatch):
+    from rag.store.vectors import FaissVectors
+
+    update_index(tmp_path, DOCS, settings())
+    read = []
+    load = FaissVectors.load.__func__
+    monkeypatch.setattr(
+        FaissVectors, "load", classmethod(lambda cls, path, *a: read.append(path.name) or load(cls, path, *a))
+    )
+    changed = Document(id="b.txt", text="Bananas are now blue, say the growers.")
+    update_index(tmp_path, [DOCS[0], changed, DOCS[2]], settings())
+    assert read == ["vectors-1.faiss"], "checked and then updated from one reading (a large index's file is big)"
+    assert Index.open(tmp_path).lexical_search(["blue"], 5)
+
+
 def test_an_unchanged_folder_writes_nothing(tmp_path):
     update_index(tmp_path, DOCS, settings())
     before = {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()}
