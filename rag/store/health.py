@@ -3,7 +3,7 @@
 Opening an index (``rag.store.index``) reads the manifest, checks the data files' sizes and
 counts the chunks; it cannot afford to read every page. ``check_contents`` reads them all,
 for ``rag doctor`` and for every update (``rag.store.update``), which repairs what it finds
-instead of carrying the damage into the next generation:
+(``damage_to_repair``) instead of carrying the damage into the next generation:
 
 - SQLite's ``PRAGMA integrity_check`` (every page, every b-tree, every index entry);
 - the lexical index (``rag.store.terms``, format 2): it opens, its arrays fit its vocabulary,
@@ -29,17 +29,20 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import logging
 import os
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rag.errors import RagError
+from rag.errors import IndexCorruptError, RagError
 from rag.store.files import LOCK, generation_of
 from rag.store.manifest import Manifest, data_file
 from rag.store.ownership import is_index_folder, is_temporary
 from rag.store.terms import TermsIndex
 from rag.store.vectors import FaissVectors
+
+logger = logging.getLogger(__name__)
 
 _FTS_TABLE = "chunks_fts"  # rag.store.lexical's terms table
 _SHOWN = 3  # problems named in a one-line summary
@@ -195,3 +198,34 @@ def writer_active(folder: Path) -> bool:
         return False
     finally:
         os.close(fd)
+
+
+def damage_to_repair(
+    folder: Path, db_path: Path, vectors_path: Path, current: Manifest, vectors: FaissVectors
+) -> tuple[list[str], str]:
+    """What an update (``rag.store.update``) must repair in the current index: the documents
+    whose stored contents are damaged, and why the lexical index must be written again though
+    no document changed ("" when it need not); IndexCorruptError when the chunk database or the
+    vectors (``vectors``, read from ``vectors_path``) are damaged as a whole (the caller rebuilds)."""
+    problems = vector_problems(vectors_path, current, vectors)
+    if problems:
+        raise IndexCorruptError(folder, "; ".join(problems))
+    health = check_contents(db_path, current)
+    if health.file_damage:
+        raise IndexCorruptError(folder, health.summary())
+    if health.damaged_documents:
+        logger.warning(
+            "The index in %s is damaged: %s; re-reading them.",
+            folder,
+            Health(damaged_documents=health.damaged_documents).summary(),
+        )
+    if current.format_version < 2:
+        return health.damaged_documents, f"format {current.format_version} converted to format 2"
+    if health.lexical_damage:
+        logger.warning(
+            "The lexical index in %s is damaged: %s; rebuilding it from the stored terms.",
+            folder,
+            health.lexical_damage,
+        )
+        return health.damaged_documents, f"damaged lexical index rebuilt ({health.lexical_damage})"
+    return health.damaged_documents, ""

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.errors import IndexCorruptError, RagError
+from rag.errors import RagError
 from rag.records import Chunk, Document
 from rag.store.files import (
     cannot_write,
@@ -46,7 +46,7 @@ from rag.store.files import (
     remove_generation,
     write_failure,
 )
-from rag.store.health import Health, check_contents, vector_problems
+from rag.store.health import damage_to_repair
 from rag.store.lexical import (
     chunk_terms,
     convert_from_fts,
@@ -203,9 +203,11 @@ def begin_update(
         loaded = None
         if current is not None:
             check_compatible(folder, current, embedder, chunker)
+            db_path = data_file(folder, current, "chunks")
+            vectors_path = data_file(folder, current, "vectors")
             check_not_replacing(folder, current, source, diff(current, documents, keep).removed, documents)
-            loaded = FaissVectors.load(data_file(folder, current, "vectors"))  # read once: checked, then updated
-            damaged, lexical = _damaged_contents(folder, current, loaded)
+            loaded = FaissVectors.load(vectors_path)  # read once: checked here, then updated
+            damaged, lexical = damage_to_repair(folder, db_path, vectors_path, current, loaded)
         report = diff(current, documents, keep, damaged, lexical)
         for doc_id in report.kept:
             logger.warning("%s stays in the index as it was last read; index again once it can be read", doc_id)
@@ -254,12 +256,11 @@ def _next_generation(
     report: UpdateReport,
     fresh: list[Document],
     progress: bool | None = False,
-    loaded: FaissVectors | None = None,
+    current_vectors: FaissVectors | None = None,  # as already read: changed here, not read again
 ) -> Iterator[Update]:
     """The files of ``manifest``'s generation: the current ones copied, less the removed and
     changed documents; ``fresh`` documents are added through the ``Update`` yielded. Written
-    under temporary names, fsynced and renamed when the block ends, then named in ``manifest``.
-    ``loaded``: the current vectors as already read, changed here rather than read again."""
+    under temporary names, fsynced and renamed when the block ends, then named in ``manifest``."""
     names = {role: data_file_name(role, manifest.generation) for role in ("chunks", "vectors", "lexical")}
     db_tmp, vectors_tmp, lexical_tmp = (folder / f"{names[role]}.tmp" for role in ("chunks", "vectors", "lexical"))
     # A killed writer's journal would be rolled back into the fresh database.
@@ -272,7 +273,9 @@ def _next_generation(
     else:
         shutil.copyfile(folder / current.files["chunks"]["name"], db_tmp)
         db = open_for_update(db_tmp)
-        vectors = loaded if loaded is not None else FaissVectors.load(folder / current.files["vectors"]["name"])
+        vectors = current_vectors
+        if vectors is None:
+            vectors = FaissVectors.load(folder / current.files["vectors"]["name"])
 
     try:
         with db:
@@ -332,35 +335,6 @@ def diff(
     repaired = [i for i in damaged if i in wanted and i not in changed]
     unchanged = len(wanted) - len(added) - len(changed) + len(kept)
     return UpdateReport(added, changed, removed, unchanged, kept, repaired, lexical=lexical)
-
-
-def _damaged_contents(folder: Path, current: Manifest, vectors: FaissVectors) -> tuple[list[str], str]:
-    """The documents of the current index whose stored contents are damaged, and why the
-    lexical index must be written again though no document changed ("" when it need not);
-    IndexCorruptError when the chunk database or the vectors are damaged as a whole (the
-    caller rebuilds)."""
-    problems = vector_problems(data_file(folder, current, "vectors"), current, vectors)
-    if problems:
-        raise IndexCorruptError(folder, "; ".join(problems))
-    health = check_contents(data_file(folder, current, "chunks"), current)
-    if health.file_damage:
-        raise IndexCorruptError(folder, health.summary())
-    if health.damaged_documents:
-        logger.warning(
-            "The index in %s is damaged: %s; re-reading them.",
-            folder,
-            Health(damaged_documents=health.damaged_documents).summary(),
-        )
-    if current.format_version < 2:
-        return health.damaged_documents, f"format {current.format_version} converted to format 2"
-    if health.lexical_damage:
-        logger.warning(
-            "The lexical index in %s is damaged: %s; rebuilding it from the stored terms.",
-            folder,
-            health.lexical_damage,
-        )
-        return health.damaged_documents, f"damaged lexical index rebuilt ({health.lexical_damage})"
-    return health.damaged_documents, ""
 
 
 def _size_of(manifest: Manifest | None) -> int:
