@@ -327,20 +327,24 @@ def _spans(passage: str, spans: list, pairs: bool) -> list[tuple[int, ...]]:
         texts = [passage[span.start : span.end] for span in spans]
         named = [people(text, load_lexicon()) for text in texts]
         for n in range(1, len(spans)):
-            before = n - 1 if opens_with_pronoun(texts[n]) else _named_in_full_before(n, named)
-            if before is not None:
-                out.append((before, n))
+            before = {n - 1} if opens_with_pronoun(texts[n]) else _named_in_full_before(n, named)
+            out += [(k, n) for k in sorted(before)]
     return out
 
 
-def _named_in_full_before(n: int, named: list[list[str]]) -> int | None:
-    """The nearest sentence before sentence ``n`` that names in full a person sentence ``n``
-    calls by surname alone; None when it calls no one so."""
-    surnames = {name for name in named[n] if " " not in name}
-    for k in range(n - 1, -1, -1):
-        if any(" " in name and name.split()[-1] in surnames for name in named[k]):
-            return k
-    return None
+def _named_in_full_before(n: int, named: list[list[str]]) -> set[int]:
+    """For each person sentence ``n`` calls by surname alone, the nearest sentence before it
+    that names them in full (none for a person never named in full before)."""
+    found = set()
+    for surname in {name for name in named[n] if " " not in name}:
+        k = next((k for k in range(n - 1, -1, -1) if any(_is_full_name_of(name, surname) for name in named[k])), None)
+        if k is not None:
+            found.add(k)
+    return found
+
+
+def _is_full_name_of(name: str, surname: str) -> bool:
+    return " " in name and name.split()[-1] == surname
 
 
 def strict(judge: SupportJudge | None, question: str | None = None) -> StrictJudge:

@@ -82,6 +82,17 @@ def test_a_date_the_sentence_does_not_state_is_not_supported(claim):
     assert not supported(claim)
 
 
+def test_each_surname_in_a_sentence_is_read_with_the_sentence_that_names_that_person_in_full():
+    passage = (
+        "Pavel Novak, a Prague lawyer, arrived in Brno on Monday. Josef Kraus, a security analyst, came later. "
+        "The weather was fine. Kraus met Novak at the station."
+    )
+    question = "Whom did the security analyst meet at the station in Brno?"
+    # Kraus is named in full nearer, Novak further back: each surname finds its own sentence
+    assert judged(question, "Kraus met Pavel Novak, a Prague lawyer, at the station.", passage)
+    assert not judged(question, "Kraus met Pavel Novak, a Vienna lawyer, at the station.", passage)
+
+
 @pytest.mark.parametrize(
     "claim, holds",
     [
