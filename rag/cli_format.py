@@ -6,6 +6,7 @@ Plain text for a person at a terminal; ``rag ask --json`` is the form for progra
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 from rag.answer.citations import passage_on_its_page
@@ -55,7 +56,8 @@ def source_lines(answer, title: Texts | None = None, document_text: Texts | None
         lines.append(f"    {one_line(answer.closest.quote)}")
     if answer.abstained and answer.hits:
         lines.append("Closest passages searched:")
-        located = (passage_on_its_page(hit, document_text) if document_text else hit for hit in answer.hits[:CLOSEST])
+        read = functools.cache(document_text) if document_text else None  # a PDF's text once, not per passage
+        located = (passage_on_its_page(hit, read) if read else hit for hit in answer.hits[:CLOSEST])
         places = dict.fromkeys((p.source, p.start_line, p.end_line, getattr(p, "page", None)) for p in located)
         lines.extend(f"    {place(*where)}" for where in places)
     return lines

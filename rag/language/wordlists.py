@@ -1,8 +1,9 @@
 """The word lists of the analyser (``rag.language.analysis``): stop words for indexing, for
 search queries and for judging a question's meaning, and irregular English verb forms.
 
-Changing a list changes the terms an index holds: ``ANALYZER_ID`` in ``rag.language.analysis``
-must change with it, so that indexes built with the old lists are rebuilt.
+Changing ``INDEX_STOPWORDS`` or ``IRREGULAR_FORMS`` changes the terms an index holds:
+``ANALYZER_ID`` in ``rag.language.analysis`` must change with it, so that indexes built with the
+old lists are rebuilt. The other lists are read only when a question is asked.
 """
 
 from __future__ import annotations

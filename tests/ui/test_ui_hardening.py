@@ -139,6 +139,20 @@ def test_the_handler_deletes_gradios_temporary_copies_added_or_refused(app, tmp_
     assert elsewhere.exists(), "only files in Gradio's temp folder are deleted"
 
 
+def test_an_upload_over_its_limit_is_refused_by_name_without_being_read(app, monkeypatch):
+    big = app.upload_dir / "b1" / "scan.pdf"
+    big.parent.mkdir()
+    with big.open("wb") as out:
+        out.truncate(45 * 1024 * 1024)  # sparse: 45 MB that take no disk
+    small = _incoming(app, "lighthouse.md", b"The lighthouse at Port Quillan is painted green and white.")
+    read = []
+    real = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda self: read.append(self.name) or real(self))
+    notice, _, _ = app.upload([str(big), small], progress=_quiet)
+    assert "scan.pdf is 45.0 MB; the limit is 20.0 MB" in notice and "Added lighthouse.md" in notice
+    assert "scan.pdf" not in read and "lighthouse.md" in read
+
+
 @pytest.mark.slow
 def test_the_served_page_adds_a_batch_with_a_too_large_file_and_keeps_no_copies(seeds_copy, tmp_path, monkeypatch):
     from gradio_client import Client, handle_file
