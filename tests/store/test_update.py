@@ -54,6 +54,20 @@ def test_an_update_reads_the_current_vectors_once(tmp_path, monkeypatch):
     assert Index.open(tmp_path).lexical_search(["blue"], 5)
 
 
+def test_a_damaged_index_is_damaged_before_it_is_someone_else_s(tmp_path):
+    from rag.errors import IndexCorruptError
+
+    one, other = tmp_path / "one", tmp_path / "other"
+    one.mkdir(), other.mkdir()
+    update_index(tmp_path / "index", DOCS, settings(), source=one)
+    vectors = next((tmp_path / "index").glob("vectors-*.faiss"))
+    vectors.write_bytes(vectors.read_bytes() + b"x")  # not the size the manifest records
+    # Found before asking whether the documents of another folder may replace these: a
+    # damaged index is rebuilt (repair=True), whichever folder it was built from.
+    with pytest.raises(IndexCorruptError):
+        update_index(tmp_path / "index", DOCS[:1], settings(), source=other)
+
+
 def test_an_unchanged_folder_writes_nothing(tmp_path):
     update_index(tmp_path, DOCS, settings())
     before = {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()}
