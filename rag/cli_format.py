@@ -57,7 +57,7 @@ def source_lines(answer, title: Texts | None = None, document_text: Texts | None
     if answer.abstained and answer.hits:
         lines.append("Closest passages searched:")
         read = functools.cache(document_text) if document_text else None  # a PDF's text once, not per passage
-        located = (passage_on_its_page(hit, read) if read else hit for hit in answer.hits[:CLOSEST])
-        places = dict.fromkeys((p.source, p.start_line, p.end_line, getattr(p, "page", None)) for p in located)
+        located = (passage_on_its_page(hit, read) for hit in answer.hits[:CLOSEST])
+        places = dict.fromkeys((p.source, p.start_line, p.end_line, p.page) for p in located)
         lines.extend(f"    {place(*where)}" for where in places)
     return lines

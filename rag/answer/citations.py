@@ -157,11 +157,11 @@ def on_its_page(citation: Citation, text: str | None) -> Citation:
     return replace(citation, page=page, start_line=first_line, end_line=last_line)
 
 
-def passage_on_its_page(hit: Hit, document_text: Callable[[str], str | None]) -> Citation:
+def passage_on_its_page(hit: Hit, document_text: Callable[[str], str | None] | None) -> Citation:
     """A retrieved passage located as a citation is (marker 0): a PDF's on its page, its lines
     counted within that page, so that "the closest passages searched" read as its citations
-    do; any other's with the file's own lines."""
+    do; any other's (or any, without ``document_text``) with the file's own lines."""
     citation = Citation.of(0, hit.chunk)
-    if not hit.source.lower().endswith(PDF_SUFFIX):
+    if document_text is None or not hit.source.lower().endswith(PDF_SUFFIX):
         return citation
     return on_its_page(citation, document_text(hit.source))

@@ -233,7 +233,7 @@ def begin_update(
         wanted = {d.id: d for d in documents}
         fresh = [wanted[i] for i in report.added + report.changed + report.repaired]
         try:
-            with _next_generation(folder, current, manifest, report, fresh, progress, loaded) as update:
+            with _next_generation(folder, current, loaded, manifest, report, fresh, progress) as update:
                 yield update
             write_manifest(folder, manifest.to_json())
         except BaseException as error:
@@ -252,11 +252,11 @@ def begin_update(
 def _next_generation(
     folder: Path,
     current: Manifest | None,
+    current_vectors: FaissVectors | None,  # as the update's checks read them: changed here, not read again
     manifest: Manifest,
     report: UpdateReport,
     fresh: list[Document],
     progress: bool | None = False,
-    current_vectors: FaissVectors | None = None,  # as already read: changed here, not read again
 ) -> Iterator[Update]:
     """The files of ``manifest``'s generation: the current ones copied, less the removed and
     changed documents; ``fresh`` documents are added through the ``Update`` yielded. Written
@@ -274,8 +274,6 @@ def _next_generation(
         shutil.copyfile(folder / current.files["chunks"]["name"], db_tmp)
         db = open_for_update(db_tmp)
         vectors = current_vectors
-        if vectors is None:
-            vectors = FaissVectors.load(folder / current.files["vectors"]["name"])
 
     try:
         with db:
