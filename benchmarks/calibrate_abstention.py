@@ -46,12 +46,12 @@ from clapnq import EVALUATION, ROOT, Question, load
 from common import DATA, write_section
 
 from rag import Chatbot, Document
+from rag.answer.candidates import candidates_from_hits
 from rag.answer.evidence import (
     FITTED_ABSTENTION,
     AbstentionModel,
     Evidence,
     Scored,
-    candidates_from_hits,
     score_sentences,
 )
 

@@ -12,7 +12,8 @@ Every sentence of the retrieved passages is a candidate. What is measured on eac
   a word related in meaning (``rag.language.lexicon``: "freed"/"released", "captives"/"POWs") earns
   ``related_credit`` of the term's weight. A full name in the question is met by its surname
   alone ("Harold Chambers" by "Chambers": articles name a person in full once).
-* **passage coverage**: the same over the whole retrieved passage.
+* **passage coverage**: the same over the whole retrieved passage (retrieved chunks that
+  overlap or abut in their document are one passage: ``rag.answer.candidates``).
 * **missing share**: the share of the question's terms, *unweighted*, that neither the
   sentence nor its neighbours hold. Weighting by rarity makes coverage about the topic (the
   rare names that retrieval matched anyway); unweighted, the common words that say *what* is
@@ -52,14 +53,12 @@ from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from pathlib import Path
 
+from rag.answer.candidates import Candidate
 from rag.answer.definitions import defined_name, describes
 from rag.answer.quotes import ends_like_a_sentence
-from rag.ingest.sentences import split_sentences
-from rag.language.analysis import index_terms
 from rag.language.lexicon import load_lexicon
 from rag.language.questions import AnalysedQuestion, analyse_question, has_answer_type
 from rag.language.terms import TermStatistics, related_in, term_weights, variant_of
-from rag.records import Hit
 
 # The evidence weighs terms as if the index held at least this many chunks: about the size of
 # the smallest index the abstention model was fitted on (seeds/, 51 chunks). In a tinier one,
@@ -180,22 +179,6 @@ class ComposerSettings:
 
 
 @dataclass(frozen=True)
-class Candidate:
-    """One sentence of a retrieved passage, located in its source."""
-
-    hit_rank: int
-    source: str
-    text: str
-    start_char: int
-    end_char: int
-    start_line: int
-    end_line: int
-    terms: frozenset[str]
-    context_terms: frozenset[str]
-    passage_terms: frozenset[str]
-
-
-@dataclass(frozen=True)
 class Scored:
     candidate: Candidate
     score: float
@@ -206,39 +189,6 @@ class Scored:
     # It says what was asked in so many words: "314 prisoners" for "How many prisoners ...?",
     # "Kadyrov, the head of Chechnya," for "Who is Kadyrov?". Such a sentence leads the answer.
     direct: bool = False
-
-
-def candidates_from_hits(hits: Sequence[Hit], limit: int) -> list[Candidate]:
-    """The distinct sentences of the first ``limit`` hits (chunks overlap, sentences repeat)."""
-    seen: set[tuple[str, int]] = set()
-    out: list[Candidate] = []
-    for rank, hit in enumerate(hits[:limit]):
-        chunk = hit.chunk
-        spans = split_sentences(chunk.text)
-        sentence_terms = [frozenset(index_terms(chunk.text[s.start : s.end])) for s in spans]
-        passage_terms = frozenset().union(*sentence_terms) if sentence_terms else frozenset()
-        for position, span in enumerate(spans):
-            start = chunk.start_char + span.start
-            if (chunk.source, start) in seen:
-                continue
-            seen.add((chunk.source, start))
-            neighbours = sentence_terms[max(0, position - 1) : position] + sentence_terms[position + 1 : position + 2]
-            context = frozenset().union(*neighbours) if neighbours else frozenset()
-            out.append(
-                Candidate(
-                    hit_rank=rank,
-                    source=chunk.source,
-                    text=chunk.text[span.start : span.end],
-                    start_char=start,
-                    end_char=chunk.start_char + span.end,
-                    start_line=chunk.start_line + chunk.text.count("\n", 0, span.start),
-                    end_line=chunk.start_line + chunk.text.count("\n", 0, span.end),
-                    terms=sentence_terms[position],
-                    context_terms=context,
-                    passage_terms=passage_terms,
-                )
-            )
-    return out
 
 
 @dataclass(frozen=True)

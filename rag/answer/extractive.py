@@ -19,12 +19,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from rag.answer.candidates import MAX_GAP, Candidate, candidates_from_hits
 from rag.answer.citations import MARKER_RE, check_sentences, passages_of
 from rag.answer.evidence import (
-    Candidate,
     ComposerSettings,
     Scored,
-    candidates_from_hits,
     closest_worth_showing,
     score_sentences,
     should_abstain,
@@ -42,7 +41,6 @@ from rag.language.terms import TermStatistics
 from rag.records import Answer, Citation, Hit
 
 LEAD_MARGIN = 0.2  # of coverage: "Mr Costa compared Putin to Slobodan Milošević" (0.92) over 0.71
-MAX_GAP = 4  # characters between neighbouring sentences: a space, a line break, a paragraph's blank line
 # A sentence joins the answer only if it shares less than this part of its terms with each
 # sentence already chosen: more says the same thing again.
 MAX_SHARED_TERMS = 0.7

@@ -8,7 +8,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rag import Document
-from rag.answer.evidence import ComposerSettings, Scored, candidates_from_hits, score_sentences
+from rag.answer.candidates import candidates_from_hits
+from rag.answer.evidence import ComposerSettings, Scored, score_sentences
 from rag.language.analysis import index_terms
 from rag.records import Chunk, Hit
 

@@ -7,11 +7,11 @@ from __future__ import annotations
 from dataclasses import replace
 
 from rag import Chatbot, Document
+from rag.answer.candidates import candidates_from_hits
 from rag.answer.citations import split_cited_sentences
 from rag.answer.evidence import (
     AbstentionModel,
     ComposerSettings,
-    candidates_from_hits,
     closest_worth_showing,
     score_sentences,
     shape_penalty,

@@ -99,23 +99,34 @@ def test_on_the_seeds_set_what_the_server_s_model_writes_is_kept_only_where_it_h
         assert all(check.supported for check in answer.checks), answer.checks
         assert all(quote_is_verbatim_at_its_lines(c) for c in answer.citations)
     assert sum(a.abstained for a, _ in unanswerable) >= sum(e.abstained for _, e in unanswerable)
-    # Measured: 17 of the 54 keep the served model's answer, 16 of them right, and answers are
-    # right as often as the extractive composer's. llama.cpp's own arithmetic on the same GGUF
-    # writes other words than transformers' does in-process.
+    # Measured: 17 of the 54 keep the served model's answer, 16 of them right, and 29 answers
+    # are right against the extractive composer's 30 (the Kasyanov answer, as in-process).
+    # llama.cpp's own arithmetic on the same GGUF writes other words than transformers' does.
     kept = _kept_by_server(seeds_set_by_server)
     assert len(kept) >= 17, [a.raw_text for _, a in kept]
     assert sum(is_correct(p, a) for p, a in kept) >= 16
-    answerable = [(p, a, e) for p, a, e in seeds_set_by_server if p["answerable"]]
-    assert sum(is_correct(p, a) for p, a, _ in answerable) >= sum(is_correct(p, e) for p, _, e in answerable)
+    assert _right(seeds_set_by_server, "model") >= _right(seeds_set_by_server, "extractive") - 1
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="not met: 29 right against the extractive composer's 30, as in-process, docs/EVALUATION.md",
+)
+def test_on_the_seeds_set_the_server_s_model_is_right_as_often_as_the_extractive_composer(seeds_set_by_server):
+    assert _right(seeds_set_by_server, "model") >= _right(seeds_set_by_server, "extractive")
 
 
 @pytest.mark.xfail(
     strict=True,
     reason="not met yet: behind llama.cpp's server 17 of the 54 keep the model's answer, one short of a third "
-    "(in-process, 19), docs/EVALUATION.md",
+    "(in-process, 18), docs/EVALUATION.md",
 )
 def test_on_the_seeds_set_the_server_s_model_keeps_a_third_of_the_answerable_questions(seeds_set_by_server):
     assert len(_kept_by_server(seeds_set_by_server)) >= 54 / 3
+
+
+def _right(seeds_set_by_server, by: str) -> int:
+    return sum(is_correct(p, a if by == "model" else e) for p, a, e in seeds_set_by_server if p["answerable"])
 
 
 def _kept_by_server(seeds_set_by_server) -> list:

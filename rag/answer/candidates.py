@@ -1,0 +1,104 @@
+"""The candidate sentences an answer is composed from: every distinct sentence of the retrieved
+passages, with the terms of its neighbours and of its passage (``rag.answer.evidence`` weighs
+them).
+
+Retrieved chunks that overlap or abut in their document are read as one passage. Where the
+chunker cut is then no sentence's business: the cut moves with a paragraph break, a page, a
+file format or the chunk size, and a sentence at a chunk's edge would otherwise lose the
+neighbour that says who is speaking or what "it" is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from rag.ingest.sentences import split_sentences
+from rag.language.analysis import index_terms
+from rag.records import Hit
+
+# Text this close in a document is contiguous: no more than the white space between two
+# sentences lies between (a space, a line, paragraph or page break), not a line of site chrome.
+MAX_GAP = 4  # characters
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One sentence of a retrieved passage, located in its source. ``hit_rank`` is the rank of
+    the best retrieved chunk of its passage; ``context_terms`` are its neighbours' terms."""
+
+    hit_rank: int
+    source: str
+    text: str
+    start_char: int
+    end_char: int
+    start_line: int
+    end_line: int
+    terms: frozenset[str]
+    context_terms: frozenset[str]
+    passage_terms: frozenset[str]
+
+
+def candidates_from_hits(hits: Sequence[Hit], limit: int) -> list[Candidate]:
+    """The distinct sentences of the first ``limit`` hits (chunks overlap, sentences repeat).
+
+    Retrieved chunks that overlap or abut in their document are read as one passage, ranked as
+    the best of them: a sentence's neighbours and its passage are then the document's, not an
+    accident of where the chunker cut. A chunk that opens with '…," said Major General
+    Minnevaev.' follows the sentence that named him in full, and a paragraph break, a page or
+    a file format that moves the cut moves no sentence's evidence."""
+    sentences = _sentences_of(hits[:limit])
+    out: list[Candidate] = []
+    for source, start, end in _passages(hits[:limit]):
+        members = sorted(
+            (c for c in sentences if c.source == source and start <= c.start_char < end), key=lambda c: c.start_char
+        )
+        if not members:  # chunks of white space only
+            continue
+        rank = min(c.hit_rank for c in members)
+        passage_terms = frozenset().union(*(c.terms for c in members))
+        for position, candidate in enumerate(members):
+            neighbours = members[max(0, position - 1) : position] + members[position + 1 : position + 2]
+            context = frozenset().union(*(n.terms for n in neighbours))
+            out.append(replace(candidate, hit_rank=rank, context_terms=context, passage_terms=passage_terms))
+    out.sort(key=lambda c: (c.hit_rank, c.start_char))
+    return out
+
+
+def _sentences_of(hits: Sequence[Hit]) -> list[Candidate]:
+    """Each distinct sentence of ``hits``, ranked by the first hit holding it, without context."""
+    seen: set[tuple[str, int]] = set()
+    out: list[Candidate] = []
+    for rank, hit in enumerate(hits):
+        chunk = hit.chunk
+        for span in split_sentences(chunk.text):
+            start = chunk.start_char + span.start
+            if (chunk.source, start) in seen:
+                continue
+            seen.add((chunk.source, start))
+            out.append(
+                Candidate(
+                    hit_rank=rank,
+                    source=chunk.source,
+                    text=chunk.text[span.start : span.end],
+                    start_char=start,
+                    end_char=chunk.start_char + span.end,
+                    start_line=chunk.start_line + chunk.text.count("\n", 0, span.start),
+                    end_line=chunk.start_line + chunk.text.count("\n", 0, span.end),
+                    terms=frozenset(index_terms(chunk.text[span.start : span.end])),
+                    context_terms=frozenset(),
+                    passage_terms=frozenset(),
+                )
+            )
+    return out
+
+
+def _passages(hits: Sequence[Hit]) -> list[tuple[str, int, int]]:
+    """(source, start, end) of each run of retrieved chunks that overlap or abut."""
+    runs: list[tuple[str, int, int]] = []
+    for source, start, end in sorted((h.chunk.source, h.chunk.start_char, h.chunk.end_char) for h in hits):
+        if runs and runs[-1][0] == source and start <= runs[-1][2] + MAX_GAP:
+            runs[-1] = (source, runs[-1][1], max(runs[-1][2], end))
+        else:
+            runs.append((source, start, end))
+    return runs

@@ -1,0 +1,66 @@
+"""The candidate sentences of retrieved chunks: chunks that overlap or abut in their document
+are one passage, so a sentence's neighbours and passage do not depend on where the chunker cut."""
+
+from rag.answer.candidates import candidates_from_hits
+from rag.language.analysis import index_terms
+from rag.records import Chunk, Hit
+
+DOC = "Rustam Minneyev spoke on Monday. Control of the south was the aim.\nIt links Russia to Transnistria.\nMENU\nBut the talks went on."
+
+
+def _hit(start: str, end: str, source: str = "a.txt") -> Hit:
+    """The chunk of DOC from the sentence opening with ``start`` to the one ending with ``end``."""
+    first, last = DOC.index(start), DOC.index(end) + len(end)
+    line = DOC.count("\n", 0, first) + 1
+    chunk = Chunk(0, source, DOC[first:last], first, last, line, line + DOC.count("\n", first, last))
+    return Hit(chunk, score=1.0)
+
+
+def _by_text(candidates):
+    return {c.text: c for c in candidates}
+
+
+def test_a_sentence_opening_a_chunk_has_the_sentence_before_it_from_the_chunk_before():
+    top = _hit("Rustam", "aim.")
+    second = _hit("It links", "Transnistria.")
+    found = _by_text(candidates_from_hits([top, second], limit=5))
+    edge = found["It links Russia to Transnistria."]
+    assert edge.context_terms == frozenset(index_terms("Control of the south was the aim."))
+    # one passage, ranked as its best chunk, and holding the three sentences' terms
+    assert edge.hit_rank == 0
+    assert "minneyev" in edge.passage_terms
+    assert found["Control of the south was the aim."].context_terms == frozenset(
+        index_terms("Rustam Minneyev spoke on Monday. It links Russia to Transnistria.")
+    )
+
+
+def test_the_same_sentences_come_out_however_the_chunks_cut_them():
+    whole = candidates_from_hits([_hit("Rustam", "Transnistria.")], limit=5)
+    cut = candidates_from_hits([_hit("It links", "Transnistria."), _hit("Rustam", "aim.")], limit=5)
+    overlapping = candidates_from_hits([_hit("Rustam", "aim."), _hit("Control", "Transnistria.")], limit=5)
+    assert [c.text for c in whole] == [c.text for c in cut] == [c.text for c in overlapping]
+    assert whole == overlapping  # ranked 0 either way: the first chunk holds the first sentence
+    assert [(c.context_terms, c.passage_terms) for c in whole] == [(c.context_terms, c.passage_terms) for c in cut]
+    assert [c.hit_rank for c in cut] == [0, 0, 0]
+    assert [c.start_line for c in whole] == [1, 1, 2]
+
+
+def test_chunks_with_a_line_of_chrome_between_them_or_in_other_files_stay_apart():
+    before, after = _hit("It links", "Transnistria."), _hit("But the talks", "went on.")
+    found = _by_text(candidates_from_hits([before, after], limit=5))
+    assert found["But the talks went on."].context_terms == frozenset()
+    assert found["But the talks went on."].hit_rank == 1
+    assert "transnistria" not in found["But the talks went on."].passage_terms
+
+    other = _hit("Control", "aim.", source="b.txt")
+    found = _by_text(candidates_from_hits([_hit("It links", "Transnistria."), other], limit=5))
+    assert found["It links Russia to Transnistria."].context_terms == frozenset()
+    assert found["Control of the south was the aim."].hit_rank == 1
+
+
+def test_only_the_first_limit_hits_are_read():
+    hits = [_hit("Rustam", "aim."), _hit("It links", "Transnistria.")]
+    assert [c.text for c in candidates_from_hits(hits, limit=1)] == [
+        "Rustam Minneyev spoke on Monday.",
+        "Control of the south was the aim.",
+    ]
