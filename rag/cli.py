@@ -14,7 +14,7 @@ import sys
 
 import click
 
-from rag.cli_format import format_answer, source_lines
+from rag.cli_format import answer_as_json, format_answer, source_lines
 from rag.cli_options import model_options
 from rag.cli_usage import OneLineGroup, error_line, user_errors
 from rag.errors import IndexCorruptError, RagError
@@ -180,7 +180,7 @@ def ask_command(question, index_dir, folder, as_json, settings) -> None:
     bot = _open_bot(index_dir, _folder_to_index(index_dir, folder), settings)
     answer = bot.ask(question)
     if as_json:
-        click.echo(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
+        click.echo(json.dumps(answer_as_json(answer, bot.index.document_text), indent=2, ensure_ascii=False))
     else:
         click.echo(format_answer(answer, bot.title, bot.index.document_text))
 

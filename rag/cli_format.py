@@ -1,7 +1,8 @@
 """How an ``Answer`` reads in the terminal (``rag ask``, ``rag chat``): the text, then each
 citation's file, title, page and lines with its quote, or, for a refusal, what came nearest.
 
-Plain text for a person at a terminal; ``rag ask --json`` is the form for programs.
+Plain text for a person at a terminal; ``rag ask --json`` is the form for programs
+(``answer_as_json``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,19 @@ def format_answer(answer, title: Texts | None = None, document_text: Texts | Non
     that came nearest (if one came near) and names the closest passages searched, so a person
     can read them for themselves; with ``document_text``, a PDF's on its page."""
     return "\n".join([answer.text, *source_lines(answer, title, document_text)])
+
+
+def answer_as_json(answer, document_text: Texts | None = None) -> dict:
+    """``answer.to_dict()``, each retrieved passage of a PDF also located on its page: ``page``
+    and the lines within it (``page_start_line``, ``page_end_line``), as its citations are.
+    ``start_line`` and ``end_line`` stay the lines of the whole extracted text."""
+    data = answer.to_dict()
+    read = functools.cache(document_text) if document_text else None
+    for shown, hit in zip(data["hits"], answer.hits, strict=True):
+        located = passage_on_its_page(hit, read)
+        if located.page is not None:
+            shown.update(page=located.page, page_start_line=located.start_line, page_end_line=located.end_line)
+    return data
 
 
 def source_lines(answer, title: Texts | None = None, document_text: Texts | None = None) -> list[str]:

@@ -12,7 +12,7 @@ import pytest
 
 from rag import Chatbot, Citation
 from rag.answer.citations import on_its_page
-from rag.cli_format import format_answer
+from rag.cli_format import answer_as_json, format_answer
 from rag.ingest.chunking import ChunkerSettings, chunk_document
 from rag.ingest.loading import load_folder
 from rag.ingest.pdf import PAGE_BREAK, extract_pdf, read_pdf
@@ -149,6 +149,21 @@ def test_an_answer_from_a_pdf_names_the_page_in_the_terminal_and_json(pdf_bot):
     citation = answer.citations[0]
     assert f"page 1, lines {citation.start_line}-{citation.end_line}" in format_answer(answer)
     assert answer.to_dict()["citations"][0]["page"] == 1
+
+
+def test_the_json_answer_places_each_retrieved_pdf_passage_on_its_page(pdf_bot, seeds_bot, seed_pdfs):
+    answer = pdf_bot.ask("Which political and security analyst called Kadyrov's support a gamble?")
+    hits = answer_as_json(answer, pdf_bot.index.document_text)["hits"]
+    raw = {path.name: path.read_bytes() for path in seed_pdfs}
+    assert len(hits) == len(answer.hits) > 1
+    for shown, hit in zip(hits, answer.hits, strict=True):
+        assert (shown["start_line"], shown["end_line"]) == (hit.chunk.start_line, hit.chunk.end_line)
+        assert shown["page_start_line"] <= shown["page_end_line"]
+        first_words = words(hit.text.split(PAGE_BREAK)[0])[:5]
+        assert set(first_words) <= set(words(page_text(raw[hit.source], shown["page"]))), shown
+    # other formats have no pages, and their hits are as they were
+    plain = seeds_bot.ask("Which political and security analyst called Kadyrov's support a gamble?")
+    assert answer_as_json(plain, seeds_bot.index.document_text)["hits"] == plain.to_dict()["hits"]
 
 
 def test_a_refusal_names_the_closest_pdf_passages_by_page_in_the_terminal(pdf_bot, seed_pdfs):
