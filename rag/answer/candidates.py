@@ -17,8 +17,9 @@ from rag.ingest.sentences import split_sentences
 from rag.language.analysis import index_terms
 from rag.records import Hit
 
-# Text this close in a document is contiguous: no more than the white space between two
-# sentences lies between (a space, a line, paragraph or page break), not a line of site chrome.
+# Sentences, or chunks, this close in a document are contiguous: the white space between two
+# sentences fits between them (a space, a line, paragraph or page break), not a line of the
+# site chrome that the chunker leaves out of chunks.
 MAX_GAP = 4  # characters
 
 
@@ -50,9 +51,7 @@ def candidates_from_hits(hits: Sequence[Hit], limit: int) -> list[Candidate]:
     sentences = _sentences_of(hits[:limit])
     out: list[Candidate] = []
     for source, start, end in _passages(hits[:limit]):
-        members = sorted(
-            (c for c in sentences if c.source == source and start <= c.start_char < end), key=lambda c: c.start_char
-        )
+        members = _outermost([c for c in sentences if c.source == source and start <= c.start_char < end])
         if not members:  # chunks of white space only
             continue
         rank = min(c.hit_rank for c in members)
@@ -65,24 +64,38 @@ def candidates_from_hits(hits: Sequence[Hit], limit: int) -> list[Candidate]:
     return out
 
 
+def _outermost(sentences: list[Candidate]) -> list[Candidate]:
+    """``sentences`` in document order, less any that lies within another. A chunk that opens
+    mid-paragraph may split a sentence the chunk before it holds whole: a short first line
+    ("General Petrov said the troops were") reads as a heading there. The whole one stands."""
+    out: list[Candidate] = []
+    reached = -1  # the furthest end of a sentence kept so far
+    for c in sorted(sentences, key=lambda c: (c.start_char, -c.end_char)):
+        if c.end_char > reached:
+            out.append(c)
+            reached = c.end_char
+    return out
+
+
 def _sentences_of(hits: Sequence[Hit]) -> list[Candidate]:
-    """Each distinct sentence of ``hits``, ranked by the first hit holding it, without context."""
-    seen: set[tuple[str, int]] = set()
+    """Each distinct sentence of ``hits`` (as each chunk splits it), ranked by the first hit
+    holding it, without context."""
+    seen: set[tuple[str, int, int]] = set()
     out: list[Candidate] = []
     for rank, hit in enumerate(hits):
         chunk = hit.chunk
         for span in split_sentences(chunk.text):
-            start = chunk.start_char + span.start
-            if (chunk.source, start) in seen:
+            start, end = chunk.start_char + span.start, chunk.start_char + span.end
+            if (chunk.source, start, end) in seen:
                 continue
-            seen.add((chunk.source, start))
+            seen.add((chunk.source, start, end))
             out.append(
                 Candidate(
                     hit_rank=rank,
                     source=chunk.source,
                     text=chunk.text[span.start : span.end],
                     start_char=start,
-                    end_char=chunk.start_char + span.end,
+                    end_char=end,
                     start_line=chunk.start_line + chunk.text.count("\n", 0, span.start),
                     end_line=chunk.start_line + chunk.text.count("\n", 0, span.end),
                     terms=frozenset(index_terms(chunk.text[span.start : span.end])),

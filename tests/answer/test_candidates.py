@@ -64,3 +64,28 @@ def test_only_the_first_limit_hits_are_read():
         "Rustam Minneyev spoke on Monday.",
         "Control of the south was the aim.",
     ]
+
+
+WRAPPED = "The army left at dawn and the long convoy went north. General Petrov said the troops were\nMoscow bound and would not return. The bridge was closed."
+
+
+def _wrapped_hit(start: str, end: str) -> Hit:
+    first, last = WRAPPED.index(start), WRAPPED.index(end) + len(end)
+    line = WRAPPED.count("\n", 0, first) + 1
+    return Hit(Chunk(0, "w.txt", WRAPPED[first:last], first, last, line, line + WRAPPED.count("\n", first, last)), 1.0)
+
+
+def test_a_sentence_one_chunk_splits_at_a_short_first_line_is_read_whole_from_the_other():
+    # Opening a chunk, "General Petrov said the troops were" is a short first line, which reads
+    # as a heading; the chunk before holds the sentence whole, and the whole one stands.
+    whole = _wrapped_hit("The army", "return.")
+    opening = _wrapped_hit("General Petrov", "closed.")
+    for hits in ([whole, opening], [opening, whole]):
+        texts = [c.text for c in sorted(candidates_from_hits(hits, limit=5), key=lambda c: c.start_char)]
+        assert texts == [
+            "The army left at dawn and the long convoy went north.",
+            "General Petrov said the troops were\nMoscow bound and would not return.",
+            "The bridge was closed.",
+        ]
+        petrov = _by_text(candidates_from_hits(hits, limit=5))[texts[1]]
+        assert petrov.context_terms == frozenset(index_terms(f"{texts[0]} {texts[2]}"))
