@@ -247,7 +247,7 @@ class Chatbot:
             )
             if overview is not None:
                 return overview
-        return compose_extractive(question, hits, self.index, self.composer_settings)
+        return compose_extractive(question, hits, self.index, self.composer_settings, self.index.document_text)
 
     def _written(self, question: str, hits: list[Hit], history: list[Message]) -> Generator[str, None, Answer]:
         """The language model's answer, streamed as it writes it, then checked."""

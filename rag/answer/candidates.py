@@ -10,12 +10,17 @@ neighbour that says who is speaking or what "it" is.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
+from rag.answer.quotes import ends_like_a_sentence
+from rag.ingest.pdf import PAGE_BREAK, PDF_SUFFIX
 from rag.ingest.sentences import split_sentences
 from rag.language.analysis import index_terms
-from rag.records import Hit
+from rag.records import Chunk, Hit
+
+# The most of a paragraph read on from a page break (characters): about a chunk's worth.
+CONTINUATION_CHARS = 1200
 
 # Sentences, or chunks, this close in a document are contiguous: the white space between two
 # sentences fits between them (a space, a line, paragraph or page break), not a line of the
@@ -115,3 +120,60 @@ def _passages(hits: Sequence[Hit]) -> list[tuple[str, int, int]]:
         else:
             runs.append((source, start, end))
     return runs
+
+
+def page_continuations(hits: Sequence[Hit], document_text: Callable[[str], str | None]) -> list[Hit]:
+    """For each of ``hits`` that a PDF's page break cuts mid-sentence, the rest of its paragraph
+    on the next page, as a passage of its own (no retrieval ranks) that ``candidates_from_hits``
+    joins to it. A PDF's chunks never cross a page, so a paragraph running over one is otherwise
+    read in halves, and only the retrieved half counts: "... leveraging his control over the
+    predominantly Muslim republic to" without "maintain a semblance of stability ...".
+    Only sentences that end on the next page are taken, at most ``CONTINUATION_CHARS``."""
+    retrieved = {(h.chunk.source, h.chunk.start_char) for h in hits}
+    out: list[Hit] = []
+    for hit in hits:
+        chunk = hit.chunk
+        if not chunk.source.lower().endswith(PDF_SUFFIX):
+            continue
+        text = document_text(chunk.source) or ""
+        if text[chunk.start_char : chunk.end_char] != chunk.text:  # not the text the index holds
+            continue
+        start = _cut_by_a_page(chunk, text)
+        if start is None or (chunk.source, start) in retrieved:
+            continue
+        end = _paragraph_end(text, start)
+        if end is None:
+            continue
+        # from where the chunk ends, the page break with it, so that the two read as one passage
+        at = chunk.end_char
+        first_line = text.count("\n", 0, at) + 1
+        continued = Chunk(-1, chunk.source, text[at:end], at, end, first_line, first_line + text.count("\n", at, end))
+        out.append(Hit(continued, score=0.0))
+        retrieved.add((chunk.source, start))
+    return out
+
+
+def _cut_by_a_page(chunk: Chunk, text: str) -> int | None:
+    """Where ``chunk``'s paragraph goes on after it, when a page cut the chunk short: it ends
+    at the foot of a page mid-sentence, or its last sentence ran over onto the next page and
+    the paragraph goes on there (a PDF's paragraphs are parted by a line break, its wrapped
+    lines joined by a line separator). None otherwise."""
+    end = chunk.end_char
+    resumes = len(text) - len(text[end:].lstrip())
+    if resumes >= len(text):
+        return None
+    gap = text[end:resumes]
+    if PAGE_BREAK in gap:
+        return None if ends_like_a_sentence(chunk.text) else resumes
+    return resumes if PAGE_BREAK in chunk.text and "\n" not in gap else None
+
+
+def _paragraph_end(text: str, start: int) -> int | None:
+    """The end of the last whole sentence of the paragraph opening at ``start``, on its page
+    and within ``CONTINUATION_CHARS``; None when none ends there."""
+    stops = [at for at in (text.find("\n\n", start), text.find(PAGE_BREAK, start)) if at != -1]
+    limit = min([*stops, start + CONTINUATION_CHARS, len(text)])
+    spans = [
+        s for s in split_sentences(text[start:limit]) if ends_like_a_sentence(text[start + s.start : start + s.end])
+    ]
+    return start + spans[-1].end if spans else None

@@ -17,9 +17,9 @@ written, so an answer is never more fluent than its sources, and never says what
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from rag.answer.candidates import MAX_GAP, Candidate, candidates_from_hits
+from rag.answer.candidates import MAX_GAP, Candidate, candidates_from_hits, page_continuations
 from rag.answer.citations import MARKER_RE, check_sentences, passages_of
 from rag.answer.evidence import (
     ComposerSettings,
@@ -47,10 +47,19 @@ MAX_SHARED_TERMS = 0.7
 
 
 def compose_extractive(
-    question: str, hits: Sequence[Hit], stats: TermStatistics, settings: ComposerSettings | None = None
+    question: str,
+    hits: Sequence[Hit],
+    stats: TermStatistics,
+    settings: ComposerSettings | None = None,
+    document_text: Callable[[str], str | None] | None = None,
 ) -> Answer:
+    """``document_text`` (a document's indexed text by id): with it, a PDF passage that a page
+    break cuts is read on into the next page (``page_continuations``)."""
     settings = settings or ComposerSettings()
-    scored = score_sentences(question, candidates_from_hits(hits, settings.evidence_hits), stats, settings)
+    read = list(hits[: settings.evidence_hits])
+    if document_text is not None:
+        read += page_continuations(read, document_text)
+    scored = score_sentences(question, candidates_from_hits(read, len(read)), stats, settings)
     if not scored:
         return abstain(question, hits)
     if should_abstain(scored[0], settings.abstention):

@@ -1,7 +1,7 @@
 """The candidate sentences of retrieved chunks: chunks that overlap or abut in their document
 are one passage, so a sentence's neighbours and passage do not depend on where the chunker cut."""
 
-from rag.answer.candidates import candidates_from_hits
+from rag.answer.candidates import candidates_from_hits, page_continuations
 from rag.language.analysis import index_terms
 from rag.records import Chunk, Hit
 
@@ -89,3 +89,49 @@ def test_a_sentence_one_chunk_splits_at_a_short_first_line_is_read_whole_from_th
         ]
         petrov = _by_text(candidates_from_hits(hits, limit=5))[texts[1]]
         assert petrov.context_terms == frozenset(index_terms(f"{texts[0]} {texts[2]}"))
+
+
+PAGED = (
+    "Kadyrov rose after the wars. He kept the predominantly Muslim republic\u2028quiet for"
+    "\n\fthe Kremlin. This partnership\u2028let him cultivate a personality cult. And more\n"
+    "\nA new paragraph starts here."
+)
+
+
+def _paged_chunk(start: str, end: str, source: str = "a.pdf") -> Hit:
+    first, last = PAGED.index(start), PAGED.index(end) + len(end)
+    line = PAGED.count("\n", 0, first) + 1
+    return Hit(Chunk(0, source, PAGED[first:last], first, last, line, line + PAGED.count("\n", first, last)), 1.0)
+
+
+def _texts(hits) -> list[str]:
+    return [h.chunk.text for h in page_continuations(hits, {"a.pdf": PAGED, "a.txt": PAGED}.get)]
+
+
+def test_a_pdf_passage_a_page_cuts_is_read_on_to_its_paragraph_s_last_whole_sentence():
+    # cut mid-sentence at the foot of the page: read on from the page break
+    [continued] = page_continuations([_paged_chunk("Kadyrov", "quiet for")], {"a.pdf": PAGED}.get)
+    assert continued.chunk.text == "\n\fthe Kremlin. This partnership\u2028let him cultivate a personality cult."
+    assert PAGED[continued.chunk.start_char : continued.chunk.end_char] == continued.chunk.text
+    assert (continued.chunk.start_line, continued.chunk.end_line) == (1, 2)
+    # its last sentence ran over onto the next page, and the paragraph goes on there
+    assert _texts([_paged_chunk("Kadyrov", "the Kremlin.")]) == [
+        " This partnership\u2028let him cultivate a personality cult."
+    ]
+    # the two read as one passage, ranked as the retrieved chunk
+    hit = _paged_chunk("Kadyrov", "quiet for")
+    read = [hit, *page_continuations([hit], {"a.pdf": PAGED}.get)]
+    cult = _by_text(candidates_from_hits(read, len(read)))[
+        "This partnership\u2028let him cultivate a personality cult."
+    ]
+    assert cult.hit_rank == 0 and "muslim" in cult.passage_terms
+
+
+def test_only_a_pdf_passage_a_page_cut_short_is_read_on():
+    assert _texts([_paged_chunk("Kadyrov", "quiet for", source="a.txt")]) == []  # no pages
+    assert _texts([_paged_chunk("Kadyrov", "rose after the wars.")]) == []  # no page in the way
+    assert _texts([_paged_chunk("This partnership", "And more")]) == []  # its paragraph ends after it
+    retrieved = [_paged_chunk("Kadyrov", "quiet for"), _paged_chunk("the Kremlin.", "cult.")]
+    assert _texts(retrieved) == []  # the rest was retrieved too
+    stale = _paged_chunk("Kadyrov", "quiet for")
+    assert page_continuations([stale], {"a.pdf": PAGED.replace("Kadyrov", "Kadirov")}.get) == []
