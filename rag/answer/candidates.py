@@ -10,6 +10,7 @@ neighbour that says who is speaking or what "it" is.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
@@ -123,19 +124,25 @@ def _passages(hits: Sequence[Hit]) -> list[tuple[str, int, int]]:
 
 
 def page_continuations(hits: Sequence[Hit], document_text: Callable[[str], str | None]) -> list[Hit]:
-    """For each of ``hits`` that a PDF's page break cuts mid-sentence, the rest of its paragraph
-    on the next page, as a passage of its own (no retrieval ranks) that ``candidates_from_hits``
-    joins to it. A PDF's chunks never cross a page, so a paragraph running over one is otherwise
-    read in halves, and only the retrieved half counts: "... leveraging his control over the
-    predominantly Muslim republic to" without "maintain a semblance of stability ...".
-    Only sentences that end on the next page are taken, at most ``CONTINUATION_CHARS``."""
+    """For each of ``hits`` that a page of its PDF cut short, the rest of its paragraph on the
+    next page, as a passage of its own (no retrieval ranks) that ``candidates_from_hits`` joins
+    to it, and so to any retrieved chunk that it reaches. A PDF's chunks never cross a page, so
+    a paragraph running over one is otherwise read in halves, and only the retrieved half
+    counts: "... the predominantly Muslim republic to maintain a semblance of stability" without
+    "This partnership ... let him cultivate a personality cult" after it. Only whole sentences
+    are taken, up to the paragraph's end on that page and at most ``CONTINUATION_CHARS``."""
     retrieved = {(h.chunk.source, h.chunk.start_char) for h in hits}
+    texts: dict[str, str] = {}
     out: list[Hit] = []
     for hit in hits:
         chunk = hit.chunk
         if not chunk.source.lower().endswith(PDF_SUFFIX):
             continue
-        text = document_text(chunk.source) or ""
+        if PAGE_BREAK not in chunk.text and ends_like_a_sentence(chunk.text):
+            continue  # neither ends at a page's foot mid-sentence nor runs over onto the next
+        if chunk.source not in texts:
+            texts[chunk.source] = document_text(chunk.source) or ""
+        text = texts[chunk.source]
         if text[chunk.start_char : chunk.end_char] != chunk.text:  # not the text the index holds
             continue
         start = _cut_by_a_page(chunk, text)
@@ -153,13 +160,17 @@ def page_continuations(hits: Sequence[Hit], document_text: Callable[[str], str |
     return out
 
 
+_SPACE_RE = re.compile(r"\s*")
+
+
 def _cut_by_a_page(chunk: Chunk, text: str) -> int | None:
     """Where ``chunk``'s paragraph goes on after it, when a page cut the chunk short: it ends
     at the foot of a page mid-sentence, or its last sentence ran over onto the next page and
-    the paragraph goes on there (a PDF's paragraphs are parted by a line break, its wrapped
-    lines joined by a line separator). None otherwise."""
+    the paragraph goes on there. None otherwise. In a PDF's text a blank line parts paragraphs,
+    a single line break moves up the page (the next column, a box), and a line separator joins
+    a paragraph's wrapped lines."""
     end = chunk.end_char
-    resumes = len(text) - len(text[end:].lstrip())
+    resumes = _SPACE_RE.match(text, end).end()
     if resumes >= len(text):
         return None
     gap = text[end:resumes]
@@ -169,11 +180,17 @@ def _cut_by_a_page(chunk: Chunk, text: str) -> int | None:
 
 
 def _paragraph_end(text: str, start: int) -> int | None:
-    """The end of the last whole sentence of the paragraph opening at ``start``, on its page
-    and within ``CONTINUATION_CHARS``; None when none ends there."""
-    stops = [at for at in (text.find("\n\n", start), text.find(PAGE_BREAK, start)) if at != -1]
-    limit = min([*stops, start + CONTINUATION_CHARS, len(text)])
-    spans = [
-        s for s in split_sentences(text[start:limit]) if ends_like_a_sentence(text[start + s.start : start + s.end])
+    """The end of the last whole sentence of the paragraph going on at ``start``, before any
+    line break (a paragraph's end, a column's, the page's) and within ``CONTINUATION_CHARS``;
+    None when none ends there. The sentences are split past that limit, breaks read as spaces,
+    so that one running over it ("... led by Mr." before "Putin himself" on the page after) is
+    not taken for whole."""
+    line_break = text.find("\n", start)
+    limit = min(line_break if line_break != -1 else len(text), start + CONTINUATION_CHARS)
+    window = re.sub("[\n\f]", " ", text[start : start + 2 * CONTINUATION_CHARS])
+    ends = [
+        start + s.end
+        for s in split_sentences(window)
+        if start + s.end <= limit and ends_like_a_sentence(window[s.start : s.end])
     ]
-    return start + spans[-1].end if spans else None
+    return ends[-1] if ends else None

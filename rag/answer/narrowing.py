@@ -3,7 +3,8 @@ the extractive composer would quote, each as a numbered passage of its own
 (``GenerationSettings.evidence == "sentences"``).
 
 Each sentence becomes a ``Hit`` on the chunk it was cut from, its text and offsets narrowed to
-the sentence, and is shown under rules that ask for its fact in its words
+the sentence (a PDF's sentence that the composer read on into the next page, beyond every
+retrieved chunk, a passage of its own), and is shown under rules that ask for its fact in its words
 (``rag.answer.prompting.SENTENCES_SYSTEM_PROMPT``). Marker ``[n]`` then points at sentence
 n's whole chunk: the checks (unchanged) judge and cite against the same verbatim chunk text as
 with whole passages. When the composer refuses there is nothing to quote, and the model is not
@@ -19,7 +20,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from rag.answer.prompting import ModelPrompt
-from rag.records import Answer, Citation, Hit
+from rag.ingest.pdf import PDF_SUFFIX
+from rag.records import Answer, Chunk, Citation, Hit
 
 
 def quoted_sentences(extractive: Answer, hits: Sequence[Hit]) -> list[Hit]:
@@ -31,8 +33,25 @@ def quoted_sentences(extractive: Answer, hits: Sequence[Hit]) -> list[Hit]:
     return [hit for hit in narrowed if hit is not None]
 
 
+def _quoted_alone(citation: Citation) -> Hit:
+    """A quote no retrieved passage holds, as a passage of its own: a PDF's paragraph read on
+    from a retrieved passage into the next page (``rag.answer.candidates.page_continuations``)."""
+    chunk = Chunk(
+        -1,
+        citation.source,
+        citation.quote,
+        citation.start_char,
+        citation.end_char,
+        citation.start_line,
+        citation.end_line,
+    )
+    return Hit(chunk, score=0.0)
+
+
 def _narrowed(citation: Citation, hits: Sequence[Hit]) -> Hit | None:
-    """The first retrieved hit holding ``citation``'s quote, cut down to that quote."""
+    """The first retrieved hit holding ``citation``'s quote, cut down to that quote; a PDF's
+    quote alone when its place lies beyond every retrieved hit (read on from one into the next
+    page); None when a hit holds its place with other text (not the quote: the index changed)."""
     for hit in hits:
         chunk = hit.chunk
         if chunk.source != citation.source:
@@ -52,7 +71,13 @@ def _narrowed(citation: Citation, hits: Sequence[Hit]) -> Hit | None:
             end_line=citation.end_line,
         )
         return replace(hit, chunk=narrowed)
-    return None
+    if not citation.source.lower().endswith(PDF_SUFFIX) or any(_holds_place(hit.chunk, citation) for hit in hits):
+        return None
+    return _quoted_alone(citation)
+
+
+def _holds_place(chunk: Chunk, citation: Citation) -> bool:
+    return chunk.source == citation.source and chunk.start_char <= citation.start_char < chunk.end_char
 
 
 def checked_on_whole_chunks(prompt: ModelPrompt, hits: Sequence[Hit]) -> ModelPrompt:

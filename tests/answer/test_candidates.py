@@ -1,9 +1,12 @@
 """The candidate sentences of retrieved chunks: chunks that overlap or abut in their document
 are one passage, so a sentence's neighbours and passage do not depend on where the chunker cut."""
 
-from rag.answer.candidates import candidates_from_hits, page_continuations
+from rag.answer.candidates import CONTINUATION_CHARS, candidates_from_hits, page_continuations
+from rag.answer.evidence import AbstentionModel, ComposerSettings
+from rag.answer.extractive import compose_extractive
 from rag.language.analysis import index_terms
 from rag.records import Chunk, Hit
+from tests.answer.corpus import PassageStatistics
 
 DOC = "Rustam Minneyev spoke on Monday. Control of the south was the aim.\nIt links Russia to Transnistria.\nMENU\nBut the talks went on."
 
@@ -130,8 +133,42 @@ def test_a_pdf_passage_a_page_cuts_is_read_on_to_its_paragraph_s_last_whole_sent
 def test_only_a_pdf_passage_a_page_cut_short_is_read_on():
     assert _texts([_paged_chunk("Kadyrov", "quiet for", source="a.txt")]) == []  # no pages
     assert _texts([_paged_chunk("Kadyrov", "rose after the wars.")]) == []  # no page in the way
-    assert _texts([_paged_chunk("This partnership", "And more")]) == []  # its paragraph ends after it
+    assert _texts([_paged_chunk("He kept", "And more")]) == []  # its paragraph ends after it
     retrieved = [_paged_chunk("Kadyrov", "quiet for"), _paged_chunk("the Kremlin.", "cult.")]
     assert _texts(retrieved) == []  # the rest was retrieved too
     stale = _paged_chunk("Kadyrov", "quiet for")
     assert page_continuations([stale], {"a.pdf": PAGED.replace("Kadyrov", "Kadirov")}.get) == []
+
+
+def _continued(text: str, cut: str) -> str:
+    """The continuation of a PDF chunk running from the start of ``text`` to ``cut``'s end."""
+    end = text.index(cut) + len(cut)
+    chunk = Chunk(0, "a.pdf", text[:end], 0, end, 1, 1 + text.count("\n", 0, end))
+    return "".join(h.chunk.text for h in page_continuations([Hit(chunk, 1.0)], {"a.pdf": text}.get))
+
+
+def test_a_continuation_takes_only_whole_sentences_of_its_paragraph_on_that_page():
+    # a sentence running over onto a third page is not whole on the second
+    assert _continued("It began\n\fhere. The talks were led by Mr.\n\fPutin himself.", "began") == "\n\fhere."
+    # a single line break moves up the page (a column, a box): the paragraph ended there
+    boxed = "It began\n\fhere. It ended there.\nSIDEBAR: Chechnya facts. Population is 1.5 million."
+    assert _continued(boxed, "began") == "\n\fhere. It ended there."
+    # at most CONTINUATION_CHARS of it, and no sentence cut at that limit
+    long = "It began\n\f" + " ".join(f"Sentence number {n} says one more thing." for n in range(200))
+    read = _continued(long, "began")
+    assert 0 < len(read) - len("\n\f") <= CONTINUATION_CHARS and read.endswith("one more thing.")
+    assert len(read) > CONTINUATION_CHARS - 50
+
+
+def test_the_composer_reads_on_into_the_next_page_and_keeps_the_retrieved_hits_as_they_were():
+    hit = _paged_chunk("Kadyrov", "quiet for")
+    question = "Which personality cult did the partnership let Kadyrov cultivate?"
+    read_all = ComposerSettings(abstention=AbstentionModel(threshold=0.0))  # what is read, not whether it answers
+    stats = PassageStatistics([_paged_chunk("Kadyrov", "cult.")], 60)  # the index knows both pages' words
+    answer = compose_extractive(question, [hit], stats, read_all, document_text={"a.pdf": PAGED}.get)
+    assert answer.hits == [hit]
+    cited = [c for c in answer.citations if "personality cult" in c.quote]
+    assert cited and all(PAGED[c.start_char : c.end_char] == c.quote for c in cited)
+    # without the documents' text, the passage is read as retrieved
+    alone = compose_extractive(question, [hit], stats, read_all)
+    assert not any("personality cult" in c.quote for c in alone.citations)

@@ -4,6 +4,8 @@ offsets in the chunk it came from, and is not asked at all when the composer ref
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from rag import Chatbot, RagError
@@ -82,6 +84,22 @@ def test_a_refusal_or_a_quote_no_hit_holds_gives_nothing():
     assert quoted_sentences(extractive(citation(1, "Talks were held.", source="b.txt")), HITS) == []
     moved = Citation(1, "a.txt", 3, 3, "Talks were held!", 100, 116)  # not the chunk's text there
     assert quoted_sentences(extractive(moved), HITS) == []
+
+
+def test_a_pdf_quote_read_on_beyond_every_retrieved_hit_is_given_alone():
+    # the composer reads a PDF passage that a page cuts short on into the next page
+    on_next_page = Citation(1, "a.pdf", 9, 9, "This partnership let him rise.", 400, 430)
+    [alone] = quoted_sentences(extractive(on_next_page), HITS)
+    assert (alone.source, alone.text, alone.chunk.start_char, alone.chunk.end_char) == (
+        "a.pdf",
+        "This partnership let him rise.",
+        400,
+        430,
+    )
+    assert alone.chunk.id not in {hit.chunk.id for hit in HITS}  # its checks read it alone
+    # a retrieved PDF passage holding that place with other text: the index changed
+    held = Hit(replace(CHUNK, source="a.pdf", start_char=390, end_char=440, text="x" * 50), 0.7)
+    assert quoted_sentences(extractive(on_next_page), [held]) == []
 
 
 def test_an_unknown_evidence_kind_is_refused_with_the_choices():
