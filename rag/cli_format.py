@@ -29,14 +29,19 @@ def format_answer(answer, title: Texts | None = None, document_text: Texts | Non
 
 def answer_as_json(answer, document_text: Texts | None = None) -> dict:
     """``answer.to_dict()``, each retrieved passage of a PDF also located on its page: ``page``
-    and the lines within it (``page_start_line``, ``page_end_line``), as its citations are.
-    ``start_line`` and ``end_line`` stay the lines of the whole extracted text."""
+    and the lines within it (``page_start_line``, ``page_end_line``), as its citations are;
+    None for a passage of a format without pages, as a citation's ``page`` is. ``start_line``
+    and ``end_line`` stay the lines of the whole extracted text."""
     data = answer.to_dict()
     read = functools.cache(document_text) if document_text else None
     for shown, hit in zip(data["hits"], answer.hits, strict=True):
         located = passage_on_its_page(hit, read)
-        if located.page is not None:
-            shown.update(page=located.page, page_start_line=located.start_line, page_end_line=located.end_line)
+        paged = located.page is not None
+        shown.update(
+            page=located.page,
+            page_start_line=located.start_line if paged else None,
+            page_end_line=located.end_line if paged else None,
+        )
     return data
 
 

@@ -161,9 +161,12 @@ def test_the_json_answer_places_each_retrieved_pdf_passage_on_its_page(pdf_bot, 
         assert shown["page_start_line"] <= shown["page_end_line"]
         first_words = words(hit.text.split(PAGE_BREAK)[0])[:5]
         assert set(first_words) <= set(words(page_text(raw[hit.source], shown["page"]))), shown
-    # other formats have no pages, and their hits are as they were
+    # other formats have no pages: the same keys, empty, and their hits otherwise as they were
     plain = seeds_bot.ask("Which political and security analyst called Kadyrov's support a gamble?")
-    assert answer_as_json(plain, seeds_bot.index.document_text)["hits"] == plain.to_dict()["hits"]
+    no_page = {"page": None, "page_start_line": None, "page_end_line": None}
+    assert answer_as_json(plain, seeds_bot.index.document_text)["hits"] == [
+        {**hit, **no_page} for hit in plain.to_dict()["hits"]
+    ]
 
 
 def test_a_refusal_names_the_closest_pdf_passages_by_page_in_the_terminal(pdf_bot, seed_pdfs):
