@@ -11,7 +11,7 @@ import functools
 from collections.abc import Callable
 
 from rag.answer.citations import passage_on_its_page
-from rag.records import line_span, one_line, titled
+from rag.records import Citation, line_span, one_line, titled
 
 CLOSEST = 3  # passages named under a refusal
 
@@ -33,9 +33,7 @@ def answer_as_json(answer, document_text: Texts | None = None) -> dict:
     None for a passage of a format without pages, as a citation's ``page`` is. ``start_line``
     and ``end_line`` stay the lines of the whole extracted text."""
     data = answer.to_dict()
-    read = functools.cache(document_text) if document_text else None
-    for shown, hit in zip(data["hits"], answer.hits, strict=True):
-        located = passage_on_its_page(hit, read)
+    for shown, located in zip(data["hits"], _on_their_pages(answer.hits, document_text), strict=True):
         paged = located.page is not None
         shown.update(
             page=located.page,
@@ -75,8 +73,14 @@ def source_lines(answer, title: Texts | None = None, document_text: Texts | None
         lines.append(f"    {one_line(answer.closest.quote)}")
     if answer.abstained and answer.hits:
         lines.append("Closest passages searched:")
-        read = functools.cache(document_text) if document_text else None  # a PDF's text once, not per passage
-        located = (passage_on_its_page(hit, read) for hit in answer.hits[:CLOSEST])
+        located = _on_their_pages(answer.hits[:CLOSEST], document_text)
         places = dict.fromkeys((p.source, p.start_line, p.end_line, p.page) for p in located)
         lines.extend(f"    {place(*where)}" for where in places)
     return lines
+
+
+def _on_their_pages(hits, document_text: Texts | None) -> list[Citation]:
+    """Each of ``hits`` located as a citation, a PDF's on its page (``passage_on_its_page``),
+    each document's text read once, not once per passage."""
+    read = functools.cache(document_text) if document_text else None
+    return [passage_on_its_page(hit, read) for hit in hits]

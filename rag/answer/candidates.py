@@ -153,8 +153,9 @@ def page_continuations(hits: Sequence[Hit], document_text: Callable[[str], str |
             continue
         # from where the chunk ends, the page break with it, so that the two read as one passage
         at = chunk.end_char
-        first_line = text.count("\n", 0, at) + 1
-        continued = Chunk(-1, chunk.source, text[at:end], at, end, first_line, first_line + text.count("\n", at, end))
+        continued = Chunk(
+            -1, chunk.source, text[at:end], at, end, chunk.end_line, chunk.end_line + text.count("\n", at, end)
+        )
         out.append(Hit(continued, score=0.0))
         retrieved.add((chunk.source, start))
     return out
