@@ -14,7 +14,8 @@ supports the claim only when
 * every number the claim states is in one of its sentences, counting the same thing: "20
   Chechen soldiers" is supported by "20 Chechen soldiers were included", "20 prisoners" is
   not (the words right after a number, up to a function word, say what it counts; the words
-  of one count must all be among the other's, ``Figure.found_in``);
+  of one count must all be among the other's, and what the claim's counts must be said in the
+  span: "150 soldiers" does not support "150 Chechen soldiers", ``Figure.found_in``);
 * every date it states (a year, a capitalised month or day, a day of a month) is in it;
 * every name it states is in it (by its last word: "Chambers" for "Harold Chambers"); names
   and dates the question itself gives are what is asked about, and need not be (a person
@@ -33,7 +34,8 @@ frame a model puts around it ("The article mentions that ..."), and, when the qu
 known, what it adds to the question must be in the span: a claim that restates the question
 ("The news agency interviewed Kadyrov in February 2023.") is no answer. A claim of fewer than
 ``MIN_CLAIM_TERMS`` distinct terms ("Sverdlikovo, Ukraine") is judged with its question in
-front of it; without a question it is supported by nothing.
+front of it, and a bare number in it counts what a "how many" question counts ("20." answers
+how many Chechen soldiers); without a question it is supported by nothing.
 
 Trade-offs: English only, by the patterns of ``rag.language.patterns``. A faithful sentence
 that joins two sentences of the sources ("20 Chechen soldiers were among the 314 prisoners"),
@@ -50,7 +52,7 @@ from rag.answer.citations import LexicalJudge, SupportJudge
 from rag.answer.naming import name_key, named_in_other_words, names_in, same_people, titles_kept
 from rag.answer.quotes import opens_with_pronoun
 from rag.ingest.sentences import split_sentences
-from rag.language.analysis import QUESTION_STOPWORDS, index_terms, stem_all, words
+from rag.language.analysis import QUESTION_STOPWORDS, index_terms, question_words, stem_all, words
 from rag.language.lexicon import load_lexicon
 from rag.language.patterns import (
     DATE_RE,
@@ -64,7 +66,7 @@ from rag.language.patterns import (
     YEAR_RE,
     word_list,
 )
-from rag.language.questions import COUNTED_WORDS, capitalised_runs, people
+from rag.language.questions import COUNTED_WORDS, capitalised_runs, counted_terms, people
 from rag.language.terms import variant_of
 
 # Number words written as figures, so that "twenty soldiers" is "20 soldiers". "one" is left
@@ -92,11 +94,20 @@ class Figure:
     value: str
     counted: frozenset[str]
 
-    def found_in(self, figures: tuple[Figure, ...]) -> bool:
+    def found_in(self, figures: tuple[Figure, ...], terms: frozenset[str]) -> bool:
         """Whether ``figures`` hold this number counting the same thing: the words of one
         counted thing all among the other's ("20 soldiers" and "20 Chechen soldiers", "314
-        prisoners exchanged" and "314 prisoners"), or neither saying what it counts."""
-        return any(other.value == self.value and _same_thing(self.counted, other.counted) for other in figures)
+        prisoners exchanged" and "314 prisoners"), or neither saying what it counts. What this
+        one counts must also be said in ``terms``, the supporting sentences' own: "150 Chechen
+        soldiers" is not supported by "150 soldiers and seven civilians were released", which
+        counts soldiers of no stated kind."""
+        return all(variant_of(term, terms) for term in self.counted) and any(
+            other.value == self.value and _same_thing(self.counted, other.counted) for other in figures
+        )
+
+    def counting(self, counted: frozenset[str]) -> Figure:
+        """This number counting ``counted`` when it does not say what it counts."""
+        return self if self.counted else replace(self, counted=counted)
 
 
 def _same_thing(a: frozenset[str], b: frozenset[str]) -> bool:
@@ -255,7 +266,7 @@ def holds(claim: Statement, span: list[Statement], asked: Statement | None = Non
     given_names = asked.names if asked else frozenset()
     given_dates = asked.dates if asked else frozenset()
     return (
-        all(figure.found_in(figures) for figure in claim.figures)
+        all(figure.found_in(figures, terms) for figure in claim.figures)
         and claim.dates <= dates | given_dates
         and all(variant_of(name, terms | speakers | given_names) for name in claim.names)
         and all(variant_of(speaker, speakers) for speaker in claim.speakers)
@@ -277,6 +288,9 @@ class StrictJudge:
         self.question = question
         self.asked = frozenset(index_terms(question)) if question else frozenset()
         self.asked_statement = statement_of(question) if question else None
+        # What a "how many" question counts: what a bare number answering it counts ("20."
+        # answers how many Chechen soldiers).
+        self.counted = frozenset(counted_terms(question)) if question else frozenset()
 
     def support(self, claim: str, passage: str) -> float:
         return self.best_span(claim, passage).score
@@ -296,7 +310,10 @@ class StrictJudge:
         if len(stated.terms) < MIN_CLAIM_TERMS:
             if not self.asked:
                 return SupportSpan(0.0)
-            judged = f"{self.question} {claim}"  # "Sverdlikovo." answers only with its question
+            # "Sverdlikovo." answers only with its question: the words that carry its meaning
+            # ("How many ... did ... say" are only the asking)
+            judged = f"{' '.join(question_words(self.question))} {claim}"
+            stated = replace(stated, figures=tuple(f.counting(self.counted) for f in stated.figures))
         given = _given_to(claim, self.question, self.asked_statement) if self.question else None
         spans = split_sentences(passage)
         statements = [statement_of(passage[s.start : s.end], passage[: s.start]) for s in spans]

@@ -310,6 +310,40 @@ def test_a_short_answer_is_judged_with_its_question():
     assert not supported("Sverdlikovo, Ukraine", CAPTIVE), "without the question it states nothing to check"
 
 
+RELEASED = (
+    "The February 5 exchange included 314 prisoners (157 from each side). According to Ukrainian media "
+    "reports, 150 soldiers and seven civilians were among those released from Russian captivity."
+)
+
+
+@pytest.mark.parametrize(
+    "claim, holds",
+    [
+        ("150 soldiers were released from Russian captivity.", True),
+        ("150 Chechen soldiers were released from Russian captivity.", False),  # it counts soldiers of no kind
+        ("The exchange included 314 prisoners exchanged.", True),  # "exchange" is said in the sentence
+    ],
+)
+def test_what_a_number_counts_must_be_said_in_its_own_sentence(claim, holds):
+    assert supported(claim, EXCHANGE + " " + RELEASED) is holds
+
+
+@pytest.mark.parametrize(
+    "answer, holds",
+    [
+        ("20.", True),
+        ("The answer is: 20.", True),
+        ("20 soldiers", True),
+        ("150", False),  # 150 counts soldiers, not Chechen soldiers
+        ("314", False),  # 314 counts prisoners
+        ("21", False),
+    ],
+)
+def test_a_bare_number_answering_how_many_counts_what_the_question_counts(answer, holds):
+    question = "How many Chechen soldiers did Kadyrov say were included in the February 5 exchange?"
+    assert judged(question, answer, PASSAGE + " " + RELEASED) is holds
+
+
 def test_a_sentence_that_calls_by_surname_a_person_named_in_full_before_is_read_with_that_one():
     question = "Which Masaryk University security analyst warned of the possible use of weapons of mass destruction?"
     claim = "The Masaryk University security analyst, Josef Kraus, warned of the possible use of weapons of mass destruction."
