@@ -4,8 +4,9 @@ what the passages it cites say?
 ``split_cited_sentences`` reads an answer into sentences with their markers (a marker written
 after the full stop, "... in 2024. [1]", belongs to the sentence before it). A ``SupportJudge``
 scores how well a passage supports a claim; ``LexicalJudge`` needs no weights: the share of
-the claim's content words (stemmed) found in the passage, halved when the claim states a
-number the passage does not, since invented figures are the commonest unsupported claim.
+the claim's content words (stemmed; its frame, "The answer is:", left out) found in the
+passage, halved when the claim states a number the passage does not, since invented figures
+are the commonest unsupported claim.
 Scores from different judges are not comparable; each judge has its own threshold.
 
 ``with_pages`` is where a citation of a paged document (a PDF, whose text has a form feed at
@@ -25,6 +26,7 @@ from typing import Protocol
 from rag.ingest.pdf import PAGE_BREAK, PDF_SUFFIX, WRAP
 from rag.ingest.sentences import split_sentences
 from rag.language.analysis import index_terms
+from rag.language.patterns import FRAME_RE
 from rag.records import Answer, Citation, Hit, SentenceCheck
 
 MARKER_RE = re.compile(r"\[(\d{1,3})\]")
@@ -63,7 +65,7 @@ class LexicalJudge:
     threshold = 0.6
 
     def support(self, claim: str, passage: str) -> float:
-        claim_terms = set(index_terms(claim))
+        claim_terms = set(index_terms(FRAME_RE.sub("", claim, count=1)))  # "The answer is: 20." states 20
         if not claim_terms:
             return 1.0
         passage_terms = set(index_terms(passage))

@@ -192,6 +192,12 @@ def test_a_frame_about_the_documents_is_not_part_of_the_claim(claim):
     span = StrictJudge().best_span(claim, PASSAGE)
     assert span.score == 1.0  # "article", "sources", "answer" need no support
     assert PASSAGE[span.start : span.end].startswith("The February 5 exchange included 314 prisoners")
+    assert LexicalJudge().support(claim, PASSAGE) == 1.0  # the word count reads the claim alike
+
+
+def test_the_word_count_reads_a_framed_bare_answer_as_its_figure():
+    assert LexicalJudge().support("The answer is: 314.", PASSAGE) == 1.0
+    assert LexicalJudge().support("The answer is: 315.", PASSAGE) == 0.0  # a figure the passage lacks
 
 
 @pytest.mark.parametrize(
