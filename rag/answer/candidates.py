@@ -31,19 +31,39 @@ MAX_GAP = 4  # characters
 
 @dataclass(frozen=True)
 class Candidate:
-    """One sentence of a retrieved passage, located in its source. ``hit_rank`` is the rank of
-    the best retrieved chunk of its passage; ``context_terms`` are its neighbours' terms."""
+    """One sentence of a retrieved passage: ``span``, the sentence located in its source as a
+    chunk is (its id the chunk it was cut from). ``hit_rank`` is the rank of the best retrieved
+    chunk of its passage; ``context_terms`` are its neighbours' terms."""
 
     hit_rank: int
-    source: str
-    text: str
-    start_char: int
-    end_char: int
-    start_line: int
-    end_line: int
+    span: Chunk
     terms: frozenset[str]
-    context_terms: frozenset[str]
-    passage_terms: frozenset[str]
+    context_terms: frozenset[str] = frozenset()
+    passage_terms: frozenset[str] = frozenset()
+
+    @property
+    def source(self) -> str:
+        return self.span.source
+
+    @property
+    def text(self) -> str:
+        return self.span.text
+
+    @property
+    def start_char(self) -> int:
+        return self.span.start_char
+
+    @property
+    def end_char(self) -> int:
+        return self.span.end_char
+
+    @property
+    def start_line(self) -> int:
+        return self.span.start_line
+
+    @property
+    def end_line(self) -> int:
+        return self.span.end_line
 
 
 def candidates_from_hits(hits: Sequence[Hit], limit: int) -> list[Candidate]:
@@ -95,20 +115,11 @@ def _sentences_of(hits: Sequence[Hit]) -> list[Candidate]:
             if (chunk.source, start, end) in seen:
                 continue
             seen.add((chunk.source, start, end))
-            out.append(
-                Candidate(
-                    hit_rank=rank,
-                    source=chunk.source,
-                    text=chunk.text[span.start : span.end],
-                    start_char=start,
-                    end_char=end,
-                    start_line=chunk.start_line + chunk.text.count("\n", 0, span.start),
-                    end_line=chunk.start_line + chunk.text.count("\n", 0, span.end),
-                    terms=frozenset(index_terms(chunk.text[span.start : span.end])),
-                    context_terms=frozenset(),
-                    passage_terms=frozenset(),
-                )
-            )
+            text = chunk.text[span.start : span.end]
+            first_line = chunk.start_line + chunk.text.count("\n", 0, span.start)
+            last_line = first_line + text.count("\n")
+            sentence = Chunk(chunk.id, chunk.source, text, start, end, first_line, last_line)
+            out.append(Candidate(rank, sentence, frozenset(index_terms(text))))
     return out
 
 
