@@ -4,7 +4,10 @@ Markers that point at no passage are removed. Every sentence is judged, by the s
 ``rag.answer.support`` (names, numbers, dates and speakers in the same relation as in one
 supporting sentence), against the passages it cites; a sentence without a marker, or whose
 marker does not hold, is attributed to the passage sentence that supports it
-(``rag.answer.attribution``), and one nothing supports is dropped. "Too little" survives when
+(``rag.answer.attribution``). One nothing supports is cut to the claims inside it
+(``rag.answer.clauses``: without the clause it was embroidered with, or its coordinated
+clauses one by one), and what a passage supports of them is shown, if it still speaks of what
+was asked; else the sentence is dropped. "Too little" survives when
 fewer than ``GenerationSettings.min_supported_share`` (half) of the sentences are kept, or
 none: the model was then not answering from the passages, and the answer is the extractive
 one instead, with ``Answer.fallback_reason`` saying why. A refusal gives way to the extractive
@@ -31,6 +34,7 @@ from rag.answer.citations import (
     remove_invalid_markers,
     strip_markers,
 )
+from rag.answer.clauses import coordinated_clauses, without_non_restrictive
 from rag.answer.prompting import GenerationSettings, ModelPrompt
 from rag.answer.quotes import ends_like_a_sentence, opens_with_pronoun
 from rag.answer.refusal import REFUSAL
@@ -128,22 +132,52 @@ def _kept_sentences(
             continue  # said again: a model looping, which says nothing more
         if check.supported:
             markers = [numbered.marker(("passage", m), Citation.of(0, passages[m - 1].chunk)) for m in check.markers]
-            score = check.score
+            shown = [(check.sentence, markers, check.score)]
         else:
-            found = attribute(check.sentence, passages, judge)
-            if found is None:
-                continue
-            citation, score = found
-            markers = [numbered.marker((citation.source, citation.start_char, citation.end_char), citation)]
+            shown = [
+                (claim, [numbered.marker((c.source, c.start_char, c.end_char), c)], score)
+                for claim, c, score in _attributed(check.sentence, passages, judge)
+            ]
+        if shown:
+            kept_numbers.add(number)
         # As shown: its markers renumbered, and the judge's word on what they cite.
-        kept_numbers.add(number)
-        kept.append(
-            (
-                SentenceCheck(check.sentence, tuple(markers), True, score),
-                f"{check.sentence} " + "".join(f"[{m}]" for m in markers),
-            )
-        )
+        for sentence, markers, score in shown:
+            shown_text = f"{sentence} " + "".join(f"[{m}]" for m in markers)
+            kept.append((SentenceCheck(sentence, tuple(markers), True, score), shown_text))
     return kept, numbered.citations
+
+
+def _attributed(sentence: str, passages: Sequence[Hit], judge: StrictJudge) -> list[tuple[str, Citation, float]]:
+    """``sentence`` with the citation of the span that supports it; else the claims inside it
+    that a span supports (``rag.answer.clauses``): itself without the clause a small model
+    embroidered it with, or else each of its coordinated clauses that holds. Empty: none does."""
+    found = attribute(sentence, passages, judge)
+    if found is not None:
+        return [(sentence, *found)]
+    whole = _first_attributed([without_non_restrictive(sentence)], sentence, passages, judge)
+    if whole is not None:
+        return [whole]
+    clauses = coordinated_clauses(sentence)
+    if len(clauses) == 1:
+        return []
+    held = [
+        _first_attributed([clause, without_non_restrictive(clause)], sentence, passages, judge) for clause in clauses
+    ]
+    return [found for found in held if found is not None]
+
+
+def _first_attributed(
+    claims: list[str], sentence: str, passages: Sequence[Hit], judge: StrictJudge
+) -> tuple[str, Citation, float] | None:
+    """The first of ``claims``, cut from ``sentence``, that a span supports and that still
+    speaks of what was asked: a cut can leave a true statement that answers nothing."""
+    for claim in dict.fromkeys(claims):
+        if claim == sentence or not judge.is_about_the_question(claim):
+            continue
+        found = attribute(claim, passages, judge)
+        if found is not None:
+            return claim, *found
+    return None
 
 
 class _Numbered:

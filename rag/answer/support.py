@@ -52,7 +52,7 @@ from rag.answer.citations import LexicalJudge, SupportJudge
 from rag.answer.naming import name_key, named_in_other_words, names_in, same_people, titles_kept
 from rag.answer.quotes import opens_with_pronoun
 from rag.ingest.sentences import split_sentences
-from rag.language.analysis import QUESTION_STOPWORDS, index_terms, question_words, stem_all, words
+from rag.language.analysis import QUESTION_STOPWORDS, index_terms, question_terms, question_words, stem_all, words
 from rag.language.lexicon import load_lexicon
 from rag.language.patterns import (
     DATE_RE,
@@ -287,6 +287,7 @@ class StrictJudge:
         self.threshold = self.base.threshold
         self.question = question
         self.asked = frozenset(index_terms(question)) if question else frozenset()
+        self.meaning = frozenset(question_terms(question)) if question else frozenset()
         self.asked_statement = statement_of(question) if question else None
         # What a "how many" question counts: what a bare number answering it counts ("20."
         # answers how many Chechen soldiers).
@@ -294,6 +295,16 @@ class StrictJudge:
 
     def support(self, claim: str, passage: str) -> float:
         return self.best_span(claim, passage).score
+
+    def is_about_the_question(self, claim: str) -> bool:
+        """Whether ``claim`` shares a word of meaning with the question (or is a bare answer,
+        read with the question in front of it; or there is no question). A supported claim that
+        shares none ("The source is the outlet Agentstvo." for which unit the soldiers belonged
+        to) is true, but no answer."""
+        terms = statement_of(FRAME_RE.sub("", claim, count=1)).terms
+        if not self.question or len(terms) < MIN_CLAIM_TERMS:
+            return True
+        return any(variant_of(term, self.meaning) for term in terms)
 
     def best_span(self, claim: str, passage: str) -> SupportSpan:
         """The span that supports ``claim`` best; score 0 if none does, or if it states too

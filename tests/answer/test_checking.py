@@ -10,6 +10,7 @@ from model_passages import CHECHENS, EXCHANGE, two_passages
 from rag.answer.checking import answer_from_output, check_output, is_refusal
 from rag.answer.prompting import ModelPrompt
 from rag.answer.refusal import REFUSAL
+from rag.answer.support import StrictJudge
 from rag.records import Answer, Hit
 
 
@@ -332,3 +333,29 @@ def test_a_loop_counts_against_the_share_kept(passages):
     assert check_output(raw, passages).failure == (
         "it cites no passage, and only 1 of its 3 sentences are supported by the retrieved passages"
     )
+
+
+def test_a_sentence_embroidered_with_a_clause_is_shown_without_it(passages):
+    raw = "Kadyrov, who leads Chechnya, said that 20 Chechen soldiers were among the prisoners returned to Russia."
+    assert StrictJudge().support(raw, CHECHENS) < StrictJudge().threshold  # "leads Chechnya" holds nowhere
+    checked = check_output(raw, passages, question="How many Chechen soldiers were returned to Russia?")
+    assert checked.failure is None
+    assert checked.text == "Kadyrov said that 20 Chechen soldiers were among the prisoners returned to Russia. [1]"
+    assert [(c.quote, c.attributed) for c in checked.citations] == [(CHECHENS, True)]
+
+
+def test_of_coordinated_clauses_the_ones_that_hold_are_shown(passages):
+    raw = "The exchange was held in Geneva, and Russia and Ukraine exchanged 314 prisoners."
+    checked = check_output(raw, passages, question="How many prisoners did Russia and Ukraine exchange?")
+    assert checked.failure is None
+    assert checked.text == "Russia and Ukraine exchanged 314 prisoners. [1]"
+    assert [c.quote for c in checked.citations] == [EXCHANGE]
+
+
+def test_a_clause_that_holds_but_speaks_of_nothing_asked_is_not_shown(passages):
+    raw = "The unit was Akhmat, and Russia and Ukraine exchanged 314 prisoners on February 5."
+    checked = check_output(raw, passages, question="Which Chechen unit did the returned soldiers belong to?")
+    assert checked.failure is not None and not checked.citations
+    # the same clause answers a question about the exchange
+    asked = check_output(raw, passages, question="How many prisoners were exchanged on February 5?")
+    assert asked.text == "Russia and Ukraine exchanged 314 prisoners on February 5. [1]"

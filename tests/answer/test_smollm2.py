@@ -157,8 +157,10 @@ def test_on_the_seeds_set_the_model_is_right_as_often_as_the_extractive_composer
 
 
 def test_on_the_seeds_set_a_third_of_the_answerable_questions_keep_the_model_s_answer(seeds_set):
-    # Measured: 18 of the 54 (it was 4 reading whole passages), 17 of them right; the wrong one
+    # Measured: 19 of the 54 (it was 4 reading whole passages), 18 of them right; the wrong one
     # is the extractive answer's own best sentence, which names Kasyanov and no news agency.
+    # One of them is a clause of what it wrote: "The Telegram message is in Turkish, and the
+    # answer is Turkey." shows "The answer is Turkey." (rag.answer.clauses).
     kept = _kept(seeds_set)
-    assert len(kept) >= 18, [a.raw_text for _, a in kept]  # a third is 18
+    assert len(kept) >= 19, [a.raw_text for _, a in kept]  # a third is 18
     assert sum(is_correct(p, a) for p, a in kept) >= len(kept) - 1

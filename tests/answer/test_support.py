@@ -380,3 +380,17 @@ def test_a_sentence_that_calls_by_surname_a_person_named_in_full_before_is_read_
 def test_a_title_goes_with_the_person_the_passage_gives_it_to(claim, holds):
     question = "Who is in Putin's circle of hard-line advisers?"
     assert judged(question, claim, HARDLINERS) is holds
+
+
+@pytest.mark.parametrize(
+    "claim, about",
+    [
+        ("The returned soldiers were members of the Akhmat unit.", True),
+        ("The source is the Russian investigative outlet Agentstvo.", False),  # true, but no answer
+        ("The answer is: Akhmat.", True),  # a bare answer is read with its question
+    ],
+)
+def test_a_claim_is_about_the_question_when_it_shares_a_word_of_meaning_with_it(claim, about):
+    judge = StrictJudge(question="To which Chechen special forces unit did the returned soldiers belong?")
+    assert judge.is_about_the_question(claim) is about
+    assert StrictJudge().is_about_the_question(claim), "without a question, any claim is"
