@@ -35,13 +35,14 @@ from rag.answer.citations import (
     strip_markers,
 )
 from rag.answer.clauses import coordinated_clauses, without_non_restrictive
+from rag.answer.evidence import MEASURED_KINDS
 from rag.answer.prompting import GenerationSettings, ModelPrompt
 from rag.answer.quotes import ends_like_a_sentence, opens_with_pronoun
 from rag.answer.refusal import REFUSAL
 from rag.answer.support import StrictJudge, strict
 from rag.language.analysis import fold
 from rag.language.lexicon import load_lexicon
-from rag.language.questions import has_answer_type, question_type
+from rag.language.questions import has_answer_type, question_type, things_of_kind
 from rag.records import Answer, Citation, Hit, SentenceCheck
 
 logger = logging.getLogger(__name__)
@@ -105,9 +106,9 @@ def check_output(
     if is_refusal(cleaned):
         return CheckedOutput(REFUSAL, abstained=True)
     checks = check_sentences(cleaned, {n: passages[n - 1].text for n in valid}, judge)
-    kept, citations = _kept_sentences(checks, passages, judge, finished)
-    if not kept or len(kept) < min_supported_share * len(checks):
-        return CheckedOutput(cleaned, checks=checks, failure=_too_little(text, checks, len(kept)))
+    kept, citations, showing = _kept_sentences(checks, passages, judge, finished)
+    if not kept or showing < min_supported_share * len(checks):
+        return CheckedOutput(cleaned, checks=checks, failure=_too_little(text, checks, showing))
     final = " ".join(text for _, text in kept)
     kind = question_type(question) if question else None
     if kind and not has_answer_type(kind, strip_markers(final), question, lexicon=load_lexicon()):
@@ -117,11 +118,13 @@ def check_output(
 
 def _kept_sentences(
     checks: list[SentenceCheck], passages: Sequence[Hit], judge: StrictJudge, finished: bool = False
-) -> tuple[list[tuple[SentenceCheck, str]], list[Citation]]:
-    """The sentences shown, each with its text and markers, and the citations they number."""
+) -> tuple[list[tuple[SentenceCheck, str]], list[Citation], int]:
+    """The sentences shown, each with its text and markers, and the citations they number; and
+    how many of the model's sentences show something (whole or cut)."""
     numbered = _Numbered()
     kept: list[tuple[SentenceCheck, str]] = []
-    kept_numbers: set[int] = set()
+    kept_numbers: set[int] = set()  # shown whole: what a pronoun after them can lean on
+    showing = 0
     for number, check in enumerate(checks):
         if number and number - 1 not in kept_numbers and opens_with_pronoun(check.sentence):
             continue  # "He is a former CIA deputy director": not once its subject was dropped
@@ -138,13 +141,14 @@ def _kept_sentences(
                 (claim, [numbered.marker((c.source, c.start_char, c.end_char), c)], score)
                 for claim, c, score in _attributed(check.sentence, passages, judge)
             ]
-        if shown:
-            kept_numbers.add(number)
+        showing += bool(shown)
+        if [sentence for sentence, _, _ in shown] == [check.sentence]:
+            kept_numbers.add(number)  # a cut one's subject may be in the clause cut away
         # As shown: its markers renumbered, and the judge's word on what they cite.
         for sentence, markers, score in shown:
             shown_text = f"{sentence} " + "".join(f"[{m}]" for m in markers)
             kept.append((SentenceCheck(sentence, tuple(markers), True, score), shown_text))
-    return kept, numbered.citations
+    return kept, numbered.citations, showing
 
 
 def _attributed(sentence: str, passages: Sequence[Hit], judge: StrictJudge) -> list[tuple[str, Citation, float]]:
@@ -170,14 +174,29 @@ def _first_attributed(
     claims: list[str], sentence: str, passages: Sequence[Hit], judge: StrictJudge
 ) -> tuple[str, Citation, float] | None:
     """The first of ``claims``, cut from ``sentence``, that a span supports and that still
-    speaks of what was asked: a cut can leave a true statement that answers nothing."""
+    speaks of what was asked: a cut can leave a true statement that answers nothing, or cut
+    away the count or date the question asks for ("314 prisoners were exchanged, and 30
+    Chechen soldiers were returned" for how many Chechen soldiers)."""
     for claim in dict.fromkeys(claims):
-        if claim == sentence or not judge.is_about_the_question(claim):
+        if not claim or claim == sentence or not judge.is_about_the_question(claim):
+            continue
+        if _cuts_what_was_asked(sentence, claim, judge.question):
             continue
         found = attribute(claim, passages, judge)
         if found is not None:
             return claim, *found
     return None
+
+
+def _cuts_what_was_asked(sentence: str, claim: str, question: str | None) -> bool:
+    """Whether ``sentence`` states a count or a date that ``question`` asks for and that
+    ``claim``, cut from it, leaves out. (A name or a place cut away is let go: any capitalised
+    word counts as one, and the embroidery small models add is made of them.)"""
+    kind = question_type(question) if question else None
+    if kind not in MEASURED_KINDS:
+        return False
+    kept = {fold(thing) for thing in things_of_kind(kind, claim)}
+    return any(fold(thing) not in kept for thing in things_of_kind(kind, sentence))
 
 
 class _Numbered:

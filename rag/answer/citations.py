@@ -65,7 +65,8 @@ class LexicalJudge:
     threshold = 0.6
 
     def support(self, claim: str, passage: str) -> float:
-        claim_terms = set(index_terms(FRAME_RE.sub("", claim, count=1)))  # "The answer is: 20." states 20
+        # "The answer is: 20." states 20; "The answer is: no." states its words, not nothing
+        claim_terms = set(index_terms(FRAME_RE.sub("", claim, count=1))) or set(index_terms(claim))
         if not claim_terms:
             return 1.0
         passage_terms = set(index_terms(passage))

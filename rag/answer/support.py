@@ -93,6 +93,7 @@ class Figure:
 
     value: str
     counted: frozenset[str]
+    asked: bool = False  # what it counts is what the question counts: a bare answer's number
 
     def found_in(self, figures: tuple[Figure, ...], terms: frozenset[str]) -> bool:
         """Whether ``figures`` hold this number counting the same thing: the words of one
@@ -102,12 +103,17 @@ class Figure:
         soldiers" is not supported by "150 soldiers and seven civilians were released", which
         counts soldiers of no stated kind."""
         return all(variant_of(term, terms) for term in self.counted) and any(
-            other.value == self.value and _same_thing(self.counted, other.counted) for other in figures
+            other.value == self.value
+            and (_same_thing(self.counted, other.counted) or (self.asked and not other.counted))
+            for other in figures
         )
 
     def counting(self, counted: frozenset[str]) -> Figure:
-        """This number counting ``counted`` when it does not say what it counts."""
-        return self if self.counted else replace(self, counted=counted)
+        """This number counting ``counted``, what the question counts, when it does not say
+        what it counts. It is then found where the number counts nothing said right after it
+        and ``counted`` is said in its sentence ("Of the 314 prisoners, 20 were Chechen
+        soldiers" answers how many Chechen soldiers with "20")."""
+        return self if self.counted else replace(self, counted=counted, asked=bool(counted))
 
 
 def _same_thing(a: frozenset[str], b: frozenset[str]) -> bool:

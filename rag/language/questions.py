@@ -96,7 +96,7 @@ def has_answer_type(
     counting = kind == "number" and not ASKS_FOR_YEARS_RE.search(question)
     if ASKS_FOR_AGE_RE.search(question):
         counting = not BIRTH_RE.search(sentence)
-    for thing in _things_of(kind, sentence, lexicon):
+    for thing in things_of_kind(kind, sentence, lexicon):
         if counting and YEAR_RE.match(thing.rstrip(".,")):
             continue
         terms = index_terms(thing)
@@ -107,7 +107,8 @@ def has_answer_type(
     return False
 
 
-def _things_of(kind: str, text: str, lexicon: Lexicon | None) -> list[str]:
+def things_of_kind(kind: str, text: str, lexicon: Lexicon | None = None) -> list[str]:
+    """The things of ``kind`` that ``text`` holds, as written (numbers, dates, places, names)."""
     if kind == "number":
         return NUMBER_RE.findall(text)
     if kind == "date":

@@ -359,3 +359,35 @@ def test_a_clause_that_holds_but_speaks_of_nothing_asked_is_not_shown(passages):
     # the same clause answers a question about the exchange
     asked = check_output(raw, passages, question="How many prisoners were exchanged on February 5?")
     assert asked.text == "Russia and Ukraine exchanged 314 prisoners on February 5. [1]"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "Russia and Ukraine exchanged 314 prisoners on February 5, and 30 Chechen soldiers were returned to Russia.",
+        "Russia and Ukraine exchanged 314 prisoners, which included 30 Chechen soldiers returned to Russia.",
+    ],
+)
+def test_a_cut_that_leaves_out_the_count_asked_for_is_not_shown(passages, raw):
+    checked = check_output(raw, passages, question="How many Chechen soldiers were returned to Russia?")
+    assert checked.failure is not None, checked.text  # 314 is not the count asked for
+
+
+def test_a_sentence_counts_once_towards_the_share_kept_however_it_was_cut(passages):
+    raw = (
+        "Russia and Ukraine exchanged 314 prisoners, and Kadyrov said that 20 Chechen soldiers were among the "
+        "prisoners returned to Russia. The swap took place in Geneva. It was hosted by Switzerland. Talks lasted a week."
+    )
+    checked = check_output(raw, passages)
+    assert (
+        checked.failure == "it cites no passage, and only 1 of its 4 sentences are supported by the retrieved passages"
+    )
+
+
+def test_a_pronoun_after_a_cut_sentence_is_dropped_with_the_clause_it_may_lean_on(passages):
+    raw = (
+        "Russia and Ukraine exchanged 314 prisoners on February 5, and Zelensky thanked the UAE for mediating. "
+        "He said that 20 Chechen soldiers were among the prisoners returned to Russia."
+    )
+    checked = check_output(raw, passages, min_supported_share=0.0)
+    assert checked.text == "Russia and Ukraine exchanged 314 prisoners on February 5. [1]"

@@ -394,3 +394,15 @@ def test_a_claim_is_about_the_question_when_it_shares_a_word_of_meaning_with_it(
     judge = StrictJudge(question="To which Chechen special forces unit did the returned soldiers belong?")
     assert judge.is_about_the_question(claim) is about
     assert StrictJudge().is_about_the_question(claim), "without a question, any claim is"
+
+
+def test_a_bare_number_is_found_where_its_sentence_says_what_it_counts_before_it():
+    passage = "Of the 314 prisoners returned to Russia, 20 were Chechen soldiers, Kadyrov said."
+    assert judged("How many Chechen soldiers were returned?", "20.", passage)
+    assert not judged("How many Chechen soldiers were returned?", "314.", passage)
+    assert not supported("20 prisoners were returned to Russia.", passage), "20 counts Chechen soldiers"
+
+
+@pytest.mark.parametrize("claim", ["According to the article, no.", "The answer is: no."])
+def test_a_frame_around_nothing_is_read_as_written(claim):
+    assert LexicalJudge().support(claim, PASSAGE) < LexicalJudge.threshold  # not 1.0 for no words
