@@ -180,7 +180,7 @@ def _first_attributed(
     for claim in dict.fromkeys(claims):
         if not claim or claim == sentence or not judge.is_about_the_question(claim):
             continue
-        if _cuts_what_was_asked(sentence, claim, judge.question):
+        if _cuts_what_was_asked(sentence, claim, judge):
             continue
         found = attribute(claim, passages, judge)
         if found is not None:
@@ -188,11 +188,19 @@ def _first_attributed(
     return None
 
 
-def _cuts_what_was_asked(sentence: str, claim: str, question: str | None) -> bool:
-    """Whether ``sentence`` states a count or a date that ``question`` asks for and that
-    ``claim``, cut from it, leaves out. (A name or a place cut away is let go: any capitalised
-    word counts as one, and the embroidery small models add is made of them.)"""
-    kind = question_type(question) if question else None
+def _cuts_what_was_asked(sentence: str, claim: str, judge: StrictJudge) -> bool:
+    """Whether ``claim``, cut from ``sentence``, leaves out what tied the sentence to the
+    question: words of the question that only the part cut away holds ("Putin, who replaced
+    Kasyanov as prime minister in 2004" is no answer to who replaced Kasyanov once cut to
+    "Putin"), unless the claim is a bare answer, read with the question anyway; or a count or
+    a date the question asks for ("314 prisoners were exchanged, and 30 Chechen soldiers were
+    returned" for how many Chechen soldiers). A name or a place cut away is let go otherwise:
+    any capitalised word counts as one, and the embroidery small models add is made of them."""
+    if not judge.question:
+        return False
+    if not judge.is_bare_answer(claim) and judge.question_words_in(sentence) - judge.question_words_in(claim):
+        return True
+    kind = question_type(judge.question)
     if kind not in MEASURED_KINDS:
         return False
     kept = {fold(thing) for thing in things_of_kind(kind, claim)}

@@ -307,10 +307,20 @@ class StrictJudge:
         read with the question in front of it; or there is no question). A supported claim that
         shares none ("The source is the outlet Agentstvo." for which unit the soldiers belonged
         to) is true, but no answer."""
-        terms = statement_of(FRAME_RE.sub("", claim, count=1)).terms
-        if not self.question or len(terms) < MIN_CLAIM_TERMS:
+        if not self.question or self.is_bare_answer(claim):
             return True
-        return any(variant_of(term, self.meaning) for term in terms)
+        return any(variant_of(term, self.meaning) for term in statement_of(claim).terms)
+
+    def is_bare_answer(self, claim: str) -> bool:
+        """Whether ``claim`` states too little to be read without its question ("The answer
+        is: Turkey."): it is then judged with the question in front of it."""
+        return len(statement_of(FRAME_RE.sub("", claim, count=1)).terms) < MIN_CLAIM_TERMS
+
+    def question_words_in(self, text: str) -> frozenset[str]:
+        """The question's words of meaning that ``text`` holds, in any form ("Russian" holds
+        the question's "Russia")."""
+        terms = frozenset(index_terms(text))
+        return frozenset(term for term in self.meaning if variant_of(term, terms))
 
     def best_span(self, claim: str, passage: str) -> SupportSpan:
         """The span that supports ``claim`` best; score 0 if none does, or if it states too

@@ -5,7 +5,7 @@ instead when too little holds."""
 from __future__ import annotations
 
 import pytest
-from model_passages import CHECHENS, EXCHANGE, two_passages
+from model_passages import CHECHENS, EXCHANGE, hit, two_passages
 
 from rag.answer.checking import answer_from_output, check_output, is_refusal
 from rag.answer.prompting import ModelPrompt
@@ -391,3 +391,14 @@ def test_a_pronoun_after_a_cut_sentence_is_dropped_with_the_clause_it_may_lean_o
     )
     checked = check_output(raw, passages, min_supported_share=0.0)
     assert checked.text == "Russia and Ukraine exchanged 314 prisoners on February 5. [1]"
+
+
+def test_a_cut_that_leaves_out_what_tied_the_sentence_to_the_question_is_not_shown():
+    passages = [hit("Vladimir Putin was Russia's prime minister in 1999 before he became president.")]
+    raw = "Vladimir Putin, who replaced Mikhail Kasyanov in 2004, was Russia's prime minister."
+    question = "Who replaced Mikhail Kasyanov as Russia's prime minister in 2004?"
+    assert check_output(raw, passages, question=question).failure is not None  # not "Vladimir Putin was ..."
+    # the same cut stands where the clause cut away says nothing the question asks about
+    raw = "Vladimir Putin, who likes judo, was Russia's prime minister."
+    checked = check_output(raw, passages, question="Who was Russia's prime minister in 1999?")
+    assert checked.text == "Vladimir Putin was Russia's prime minister. [1]"
