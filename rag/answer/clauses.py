@@ -42,9 +42,10 @@ _NEGATION_RE = re.compile(
     re.IGNORECASE,
 )
 # What opens a clause with a subject of its own ("and the answer is", "and he said"), unlike
-# "and left at 5 p.m.", which goes on with the subject before it.
+# "and left at 5 p.m.", which goes on with the subject before it, or "and that ...", which goes
+# on with what the verb before it says ("mentions that A, and that B": neither is said alone).
 _SUBJECT_OPENERS = frozenset(
-    word_list("the a an this that these those he she it they we i you his her its their there our my one some")
+    word_list("the a an this these those he she it they we i you his her its their there our my one some")
 )
 
 

@@ -63,6 +63,7 @@ def test_coordinated_clauses_are_each_a_sentence_less_those_that_negate(sentence
         "Not 20, but 30 Chechen soldiers were returned to Russia.",  # ", but" is never cut
         "The prisoners came from Kharkiv, Sumy, and Donetsk.",  # a list
         "He arrived at 9 a.m., and left at 5 p.m.",  # the second has no subject of its own
+        "The article mentions that talks stalled, and that the Kremlin was angered.",  # both what it mentions
         'Zelensky said, "No, 20 soldiers were not returned, and the rest were conscripts."',
     ],
 )
