@@ -35,14 +35,13 @@ from rag.answer.citations import (
     strip_markers,
 )
 from rag.answer.clauses import coordinated_clauses, without_non_restrictive
-from rag.answer.evidence import MEASURED_KINDS
 from rag.answer.prompting import GenerationSettings, ModelPrompt
 from rag.answer.quotes import ends_like_a_sentence, opens_with_pronoun
 from rag.answer.refusal import REFUSAL
 from rag.answer.support import StrictJudge, strict
 from rag.language.analysis import fold
 from rag.language.lexicon import load_lexicon
-from rag.language.questions import has_answer_type, question_type, things_of_kind
+from rag.language.questions import MEASURED_KINDS, has_answer_type, question_type, things_of_kind
 from rag.records import Answer, Citation, Hit, SentenceCheck
 
 logger = logging.getLogger(__name__)

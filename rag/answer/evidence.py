@@ -57,7 +57,7 @@ from rag.answer.candidates import Candidate
 from rag.answer.definitions import defined_name, describes
 from rag.answer.quotes import ends_like_a_sentence
 from rag.language.lexicon import load_lexicon
-from rag.language.questions import AnalysedQuestion, analyse_question, has_answer_type
+from rag.language.questions import MEASURED_KINDS, AnalysedQuestion, analyse_question, has_answer_type
 from rag.language.terms import TermStatistics, related_in, term_weights, variant_of
 
 # The evidence weighs terms as if the index held at least this many chunks: about the size of
@@ -69,9 +69,6 @@ from rag.language.terms import TermStatistics, related_in, term_weights, variant
 # indexes", measures it.
 EVIDENCE_MIN_CHUNKS = 50
 NEIGHBOUR_CREDIT = 0.5  # of a term found only in the sentence before or after
-# Kinds whose absence from a sentence is telling: a count or a date is written as one, while
-# "who" and "where" are often answered by a description.
-MEASURED_KINDS = frozenset(["number", "date"])
 # Sentence shapes that rarely answer, in words: a heading or byline is shorter than
 # SHORT_WORDS, an unfinished fragment shorter than FRAGMENT_WORDS, a run-on table longer than
 # LONG_WORDS.

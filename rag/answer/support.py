@@ -307,9 +307,7 @@ class StrictJudge:
         read with the question in front of it; or there is no question). A supported claim that
         shares none ("The source is the outlet Agentstvo." for which unit the soldiers belonged
         to) is true, but no answer."""
-        if not self.question or self.is_bare_answer(claim):
-            return True
-        return any(variant_of(term, self.meaning) for term in statement_of(claim).terms)
+        return not self.question or self.is_bare_answer(claim) or bool(self.question_words_in(claim))
 
     def is_bare_answer(self, claim: str) -> bool:
         """Whether ``claim`` states too little to be read without its question ("The answer

@@ -50,6 +50,9 @@ COUNTED_WORDS = 3  # "how many freed Chechen captives": a count names its thing 
 # A question opened by at most this many words before its wh-word is opened by it: "In which
 # village ...", "In spring 2023, how many ...".
 OPENING_WORDS = 3
+# Kinds whose absence from a sentence is telling: a count or a date is written as one, while
+# "who" and "where" are often answered by a description.
+MEASURED_KINDS = frozenset(["number", "date"])
 
 
 # ----------------------------------------------------------------------------------------
