@@ -16,7 +16,10 @@ Data (read from ../shared/data, never copied into the project):
 Only the *train* half of the questions (``clapnq.split``) is used to fit and to choose the
 threshold; the held-out half is reported. Each question is asked as the chatbot asks it
 (hybrid retrieval, top 5 passages), and the evidence of the composer's best sentence
-(``rag.answer.evidence.Evidence``) is the model's input. The model is an L2-regularised logistic
+(``rag.answer.evidence.Evidence``) is the model's input. The threshold is chosen, and the
+figures measured, on the decision the composer makes with the model: it answers when one of the
+sentences it would quote (the best and its runners-up) reaches the threshold
+(``rag.answer.evidence.likeliest``). The model is an L2-regularised logistic
 regression fitted with Newton's method in numpy. The answerable questions weigh 1 in all, the
 on-topic unanswerable ones 1 and the out-of-scope ones 0.5 (``NEGATIVE_WEIGHTS``): the easy
 out-of-scope questions must teach the model what "never mentioned" looks like without
@@ -52,8 +55,11 @@ from rag.answer.evidence import (
     AbstentionModel,
     Evidence,
     Scored,
+    answer_probability,
+    likeliest,
     score_sentences,
 )
+from rag.answer.extractive import picked_sentences
 
 FEATURES = [f.name for f in fields(Evidence)]
 L2 = 1.0
@@ -71,7 +77,12 @@ SHIPPED = FITTED_ABSTENTION.relative_to(ROOT) if FITTED_ABSTENTION.is_relative_t
 class Sample:
     question: Question
     corpus: str  # "clapnq", "seeds" or "scifact"
-    evidence: Evidence | None  # None: nothing was retrieved
+    picked: list[Scored]  # the sentences the composer would quote, best first; none retrieved: []
+
+    @property
+    def evidence(self) -> Evidence | None:
+        """The best sentence's evidence, which the model is fitted on; None: nothing retrieved."""
+        return self.picked[0].evidence if self.picked else None
 
     @property
     def label(self) -> bool:
@@ -115,19 +126,25 @@ def collect(questions: list[Question], index_root: Path) -> list[Sample]:
     for name, documents in corpora.items():
         bot = open_bot(name, documents, index_root)
         for question in _progress(questions, name):
-            best = best_sentence(bot, question.prompt.question)
-            samples.append(Sample(question, name, best.evidence if best else None))
+            samples.append(Sample(question, name, picked(bot, question.prompt.question)))
     return samples
 
 
-def best_sentence(bot: Chatbot, question: str) -> Scored | None:
-    """The composer's best sentence for ``question``, as ``bot`` asks it; None when nothing
-    was retrieved."""
+def picked(bot: Chatbot, question: str) -> list[Scored]:
+    """The sentences the composer would quote for ``question`` as ``bot`` asks it, best first
+    (``rag.answer.extractive.picked_sentences``); empty when nothing was retrieved."""
     settings = bot.composer_settings
     question = bot.read_as(question)
     hits = bot.retrieve(question, k=bot.top_k)
     scored = score_sentences(question, candidates_from_hits(hits, settings.evidence_hits), bot.index, settings)
-    return scored[0] if scored else None
+    return picked_sentences(scored, settings) if scored else []
+
+
+def deciding_sentence(bot: Chatbot, question: str) -> Scored | None:
+    """The sentence the composer's answer/abstain decision for ``question`` rests on
+    (``rag.answer.evidence.likeliest``); None when nothing was retrieved."""
+    sentences = picked(bot, question)
+    return likeliest(sentences, bot.composer_settings.abstention) if sentences else None
 
 
 def _progress(items, name):
@@ -171,7 +188,8 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, weights: np.ndarray, l2: float = 
 
 
 def probabilities(model: AbstentionModel, samples: list[Sample]) -> np.ndarray:
-    return np.array([model.probability(s.evidence) if s.evidence else 0.0 for s in samples])
+    """What the composer's decision weighs for each sample: the likeliest picked sentence's P."""
+    return np.array([max((answer_probability(s, model) for s in sample.picked), default=0.0) for sample in samples])
 
 
 def rates(model: AbstentionModel, samples: list[Sample], threshold: float) -> dict[str, float]:

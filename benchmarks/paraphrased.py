@@ -24,12 +24,12 @@ from __future__ import annotations
 
 import sys
 
-from calibrate_abstention import best_sentence
+from calibrate_abstention import deciding_sentence
 from clapnq import arguments, build_bot, load, publish
 from common import ROOT
 
 from rag import Chatbot, evaluate
-from rag.answer.evidence import AbstentionModel, ComposerSettings
+from rag.answer.evidence import AbstentionModel, ComposerSettings, answer_probability
 from rag.evaluation.metrics import balanced_accuracy, mean
 from rag.evaluation.results import EvalResult, Prompt
 from rag.evaluation.run import load_prompts
@@ -62,8 +62,8 @@ def decision_curve(bot: Chatbot, prompts: list[Prompt]) -> str:
     model = bot.composer_settings.abstention
     decided = []
     for prompt in prompts:
-        best = best_sentence(bot, prompt.question)
-        p = 0.0 if best is None or best.names_absent else model.probability(best.evidence)
+        deciding = deciding_sentence(bot, prompt.question)
+        p = 0.0 if deciding is None else answer_probability(deciding, model)
         decided.append((p, prompt.answerable))
     shipped = model.threshold
     lines = ["| threshold | answered (answerable) | abstained (unanswerable) |", "|---|---|---|"]

@@ -24,7 +24,7 @@ import random
 import tempfile
 from pathlib import Path
 
-from calibrate_abstention import best_sentence
+from calibrate_abstention import deciding_sentence
 from clapnq import EVALUATION, Question, load
 from common import write_section
 
@@ -50,8 +50,8 @@ def groups_of(questions: list[Question]) -> list[list[Question]]:
 
 
 def answers(bot: Chatbot, question: str) -> bool:
-    best = best_sentence(bot, question)
-    return best is not None and not should_abstain(best, bot.composer_settings.abstention)
+    deciding = deciding_sentence(bot, question)
+    return deciding is not None and not should_abstain(deciding, bot.composer_settings.abstention)
 
 
 def measure(floors: list[int]) -> dict[int, dict[str, dict[str, list[bool]]]]:

@@ -32,13 +32,15 @@ Every sentence of the retrieved passages is a candidate. What is measured on eac
 * **top passage**: whether the sentence is from the best-ranked passage.
 
 A question that names things ("Which magazine did Putin write in?") is refused outright when
-the best sentence's passage mentions none of them (``Scored.names_absent``): whatever it says,
+the deciding sentence's passage mentions none of them (``Scored.names_absent``): whatever it says,
 it is about something else, and a question built on a false premise would otherwise get a
 confident answer from a neighbouring fact. Names are words capitalised inside the question, so
 a question written in lower case is left to the model alone.
 
-``AbstentionModel`` is a logistic model of P(the best sentence answers the question) on its
-evidence. Its numbers are data, ``abstention.json`` beside this module, written by
+``AbstentionModel`` is a logistic model of P(a sentence answers the question) on its
+evidence, fitted on the composer's best sentences. The answer stands or falls by the likeliest
+of the sentences it would quote (``likeliest``): the best-scored one covers the most of the
+question, and a runner-up quoted beside it may be the one that answers. Its numbers are data, ``abstention.json`` beside this module, written by
 ``benchmarks/calibrate_abstention.py`` (ClapNQ dev); docs/EVALUATION.md records the data, the
 held-out figures and the trade-off curve. They are read when a model is first made, not on
 import.
@@ -79,7 +81,7 @@ FITTED_ABSTENTION = Path(__file__).with_name("abstention.json")
 
 @dataclass(frozen=True)
 class Evidence:
-    """What the best sentence offers towards answering the question; see the module docstring."""
+    """What a sentence offers towards answering the question; see the module docstring."""
 
     coverage: float
     passage_coverage: float
@@ -305,6 +307,21 @@ def shape_penalty(text: str, scorer: SentenceScorer, typed: bool = False) -> flo
     if word_count > LONG_WORDS:
         return scorer.long_penalty
     return 0.0
+
+
+def answer_probability(scored: Scored, model: AbstentionModel) -> float:
+    """The model's P(``scored`` answers the question); 0 when its passage names nothing the
+    question names."""
+    return 0.0 if scored.names_absent else model.probability(scored.evidence)
+
+
+def likeliest(picked: Sequence[Scored], model: AbstentionModel) -> Scored:
+    """The sentence an answer quoting ``picked`` stands or falls by: the one the model finds
+    likeliest to answer (the first of equals). The best-scored sentence is ranked on how much
+    of the question it covers, and a runner-up quoted beside it may be the one that answers:
+    "Ukrainians show confidence ..." covers more of a question about what Putin told Michel,
+    according to the FT, than the sentence that says it."""
+    return max(picked, key=lambda s: answer_probability(s, model))
 
 
 def should_abstain(best: Scored, model: AbstentionModel) -> bool:

@@ -10,8 +10,9 @@ answer type, retrieval rank, less for headings and fragments), plus the runner-u
 nearly as good and adds something new; a sentence opening with "he", "they", "it" or "these"
 (not "this", which points at an event) brings the one before it, which says who or what, and
 the best sentence brings the one after it when that one qualifies it ("Not in a medical sense
-..."). Whether to answer at all is ``AbstentionModel``'s call, on the best sentence's evidence;
-a refusal may show that sentence when it came near. Trade-off: every sentence is quoted as
+..."). Whether to answer at all is ``AbstentionModel``'s call, on the evidence of the sentence
+it finds likeliest to answer among those the answer would quote; a refusal may show that
+sentence when it came near. Trade-off: every sentence is quoted as
 written, so an answer is never more fluent than its sources, and never says what they do not.
 """
 
@@ -25,6 +26,7 @@ from rag.answer.evidence import (
     ComposerSettings,
     Scored,
     closest_worth_showing,
+    likeliest,
     score_sentences,
     should_abstain,
 )
@@ -62,17 +64,21 @@ def compose_extractive(
     scored = score_sentences(question, candidates_from_hits(read, len(read)), stats, settings)
     if not scored:
         return abstain(question, hits)
-    if should_abstain(scored[0], settings.abstention):
-        closest = closest_worth_showing(scored[0], settings.abstention)
+    picked = picked_sentences(scored, settings)
+    deciding = likeliest(picked, settings.abstention)
+    if should_abstain(deciding, settings.abstention):
+        closest = closest_worth_showing(deciding, settings.abstention)
         return abstain(question, hits, Citation.of(0, closest.candidate) if closest else None)
-    chosen = _choose(scored, settings)
+    chosen = _arranged(picked, scored)
     citations = [Citation.of(n, s.candidate) for n, s in enumerate(chosen, 1)]
     text = " ".join(cited_quote(s.candidate.text, n) for n, s in enumerate(chosen, 1))
     checks = check_sentences(text, passages_of(citations))
     return Answer(question=question, text=text, citations=citations, hits=list(hits), raw_text=text, checks=checks)
 
 
-def _choose(scored: list[Scored], settings: ComposerSettings) -> list[Scored]:
+def picked_sentences(scored: list[Scored], settings: ComposerSettings) -> list[Scored]:
+    """The best sentence and the runners-up that would be quoted beside it: nearly as good
+    (``second_sentence_ratio`` of its score), complete, and saying something it does not."""
     best = scored[0]
     chosen = [best]
     for other in scored[1:]:
@@ -80,6 +86,12 @@ def _choose(scored: list[Scored], settings: ComposerSettings) -> list[Scored]:
             break
         if _complete(other.candidate.text) and all(_distinct(other.candidate, c.candidate) for c in chosen):
             chosen.append(other)
+    return chosen
+
+
+def _arranged(chosen: list[Scored], scored: list[Scored]) -> list[Scored]:
+    """The picked sentences in the order they are read, with the sentences they lean on."""
+    best = scored[0]
     # Read in document order when the sentences come from one source, but a sentence that says
     # what was asked in so many words leads ("The February 5 exchange included 314 prisoners."
     # before the 20 soldiers it included), as does one that holds the thing asked for and far

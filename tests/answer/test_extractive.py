@@ -12,10 +12,14 @@ from rag.answer.citations import split_cited_sentences
 from rag.answer.evidence import (
     AbstentionModel,
     ComposerSettings,
+    Evidence,
+    answer_probability,
     closest_worth_showing,
+    likeliest,
     score_sentences,
     shape_penalty,
 )
+from rag.answer.extractive import picked_sentences
 from rag.answer.quotes import cited_quote
 from rag.answer.refusal import REFUSAL
 from tests.answer.corpus import DOCS
@@ -60,6 +64,57 @@ def test_a_refusal_shows_the_sentence_that_came_near_only_when_it_came_near(smal
     assert closest_worth_showing(replace(best, names_absent=True), AbstentionModel(threshold=0.999)) is None
     assert small_bot.ask("What is the capital of Australia?").closest is None
     assert small_bot.ask(question).closest is None  # answered: nothing to add
+
+
+def _covering(share: float) -> Evidence:
+    return Evidence(share, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+
+
+def test_the_answer_stands_or_falls_by_the_likeliest_sentence_it_would_quote(small_bot):
+    # P = sigmoid(4 * coverage - 2): 0.5 at half the question covered.
+    model = AbstentionModel(-2.0, 4.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, threshold=0.5)
+    question = "How many captives changed hands in the prisoner swap?"
+    settings = small_bot.composer_settings
+    hits = small_bot.retrieve(question)
+    scored = score_sentences(question, candidates_from_hits(hits, settings.evidence_hits), small_bot.index, settings)
+    best, runner_up, third = (replace(s, evidence=_covering(c)) for s, c in zip(scored, (0.25, 0.75, 0.5)))
+
+    assert answer_probability(best, model) < 0.5 < answer_probability(runner_up, model)
+    assert likeliest([best, runner_up, third], model) is runner_up
+    assert likeliest([best, replace(runner_up, names_absent=True), third], model) is third
+    assert answer_probability(replace(runner_up, names_absent=True), model) == 0.0
+    assert likeliest([best, replace(best, evidence=_covering(0.25))], model) is best  # the first of equals
+
+
+def test_runners_up_are_picked_only_when_nearly_as_good_and_saying_something_new(small_bot):
+    question = "How many captives changed hands in the prisoner swap?"
+    settings = small_bot.composer_settings
+    hits = small_bot.retrieve(question)
+    scored = score_sentences(question, candidates_from_hits(hits, settings.evidence_hits), small_bot.index, settings)
+    picked = picked_sentences(scored, settings)
+    assert picked[0] is scored[0] and 1 <= len(picked) <= settings.max_sentences
+    assert all(s.score >= settings.second_sentence_ratio * scored[0].score for s in picked)
+    only_best = ComposerSettings(second_sentence_ratio=1.01)
+    assert picked_sentences(scored, only_best) == [scored[0]]
+
+
+def test_a_runner_up_that_answers_saves_an_answer_whose_best_sentence_does_not(seeds_bot):
+    """Over the seeds, the sentence covering most of the question is the one before "according
+    to the FT ...", from another passage; the sentence that says what Putin told Michel is
+    quoted beside it, and it is the one the abstention model finds likely to answer."""
+    question = "What did Putin tell European Council President Charles Michel Ukraine had put up, according to the FT?"
+    settings = seeds_bot.composer_settings
+    hits = seeds_bot.retrieve(question)
+    scored = score_sentences(question, candidates_from_hits(hits, settings.evidence_hits), seeds_bot.index, settings)
+    picked = picked_sentences(scored, settings)
+    model = settings.abstention
+    assert answer_probability(scored[0], model) < model.threshold
+    deciding = likeliest(picked, model)
+    assert "built a wall" in deciding.candidate.text and answer_probability(deciding, model) >= model.threshold
+
+    answer = seeds_bot.ask(question)
+    assert not answer.abstained and "built a wall" in answer.text
+    assert any("built a wall" in c.quote for c in answer.citations)
 
 
 def test_a_number_of_the_thing_counted_leads_the_answer(tmp_path):
