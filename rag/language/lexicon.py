@@ -151,17 +151,26 @@ class Lexicon:
         """Whether a common sense of ``word`` is a kind of person ("leader", "Minister", "Putin")."""
         return self.is_a(word, _PERSON)
 
+    def is_only(self, word: str, kinds: frozenset[str]) -> bool:
+        """Whether every one of the ``senses`` commonest noun senses of ``word`` lies below one of
+        ``kinds``, and it has one ("Russia" is only a location; "Washington" is a place, a
+        person and a government, so not only a place)."""
+        return self.available and _is_only(self, word, kinds)
+
     def knows(self, word: str) -> bool:
         """Whether WordNet has ``word`` (any form, any part of speech): "April" and "Russian"
         it knows, "Kursk" it does not."""
         lemma = word.lower().replace(" ", "_")
         return self.available and any(self.base_forms(lemma, part) for part in _PARTS)
 
-    def _climbs_to(self, word: str, kinds: frozenset[str], depth: int = 12) -> bool:
+    def _noun_senses(self, word: str) -> list[int]:
         lemma = word.lower().replace(" ", "_")
-        frontier = [
-            offset for base in self.base_forms(lemma, "n") for offset in self._offsets(base, "n")[: self.senses]
-        ]
+        return [offset for base in self.base_forms(lemma, "n") for offset in self._offsets(base, "n")[: self.senses]]
+
+    def _climbs_to(self, word: str, kinds: frozenset[str], depth: int = 12) -> bool:
+        return self._climb(self._noun_senses(word), kinds, depth)
+
+    def _climb(self, frontier: list[int], kinds: frozenset[str], depth: int = 12) -> bool:
         seen: set[int] = set()
         for _ in range(depth):
             following = []
@@ -243,6 +252,12 @@ def _related(lexicon: Lexicon, word: str) -> frozenset[str]:
 @lru_cache(maxsize=16384)
 def _is_a(lexicon: Lexicon, word: str, kinds: frozenset[str]) -> bool:
     return lexicon._climbs_to(word, kinds)
+
+
+@lru_cache(maxsize=16384)
+def _is_only(lexicon: Lexicon, word: str, kinds: frozenset[str]) -> bool:
+    senses = lexicon._noun_senses(word)
+    return bool(senses) and all(lexicon._climb([sense], kinds) for sense in senses)
 
 
 @lru_cache(maxsize=65536)

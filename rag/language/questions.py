@@ -36,6 +36,7 @@ from rag.language.patterns import (
     NUMBER_RE,
     OPENERS,
     OPENING_RE,
+    PERSON_NOUNS,
     PLACE_NAME_RE,
     PLACE_RE,
     POSSESSIVE_RE,
@@ -43,9 +44,13 @@ from rag.language.patterns import (
     TOKEN_RE,
     TYPE_PATTERNS,
     YEAR_RE,
+    alternation,
 )
 from rag.language.terms import Relatives, related_in, variant_of
 
+# A run of capitalised words that ends in a word for a person is a title: "President",
+# "Prime Minister", "Supreme Leader".
+TITLE_END_RE = re.compile(rf"(?:^|\s)(?:{alternation(PERSON_NOUNS)})s?$", re.I)
 COUNTED_WORDS = 3  # "how many freed Chechen captives": a count names its thing within a few words
 # A question opened by at most this many words before its wh-word is opened by it: "In which
 # village ...", "In spring 2023, how many ...".
@@ -86,7 +91,8 @@ def has_answer_type(
     asked: set[str] | None = None,
     lexicon: Lexicon | None = None,
 ) -> bool:
-    """Whether ``sentence`` holds a thing of the wanted kind that the question does not.
+    """Whether ``sentence`` holds a thing of the wanted kind that the question does not (for a
+    ``name``, neither a title nor a place: ``things_of_kind``).
 
     ``asked`` is the question's index terms, when the caller has them already. A year is not
     a count: "How many soldiers died?" is not answered by "in 2024", nor "How old is he?" unless
@@ -118,7 +124,22 @@ def things_of_kind(kind: str, text: str, lexicon: Lexicon | None = None) -> list
         return DATE_RE.findall(text)
     if kind == "place":
         return _places(text, lexicon)
-    return NAME_RE.findall(text) + ACRONYM_RE.findall(text)  # person, name
+    names = NAME_RE.findall(text) + ACRONYM_RE.findall(text)
+    if kind == "name":
+        return [name for name in names if not _place_or_title(name, lexicon)]
+    return names  # person
+
+
+def _place_or_title(name: str, lexicon: Lexicon | None) -> bool:
+    """Whether a capitalised name is a title ("as President", "the Prime Minister": it ends in a
+    word for a person) or, by WordNet, only a place ("Russia’s"): neither names the agency,
+    newspaper, ship or law that a "which ..." question of the ``name`` kind asks for."""
+    bare = POSSESSIVE_RE.sub("", name).strip()
+    if not bare:
+        return False
+    if TITLE_END_RE.search(bare):
+        return True
+    return lexicon is not None and lexicon.is_only(bare, LOCATIONS)
 
 
 def _places(text: str, lexicon: Lexicon | None) -> list[str]:

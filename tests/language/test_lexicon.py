@@ -113,6 +113,23 @@ def test_the_installed_wordnet_relates_paraphrases():
     assert "cruiser" in lexicon.related("warship")
 
 
+def test_a_word_is_only_of_a_kind_when_every_sense_of_it_is(miniature: Lexicon):
+    person = frozenset(["person"])
+    assert miniature.is_only("captives", person) and miniature.is_only("prisoner", person)
+    assert not miniature.is_only("teapot", person)  # no sense at all
+    assert not miniature.is_only("captive", frozenset(["location"]))
+    assert not Lexicon(None).is_only("captive", person)
+
+
+@wordnet
+def test_the_installed_wordnet_tells_a_place_from_a_word_that_is_also_one():
+    lexicon = load_lexicon()
+    places = frozenset(["location", "region"])
+    assert lexicon.is_only("Russia", places) and lexicon.is_only("Moscow", places)
+    assert lexicon.is_a("Washington", places) and not lexicon.is_only("Washington", places)  # also a person
+    assert not lexicon.is_only("Telegram", places)
+
+
 @wordnet
 def test_relatives_with_many_senses_are_left_out():
     lexicon = load_lexicon()
