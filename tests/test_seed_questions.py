@@ -35,7 +35,7 @@ def test_the_question_set_is_broad():
 
 @pytest.mark.xfail(
     strict=True,
-    reason="not met yet: 30 of 54 answerable prompts are answered right (target 49); the lexical "
+    reason="not met yet: 31 of 54 answerable prompts are answered right (target 49); the lexical "
     "composer refuses paraphrases whose words the articles never use (docs/EVALUATION.md)",
 )
 def test_at_least_90_percent_of_answerable_questions_cite_the_file_and_state_the_fact(seeds_bot):
@@ -49,7 +49,7 @@ def test_answers_that_are_given_are_right(seeds_bot):
     answers = [(p, seeds_bot.ask(p["question"])) for p in PROMPTS if p["answerable"]]
     given = [(p, a) for p, a in answers if not a.abstained]
     right = [p for p, a in given if is_correct(p, a)]
-    assert len(right) >= 30
+    assert len(right) >= 31
     assert len(right) >= 0.85 * len(given)
 
 

@@ -654,8 +654,8 @@ def test_seeds_answers_are_faithful_and_cite_precisely(seeds_summary):
 
 
 @pytest.mark.xfail(
-    reason="not reached by the offline lexical composer: answer_accuracy 0.537, abstention_accuracy 0.917, "
-    "false_abstention_rate 0.426 (docs/EVALUATION.md)",
+    reason="not reached by the offline lexical composer: answer_accuracy 0.574, abstention_accuracy 0.917, "
+    "false_abstention_rate 0.407 (docs/EVALUATION.md)",
     strict=True,
 )
 def test_seeds_question_set_meets_every_issue_5_target(seeds_summary):
