@@ -189,7 +189,9 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, weights: np.ndarray, l2: float = 
 
 def probabilities(model: AbstentionModel, samples: list[Sample]) -> np.ndarray:
     """What the composer's decision weighs for each sample: the likeliest picked sentence's P."""
-    return np.array([max((answer_probability(s, model) for s in sample.picked), default=0.0) for sample in samples])
+    return np.array(
+        [answer_probability(likeliest(sample.picked, model), model) if sample.picked else 0.0 for sample in samples]
+    )
 
 
 def rates(model: AbstentionModel, samples: list[Sample], threshold: float) -> dict[str, float]:

@@ -98,7 +98,8 @@ class Evidence:
 
 @dataclass(frozen=True)
 class AbstentionModel:
-    """Logistic model of P(the best sentence answers the question) from its ``Evidence``.
+    """Logistic model of P(a sentence answers the question) from its ``Evidence``, fitted on the
+    composer's best sentences and asked of each sentence an answer would quote (``likeliest``).
 
     Answer when the probability reaches ``threshold`` (0 turns abstention off). A number left
     out (None) is the fitted one from ``abstention.json``, so ``AbstentionModel(threshold=0.9)``
@@ -316,24 +317,29 @@ def answer_probability(scored: Scored, model: AbstentionModel) -> float:
 
 
 def likeliest(picked: Sequence[Scored], model: AbstentionModel) -> Scored:
-    """The sentence an answer quoting ``picked`` stands or falls by: the one the model finds
-    likeliest to answer (the first of equals). The best-scored sentence is ranked on how much
-    of the question it covers, and a runner-up quoted beside it may be the one that answers:
-    "Ukrainians show confidence ..." covers more of a question about what Putin told Michel,
-    according to the FT, than the sentence that says it."""
+    """The sentence an answer quoting ``picked`` (best first) stands or falls by: the one the
+    model finds likeliest to answer (the first of equals). The best-scored sentence is ranked on
+    how much of the question it covers, and a runner-up quoted beside it may be the one that
+    answers: "Ukrainians show confidence ..." covers more of a question about what Putin told
+    Michel, according to the FT, than the sentence that says it. But when the best sentence's
+    passage names nothing the question names, it is the best itself: the answer would lead with
+    a sentence about something else, whatever a runner-up says."""
+    if picked[0].names_absent:
+        return picked[0]
     return max(picked, key=lambda s: answer_probability(s, model))
 
 
-def should_abstain(best: Scored, model: AbstentionModel) -> bool:
+def should_abstain(deciding: Scored, model: AbstentionModel) -> bool:
+    """Whether to refuse, on the sentence the decision rests on (``likeliest``)."""
     if model.threshold <= 0.0:  # abstention turned off, the rule on names included
         return False
-    return best.names_absent or model.probability(best.evidence) < model.threshold
+    return deciding.names_absent or model.probability(deciding.evidence) < model.threshold
 
 
-def closest_worth_showing(best: Scored, model: AbstentionModel) -> Scored | None:
-    """The refused best sentence, when a person may still want to read it: its passage names
-    what the question names, and the model gives it at least half the probability an answer
-    needs. A presentation choice only: the answer stays a refusal, with nothing cited."""
-    if best.names_absent or model.probability(best.evidence) < model.threshold / 2:
+def closest_worth_showing(deciding: Scored, model: AbstentionModel) -> Scored | None:
+    """The refused deciding sentence, when a person may still want to read it: its passage
+    names what the question names, and the model gives it at least half the probability an
+    answer needs. A presentation choice only: the answer stays a refusal, with nothing cited."""
+    if deciding.names_absent or model.probability(deciding.evidence) < model.threshold / 2:
         return None
-    return best
+    return deciding

@@ -126,7 +126,7 @@ def _with_antecedents(chosen: list[Scored], scored: list[Scored]) -> list[Scored
 def _with_qualifiers(chosen: list[Scored], scored: list[Scored]) -> list[Scored]:
     """``chosen``, the best sentence followed by the sentence after it in its passage when that
     one opens by qualifying it ("Not in a medical sense ...") and is not chosen already. Only the
-    best sentence's: it is the one that says what was asked."""
+    best sentence's: it is the one most likely to say what was asked in the question's words."""
     best = scored[0]
     after = _sentence_after(best.candidate, scored)
     if after is None or not opens_by_qualifying(after.candidate.text) or after in chosen:

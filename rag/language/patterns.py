@@ -85,6 +85,12 @@ PERSON_NOUNS = (
     *word_list("king queen actor actress singer player author writer director diplomat envoy ambassador negotiator"),
     *word_list("politician journalist reporter spokesman spokeswoman founder inventor scientist chief head"),
 )
+# Offices a capitalised word names as a title ("as President", "the Prime Minister"), not as a
+# name: professions ("Reporter", "Diplomat", "People") name magazines as often.
+TITLE_NOUNS = word_list(
+    "president minister premier chancellor governor senator secretary general commander ambassador envoy "
+    "spokesman spokeswoman chief head leader king queen prince princess emperor pope director chairman"
+)
 PLACE_NOUNS = word_list(
     "country countries city cities region place town village republic state province continent island river capital"
 )

@@ -36,11 +36,11 @@ from rag.language.patterns import (
     NUMBER_RE,
     OPENERS,
     OPENING_RE,
-    PERSON_NOUNS,
     PLACE_NAME_RE,
     PLACE_RE,
     POSSESSIVE_RE,
     SENTENCE_END,
+    TITLE_NOUNS,
     TOKEN_RE,
     TYPE_PATTERNS,
     YEAR_RE,
@@ -48,9 +48,9 @@ from rag.language.patterns import (
 )
 from rag.language.terms import Relatives, related_in, variant_of
 
-# A run of capitalised words that ends in a word for a person is a title: "President",
+# A run of capitalised words that ends in the word for an office is a title: "President",
 # "Prime Minister", "Supreme Leader".
-TITLE_END_RE = re.compile(rf"(?:^|\s)(?:{alternation(PERSON_NOUNS)})s?$", re.I)
+TITLE_END_RE = re.compile(rf"(?:{alternation(TITLE_NOUNS)})", re.I)
 COUNTED_WORDS = 3  # "how many freed Chechen captives": a count names its thing within a few words
 # A question opened by at most this many words before its wh-word is opened by it: "In which
 # village ...", "In spring 2023, how many ...".
@@ -131,15 +131,18 @@ def things_of_kind(kind: str, text: str, lexicon: Lexicon | None = None) -> list
 
 
 def _place_or_title(name: str, lexicon: Lexicon | None) -> bool:
-    """Whether a capitalised name is a title ("as President", "the Prime Minister": it ends in a
-    word for a person) or, by WordNet, only a place ("Russia’s"): neither names the agency,
-    newspaper, ship or law that a "which ..." question of the ``name`` kind asks for."""
-    bare = POSSESSIVE_RE.sub("", name).strip()
-    if not bare:
+    """Whether a capitalised name is a title ("as President", "Mexico’s Prime Minister": it ends
+    in the word for an office) or a place that owns something ("Russia’s prime minister", a
+    place by WordNet and nothing else): neither names the agency, newspaper, ship or law that a
+    "which ..." question of the ``name`` kind asks for. A name opened by "The" ("The Economist")
+    or written in capitals ("MAN") is a name; a place alone may be one ("the Lusitania")."""
+    words = POSSESSIVE_RE.sub(" ", name).split()
+    if not words or words[0] == "The" or name.isupper():
         return False
-    if TITLE_END_RE.search(bare):
+    if TITLE_END_RE.fullmatch(words[-1]):
         return True
-    return lexicon is not None and lexicon.is_only(bare, LOCATIONS)
+    owner = len(words) == 1 and POSSESSIVE_RE.search(name) is not None
+    return owner and lexicon is not None and lexicon.is_only(words[0], LOCATIONS)
 
 
 def _places(text: str, lexicon: Lexicon | None) -> list[str]:

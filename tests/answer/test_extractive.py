@@ -18,6 +18,7 @@ from rag.answer.evidence import (
     likeliest,
     score_sentences,
     shape_penalty,
+    should_abstain,
 )
 from rag.answer.extractive import picked_sentences
 from rag.answer.quotes import cited_quote
@@ -84,6 +85,11 @@ def test_the_answer_stands_or_falls_by_the_likeliest_sentence_it_would_quote(sma
     assert likeliest([best, replace(runner_up, names_absent=True), third], model) is third
     assert answer_probability(replace(runner_up, names_absent=True), model) == 0.0
     assert likeliest([best, replace(best, evidence=_covering(0.25))], model) is best  # the first of equals
+    # A best sentence about something else (its passage names nothing the question names) is
+    # what the answer would lead with: it decides, and the answer is refused.
+    off_topic = replace(best, names_absent=True)
+    assert likeliest([off_topic, runner_up], model) is off_topic
+    assert should_abstain(off_topic, model) and not should_abstain(runner_up, model)
 
 
 def test_runners_up_are_picked_only_when_nearly_as_good_and_saying_something_new(small_bot):

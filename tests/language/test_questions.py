@@ -71,18 +71,28 @@ def test_a_title_or_a_place_is_not_the_name_of_an_agency_or_a_newspaper():
     assert things_of_kind("name", biography, lexicon) == ["Kasyanov", "Putin"]
     assert not has_answer_type("name", biography, question, lexicon=lexicon)
     assert has_answer_type("name", "His comments were made in an interview with AFP.", question, lexicon=lexicon)
-    # Outlets named with a common word stay names; a title is one only at the end of a run.
-    outlets = "It was reported by The Economist, Politico and The Guardian after Prime Minister Mishustin spoke."
-    assert things_of_kind("name", outlets, lexicon) == [
-        "The Economist",
-        "Politico",
-        "The Guardian",
-        "Prime Minister Mishustin",
-    ]
+    assert things_of_kind("name", "Zedillo spoke as Mexico's President and to Ukraine’s Prime Minister.") == []
     # Without WordNet a place cannot be told from a name; titles still can.
     assert things_of_kind("name", biography) == ["Kasyanov", "Russia's", "Putin"]
     # Who-questions are answered by places as often as by people ("Who won?" "Britain.").
     assert "Russia's" in things_of_kind("person", biography, lexicon)
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("It ran in The Economist, Politico and The Guardian.", ["The Economist", "Politico", "The Guardian"]),
+        (
+            "It ran in The Hollywood Reporter, People and The Diplomat.",
+            ["The Hollywood Reporter", "People", "The Diplomat"],
+        ),
+        ("The Kansas City Chiefs met the Los Angeles Kings.", ["Kansas City Chiefs", "Los Angeles Kings"]),
+        ("He sold it to MAN and then met Prime Minister Mishustin.", ["MAN", "Prime Minister Mishustin", "MAN"]),
+        ("A U-boat sank the Lusitania.", ["U-boat", "Lusitania"]),  # a place alone may name a ship
+    ],
+)
+def test_outlets_teams_firms_and_ships_stay_names(text, names):
+    assert things_of_kind("name", text, load_lexicon()) == names
 
 
 def test_a_year_is_not_a_count_and_a_person_is_not_a_place():
