@@ -51,6 +51,8 @@ from rag.language.terms import Relatives, related_in, variant_of
 # A run of capitalised words that ends in the word for an office is a title: "President",
 # "Prime Minister", "Supreme Leader".
 TITLE_END_RE = re.compile(rf"(?:{alternation(TITLE_NOUNS)})", re.I)
+# A name in the possessive, and the name that owns: "South Korea’s", "the Netherlands’".
+OWNER_RE = re.compile(r"(.+?)(?:[’']s|(?<=s)[’'])")
 COUNTED_WORDS = 3  # "how many freed Chechen captives": a count names its thing within a few words
 # A question opened by at most this many words before its wh-word is opened by it: "In which
 # village ...", "In spring 2023, how many ...".
@@ -131,18 +133,19 @@ def things_of_kind(kind: str, text: str, lexicon: Lexicon | None = None) -> list
 
 
 def _place_or_title(name: str, lexicon: Lexicon | None) -> bool:
-    """Whether a capitalised name is a title ("as President", "Mexico’s Prime Minister": it ends
-    in the word for an office) or a place that owns something ("Russia’s prime minister", a
-    place by WordNet and nothing else): neither names the agency, newspaper, ship or law that a
-    "which ..." question of the ``name`` kind asks for. A name opened by "The" ("The Economist")
-    or written in capitals ("MAN") is a name; a place alone may be one ("the Lusitania")."""
+    """Whether a capitalised name is a title ("as President", "Mexico’s Vice-President": it ends
+    in the word for an office) or a place that owns something ("Russia’s", "South Korea’s", "the
+    Netherlands’", a place by WordNet and nothing else): neither names the agency, newspaper,
+    ship or law that a "which ..." question of the ``name`` kind asks for. A name opened by "The"
+    ("The Economist") or written in capitals ("MAN") is a name; a place alone may be one ("the
+    Lusitania"). Trade-off: a name that ends in an office ("Burger King") is taken for a title."""
     words = POSSESSIVE_RE.sub(" ", name).split()
     if not words or words[0] == "The" or name.isupper():
         return False
-    if TITLE_END_RE.fullmatch(words[-1]):
+    if TITLE_END_RE.fullmatch(words[-1].split("-")[-1]):
         return True
-    owner = len(words) == 1 and POSSESSIVE_RE.search(name) is not None
-    return owner and lexicon is not None and lexicon.is_only(words[0], LOCATIONS)
+    owner = OWNER_RE.fullmatch(name)
+    return owner is not None and lexicon is not None and lexicon.is_only(owner.group(1), LOCATIONS)
 
 
 def _places(text: str, lexicon: Lexicon | None) -> list[str]:

@@ -13,14 +13,18 @@ import numpy as np
 import pytest
 
 from rag import Chatbot, Document
+from rag.answer.candidates import candidates_from_hits
 from rag.answer.evidence import (
     EVIDENCE_MIN_CHUNKS,
     FITTED_ABSTENTION,
     AbstentionModel,
     ComposerSettings,
     Evidence,
+    likeliest,
     read_abstention_numbers,
+    score_sentences,
     shape_penalty,
+    should_abstain,
     weigh_terms,
 )
 from rag.language.questions import analyse_question
@@ -306,6 +310,21 @@ def test_sample_weights_give_each_kind_of_negative_its_share(calibration):
     assert weights[:4].sum() == pytest.approx(4)
     assert weights[4:6].sum() == pytest.approx(4 * calibration.NEGATIVE_WEIGHTS["on_topic"])
     assert weights[6:].sum() == pytest.approx(4 * calibration.NEGATIVE_WEIGHTS["out_of_scope"])
+
+
+def test_the_calibration_measures_the_decision_the_composer_makes(calibration, small_bot):
+    question = "How many captives changed hands in the prisoner swap?"
+    settings = small_bot.composer_settings
+    hits = small_bot.retrieve(question)
+    scored = score_sentences(question, candidates_from_hits(hits, settings.evidence_hits), small_bot.index, settings)
+    model = AbstentionModel(-2.0, 4.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, threshold=0.5)  # P = sigmoid(4c - 2)
+    low, high = (Evidence(c, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0) for c in (0.25, 0.75))
+    top, runner_up = replace(scored[0], evidence=low), replace(scored[1], evidence=high)
+    cases = [[], [top], [top, runner_up], [replace(top, names_absent=True), runner_up], [runner_up, top]]
+    samples = [calibration.Sample(None, "clapnq", picked) for picked in cases]
+    answered = [bool(p >= model.threshold) for p in calibration.probabilities(model, samples)]
+    composer = [bool(picked) and not should_abstain(likeliest(picked, model), model) for picked in cases]
+    assert answered == composer == [False, False, True, False, True]
 
 
 def test_the_shipped_numbers_are_the_ones_docs_evaluation_records():

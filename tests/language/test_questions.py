@@ -72,6 +72,10 @@ def test_a_title_or_a_place_is_not_the_name_of_an_agency_or_a_newspaper():
     assert not has_answer_type("name", biography, question, lexicon=lexicon)
     assert has_answer_type("name", "His comments were made in an interview with AFP.", question, lexicon=lexicon)
     assert things_of_kind("name", "Zedillo spoke as Mexico's President and to Ukraine’s Prime Minister.") == []
+    owners_and_titles = (
+        "He met South Korea's envoy, the Netherlands’ minister, the Secretary-General and the Vice-President."
+    )
+    assert things_of_kind("name", owners_and_titles, lexicon) == []
     # Without WordNet a place cannot be told from a name; titles still can.
     assert things_of_kind("name", biography) == ["Kasyanov", "Russia's", "Putin"]
     # Who-questions are answered by places as often as by people ("Who won?" "Britain.").
