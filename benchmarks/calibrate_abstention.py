@@ -19,8 +19,8 @@ threshold; the held-out half is reported. Each question is asked as the chatbot 
 (``rag.answer.evidence.Evidence``) is the model's input. The threshold is chosen, and the
 figures measured, on the decision the composer makes with the model: it answers when one of the
 sentences it would quote (the best and its runners-up) reaches the threshold, unless the best
-one's passage names nothing the question names (``rag.answer.evidence.likeliest``). The model is an L2-regularised logistic
-regression fitted with Newton's method in numpy. The answerable questions weigh 1 in all, the
+one's passage names nothing the question names (``rag.answer.evidence.likeliest``). The model
+is an L2-regularised logistic regression fitted with Newton's method in numpy. The answerable questions weigh 1 in all, the
 on-topic unanswerable ones 1 and the out-of-scope ones 0.5 (``NEGATIVE_WEIGHTS``): the easy
 out-of-scope questions must teach the model what "never mentioned" looks like without
 drowning out the hard on-topic ones.

@@ -40,10 +40,10 @@ a question written in lower case is left to the model alone.
 ``AbstentionModel`` is a logistic model of P(a sentence answers the question) on its
 evidence, fitted on the composer's best sentences. The answer stands or falls by the likeliest
 of the sentences it would quote (``likeliest``): the best-scored one covers the most of the
-question, and a runner-up quoted beside it may be the one that answers. Its numbers are data, ``abstention.json`` beside this module, written by
-``benchmarks/calibrate_abstention.py`` (ClapNQ dev); docs/EVALUATION.md records the data, the
-held-out figures and the trade-off curve. They are read when a model is first made, not on
-import.
+question, and a runner-up quoted beside it may be the one that answers. Its numbers are data,
+``abstention.json`` beside this module, written by ``benchmarks/calibrate_abstention.py``
+(ClapNQ dev); docs/EVALUATION.md records the data, the held-out figures and the trade-off
+curve. They are read when a model is first made, not on import.
 """
 
 from __future__ import annotations
@@ -333,7 +333,7 @@ def should_abstain(deciding: Scored, model: AbstentionModel) -> bool:
     """Whether to refuse, on the sentence the decision rests on (``likeliest``)."""
     if model.threshold <= 0.0:  # abstention turned off, the rule on names included
         return False
-    return deciding.names_absent or model.probability(deciding.evidence) < model.threshold
+    return answer_probability(deciding, model) < model.threshold
 
 
 def closest_worth_showing(deciding: Scored, model: AbstentionModel) -> Scored | None:

@@ -48,9 +48,8 @@ from rag.language.patterns import (
 )
 from rag.language.terms import Relatives, related_in, variant_of
 
-# A run of capitalised words that ends in the word for an office is a title: "President",
-# "Prime Minister", "Supreme Leader".
-TITLE_END_RE = re.compile(rf"(?:{alternation(TITLE_NOUNS)})", re.I)
+# The word for an office, which ends a title: "President", "Prime Minister", "Vice-President".
+TITLE_WORD_RE = re.compile(rf"(?:{alternation(TITLE_NOUNS)})", re.I)
 # A name in the possessive, and the name that owns: "South Korea’s", "the Netherlands’".
 OWNER_RE = re.compile(r"(.+?)(?:[’']s|(?<=s)[’'])")
 COUNTED_WORDS = 3  # "how many freed Chechen captives": a count names its thing within a few words
@@ -142,7 +141,7 @@ def _place_or_title(name: str, lexicon: Lexicon | None) -> bool:
     words = POSSESSIVE_RE.sub(" ", name).split()
     if not words or words[0] == "The" or name.isupper():
         return False
-    if TITLE_END_RE.fullmatch(words[-1].split("-")[-1]):
+    if TITLE_WORD_RE.fullmatch(words[-1].split("-")[-1]):
         return True
     owner = OWNER_RE.fullmatch(name)
     return owner is not None and lexicon is not None and lexicon.is_only(owner.group(1), LOCATIONS)
